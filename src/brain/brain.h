@@ -1,0 +1,58 @@
+// Brain: turns the conversation so far into the assistant's next reply, streamed as text.
+//
+// Implementations: scripted (persona lines, no model), engine (Cadence's own transformer),
+// remote (OpenAI-compatible HTTP). A Brain is shared by all sessions and must be safe to call
+// concurrently (const methods; per-call state lives in the call). Reply() runs on a compute worker,
+// calls `on_text` as text becomes available (any chunking: tokens, words, sentences), and returns
+// promptly once `cancel` is set (within one token for model brains). The reply text may carry
+// inline style tags ("[laughs]", "<emphasis>..</emphasis>", "(whispering)") that speech/tts renders.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/status.h"
+#include "paralinguistics/cues.h"
+
+namespace cadence::persona {
+struct Persona;
+}
+
+namespace cadence::brain {
+
+struct Message {
+  enum class Role { kSystem, kUser, kAssistant };
+  Role role = Role::kUser;
+  std::string text;
+};
+
+struct ReplyRequest {
+  const persona::Persona* persona = nullptr;  // may be null: the brain's default persona
+  std::string instructions;                   // session `instructions` (OpenAI clients set these)
+  std::vector<Message> history;               // oldest first; the last user message is the turn
+  std::optional<paralinguistics::UtteranceCues> cues;  // of the last user utterance, if analysed
+  std::string language;                       // "en" | "zh" | "" (follow the user)
+  int max_output_tokens = 0;                  // 0: brain default
+  double temperature = 0.8;
+};
+
+// Called with each piece of reply text; return false to stop generation early.
+using TextSink = std::function<bool(std::string_view text)>;
+
+class Brain {
+ public:
+  virtual ~Brain() = default;
+  // "scripted" | "engine" | "remote"
+  virtual std::string_view kind() const = 0;
+  // Streams the reply; returns Cancelled if `cancel` was set, Unavailable if a backend is down.
+  virtual Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const = 0;
+  // The greeting a persona opens a conversation with (may be empty).
+  virtual std::string Greeting(const ReplyRequest& request) const { return {}; }
+};
+
+}  // namespace cadence::brain

@@ -1,0 +1,79 @@
+// Subcommands of the `cadence` executable, and the flag parser they share.
+//
+// Each subcommand lives in its own file in src/cli/ and registers itself:
+//   CADENCE_COMMAND(analyze, "paralinguistic reading of a WAV file", RunAnalyze);
+// Benchmarks in bench/<domain>/*_bench.cc register under `cadence bench NAME`:
+//   CADENCE_BENCH(engine, "prompt and decode tokens/s", RunEngineBench);
+// A command returns the process exit code (0 ok, 1 failure, 2 usage error). The CLI holds no logic
+// of its own: it parses flags and calls the domain libraries.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cadence::cli {
+
+using CommandFn = int (*)(int argc, char** argv);  // argv[0] is the command name
+
+struct Command {
+  const char* name;
+  const char* summary;
+  CommandFn run;
+};
+
+std::map<std::string, Command>& Commands();
+std::map<std::string, Command>& Benches();
+
+struct CommandRegistrar {
+  CommandRegistrar(std::map<std::string, Command>& table, Command command) {
+    table[command.name] = command;
+  }
+};
+
+// Flags: `--name value`, `--name=value`, `--switch`, and positional arguments.
+// Declare what a command accepts, then Parse(); unknown flags are a usage error with a message.
+class Flags {
+ public:
+  Flags(std::string usage_line) : usage_(std::move(usage_line)) {}
+  // A flag that takes a value; `value_name` shows in --help ("FILE", "PORT").
+  void Value(const std::string& name, const std::string& value_name, const std::string& help,
+             std::optional<std::string> default_value = std::nullopt);
+  void Switch(const std::string& name, const std::string& help);
+
+  // Returns false (after printing the error or the help text) when the command should exit;
+  // `exit_code` is then 0 for --help and 2 for a usage error.
+  bool Parse(int argc, char** argv, int* exit_code);
+
+  bool Has(const std::string& name) const;  // given on the command line, or has a default
+  std::string Get(const std::string& name) const;  // "" when absent
+  int GetInt(const std::string& name, int fallback) const;
+  double GetDouble(const std::string& name, double fallback) const;
+  bool On(const std::string& name) const { return switches_.count(name) > 0; }
+  const std::vector<std::string>& positional() const { return positional_; }
+  std::string Help() const;
+
+ private:
+  struct Spec {
+    std::string name, value_name, help;
+    std::optional<std::string> default_value;
+    bool is_switch = false;
+  };
+  std::string usage_;
+  std::vector<Spec> specs_;
+  std::map<std::string, std::string> values_;
+  std::map<std::string, bool> switches_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace cadence::cli
+
+#define CADENCE_CLI_CONCAT_INNER(a, b) a##b
+#define CADENCE_CLI_CONCAT(a, b) CADENCE_CLI_CONCAT_INNER(a, b)
+#define CADENCE_COMMAND(name, summary, fn)                                             \
+  static ::cadence::cli::CommandRegistrar CADENCE_CLI_CONCAT(cadence_command_, name)( \
+      ::cadence::cli::Commands(), ::cadence::cli::Command{#name, summary, fn})
+#define CADENCE_BENCH(name, summary, fn)                                             \
+  static ::cadence::cli::CommandRegistrar CADENCE_CLI_CONCAT(cadence_bench_, name)( \
+      ::cadence::cli::Benches(), ::cadence::cli::Command{#name, summary, fn})

@@ -1,0 +1,47 @@
+// Speech recognition: streaming transcripts of 16 kHz mono audio.
+//
+// A Recognizer is loaded once and shared (const, thread-safe); each utterance gets its own
+// RecognizerStream. Streams are fed on a compute worker, never on an IO thread: AcceptWaveform()
+// may decode. Partial() returns the best hypothesis so far; Finish() ends the utterance.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace cadence::speech {
+
+inline constexpr int kAsrSampleRateHz = 16000;
+
+struct Transcript {
+  std::string text;
+  std::string language;     // "en", "zh"
+  double confidence = 0.0;  // 0..1 where the engine gives one
+};
+
+class RecognizerStream {
+ public:
+  virtual ~RecognizerStream() = default;
+  virtual void AcceptWaveform(std::span<const float> samples_16k) = 0;
+  virtual std::string Partial() = 0;
+  virtual Result<Transcript> Finish() = 0;
+};
+
+class Recognizer {
+ public:
+  virtual ~Recognizer() = default;
+  virtual std::string_view name() const = 0;  // "pocketsphinx" | "whisper"
+  virtual std::unique_ptr<RecognizerStream> CreateStream() const = 0;
+};
+
+struct RecognizerConfig {
+  std::string model_path;  // Whisper model (safetensors dir or ggml .bin); empty: PocketSphinx
+  std::string language;    // "en" | "zh" | "" (auto where the engine can)
+};
+
+Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);
+
+}  // namespace cadence::speech
