@@ -1,0 +1,486 @@
+// The Cadence page: wires the persona list, the Realtime connection, microphone and playback, the
+// live transcript and the cue panel. Runs on the main thread. State a test may read is mirrored
+// on window.cadence (see `hooks` below); nothing there is needed by the page itself.
+import { AudioEngine } from './audio.js';
+import { CueRows, CuesOf, Initials, NormalizePersonas } from './format.js';
+import { ApplyLanguage, PickLanguage, T } from './i18n.js';
+import { RealtimeClient, RealtimeUrl, kStates } from './realtime.js';
+
+const $ = (id) => document.getElementById(id);
+const Store = {
+  get: (k) => { try { return localStorage.getItem(k); } catch { return null; } },
+  set: (k, v) => { try { localStorage.setItem(k, v); } catch { /* private mode: not remembered */ } },
+};
+
+const hooks = {
+  state: kStates.idle,
+  connections: 0,
+  transcripts: [],          // [{role: 'user'|'assistant', item_id, text, final, interrupted}]
+  playback: { playing: false, samplesPlayed: 0, chunksReceived: 0 },
+  speaking: false,
+  cues: null,               // last paralinguistics event's cues
+  personas: [],
+  persona: '',
+  mode: 'vad',
+  lang: 'en',
+  errors: [],               // messages shown to the user
+  received: {},             // server event type -> count
+  sent: {},                 // client event type -> count
+  truncates: [],            // conversation.item.truncate events sent on barge-in
+  lastSessionUpdate: null,
+};
+window.cadence = hooks;
+
+const ui = {
+  lang: PickLanguage(Store.get('cadence.lang'), navigator.language),
+  mode: Store.get('cadence.mode') === 'ptt' ? 'ptt' : 'vad',
+  persona: Store.get('cadence.persona') || '',
+  talking: false,            // press-to-talk button held
+  response_id: '',           // the response currently streaming
+  response_active: false,
+  muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
+  turn_elements: new Map(),  // item_id -> <li>
+};
+hooks.lang = ui.lang;
+hooks.mode = ui.mode;
+hooks.persona = ui.persona;
+
+// ---- errors and state -------------------------------------------------------------------------
+
+function ShowError(message) {
+  hooks.errors.push(message);
+  $('error-text').textContent = message;
+  $('error').hidden = false;
+}
+
+function HideError() {
+  $('error').hidden = true;
+}
+
+function RenderState() {
+  const el = $('state');
+  el.className = `state state-${hooks.state}`;
+  const key = `state_${hooks.state}`;
+  $('state-text').textContent = T(ui.lang, key, { attempt: ui.attempt || 1 });
+  const connected = hooks.state !== kStates.idle && hooks.state !== kStates.closed;
+  const button = $('connect');
+  button.textContent = T(ui.lang, connected ? 'disconnect' : 'connect');
+  button.classList.toggle('primary', !connected);
+  RenderTalk();
+}
+
+function RenderTalk() {
+  const talk = $('talk');
+  const open = hooks.state === kStates.open;
+  talk.disabled = !open || ui.mode !== 'ptt';
+  talk.classList.toggle('listening', open && ui.mode === 'vad');
+  talk.classList.toggle('speaking', hooks.speaking);
+  talk.classList.toggle('active', ui.talking);
+  let key = 'mic_off';
+  if (open) key = ui.mode === 'vad' ? (hooks.speaking ? 'speaking' : 'listening') : (ui.talking ? 'release_to_send' : 'hold_to_talk');
+  $('talk-text').textContent = T(ui.lang, key);
+}
+
+// ---- personas ---------------------------------------------------------------------------------
+
+async function LoadPersonas() {
+  try {
+    const response = await fetch('/v1/personas', { headers: { Accept: 'application/json' } });
+    if (!response.ok) throw new Error(`HTTP ${response.status} from GET /v1/personas`);
+    hooks.personas = NormalizePersonas(await response.json());
+  } catch (e) {
+    hooks.personas = [];
+    RenderPersonas(T(ui.lang, 'personas_error', { message: e.message }));
+    return;
+  }
+  if (ui.persona && !hooks.personas.some((p) => p.id === ui.persona)) ui.persona = '';
+  RenderPersonas();
+}
+
+function PersonaItem(persona) {
+  const li = document.createElement('li');
+  li.className = 'persona';
+  li.setAttribute('role', 'radio');
+  li.tabIndex = 0;
+  li.dataset.id = persona.id;
+  li.setAttribute('aria-checked', String(persona.id === ui.persona));
+  let avatar;
+  if (persona.avatar) {
+    avatar = Object.assign(document.createElement('img'), { src: persona.avatar, alt: '', className: 'avatar' });
+  } else {
+    avatar = Object.assign(document.createElement('span'), { className: 'avatar', textContent: Initials(persona.name) });
+  }
+  const body = document.createElement('div');
+  body.append(Object.assign(document.createElement('div'), { className: 'name', textContent: persona.name }));
+  if (persona.greeting) {
+    body.append(Object.assign(document.createElement('div'), { className: 'greeting', textContent: persona.greeting }));
+  }
+  li.append(avatar, body);
+  const choose = () => SelectPersona(persona.id);
+  li.addEventListener('click', choose);
+  li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); choose(); } });
+  return li;
+}
+
+function RenderPersonas(note) {
+  const list = $('personas');
+  const items = [PersonaItem({ id: '', name: T(ui.lang, 'default_persona'), greeting: T(ui.lang, 'default_greeting'), avatar: '' })];
+  for (const p of hooks.personas) items.push(PersonaItem(p));
+  if (note || hooks.personas.length === 0) {
+    items.push(Object.assign(document.createElement('li'), { className: 'muted', textContent: note || T(ui.lang, 'personas_none') }));
+  }
+  list.replaceChildren(...items);
+  hooks.persona = ui.persona;
+}
+
+function SelectPersona(id) {
+  if (id === ui.persona) return;
+  ui.persona = id;
+  Store.set('cadence.persona', id);
+  RenderPersonas();
+  // A new character is a new conversation: clear the view and tell the server.
+  if (hooks.state === kStates.open) {
+    ClearTranscript();
+    SendSessionUpdate();
+  }
+}
+
+// ---- transcript -------------------------------------------------------------------------------
+
+function ClearTranscript() {
+  hooks.transcripts.length = 0;
+  ui.turn_elements.clear();
+  $('transcript').replaceChildren(Object.assign(document.createElement('li'), {
+    className: 'empty', textContent: T(ui.lang, 'transcript_empty'),
+  }));
+}
+
+function Turn(role, item_id) {
+  let turn = hooks.transcripts.find((t) => t.item_id === item_id && t.role === role);
+  if (turn) return turn;
+  turn = { role, item_id, text: '', final: false, interrupted: false };
+  hooks.transcripts.push(turn);
+  const li = document.createElement('li');
+  li.className = `turn ${role} partial`;
+  li.append(Object.assign(document.createElement('span'), { className: 'who', textContent: T(ui.lang, role === 'user' ? 'you' : 'assistant') }),
+    Object.assign(document.createElement('span'), { className: 'text', textContent: '…' }));
+  const list = $('transcript');
+  list.querySelector('.empty')?.remove();
+  list.append(li);
+  ui.turn_elements.set(`${role}:${item_id}`, li);
+  return turn;
+}
+
+function RenderTurn(turn) {
+  const li = ui.turn_elements.get(`${turn.role}:${turn.item_id}`);
+  if (!li) return;
+  li.classList.toggle('partial', !turn.final);
+  li.querySelector('.text').textContent = turn.text || '…';
+  if (turn.interrupted && !li.querySelector('.tag')) {
+    li.append(Object.assign(document.createElement('span'), { className: 'tag', textContent: T(ui.lang, 'interrupted') }));
+  }
+  const list = $('transcript');
+  list.scrollTop = list.scrollHeight;
+}
+
+// ---- cues -------------------------------------------------------------------------------------
+
+function RenderCues() {
+  const dl = $('cues');
+  const rows = CueRows(hooks.cues, ui.lang);
+  if (rows.length === 0) {
+    dl.replaceChildren(Object.assign(document.createElement('div'), { className: 'muted', textContent: T(ui.lang, 'cues_empty') }));
+    return;
+  }
+  const children = [];
+  for (const row of rows) {
+    children.push(Object.assign(document.createElement('dt'), { textContent: row.label }));
+    children.push(Object.assign(document.createElement('dd'), { textContent: row.value, className: `cue-${row.key}` }));
+  }
+  dl.replaceChildren(...children);
+}
+
+// ---- audio ------------------------------------------------------------------------------------
+
+const audio = new AudioEngine({
+  onAudio: (base64) => Send({ type: 'input_audio_buffer.append', audio: base64 }),
+  onLevel: (rms) => { $('level').style.width = `${Math.min(100, Math.sqrt(rms) * 220)}%`; },
+  onPlayback: ({ playing, samplesPlayed }) => {
+    hooks.playback.playing = playing;
+    hooks.playback.samplesPlayed = samplesPlayed;
+    $('playback').hidden = !playing;
+  },
+});
+
+// Barge-in: stop the reply at once, tell the server how much of it was heard.
+async function BargeIn({ cancel }) {
+  if (ui.response_active && ui.response_id) ui.muted_responses.add(ui.response_id);
+  if (cancel && ui.response_active) Send({ type: 'response.cancel' });
+  const wasPlaying = audio.playing;
+  const heard = await audio.StopPlayback();
+  if (!heard || !wasPlaying) return;
+  const event = { type: 'conversation.item.truncate', item_id: heard.item_id, content_index: 0, audio_end_ms: heard.played_ms };
+  hooks.truncates.push({ ...event, samplesPlayed: audio.samplesPlayed });
+  Send(event);
+  const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === heard.item_id);
+  if (turn) {
+    turn.interrupted = true;
+    RenderTurn(turn);
+  }
+}
+
+// ---- protocol ---------------------------------------------------------------------------------
+
+let client = null;
+
+function Send(event) {
+  if (!client || !client.Send(event)) return false;
+  hooks.sent[event.type] = (hooks.sent[event.type] || 0) + 1;
+  return true;
+}
+
+function SendSessionUpdate() {
+  const session = {
+    type: 'realtime',
+    output_modalities: ['audio'],
+    audio: {
+      input: {
+        format: { type: 'audio/pcm', rate: 24000 },
+        transcription: {},
+        turn_detection: ui.mode === 'vad'
+          ? { type: 'server_vad', create_response: true, interrupt_response: true }
+          : null,
+      },
+      output: { format: { type: 'audio/pcm', rate: 24000 } },
+    },
+    paralinguistics: true,
+  };
+  if (ui.persona) session.persona = ui.persona;
+  hooks.lastSessionUpdate = session;
+  Send({ type: 'session.update', session });
+}
+
+function OnEvent(event) {
+  const type = event.type;
+  hooks.received[type] = (hooks.received[type] || 0) + 1;
+  switch (type) {
+    case 'error': {
+      const err = event.error || {};
+      ShowError(T(ui.lang, 'error_server', { code: err.code || err.type || '?', message: err.message || JSON.stringify(err) }));
+      break;
+    }
+    case 'input_audio_buffer.speech_started':
+      hooks.speaking = true;
+      RenderTalk();
+      if (event.item_id) Turn('user', event.item_id);
+      if (audio.playing || ui.response_active) BargeIn({ cancel: false });
+      break;
+    case 'input_audio_buffer.speech_stopped':
+      hooks.speaking = false;
+      RenderTalk();
+      break;
+    case 'input_audio_buffer.committed':
+      if (event.item_id) Turn('user', event.item_id);
+      break;
+    case 'conversation.item.input_audio_transcription.delta': {
+      const turn = Turn('user', event.item_id);
+      turn.text += event.delta || '';
+      RenderTurn(turn);
+      break;
+    }
+    case 'conversation.item.input_audio_transcription.completed': {
+      const turn = Turn('user', event.item_id);
+      turn.text = event.transcript ?? turn.text;
+      turn.final = true;
+      RenderTurn(turn);
+      break;
+    }
+    case 'conversation.item.input_audio_transcription.failed': {
+      const turn = Turn('user', event.item_id);
+      turn.final = true;
+      RenderTurn(turn);
+      ShowError(T(ui.lang, 'error_server', { code: event.error?.code || 'transcription', message: event.error?.message || 'transcription failed' }));
+      break;
+    }
+    case 'conversation.item.input_audio_paralinguistics.completed':
+      hooks.cues = CuesOf(event);
+      RenderCues();
+      break;
+    case 'response.created':
+      ui.response_id = event.response?.id || '';
+      ui.response_active = true;
+      break;
+    case 'response.output_item.added':
+      if (event.item?.role === 'assistant' && !ui.muted_responses.has(event.response_id)) Turn('assistant', event.item.id);
+      break;
+    case 'response.output_audio.delta':
+    case 'response.audio.delta':
+      if (ui.muted_responses.has(event.response_id)) break;
+      hooks.playback.chunksReceived++;
+      Turn('assistant', event.item_id);
+      audio.Enqueue(event.item_id, event.delta);
+      break;
+    case 'response.output_audio.done':
+    case 'response.audio.done':
+      if (!ui.muted_responses.has(event.response_id)) audio.EndItem(event.item_id);
+      break;
+    case 'response.output_audio_transcript.delta':
+    case 'response.audio_transcript.delta':
+    case 'response.output_text.delta':
+    case 'response.text.delta': {
+      const turn = Turn('assistant', event.item_id);
+      turn.text += event.delta || '';
+      RenderTurn(turn);
+      break;
+    }
+    case 'response.output_audio_transcript.done':
+    case 'response.audio_transcript.done':
+    case 'response.output_text.done':
+    case 'response.text.done': {
+      const turn = Turn('assistant', event.item_id);
+      if (typeof event.transcript === 'string') turn.text = event.transcript;
+      if (typeof event.text === 'string') turn.text = event.text;
+      turn.final = true;
+      RenderTurn(turn);
+      break;
+    }
+    case 'response.done': {
+      const response = event.response || {};
+      if (response.id === ui.response_id) ui.response_active = false;
+      if (response.status === 'cancelled' || response.status === 'incomplete') {
+        for (const item of response.output || []) {
+          const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === item.id);
+          if (turn) { turn.interrupted = true; turn.final = true; RenderTurn(turn); }
+        }
+      } else if (response.status === 'failed') {
+        const err = response.status_details?.error || {};
+        ShowError(T(ui.lang, 'error_server', { code: err.code || 'response_failed', message: err.message || 'the reply failed' }));
+      }
+      break;
+    }
+    case 'conversation.item.truncated': {
+      const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === event.item_id);
+      if (turn) { turn.interrupted = true; RenderTurn(turn); }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+function OnState(state, detail) {
+  hooks.state = state;
+  ui.attempt = detail.attempt;
+  if (state === kStates.open) {
+    hooks.connections++;
+    HideError();
+    ui.response_active = false;
+    SendSessionUpdate();
+    audio.SetSending(ui.mode === 'vad');
+  } else {
+    audio.SetSending(false);
+    hooks.speaking = false;
+  }
+  RenderState();
+}
+
+async function ToggleConnection() {
+  const connected = client && hooks.state !== kStates.idle && hooks.state !== kStates.closed;
+  if (connected) {
+    client.Close();
+    audio.StopMic();
+    await audio.StopPlayback();
+    return;
+  }
+  HideError();
+  try {
+    await audio.Open();
+    await audio.StartMic();
+  } catch (e) {
+    // Still connect: replies can be heard and typed events still work without a microphone.
+    ShowError(T(ui.lang, 'error_mic', { message: e.message }));
+  }
+  const key = $('api-key').value.trim();
+  Store.set('cadence.key', key);
+  client = new RealtimeClient({
+    url: RealtimeUrl(location),
+    apiKey: key,
+    onEvent: OnEvent,
+    onState: OnState,
+    onError: (e) => ShowError(e.message),
+  });
+  client.Connect();
+}
+
+// ---- press to talk ----------------------------------------------------------------------------
+
+async function TalkStart() {
+  if (ui.mode !== 'ptt' || hooks.state !== kStates.open || ui.talking) return;
+  ui.talking = true;
+  RenderTalk();
+  await BargeIn({ cancel: true });
+  Send({ type: 'input_audio_buffer.clear' });
+  audio.SetSending(true);
+}
+
+function TalkEnd() {
+  if (!ui.talking) return;
+  ui.talking = false;
+  audio.SetSending(false);
+  RenderTalk();
+  Send({ type: 'input_audio_buffer.commit' });
+  Send({ type: 'response.create' });
+}
+
+function SetMode(mode) {
+  ui.mode = mode;
+  hooks.mode = mode;
+  Store.set('cadence.mode', mode);
+  if (hooks.state === kStates.open) {
+    SendSessionUpdate();
+    audio.SetSending(mode === 'vad');
+  }
+  RenderTalk();
+}
+
+function SetLanguage(lang) {
+  ui.lang = lang;
+  hooks.lang = lang;
+  Store.set('cadence.lang', lang);
+  ApplyLanguage(document, lang);
+  RenderState();
+  RenderPersonas();
+  RenderCues();
+  for (const [key, li] of ui.turn_elements) {
+    li.querySelector('.who').textContent = T(lang, key.startsWith('user:') ? 'you' : 'assistant');
+    const tag = li.querySelector('.tag');
+    if (tag) tag.textContent = T(lang, 'interrupted');
+  }
+  if (hooks.transcripts.length === 0) ClearTranscript();
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+function Init() {
+  $('api-key').value = Store.get('cadence.key') || '';
+  for (const input of document.querySelectorAll('input[name="mode"]')) {
+    input.checked = input.value === ui.mode;
+    input.addEventListener('change', () => { if (input.checked) SetMode(input.value); });
+  }
+  $('connect').addEventListener('click', ToggleConnection);
+  $('lang').addEventListener('click', () => SetLanguage(ui.lang === 'en' ? 'zh' : 'en'));
+  $('error-dismiss').addEventListener('click', HideError);
+  const talk = $('talk');
+  talk.addEventListener('pointerdown', (e) => { talk.setPointerCapture(e.pointerId); TalkStart(); });
+  talk.addEventListener('pointerup', TalkEnd);
+  talk.addEventListener('pointercancel', TalkEnd);
+  document.addEventListener('keydown', (e) => {
+    if (e.code === 'Space' && !e.repeat && e.target === document.body) { e.preventDefault(); TalkStart(); }
+  });
+  document.addEventListener('keyup', (e) => { if (e.code === 'Space' && e.target === document.body) TalkEnd(); });
+  SetLanguage(ui.lang);
+  ClearTranscript();
+  LoadPersonas();
+}
+
+Init();
