@@ -1,0 +1,31 @@
+// Pre-tokenizers: split text into the words byte-level BPE encodes separately, exactly as the
+// reference tokenizers' regular expressions do ("gpt-2", "llama-bpe" = Llama 3, "qwen2").
+//
+// Hand-written matchers over Unicode code points (letter / number / white-space classes from ICU)
+// that reproduce the regexes' alternation order and backtracking. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace cadence::engine {
+
+enum class PreTokenizer { kGpt2, kLlama3, kQwen2 };
+
+// Maps GGUF `tokenizer.ggml.pre` to a PreTokenizer; InvalidArgument names unsupported values.
+Result<PreTokenizer> PreTokenizerFromName(std::string_view name);
+
+// Splits UTF-8 `text` into pieces (UTF-8, concatenating back to `text`). Invalid UTF-8 bytes are
+// kept as single-byte pieces.
+std::vector<std::string> PreTokenize(PreTokenizer kind, std::string_view text);
+
+// UTF-8 helpers shared by the tokenizer.
+std::vector<char32_t> DecodeUtf8(std::string_view text);
+void AppendUtf8(char32_t cp, std::string* out);
+// Length of the longest prefix of `bytes` that is complete UTF-8 (a streaming split point).
+size_t CompleteUtf8Prefix(std::string_view bytes);
+
+}  // namespace cadence::engine
