@@ -2,7 +2,7 @@
 // live transcript and the cue panel. Runs on the main thread. State a test may read is mirrored
 // on window.cadence (see `hooks` below); nothing there is needed by the page itself.
 import { AudioEngine } from './audio.js';
-import { CueRows, CuesOf, Initials, NormalizePersonas } from './format.js';
+import { CueRows, CuesOf, DefaultPersonaId, Initials, NormalizePersonas } from './format.js';
 import { ApplyLanguage, PickLanguage, T } from './i18n.js';
 import { RealtimeClient, RealtimeUrl, kStates } from './realtime.js';
 
@@ -40,6 +40,7 @@ const ui = {
   response_active: false,
   muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
   turn_elements: new Map(),  // item_id -> <li>
+  default_persona: '',       // the server's own default (GET /v1/personas "default")
 };
 hooks.lang = ui.lang;
 hooks.mode = ui.mode;
@@ -87,7 +88,9 @@ async function LoadPersonas() {
   try {
     const response = await fetch('/v1/personas', { headers: { Accept: 'application/json' } });
     if (!response.ok) throw new Error(`HTTP ${response.status} from GET /v1/personas`);
-    hooks.personas = NormalizePersonas(await response.json());
+    const json = await response.json();
+    hooks.personas = NormalizePersonas(json);
+    ui.default_persona = DefaultPersonaId(json);
   } catch (e) {
     hooks.personas = [];
     RenderPersonas(T(ui.lang, 'personas_error', { message: e.message }));
@@ -124,7 +127,11 @@ function PersonaItem(persona) {
 
 function RenderPersonas(note) {
   const list = $('personas');
-  const items = [PersonaItem({ id: '', name: T(ui.lang, 'default_persona'), greeting: T(ui.lang, 'default_greeting'), avatar: '' })];
+  const fallback = hooks.personas.find((p) => p.id === ui.default_persona);
+  const items = [PersonaItem({
+    id: '', name: T(ui.lang, 'default_persona'), avatar: '',
+    greeting: fallback ? T(ui.lang, 'default_is', { name: fallback.name }) : T(ui.lang, 'default_greeting'),
+  })];
   for (const p of hooks.personas) items.push(PersonaItem(p));
   if (note || hooks.personas.length === 0) {
     items.push(Object.assign(document.createElement('li'), { className: 'muted', textContent: note || T(ui.lang, 'personas_none') }));

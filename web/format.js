@@ -10,6 +10,11 @@ function FirstString(...values) {
 // Accepts the list as an array, {personas: [...]}, {data: [...]} (OpenAI list style) or
 // {items: [...]}; each card may be flat or a Character Card ({data: {name, first_mes}}).
 // Returns [{id, name, greeting, avatar}] and never throws on odd entries: they are skipped.
+// The server's default persona id (`{"default": id}`), or ''.
+export function DefaultPersonaId(json) {
+  return json && typeof json === 'object' && !Array.isArray(json) && typeof json.default === 'string' ? json.default : '';
+}
+
 export function NormalizePersonas(json) {
   const list = Array.isArray(json) ? json
     : Array.isArray(json?.personas) ? json.personas
@@ -46,17 +51,47 @@ function Num(v) {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+const kWords = {
+  zh: {
+    tired: '疲惫', frustrated: '沮丧', excited: '兴奋', calm: '平静', neutral: '中性', happy: '开心', sad: '难过',
+    low: '低', normal: '正常', high: '高',
+  },
+};
+
+function Word(lang, word) {
+  return (kWords[lang] && kWords[lang][word]) || word;
+}
+
+// A Labelled value ({label, confidence}), a bare label or a number, as display text.
+function LabelText(value, lang) {
+  if (typeof value === 'string') return value ? Word(lang, value) : '';
+  if (Num(value) !== null) return value.toFixed(2);
+  if (value && typeof value === 'object' && typeof value.label === 'string' && value.label) {
+    const conf = Num(value.confidence);
+    return `${Word(lang, value.label)}${conf !== null ? ` (${Math.round(conf * 100)}%)` : ''}`;
+  }
+  return '';
+}
+
 // Rows [{key, label, value}] for whatever the cue event carries; absent fields are left out.
 export function CueRows(cues, lang) {
   if (!cues || typeof cues !== 'object') return [];
   const rows = [];
   const pitch = Num(cues.pitch?.mean_hz);
-  if (pitch !== null) rows.push({ key: 'pitch', label: T(lang, 'pitch'), value: `${Math.round(pitch)} Hz` });
+  if (pitch !== null && pitch > 0) {
+    const range = Num(cues.pitch?.range_st);
+    rows.push({ key: 'pitch', label: T(lang, 'pitch'), value: `${Math.round(pitch)} Hz${range !== null && range > 0 ? ` ± ${range.toFixed(1)} st` : ''}` });
+  }
   const loud = Num(cues.loudness?.mean_db);
   if (loud !== null) rows.push({ key: 'loudness', label: T(lang, 'loudness'), value: `${loud.toFixed(1)} dB` });
   const rate = Num(cues.speaking_rate?.syllables_per_s);
   if (rate !== null) {
     rows.push({ key: 'rate', label: T(lang, 'rate'), value: lang === 'zh' ? `${rate.toFixed(1)} 音节/秒` : `${rate.toFixed(1)} syl/s` });
+  }
+  const pauses = Num(cues.pauses?.count);
+  if (pauses !== null) {
+    const longest = Num(cues.pauses?.longest_s);
+    rows.push({ key: 'pauses', label: T(lang, 'pauses'), value: `${pauses}${longest !== null && pauses > 0 ? ` (≤ ${longest.toFixed(1)} s)` : ''}` });
   }
   if (Array.isArray(cues.events)) {
     const names = kEventNames[lang] || kEventNames.en;
@@ -67,10 +102,10 @@ export function CueRows(cues, lang) {
     });
     rows.push({ key: 'events', label: T(lang, 'events'), value: parts.length ? parts.join(', ') : T(lang, 'none') });
   }
-  const summary = FirstString(cues.state?.summary);
+  const summary = LabelText(cues.state?.summary, lang);
   if (summary) rows.push({ key: 'mood', label: T(lang, 'mood'), value: summary });
-  const arousal = Num(cues.state?.arousal);
-  if (arousal !== null) rows.push({ key: 'arousal', label: T(lang, 'arousal'), value: arousal.toFixed(2) });
+  const arousal = LabelText(cues.state?.arousal, lang);
+  if (arousal) rows.push({ key: 'arousal', label: T(lang, 'arousal'), value: arousal });
   return rows;
 }
 
