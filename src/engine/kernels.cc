@@ -1,0 +1,229 @@
+#include "engine/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/parallel.h"
+
+namespace cadence::engine {
+
+// Defined in kernels_avx2.cc / kernels_avx512.cc.
+DotFn GetDotKernelAvx2(DType type);
+DotFn GetDotKernelAvx512(DType type);
+
+namespace {
+
+inline float Half(const uint8_t* p) { return Fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+
+float DotF32(const void* w, const float* x, const Q8Block*, int64_t n) {
+  const float* a = static_cast<const float*>(w);
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * x[i];
+  return s;
+}
+
+float DotF16(const void* w, const float* x, const Q8Block*, int64_t n) {
+  const uint8_t* a = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += Half(a + 2 * i) * x[i];
+  return s;
+}
+
+float DotBF16(const void* w, const float* x, const Q8Block*, int64_t n) {
+  const uint8_t* a = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += Bf16ToFp32(static_cast<uint16_t>(a[2 * i] | (a[2 * i + 1] << 8))) * x[i];
+  return s;
+}
+
+float DotQ8_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t k = 0; k < n / 32; ++k, b += kQ8_0Bytes) {
+    const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
+    int32_t acc = 0;
+    for (int i = 0; i < 32; ++i) acc += q[i] * xq[k].q[i];
+    s += Half(b) * xq[k].d * static_cast<float>(acc);
+  }
+  return s;
+}
+
+float DotQ4_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t k = 0; k < n / 32; ++k, b += kQ4_0Bytes) {
+    const uint8_t* q = b + 2;
+    int32_t acc = 0;
+    for (int i = 0; i < 16; ++i) {
+      acc += (static_cast<int>(q[i] & 0xF) - 8) * xq[k].q[i];
+      acc += (static_cast<int>(q[i] >> 4) - 8) * xq[k].q[i + 16];
+    }
+    s += Half(b) * xq[k].d * static_cast<float>(acc);
+  }
+  return s;
+}
+
+float DotQ4_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ4_KBytes) {
+    const float d = Half(b), dmin = Half(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* q = b + 16;
+    for (int j = 0; j < 8; ++j) {
+      const Q8Block& x = xq[sb * 8 + j];
+      uint8_t sc, m;
+      Q4KScaleMin(j, scales, &sc, &m);
+      const uint8_t* qq = q + (j / 2) * 32;
+      const int shift = (j % 2) * 4;
+      int32_t acc = 0;
+      for (int l = 0; l < 32; ++l) acc += ((qq[l] >> shift) & 0xF) * x.q[l];
+      s += x.d * (d * sc * static_cast<float>(acc) - dmin * m * static_cast<float>(x.sum));
+    }
+  }
+  return s;
+}
+
+float DotQ6_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  float s = 0;
+  for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = Half(b + 208);
+    for (int j = 0; j < 8; ++j) {  // 32-value chunk j of the super-block
+      const int half = j / 4, part = j % 4;
+      const uint8_t* l = ql + half * 64 + (part % 2) * 32;
+      const uint8_t* h = qh + half * 32;
+      const int lshift = (part / 2) * 4, hshift = part * 2;
+      const Q8Block& x = xq[sb * 8 + j];
+      int32_t acc[2] = {0, 0};
+      for (int i = 0; i < 32; ++i) {
+        const int q = static_cast<int>(((l[i] >> lshift) & 0xF) | (((h[i] >> hshift) & 3) << 4)) - 32;
+        acc[i / 16] += q * x.q[i];
+      }
+      const int8_t* s2 = sc + half * 8 + part * 2;
+      s += d * x.d * static_cast<float>(s2[0] * acc[0] + s2[1] * acc[1]);
+    }
+  }
+  return s;
+}
+
+DotFn ScalarKernel(DType type) {
+  switch (type) {
+    case DType::kF32: return DotF32;
+    case DType::kF16: return DotF16;
+    case DType::kBF16: return DotBF16;
+    case DType::kQ8_0: return DotQ8_0;
+    case DType::kQ4_0: return DotQ4_0;
+    case DType::kQ4_K: return DotQ4_K;
+    case DType::kQ6_K: return DotQ6_K;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+bool IsaSupported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      return IsaSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
+  }
+  return false;
+}
+
+Isa BestIsa() {
+  if (IsaSupported(Isa::kAvx512)) return Isa::kAvx512;
+  if (IsaSupported(Isa::kAvx2)) return Isa::kAvx2;
+  return Isa::kScalar;
+}
+
+bool IsQuantized(DType type) {
+  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K || type == DType::kQ6_K;
+}
+
+DotFn GetDotKernel(DType type, Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return ScalarKernel(type);
+    case Isa::kAvx2: return GetDotKernelAvx2(type);
+    case Isa::kAvx512: return GetDotKernelAvx512(type);
+  }
+  return nullptr;
+}
+
+DotFn ResolveDotKernel(DType type, Isa isa) {
+  // Each ISA falls back to the next narrower one that has a kernel for `type`.
+  if (isa == Isa::kAvx512) {
+    if (DotFn f = GetDotKernelAvx512(type)) return f;
+    isa = Isa::kAvx2;
+  }
+  if (isa == Isa::kAvx2) {
+    if (DotFn f = GetDotKernelAvx2(type)) return f;
+  }
+  return ScalarKernel(type);
+}
+
+void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n) {
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const float* v = x + k * 32;
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+    const float d = amax / 127.0f;
+    const float id = d > 0 ? 1.0f / d : 0.0f;
+    int32_t sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = static_cast<int>(std::lround(v[i] * id));
+      out[k].q[i] = static_cast<int8_t>(std::clamp(q, -127, 127));
+      sum += out[k].q[i];
+    }
+    out[k].d = d;
+    out[k].sum = sum;
+  }
+}
+
+void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
+            MatMulScratch* scratch) {
+  const DotFn dot = ResolveDotKernel(w.type, isa);
+  const bool quantized = IsQuantized(w.type);
+  const int64_t blocks = w.cols / 32;
+  const Q8Block* xq = nullptr;
+  if (quantized) {
+    scratch->xq.resize(static_cast<size_t>(blocks * n_tokens));
+    for (int t = 0; t < n_tokens; ++t) QuantizeRowQ8(x + t * w.cols, scratch->xq.data() + t * blocks, w.cols);
+    xq = scratch->xq.data();
+  }
+  // Chunks of rows; every token visits a weight row while it is hot in cache (mat-mat reuse).
+  const int64_t rows_per_chunk = 16;
+  const int64_t chunks = (w.rows + rows_per_chunk - 1) / rows_per_chunk;
+  auto run = [&](int64_t c) {
+    const int64_t r0 = c * rows_per_chunk, r1 = std::min(w.rows, r0 + rows_per_chunk);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+      for (int t = 0; t < n_tokens; ++t)
+        y[static_cast<int64_t>(t) * w.rows + r] =
+            dot(row, quantized ? nullptr : x + static_cast<int64_t>(t) * w.cols, quantized ? xq + t * blocks : nullptr, w.cols);
+    }
+  };
+  if (team) {
+    team->ParallelFor(chunks, run);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  }
+}
+
+}  // namespace cadence::engine

@@ -1,0 +1,65 @@
+// Kernels: dot products of one weight row with activations, and the multi-threaded mat-vec /
+// mat-mat built on them.
+//
+// Float weights (F32, F16, BF16) multiply f32 activations. Quantized weights (Q8_0, Q4_0, Q4_K,
+// Q6_K) multiply activations quantized to Q8 blocks of 32 (one f32 scale, the int sum of the
+// quants, 32 x int8; the same scheme for every type so one quantized input serves all matrices).
+// Each kernel exists as a scalar reference and as SIMD versions (AVX2; AVX-512 where built in)
+// chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
+// Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "engine/dtype.h"
+
+namespace cadence::engine {
+
+class WorkerTeam;
+
+struct Q8Block {
+  float d;      // scale: value = d * q
+  int32_t sum;  // sum of q, for the min terms of Q4_K and the offset of Q6_K
+  int8_t q[32];
+};
+
+enum class Isa { kScalar, kAvx2, kAvx512 };
+std::string_view IsaName(Isa isa);
+// The best ISA this CPU supports among those compiled in.
+Isa BestIsa();
+bool IsaSupported(Isa isa);
+
+// Quantizes n values (a multiple of 32): d = max|x| / 127, q = round(x / d) (ties away from 0).
+void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n);
+
+// w_row: one weight row of `n` values in `type`; x: n floats (float types); xq: n/32 blocks
+// (quantized types). Returns the dot product.
+using DotFn = float (*)(const void* w_row, const float* x, const Q8Block* xq, int64_t n);
+// nullptr when `isa` has no kernel for `type` (callers fall back to scalar).
+DotFn GetDotKernel(DType type, Isa isa);
+// The kernel MatMul uses: `isa`'s own, else the next narrower ISA's, else scalar.
+DotFn ResolveDotKernel(DType type, Isa isa);
+bool IsQuantized(DType type);
+
+// A weight matrix in row-major order: `rows` outputs, each a row of `cols` inputs.
+struct WeightMatrix {
+  DType type = DType::kF32;
+  int64_t rows = 0, cols = 0;
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+};
+
+// Scratch for MatMul's quantized activations; reused across calls to avoid allocation.
+struct MatMulScratch {
+  std::vector<Q8Block> xq;
+};
+
+// y[t * w.rows + r] = dot(w row r, x[t * w.cols ...]) for t < n_tokens, rows split over `team`
+// (which may be null: single-threaded).
+void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
+            MatMulScratch* scratch);
+
+}  // namespace cadence::engine
