@@ -41,6 +41,7 @@ const ui = {
   muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
   turn_elements: new Map(),  // item_id -> <li>
   default_persona: '',       // the server's own default (GET /v1/personas "default")
+  generation: 0,             // bumped per connection: item ids are only unique within a session
 };
 hooks.lang = ui.lang;
 hooks.mode = ui.mode;
@@ -162,10 +163,14 @@ function ClearTranscript() {
   }));
 }
 
+function FindTurn(role, item_id) {
+  return hooks.transcripts.find((t) => t.item_id === item_id && t.role === role && t.gen === ui.generation);
+}
+
 function Turn(role, item_id) {
-  let turn = hooks.transcripts.find((t) => t.item_id === item_id && t.role === role);
+  let turn = FindTurn(role, item_id);
   if (turn) return turn;
-  turn = { role, item_id, text: '', final: false, interrupted: false };
+  turn = { role, item_id, text: '', final: false, interrupted: false, gen: ui.generation };
   hooks.transcripts.push(turn);
   const li = document.createElement('li');
   li.className = `turn ${role} partial`;
@@ -174,12 +179,12 @@ function Turn(role, item_id) {
   const list = $('transcript');
   list.querySelector('.empty')?.remove();
   list.append(li);
-  ui.turn_elements.set(`${role}:${item_id}`, li);
+  ui.turn_elements.set(`${turn.gen}:${role}:${item_id}`, li);
   return turn;
 }
 
 function RenderTurn(turn) {
-  const li = ui.turn_elements.get(`${turn.role}:${turn.item_id}`);
+  const li = ui.turn_elements.get(`${turn.gen}:${turn.role}:${turn.item_id}`);
   if (!li) return;
   li.classList.toggle('partial', !turn.final);
   li.querySelector('.text').textContent = turn.text || '…';
@@ -229,7 +234,7 @@ async function BargeIn({ cancel }) {
   const event = { type: 'conversation.item.truncate', item_id: heard.item_id, content_index: 0, audio_end_ms: heard.played_ms };
   hooks.truncates.push({ ...event, samplesPlayed: audio.samplesPlayed });
   Send(event);
-  const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === heard.item_id);
+  const turn = FindTurn('assistant', heard.item_id);
   if (turn) {
     turn.interrupted = true;
     RenderTurn(turn);
@@ -356,7 +361,7 @@ function OnEvent(event) {
       if (response.id === ui.response_id) ui.response_active = false;
       if (response.status === 'cancelled' || response.status === 'incomplete') {
         for (const item of response.output || []) {
-          const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === item.id);
+          const turn = FindTurn('assistant', item.id);
           if (turn) { turn.interrupted = true; turn.final = true; RenderTurn(turn); }
         }
       } else if (response.status === 'failed') {
@@ -366,7 +371,7 @@ function OnEvent(event) {
       break;
     }
     case 'conversation.item.truncated': {
-      const turn = hooks.transcripts.find((t) => t.role === 'assistant' && t.item_id === event.item_id);
+      const turn = FindTurn('assistant', event.item_id);
       if (turn) { turn.interrupted = true; RenderTurn(turn); }
       break;
     }
@@ -380,6 +385,7 @@ function OnState(state, detail) {
   ui.attempt = detail.attempt;
   if (state === kStates.open) {
     hooks.connections++;
+    ui.generation++;
     HideError();
     ui.response_active = false;
     SendSessionUpdate();
@@ -441,6 +447,7 @@ function TalkEnd() {
 
 function SetMode(mode) {
   ui.mode = mode;
+  hooks.speaking = false;
   hooks.mode = mode;
   Store.set('cadence.mode', mode);
   if (hooks.state === kStates.open) {
@@ -459,7 +466,7 @@ function SetLanguage(lang) {
   RenderPersonas();
   RenderCues();
   for (const [key, li] of ui.turn_elements) {
-    li.querySelector('.who').textContent = T(lang, key.startsWith('user:') ? 'you' : 'assistant');
+    li.querySelector('.who').textContent = T(lang, key.includes(':user:') ? 'you' : 'assistant');
     const tag = li.querySelector('.tag');
     if (tag) tag.textContent = T(lang, 'interrupted');
   }

@@ -178,10 +178,19 @@ function RunSession(ws, stats) {
           paralinguistics: { loudness: { mean_db: mean_db }, events: [] } });
         startReply(heard);
       }
+    } else if (event.type === 'input_audio_buffer.clear') {
+      buffered_ms = 0;
+      send({ type: 'input_audio_buffer.cleared' });
     } else if (event.type === 'input_audio_buffer.commit') {
-      send({ type: 'input_audio_buffer.committed', item_id: id('item'), previous_item_id: null });
+      const item_id = id('item');
+      stats.commits = (stats.commits || 0) + 1;
+      send({ type: 'input_audio_buffer.committed', item_id, previous_item_id: null });
+      send({ type: 'conversation.item.input_audio_transcription.completed', item_id, content_index: 0,
+        transcript: `(mock) heard ${Math.round(buffered_ms)} ms of sound` });
+      stats.committed_ms = buffered_ms;
+      buffered_ms = 0;
     } else if (event.type === 'response.create') {
-      startReply(Math.round(buffered_ms));
+      startReply(Math.round(stats.committed_ms || 0));
     } else if (event.type === 'response.cancel') {
       cancelReply('cancelled');
     } else if (event.type === 'conversation.item.truncate') {

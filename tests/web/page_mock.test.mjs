@@ -47,7 +47,7 @@ test('persona cards come from GET /v1/personas with avatar, name and greeting', 
   assert.equal(await page.evaluate(() => window.cadence.persona), 'ada');
 });
 
-test('connects, streams the microphone at 24 kHz, shows transcript and cues, plays the reply', async () => {
+test('connects, streams the microphone at 24 kHz, shows transcript and cues, plays the reply', async (t) => {
   await page.click('#connect');
   await WaitFor(page, 'connection open', () => window.cadence.state === 'open');
   assert.ok(server.stats.protocols[0].split(',').map((s) => s.trim()).includes('realtime'));
@@ -66,6 +66,7 @@ test('connects, streams the microphone at 24 kHz, shows transcript and cues, pla
   // Upload rate: pcm16 at 24 kHz is 48000 bytes per second of wall time (worklet blocks jitter).
   const seconds = (server.stats.last_append_ms - server.stats.first_append_ms) / 1000;
   const bytes_per_s = server.stats.append_bytes / seconds;
+  t.diagnostic(`upload: ${bytes_per_s.toFixed(0)} bytes/s of pcm16 over ${seconds.toFixed(1)} s (24 kHz = 48000)`);
   assert.ok(seconds > 1 && Math.abs(bytes_per_s - 48000) < 48000 * 0.15, `${bytes_per_s.toFixed(0)} B/s over ${seconds} s`);
 
   await WaitFor(page, 'loudness cue', () => !!document.querySelector('.cue-loudness'));
@@ -77,11 +78,10 @@ test('connects, streams the microphone at 24 kHz, shows transcript and cues, pla
   await page.screenshot({ path: ArtifactPath('web-mock.png') });
 });
 
-test('barge-in stops playback at once and truncates to what was played', async () => {
+test('barge-in stops playback at once and truncates to what was played', async (t) => {
   // The looped sentence comes back while the 2 s reply plays.
   await WaitFor(page, 'a truncate sent by the page', () => window.cadence.truncates.length > 0, undefined, 20000);
   const sent = await page.evaluate(() => window.cadence.truncates[0]);
-  await WaitFor(page, 'the mock to receive the truncate', () => true);
   for (let i = 0; i < 50 && server.stats.truncates.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   const got = server.stats.truncates[0];
   assert.ok(got, 'the server received conversation.item.truncate');
@@ -90,6 +90,7 @@ test('barge-in stops playback at once and truncates to what was played', async (
   const reply = server.stats.responses.find((r) => r.item_id === got.item_id);
   assert.ok(reply, `the truncated item ${got.item_id} is a reply the mock streamed`);
   assert.equal(reply.status, 'cancelled');
+  t.diagnostic(`barge-in: audio_end_ms ${got.audio_end_ms} of ${reply.sent_ms} ms sent`);
   // Heard some of it, not more than was sent, and not more than real time allows.
   assert.ok(got.audio_end_ms > 50 && got.audio_end_ms <= reply.sent_ms, `audio_end_ms ${got.audio_end_ms}, sent ${reply.sent_ms}`);
   const playing_after = await page.evaluate(() => window.cadence.playback.playing);
@@ -116,4 +117,27 @@ test('the UI switches to Chinese', async () => {
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
   await page.screenshot({ path: ArtifactPath('web-mock-zh.png') });
   await page.click('#lang');
+});
+
+test('press to talk: holding the button streams audio, releasing commits and asks for a reply', async () => {
+  await page.click('label:has(input[value="ptt"])');
+  await WaitFor(page, 'turn detection off', () => window.cadence.lastSessionUpdate.audio.input.turn_detection === null);
+  const last = server.stats.session_updates[server.stats.session_updates.length - 1];
+  assert.equal(last.audio.input.turn_detection, null);
+  const users_before = await page.evaluate(() => window.cadence.transcripts.filter((x) => x.role === 'user' && x.final).length);
+  const commits_before = server.stats.commits || 0;
+  const box = await page.locator('#talk').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await new Promise((r) => setTimeout(r, 1500));
+  await page.mouse.up();
+  await WaitFor(page, 'the held audio transcribed', (n) =>
+    window.cadence.transcripts.filter((x) => x.role === 'user' && x.final).length > n, users_before);
+  assert.equal(server.stats.commits, commits_before + 1);
+  // What was held (1.5 s) is what was sent, give or take a worklet block and the click latency.
+  assert.ok(server.stats.committed_ms > 1200 && server.stats.committed_ms < 1800, `${server.stats.committed_ms} ms committed`);
+  assert.ok((server.stats.received['response.create'] || 0) >= 1);
+  const played_before = await page.evaluate(() => window.cadence.playback.samplesPlayed);
+  await WaitFor(page, 'the reply to play', (n) => window.cadence.playback.samplesPlayed > n + 4800, played_before);
+  await page.click('label:has(input[value="vad"])');
 });
