@@ -1,0 +1,315 @@
+#include "persona/text.h"
+
+#include <algorithm>
+#include <set>
+
+namespace cadence::persona {
+
+std::u32string DecodeUtf8(std::string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    int extra = 0;
+    char32_t cp = 0;
+    if (c < 0x80) {
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      out.push_back(0xFFFD);
+      ++i;
+      continue;
+    }
+    bool ok = true;
+    for (int k = 1; k <= extra; ++k) {
+      if (i + k >= text.size()) {
+        ok = false;
+        break;
+      }
+      unsigned char cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (!ok) {
+      out.push_back(0xFFFD);
+      ++i;
+      continue;
+    }
+    out.push_back(cp);
+    i += extra + 1;
+  }
+  return out;
+}
+
+std::string EncodeUtf8(std::u32string_view text) {
+  std::string out;
+  for (char32_t cp : text) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+bool IsCjk(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+         (c >= 0xF900 && c <= 0xFAFF);
+}
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+namespace {
+
+bool IsAsciiAlnum(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool IsLatinLetter(char32_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7);
+}
+
+const std::set<std::string>& EnglishStopWords() {
+  static const std::set<std::string> kWords = {
+      "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "about",
+      "is", "am", "are", "was", "were", "be", "been", "being", "do", "does", "did", "have", "has", "had",
+      "i", "me", "my", "you", "your", "we", "our", "it", "its", "this", "that", "these", "those", "so",
+      "can", "could", "would", "should", "will", "just", "very", "too", "what", "how", "why", "who", "when",
+      "where", "which", "there", "here", "then", "than", "not", "no", "yes", "oh", "ah", "um", "uh", "s",
+      "t", "m", "re", "ll", "d", "ve", "let", "me", "us", "they", "them", "he", "she", "his", "her", "from",
+      "as", "up", "out", "into", "all", "any", "some", "one", "get", "got", "really", "like", "now"};
+  return kWords;
+}
+
+const std::u32string& ChineseFunctionChars() {
+  static const std::u32string kChars = U"的了吗呢吧啊呀是在我你他她它们这那个有和就也都很还么什怎";
+  return kChars;
+}
+
+}  // namespace
+
+std::string DetectLanguage(std::string_view text) {
+  int han = 0, latin = 0;
+  for (char32_t c : DecodeUtf8(text)) {
+    if (IsCjk(c))
+      ++han;
+    else if (IsLatinLetter(c))
+      ++latin;
+  }
+  if (han == 0 && latin == 0) return "";
+  // A Han character carries about as much as a short Latin word, hence the weight.
+  if (han * 3 >= latin) return "zh";
+  return "en";
+}
+
+std::vector<std::string> Terms(std::string_view text) {
+  std::vector<std::string> terms;
+  std::u32string cps = DecodeUtf8(text);
+  const auto& stop = EnglishStopWords();
+  const auto& zh_stop = ChineseFunctionChars();
+  size_t i = 0;
+  while (i < cps.size()) {
+    if (IsAsciiAlnum(cps[i]) || IsLatinLetter(cps[i]) || cps[i] == '\'') {
+      std::u32string word;
+      while (i < cps.size() && (IsAsciiAlnum(cps[i]) || IsLatinLetter(cps[i]) || cps[i] == '\'')) {
+        char32_t c = cps[i];
+        if (c >= 'A' && c <= 'Z') c = c - 'A' + 'a';
+        if (c != '\'') word.push_back(c);
+        ++i;
+      }
+      std::string w = EncodeUtf8(word);
+      // Light stemming so "tired"/"tiring" and "stars"/"star" meet.
+      for (std::string_view suffix : {"ing", "ed", "es", "s"}) {
+        if (w.size() > suffix.size() + 3 && w.ends_with(suffix)) {
+          w.resize(w.size() - suffix.size());
+          break;
+        }
+      }
+      if (!w.empty() && !stop.count(w)) terms.push_back(w);
+    } else if (IsCjk(cps[i])) {
+      std::u32string run;
+      while (i < cps.size() && IsCjk(cps[i])) {
+        if (zh_stop.find(cps[i]) == std::u32string::npos) {
+          run.push_back(cps[i]);
+        } else if (!run.empty()) {
+          run.push_back(0);  // a function character breaks the run
+        }
+        ++i;
+      }
+      size_t start = 0;
+      while (start < run.size()) {
+        size_t end = run.find(char32_t(0), start);
+        if (end == std::u32string::npos) end = run.size();
+        std::u32string_view piece(run.data() + start, end - start);
+        if (piece.size() == 1) terms.push_back(EncodeUtf8(piece));
+        for (size_t k = 0; k + 1 < piece.size(); ++k) terms.push_back(EncodeUtf8(piece.substr(k, 2)));
+        start = end + 1;
+      }
+    } else {
+      ++i;
+    }
+  }
+  return terms;
+}
+
+bool ContainsPhrase(std::string_view haystack, std::string_view needle, bool case_sensitive, bool whole_word) {
+  if (needle.empty()) return false;
+  std::string hay = case_sensitive ? std::string(haystack) : AsciiLower(haystack);
+  std::string pin = case_sensitive ? std::string(needle) : AsciiLower(needle);
+  bool has_han = false;
+  for (char32_t c : DecodeUtf8(pin))
+    if (IsCjk(c)) has_han = true;
+  size_t pos = 0;
+  while ((pos = hay.find(pin, pos)) != std::string::npos) {
+    if (!whole_word || has_han) return true;
+    auto alnum = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    bool left_ok = pos == 0 || !alnum(hay[pos - 1]) || !alnum(pin.front());
+    size_t end = pos + pin.size();
+    bool right_ok = end >= hay.size() || !alnum(hay[end]) || !alnum(pin.back());
+    if (left_ok && right_ok) return true;
+    ++pos;
+  }
+  return false;
+}
+
+int EstimateTokens(std::string_view text) {
+  int han = 0;
+  size_t han_bytes = 0;
+  for (char32_t c : DecodeUtf8(text)) {
+    if (IsCjk(c)) {
+      ++han;
+      han_bytes += 3;
+    }
+  }
+  size_t rest = text.size() > han_bytes ? text.size() - han_bytes : 0;
+  return han + static_cast<int>((rest + 3) / 4);
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n' ||
+                           text.front() == '\r'))
+    text.remove_prefix(1);
+  while (!text.empty() &&
+         (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' || text.back() == '\r'))
+    text.remove_suffix(1);
+  return text;
+}
+
+namespace {
+
+// Byte length of a sentence-final mark at `i`, or 0.
+size_t FinalMarkLength(std::string_view s, size_t i) {
+  static const std::string_view kWide[] = {"。", "！", "？", "；", "…"};
+  char c = s[i];
+  if (c == '!' || c == '?' || c == '\n') return 1;
+  for (std::string_view mark : kWide)
+    if (s.substr(i, mark.size()) == mark) return mark.size();
+  return 0;
+}
+
+size_t ClosersLength(std::string_view s, size_t i) {
+  static const std::string_view kClosers[] = {"\"", "'", ")", "]", "”", "’", "」", "』", "）"};
+  size_t n = 0;
+  bool again = true;
+  while (again) {
+    again = false;
+    for (std::string_view closer : kClosers) {
+      if (s.substr(i + n, closer.size()) == closer) {
+        n += closer.size();
+        again = true;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+bool SentenceSplitter::Push(std::string_view text, const Sink& sink) {
+  pending_.append(text);
+  size_t start = 0;
+  size_t i = 0;
+  while (i < pending_.size()) {
+    size_t mark = FinalMarkLength(pending_, i);
+    bool is_period = pending_[i] == '.';
+    if (mark == 0 && !is_period) {
+      ++i;
+      continue;
+    }
+    size_t end = i + (is_period ? 1 : mark);
+    // Repeated marks ("?!", "...", "！！") belong together.
+    while (end < pending_.size() && (pending_[end] == '.' || FinalMarkLength(pending_, end) == 1) &&
+           pending_[end] != '\n')
+      ++end;
+    end += ClosersLength(pending_, end);
+    if (is_period || pending_[i] == '!' || pending_[i] == '?') {
+      // A Latin mark ends a sentence only before whitespace; at the buffer's end we must wait.
+      if (end >= pending_.size()) break;
+      char next = pending_[end];
+      if (next != ' ' && next != '\n' && next != '\t' && next != '\r') {
+        i = end;
+        continue;
+      }
+    }
+    std::string_view sentence = Trim(std::string_view(pending_).substr(start, end - start));
+    if (!sentence.empty() && !sink(std::string(sentence))) {
+      pending_.erase(0, end);
+      return false;
+    }
+    start = end;
+    i = end;
+  }
+  pending_.erase(0, start);
+  return true;
+}
+
+bool SentenceSplitter::Flush(const Sink& sink) {
+  std::string rest(Trim(pending_));
+  pending_.clear();
+  if (rest.empty()) return true;
+  return sink(std::move(rest));
+}
+
+std::vector<std::string> SplitSentences(std::string_view text) {
+  std::vector<std::string> out;
+  SentenceSplitter splitter;
+  auto sink = [&out](std::string s) {
+    out.push_back(std::move(s));
+    return true;
+  };
+  splitter.Push(text, sink);
+  splitter.Flush(sink);
+  return out;
+}
+
+}  // namespace cadence::persona

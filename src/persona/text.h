@@ -1,0 +1,61 @@
+// Text helpers shared by cards, lorebook, guard and the scripted brain: UTF-8 decoding, language
+// detection (English vs. Mandarin), retrieval terms, phrase matching and sentence splitting.
+//
+// Pure functions on UTF-8 strings (invalid bytes are tolerated, never fatal); thread-safe.
+// SentenceSplitter holds per-stream state and belongs to one caller.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cadence::persona {
+
+// Code points of `text`; an invalid byte decodes to U+FFFD and decoding continues.
+std::u32string DecodeUtf8(std::string_view text);
+std::string EncodeUtf8(std::u32string_view text);
+
+bool IsCjk(char32_t c);
+// ASCII letters lowered; other bytes (incl. UTF-8) unchanged.
+std::string AsciiLower(std::string_view text);
+
+// "zh" when Han characters make up at least a third of the letters, "en" when Latin letters
+// dominate, "" when the text has no letters at all.
+std::string DetectLanguage(std::string_view text);
+
+// Retrieval terms: lowercased Latin words minus English stop words, and for Han text each
+// character bigram (and single characters of one-character runs) minus Chinese function words.
+std::vector<std::string> Terms(std::string_view text);
+
+// Whether `needle` occurs in `haystack`. With `whole_word`, a Latin needle must not touch ASCII
+// letters or digits on either side; a needle containing Han characters always matches as a
+// substring (Chinese has no word spaces). Case-insensitive for ASCII unless `case_sensitive`.
+bool ContainsPhrase(std::string_view haystack, std::string_view needle, bool case_sensitive,
+                    bool whole_word);
+
+// Rough token estimate used for lore budgets: one per Han character, one per four other bytes.
+int EstimateTokens(std::string_view text);
+
+// Cuts a streamed text into sentences at . ! ? … 。！？； and newlines (a Latin period ends a
+// sentence only before whitespace or the end, so "3.5" and "e.g.x" stay whole). Closing quotes
+// and brackets after the mark stay with the sentence.
+class SentenceSplitter {
+ public:
+  using Sink = std::function<bool(std::string sentence)>;  // return false to stop
+  // Feeds text; calls `sink` for each completed sentence. Returns false if the sink stopped.
+  bool Push(std::string_view text, const Sink& sink);
+  // Emits what remains (an unterminated last sentence). Returns false if the sink stopped.
+  bool Flush(const Sink& sink);
+
+ private:
+  std::string pending_;
+};
+
+// Splits a whole text into sentences (SentenceSplitter over one push).
+std::vector<std::string> SplitSentences(std::string_view text);
+
+// Trims ASCII whitespace.
+std::string_view Trim(std::string_view text);
+
+}  // namespace cadence::persona
