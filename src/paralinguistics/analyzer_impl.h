@@ -1,0 +1,60 @@
+// Internal to src/paralinguistics: the shared, immutable tables of an Analyzer and the per-frame
+// kernel. Not part of the public API; include only from this domain's .cc files and tests.
+//
+// Threading: Impl is read-only after construction. FFTW plans are executed with the new-array
+// interface on per-stream buffers, which FFTW documents as thread-safe; plans are created under a
+// process-wide mutex because FFTW's planner is not.
+#pragma once
+
+#include <fftw3.h>
+
+#include <complex>
+#include <vector>
+
+#include "paralinguistics/analyzer.h"
+
+namespace cadence::paralinguistics {
+
+struct Analyzer::Impl {
+  explicit Impl(const AnalyzerConfig& config);
+  ~Impl();
+
+  AnalyzerConfig config;
+  // Pitch (autocorrelation) geometry in samples at 16 kHz, as in Boersma (1993): a Hann window
+  // of 3 periods of the pitch floor, zero-padded for lags up to half the window.
+  int nsamp_window = 0, half_window = 0;
+  int nsamp_period = 0, half_period = 0;
+  int maximum_lag = 0, brent_ixmax = 0, fft_size = 0;
+  int max_candidates = kMaxPitchCandidates;
+  std::vector<float> hann;        // nsamp_window
+  std::vector<double> window_r;   // normalized autocorrelation of the window, lags 0..brent_ixmax
+  // Intensity Kaiser windows (Praat: physical length 6.4 / min. pitch; index j covers sample c + j).
+  int kaiser_half = 0, syllable_kaiser_half = 0;
+  std::vector<float> kaiser, syllable_kaiser;
+  double kaiser_sum = 0.0, syllable_kaiser_sum = 0.0;
+  // Furthest sample, either side of a frame centre, that any per-frame measure reads.
+  int lookahead = 0;
+  fftwf_plan forward = nullptr;   // r2c, fft_size
+  fftwf_plan backward = nullptr;  // c2r, fft_size
+};
+
+// Per-stream buffers for the frame kernel (no allocation per frame).
+struct FrameScratch {
+  explicit FrameScratch(const Analyzer::Impl& impl);
+  std::vector<float> frame;                 // fft_size
+  std::vector<std::complex<float>> spectrum;  // fft_size / 2 + 1
+  std::vector<float> ac;                    // fft_size
+  std::vector<double> r;                    // lags 0..brent_ixmax
+};
+
+// Computes one frame centred between samples center-1 and center (time center / 16000 s).
+// Samples outside [0, n) read as zero.
+void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long center,
+                  FrameScratch* scratch, FrameFeatures* out);
+
+// The Viterbi path through the frames' candidates (Praat's path finder); sets f0_hz,
+// f0_strength and hnr_db. `global_peak` is the utterance's largest |sample - mean|.
+void FindPitchPath(const AnalyzerConfig& config, double global_peak, double time_step_s,
+                   std::vector<FrameFeatures>* frames);
+
+}  // namespace cadence::paralinguistics

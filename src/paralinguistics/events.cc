@@ -1,0 +1,120 @@
+// Nonverbal events from the frame track. Each sounding segment (silence gaps under 0.15 s merged)
+// is described by acoustic properties that the literature reports for each vocalization, and
+// scored per class; the best class above 0.5 becomes an event. Anchors:
+//  - laughter: a train of >= 3 short bursts at 3.5-7 per second with deep level dips between them
+//    ("ha-ha", Bachorowski, Smoski & Owren 2001: mean inter-burst interval ~ 0.2 s);
+//  - cough: an explosive onset (level rise of > 15 dB within 30 ms), a short mostly aperiodic
+//    burst with broadband energy (Korpas et al. 1996: 0.2-0.65 s explosive + intermediate phase);
+//  - sigh: a long (>= 0.4 s) breathy exhalation — aperiodic or low-HNR, soft onset, decaying
+//    level, energy low in the spectrum (Teigen 2008; Vlemincx et al. 2010: ~0.5-2 s);
+//  - breath: a soft (>= 15 dB below the utterance peak) aperiodic segment of 0.15-0.8 s.
+// Speech-like segments (voiced, irregular syllable train) produce no event.
+#include <cmath>
+
+#include "paralinguistics/measures.h"
+#include "paralinguistics/stats.h"
+
+namespace cadence::paralinguistics {
+namespace {
+
+struct Segment {
+  size_t begin, end;  // frames [begin, end)
+};
+
+double Ramp(double x, double lo, double hi) {  // 0 below lo, 1 above hi
+  if (hi == lo) return x >= hi ? 1.0 : 0.0;
+  return std::clamp((x - lo) / (hi - lo), 0.0, 1.0);
+}
+
+}  // namespace
+
+void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues) {
+  const size_t n = frames.size();
+  if (n == 0) return;
+  double peak_db = -1e9;
+  for (const FrameFeatures& f : frames)
+    if (f.frame_class != FrameClass::kSilence) peak_db = std::max(peak_db, f.intensity_db);
+  // Segments of sounding frames, bridging gaps shorter than 0.15 s.
+  std::vector<Segment> segments;
+  size_t i = 0;
+  while (i < n) {
+    if (frames[i].frame_class == FrameClass::kSilence) { ++i; continue; }
+    size_t j = i;
+    size_t last_sounding = i;
+    while (j < n) {
+      if (frames[j].frame_class != FrameClass::kSilence) last_sounding = j;
+      else if (j - last_sounding > 15) break;
+      ++j;
+    }
+    segments.push_back({i, last_sounding + 1});
+    i = last_sounding + 1;
+  }
+  for (const Segment& s : segments) {
+    const size_t len = s.end - s.begin;
+    const double dur = len * 0.01;
+    if (dur < 0.12) continue;
+    int voiced = 0;
+    std::vector<double> hnr, level, low;
+    for (size_t k = s.begin; k < s.end; ++k) {
+      const FrameFeatures& f = frames[k];
+      if (f.frame_class == FrameClass::kVoiced) { ++voiced; hnr.push_back(f.hnr_db); }
+      level.push_back(f.syllable_intensity_db);
+      low.push_back(f.low_band_fraction);
+    }
+    const double voiced_fraction = static_cast<double>(voiced) / len;
+    const double mean_hnr = hnr.empty() ? 0.0 : Mean(hnr);
+    const double seg_peak = *std::max_element(level.begin(), level.end());
+    // Onset steepness: largest 30 ms level rise in the first 100 ms (from just before the segment).
+    double onset_rise = 0.0;
+    for (size_t k = s.begin; k < std::min(s.end, s.begin + 10); ++k) {
+      const size_t from = k >= 3 ? k - 3 : 0;
+      onset_rise = std::max(onset_rise, frames[k].intensity_db - frames[from].intensity_db);
+    }
+    // Decay: level in the last third relative to the first third.
+    const size_t third = std::max<size_t>(1, len / 3);
+    double first_third = 0.0, last_third = 0.0;
+    for (size_t k = 0; k < third; ++k) { first_third += level[k]; last_third += level[len - 1 - k]; }
+    const double decay_db = (first_third - last_third) / third;
+    // Burst train: level peaks with >= 6 dB dips on both sides.
+    std::vector<double> bursts;
+    for (size_t k = 1; k + 1 < len; ++k) {
+      if (!(level[k] > level[k - 1] && level[k] >= level[k + 1]) || level[k] < seg_peak - 20.0) continue;
+      double left_min = level[k], right_min = level[k];
+      for (size_t m = k; m-- > 0 && k - m <= 25;) left_min = std::min(left_min, level[m]);
+      for (size_t m = k + 1; m < len && m - k <= 25; ++m) right_min = std::min(right_min, level[m]);
+      if (level[k] - left_min >= 6.0 && level[k] - right_min >= 6.0) bursts.push_back((s.begin + k) * 0.01);
+    }
+    double burst_rate = 0.0, burst_cv = 1.0;
+    if (bursts.size() >= 3) {
+      std::vector<double> gaps;
+      for (size_t k = 1; k < bursts.size(); ++k) gaps.push_back(bursts[k] - bursts[k - 1]);
+      burst_rate = 1.0 / Mean(gaps);
+      burst_cv = Stdev(gaps) / Mean(gaps);
+    }
+    const double mean_low = Mean(low);
+    const double below_peak_db = peak_db - seg_peak;
+
+    double laughter = 0.0, cough = 0.0, sigh = 0.0, breath = 0.0;
+    if (bursts.size() >= 3)
+      laughter = Ramp(burst_rate, 2.5, 3.5) * (1.0 - Ramp(burst_rate, 7.0, 9.0)) * (1.0 - Ramp(burst_cv, 0.3, 0.6)) *
+                 (0.6 + 0.4 * Ramp(static_cast<double>(bursts.size()), 3.0, 5.0));
+    cough = Ramp(onset_rise, 12.0, 20.0) * (1.0 - Ramp(voiced_fraction, 0.5, 0.8)) *
+            (1.0 - Ramp(mean_low, 0.6, 0.85)) * (1.0 - Ramp(dur, 1.2, 2.0)) *
+            (bursts.size() >= 3 ? 0.7 : 1.0);
+    const double aperiodic = std::max(1.0 - Ramp(voiced_fraction, 0.3, 0.6), 1.0 - Ramp(mean_hnr, 3.0, 8.0));
+    sigh = Ramp(dur, 0.3, 0.5) * (1.0 - Ramp(dur, 3.0, 4.0)) * aperiodic * (1.0 - Ramp(onset_rise, 12.0, 20.0)) *
+           Ramp(decay_db, 0.0, 6.0) * (bursts.size() >= 3 ? 0.5 : 1.0);
+    breath = Ramp(below_peak_db, 10.0, 15.0) * (1.0 - Ramp(voiced_fraction, 0.2, 0.4)) * Ramp(dur, 0.1, 0.15) *
+             (1.0 - Ramp(dur, 0.8, 1.2));
+    const double best = std::max({laughter, cough, sigh, breath});
+    if (best < 0.5) continue;
+    NonverbalEvent e;
+    e.type = best == laughter ? "laughter" : best == cough ? "cough" : best == sigh ? "sigh" : "breath";
+    e.start_s = frames[s.begin].time_s - 0.005;
+    e.end_s = frames[s.end - 1].time_s + 0.005;
+    e.confidence = std::round(best * 100.0) / 100.0;
+    cues->events.push_back(e);
+  }
+}
+
+}  // namespace cadence::paralinguistics

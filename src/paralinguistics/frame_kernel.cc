@@ -1,0 +1,288 @@
+// The per-frame kernel: autocorrelation pitch candidates (Boersma 1993, the method of Praat's
+// "To Pitch (ac)"), Praat-style intensity, and eGeMAPS spectral balance from the same spectrum.
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+#include "paralinguistics/analyzer_impl.h"
+
+namespace cadence::paralinguistics {
+namespace {
+
+std::mutex& PlannerMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+double BesselI0(double x) {
+  // Power series; converges quickly for the arguments used here (< 21).
+  double sum = 1.0, term = 1.0;
+  const double q = x * x / 4.0;
+  for (int k = 1; k < 200; ++k) {
+    term *= q / (static_cast<double>(k) * k);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  return sum;
+}
+
+// Kaiser window of Praat's "To Intensity": 2 * half samples, symmetric about the frame centre.
+void MakeKaiser(double min_pitch_hz, std::vector<float>* w, int* half, double* sum) {
+  const double half_window_s = 3.2 / min_pitch_hz;
+  *half = static_cast<int>(std::floor(half_window_s * Analyzer::kSampleRateHz));
+  w->assign(2 * *half, 0.0f);
+  *sum = 0.0;
+  const double alpha = 2.0 * std::numbers::pi * std::numbers::pi + 0.5;
+  for (int j = -*half; j < *half; ++j) {
+    const double x = (j + 0.5) / *half;
+    const double root = 1.0 - x * x;
+    const double v = root <= 0.0 ? 0.0 : BesselI0(alpha * std::sqrt(root));
+    (*w)[j + *half] = static_cast<float>(v);
+    *sum += v;
+  }
+}
+
+// Windowed-sinc interpolation of the symmetric autocorrelation r(-i) == r(i), zero beyond ixmax.
+double InterpolateR(const std::vector<double>& r, int ixmax, double x, int depth) {
+  const int left = static_cast<int>(std::floor(x));
+  const double frac = x - left;
+  if (frac == 0.0) return std::abs(left) <= ixmax ? r[std::abs(left)] : 0.0;
+  const double s0 = std::sin(std::numbers::pi * frac);
+  double result = 0.0;
+  for (int i = left - depth + 1; i <= left + depth; ++i) {
+    const int ai = std::abs(i);
+    if (ai > ixmax) continue;
+    const double d = x - i;
+    // sin(pi (x - i)) == sin(pi frac) * (-1)^(left - i)
+    const double s = ((left - i) & 1) ? -s0 : s0;
+    const double window = 0.5 + 0.5 * std::cos(std::numbers::pi * d / (depth + 0.5));
+    result += r[ai] * s / (std::numbers::pi * d) * window;
+  }
+  return result;
+}
+
+// Golden-section search for the maximum of the interpolated r on [lo, hi].
+double RefineMaximum(const std::vector<double>& r, int ixmax, double lo, double hi, int depth,
+                     double* x_max) {
+  constexpr double kPhi = 0.6180339887498949;
+  double a = lo, b = hi;
+  double c = b - kPhi * (b - a), d = a + kPhi * (b - a);
+  double fc = InterpolateR(r, ixmax, c, depth), fd = InterpolateR(r, ixmax, d, depth);
+  for (int it = 0; it < 14; ++it) {
+    if (fc > fd) {
+      b = d; d = c; fd = fc;
+      c = b - kPhi * (b - a);
+      fc = InterpolateR(r, ixmax, c, depth);
+    } else {
+      a = c; c = d; fc = fd;
+      d = a + kPhi * (b - a);
+      fd = InterpolateR(r, ixmax, d, depth);
+    }
+  }
+  *x_max = fc > fd ? c : d;
+  return std::max(fc, fd);
+}
+
+inline float SampleAt(const float* samples, long n, long i) {
+  return (i >= 0 && i < n) ? samples[i] : 0.0f;
+}
+
+double KaiserIntensityDb(const float* samples, long n, long center, const std::vector<float>& w,
+                         int half, double w_sum) {
+  const long start = center - half;
+  double mean = 0.0;
+  if (start >= 0 && start + 2 * half <= n) {
+    const float* p = samples + start;
+    for (int j = 0; j < 2 * half; ++j) mean += p[j];
+    mean /= 2 * half;
+    double acc = 0.0;
+    for (int j = 0; j < 2 * half; ++j) {
+      const double x = p[j] - mean;
+      acc += w[j] * x * x;
+    }
+    return 10.0 * std::log10(std::max(acc / w_sum, 1e-20) / 4e-10);
+  }
+  for (int j = 0; j < 2 * half; ++j) mean += SampleAt(samples, n, start + j);
+  mean /= 2 * half;
+  double acc = 0.0;
+  for (int j = 0; j < 2 * half; ++j) {
+    const double x = SampleAt(samples, n, start + j) - mean;
+    acc += w[j] * x * x;
+  }
+  return 10.0 * std::log10(std::max(acc / w_sum, 1e-20) / 4e-10);
+}
+
+}  // namespace
+
+const char* FrameClassName(FrameClass c) {
+  switch (c) {
+    case FrameClass::kSilence: return "silence";
+    case FrameClass::kUnvoiced: return "unvoiced";
+    case FrameClass::kVoiced: return "voiced";
+  }
+  return "silence";
+}
+
+Analyzer::Impl::Impl(const AnalyzerConfig& c) : config(c) {
+  constexpr double kPeriodsPerWindow = 3.0;
+  constexpr double kInterpolationDepth = 0.5;
+  const double dx = 1.0 / Analyzer::kSampleRateHz;
+  nsamp_period = static_cast<int>(std::floor(1.0 / dx / config.pitch_floor_hz));
+  half_period = nsamp_period / 2 + 1;
+  const double dt_window = kPeriodsPerWindow / config.pitch_floor_hz;
+  half_window = static_cast<int>(std::floor(dt_window / dx)) / 2 - 1;
+  nsamp_window = half_window * 2;
+  maximum_lag = std::min(static_cast<int>(std::floor(nsamp_window / kPeriodsPerWindow)) + 2, nsamp_window);
+  brent_ixmax = static_cast<int>(std::floor(nsamp_window * kInterpolationDepth));
+  fft_size = 1;
+  while (fft_size < nsamp_window * (1 + kInterpolationDepth)) fft_size *= 2;
+  max_candidates = std::min(kMaxPitchCandidates,
+      std::max(kMaxPitchCandidates, static_cast<int>(config.pitch_ceiling_hz / config.pitch_floor_hz)));
+
+  hann.resize(nsamp_window);
+  for (int i = 0; i < nsamp_window; ++i)
+    hann[i] = static_cast<float>(0.5 - 0.5 * std::cos((i + 1) * 2.0 * std::numbers::pi / (nsamp_window + 1)));
+
+  std::vector<float> buffer(fft_size, 0.0f);
+  std::vector<std::complex<float>> spectrum(fft_size / 2 + 1);
+  {
+    std::lock_guard<std::mutex> lock(PlannerMutex());
+    forward = fftwf_plan_dft_r2c_1d(fft_size, buffer.data(), reinterpret_cast<fftwf_complex*>(spectrum.data()),
+                                    FFTW_ESTIMATE | FFTW_UNALIGNED);
+    backward = fftwf_plan_dft_c2r_1d(fft_size, reinterpret_cast<fftwf_complex*>(spectrum.data()), buffer.data(),
+                                     FFTW_ESTIMATE | FFTW_UNALIGNED);
+  }
+  // The window's own autocorrelation, to divide out of each frame's (Boersma 1993, eq. 9).
+  std::copy(hann.begin(), hann.end(), buffer.begin());
+  fftwf_execute_dft_r2c(forward, buffer.data(), reinterpret_cast<fftwf_complex*>(spectrum.data()));
+  for (auto& v : spectrum) v = std::norm(v);
+  fftwf_execute_dft_c2r(backward, reinterpret_cast<fftwf_complex*>(spectrum.data()), buffer.data());
+  window_r.resize(brent_ixmax + 1);
+  for (int i = 0; i <= brent_ixmax; ++i) window_r[i] = buffer[i] / buffer[0];
+
+  MakeKaiser(config.intensity_min_pitch_hz, &kaiser, &kaiser_half, &kaiser_sum);
+  MakeKaiser(50.0, &syllable_kaiser, &syllable_kaiser_half, &syllable_kaiser_sum);
+  lookahead = std::max({half_window + 1, nsamp_period, kaiser_half, syllable_kaiser_half});
+}
+
+Analyzer::Impl::~Impl() {
+  std::lock_guard<std::mutex> lock(PlannerMutex());
+  if (forward) fftwf_destroy_plan(forward);
+  if (backward) fftwf_destroy_plan(backward);
+}
+
+FrameScratch::FrameScratch(const Analyzer::Impl& impl)
+    : frame(impl.fft_size, 0.0f), spectrum(impl.fft_size / 2 + 1), ac(impl.fft_size, 0.0f),
+      r(impl.brent_ixmax + 1, 0.0) {}
+
+void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long center,
+                  FrameScratch* s, FrameFeatures* out) {
+  const AnalyzerConfig& config = impl.config;
+  const double fs = Analyzer::kSampleRateHz;
+  out->time_s = center / fs;
+
+  // Local mean over one longest period each side, then the windowed, DC-free frame.
+  double local_mean = 0.0;
+  for (long i = center - impl.nsamp_period; i < center + impl.nsamp_period; ++i)
+    local_mean += SampleAt(samples, n, i);
+  local_mean /= 2.0 * impl.nsamp_period;
+  const long start = center - impl.half_window;
+  float* frame = s->frame.data();
+  for (int j = 0; j < impl.nsamp_window; ++j)
+    frame[j] = static_cast<float>((SampleAt(samples, n, start + j) - local_mean) * impl.hann[j]);
+  std::fill(frame + impl.nsamp_window, frame + impl.fft_size, 0.0f);
+
+  double local_peak = 0.0;
+  const int peak_lo = std::max(0, impl.half_window - impl.half_period);
+  const int peak_hi = std::min(impl.nsamp_window, impl.half_window + impl.half_period);
+  for (int j = peak_lo; j < peak_hi; ++j) local_peak = std::max(local_peak, static_cast<double>(std::abs(frame[j])));
+  out->local_peak = local_peak;
+
+  double zc = 0.0;
+  for (long i = center - 160; i < center + 160; ++i)
+    if ((SampleAt(samples, n, i) >= 0.0f) != (SampleAt(samples, n, i + 1) >= 0.0f)) zc += 1.0;
+  out->zero_crossing_rate = zc / 320.0;
+
+  out->intensity_db = KaiserIntensityDb(samples, n, center, impl.kaiser, impl.kaiser_half, impl.kaiser_sum);
+  out->syllable_intensity_db = KaiserIntensityDb(samples, n, center, impl.syllable_kaiser,
+                                                 impl.syllable_kaiser_half, impl.syllable_kaiser_sum);
+
+  // Power spectrum; it serves the spectral-balance measures and, transformed back, the
+  // autocorrelation (Wiener-Khinchin).
+  fftwf_execute_dft_r2c(impl.forward, frame, reinterpret_cast<fftwf_complex*>(s->spectrum.data()));
+  const int bins = impl.fft_size / 2 + 1;
+  const double hz_per_bin = fs / impl.fft_size;
+  double e_low = 0.0, e_high = 0.0, e_total = 0.0, e_below_1k = 0.0;
+  double max_0_2k = 0.0, max_2_5k = 0.0;
+  double sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0;
+  int nreg = 0;
+  for (int k = 0; k < bins; ++k) {
+    const double p = std::norm(s->spectrum[k]);
+    s->spectrum[k] = static_cast<float>(p);
+    const double f = k * hz_per_bin;
+    e_total += p;
+    if (f < 1000.0) e_below_1k += p;
+    if (f >= 50.0 && f < 1000.0) e_low += p;
+    if (f >= 1000.0 && f < 5000.0) e_high += p;
+    if (f < 2000.0) max_0_2k = std::max(max_0_2k, p);
+    else if (f < 5000.0) max_2_5k = std::max(max_2_5k, p);
+    if (f > 0.0 && f < 5000.0) {
+      const double x = f / 1000.0, y = 10.0 * std::log10(p + 1e-20);
+      sx += x; sy += y; sxx += x * x; sxy += x * y; ++nreg;
+    }
+  }
+  constexpr double kTiny = 1e-20;
+  out->alpha_ratio_db = 10.0 * std::log10((e_low + kTiny) / (e_high + kTiny));
+  out->hammarberg_db = 10.0 * std::log10((max_0_2k + kTiny) / (max_2_5k + kTiny));
+  const double denom = nreg * sxx - sx * sx;
+  out->slope_db_per_khz = denom > 0.0 ? (nreg * sxy - sx * sy) / denom : 0.0;
+  out->low_band_fraction = e_total > 0.0 ? e_below_1k / e_total : 0.0;
+
+  fftwf_execute_dft_c2r(impl.backward, reinterpret_cast<fftwf_complex*>(s->spectrum.data()), s->ac.data());
+
+  // Candidates: the voiceless one is always present.
+  out->candidates[0] = PitchCandidate{};
+  out->candidate_count = 1;
+  if (local_peak == 0.0 || s->ac[0] <= 0.0f) return;
+  std::vector<double>& r = s->r;
+  r[0] = 1.0;
+  for (int i = 1; i <= impl.brent_ixmax; ++i) r[i] = s->ac[i] / (s->ac[0] * impl.window_r[i]);
+
+  int imax[kMaxPitchCandidates] = {0};
+  const double min_pitch = config.pitch_floor_hz;
+  for (int i = 2; i < impl.maximum_lag && i < impl.brent_ixmax; ++i) {
+    if (!(r[i] > 0.5 * config.voicing_threshold && r[i] > r[i - 1] && r[i] >= r[i + 1])) continue;
+    const double dr = 0.5 * (r[i + 1] - r[i - 1]), d2r = 2.0 * r[i] - r[i - 1] - r[i + 1];
+    const double frequency = fs / (i + dr / d2r);
+    double strength = InterpolateR(r, impl.brent_ixmax, fs / frequency, 30);
+    if (strength > 1.0) strength = 1.0 / strength;  // short windows can overshoot; reflect around 1
+    int place = -1;
+    if (out->candidate_count < impl.max_candidates) {
+      place = out->candidate_count++;
+    } else {
+      // Replace the weakest, favouring high frequencies (octave cost) as the path finder will.
+      double weakest = 2.0;
+      for (int w = 1; w < impl.max_candidates; ++w) {
+        const double local = out->candidates[w].strength -
+                             config.octave_cost * std::log2(min_pitch / out->candidates[w].frequency_hz);
+        if (local < weakest) { weakest = local; place = w; }
+      }
+      if (strength - config.octave_cost * std::log2(min_pitch / frequency) <= weakest) place = -1;
+    }
+    if (place >= 0) {
+      out->candidates[place] = PitchCandidate{frequency, strength};
+      imax[place] = i;
+    }
+  }
+  // Second pass: maximize the sinc-interpolated autocorrelation for precision.
+  for (int c = 1; c < out->candidate_count; ++c) {
+    double x_max = imax[c];
+    double y = RefineMaximum(r, impl.brent_ixmax, imax[c] - 1.0, imax[c] + 1.0, 70, &x_max);
+    if (y > 1.0) y = 1.0 / y;
+    out->candidates[c].frequency_hz = fs / x_max;
+    out->candidates[c].strength = y;
+  }
+}
+
+}  // namespace cadence::paralinguistics

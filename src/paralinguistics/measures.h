@@ -1,0 +1,37 @@
+// Internal to src/paralinguistics: utterance-level measures computed at Finish() from the final
+// frame track (and, for voice quality, the samples). Each function fills its part of the cues.
+//
+// Pure functions; safe from any thread. Times in seconds, pitch in Hz / semitones, levels in dB.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "paralinguistics/analyzer.h"
+
+namespace cadence::paralinguistics {
+
+// Frame classes (silence / unvoiced / voiced) after the pitch path is known.
+void ClassifyFrames(const AnalyzerConfig& config, std::vector<FrameFeatures>* frames);
+
+// Pitch, loudness and spectral-balance statistics (cues.pitch, .loudness, .spectral, .duration_s).
+void MeasureProsody(std::span<const FrameFeatures> frames, double duration_s, UtteranceCues* cues);
+
+// Jitter (local) and shimmer (local) from glottal pulses found in the voiced stretches, and the
+// mean HNR of voiced frames (cues.voice_quality). Praat's conventions: periods 0.1-20 ms,
+// period factor 1.3, amplitude factor 1.6.
+void MeasureVoiceQuality(std::span<const float> samples_16k, std::span<const FrameFeatures> frames,
+                         UtteranceCues* cues);
+
+// Syllable nuclei (de Jong & Wempe 2009) and pauses (cues.speaking_rate, .pauses, .speech_s).
+// Also returns the nuclei times for tests and the frame track.
+std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const FrameFeatures> frames,
+                                         UtteranceCues* cues);
+
+// Nonverbal events from the frame track (cues.events).
+void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues);
+
+// States and traits from the measured cues against population norms (cues.state, .traits).
+void InferStatesAndTraits(UtteranceCues* cues);
+
+}  // namespace cadence::paralinguistics
