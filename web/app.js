@@ -28,8 +28,11 @@ const hooks = {
   sent: {},                 // client event type -> count
   truncates: [],            // conversation.item.truncate events sent on barge-in
   lastSessionUpdate: null,
+  lastTalkMs: 0,            // how long press-to-talk last sent audio
 };
 window.cadence = hooks;
+// For tests: ms of an assistant item's audio the worklet has played.
+hooks.playedMs = (item_id) => audio.PlayedMs(item_id);
 
 const ui = {
   lang: PickLanguage(Store.get('cadence.lang'), navigator.language),
@@ -38,6 +41,7 @@ const ui = {
   talking: false,            // press-to-talk button held
   response_id: '',           // the response currently streaming
   response_active: false,
+  response_item_id: '',      // its assistant item
   muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
   turn_elements: new Map(),  // item_id -> <li>
   default_persona: '',       // the server's own default (GET /v1/personas "default")
@@ -228,11 +232,12 @@ const audio = new AudioEngine({
 async function BargeIn({ cancel }) {
   if (ui.response_active && ui.response_id) ui.muted_responses.add(ui.response_id);
   if (cancel && ui.response_active) Send({ type: 'response.cancel' });
-  const wasPlaying = audio.playing;
   const heard = await audio.StopPlayback();
-  if (!heard || !wasPlaying) return;
+  // Truncate only a reply that was cut short: one whose audio was still queued, or the streaming one.
+  const streaming = ui.response_active && heard && heard.item_id === ui.response_item_id;
+  if (!heard || !(heard.cut || streaming)) return;
   const event = { type: 'conversation.item.truncate', item_id: heard.item_id, content_index: 0, audio_end_ms: heard.played_ms };
-  hooks.truncates.push({ ...event, samplesPlayed: audio.samplesPlayed });
+  hooks.truncates.push({ ...event, samplesPlayed: audio.samplesPlayed, playingAfter: audio.playing });
   Send(event);
   const turn = FindTurn('assistant', heard.item_id);
   if (turn) {
@@ -285,7 +290,7 @@ function OnEvent(event) {
       hooks.speaking = true;
       RenderTalk();
       if (event.item_id) Turn('user', event.item_id);
-      if (audio.playing || ui.response_active) BargeIn({ cancel: false });
+      BargeIn({ cancel: false });  // the server cancels the reply itself (interrupt_response)
       break;
     case 'input_audio_buffer.speech_stopped':
       hooks.speaking = false;
@@ -323,6 +328,7 @@ function OnEvent(event) {
       ui.response_active = true;
       break;
     case 'response.output_item.added':
+      if (event.response_id === ui.response_id) ui.response_item_id = event.item?.id || '';
       if (event.item?.role === 'assistant' && !ui.muted_responses.has(event.response_id)) Turn('assistant', event.item.id);
       break;
     case 'response.output_audio.delta':
@@ -386,6 +392,9 @@ function OnState(state, detail) {
   if (state === kStates.open) {
     hooks.connections++;
     ui.generation++;
+    ui.muted_responses.clear();
+    ui.response_id = '';
+    ui.response_item_id = '';
     HideError();
     ui.response_active = false;
     SendSessionUpdate();
@@ -434,12 +443,14 @@ async function TalkStart() {
   await BargeIn({ cancel: true });
   Send({ type: 'input_audio_buffer.clear' });
   audio.SetSending(true);
+  ui.talk_started_ms = performance.now();
 }
 
 function TalkEnd() {
   if (!ui.talking) return;
   ui.talking = false;
   audio.SetSending(false);
+  hooks.lastTalkMs = Math.round(performance.now() - ui.talk_started_ms);
   RenderTalk();
   Send({ type: 'input_audio_buffer.commit' });
   Send({ type: 'response.create' });

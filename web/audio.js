@@ -147,10 +147,12 @@ export class AudioEngine {
     return Math.round((frames * 1000) / this.contextRateHz);
   }
 
-  // Barge-in: stop at once. Resolves with {item_id, played_ms} for the item that was playing
-  // (null when nothing was), using the worklet's exact count at the moment it dropped the queue.
+  // Barge-in: stop at once. Resolves with {item_id, played_ms, cut} for the item heard last (null
+  // when none), using the worklet's exact count at the moment it dropped the queue; `cut` says
+  // whether queued audio of it was dropped unheard.
   async StopPlayback() {
     if (!this.context_) return null;
+    const queued_before = this.frames_queued_;
     const id = this.next_clear_id_++;
     const cleared = new Promise((resolve) => {
       this.clear_waiters_.set(id, resolve);
@@ -161,7 +163,9 @@ export class AudioEngine {
     await cleared;
     const current = this.segments_.find((s) => s.start <= this.frames_played_ && this.frames_played_ < s.end) ||
       this.segments_.filter((s) => s.start < this.frames_played_).pop();
-    const result = current ? { item_id: current.item_id, played_ms: this.PlayedMs(current.item_id) } : null;
+    const result = current
+      ? { item_id: current.item_id, played_ms: this.PlayedMs(current.item_id), cut: queued_before > this.frames_played_ }
+      : null;
     this.frames_queued_ = this.frames_played_;
     this.segments_ = this.segments_.filter((s) => s.start < this.frames_played_)
       .map((s) => ({ ...s, end: Math.min(s.end, this.frames_played_) }));

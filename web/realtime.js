@@ -117,11 +117,6 @@ export class RealtimeClient {
     return true;
   }
 
-  // For tests and the "drop connection" path: close the socket as a network fault would.
-  DropForTest() {
-    if (this.socket_) this.socket_.close(4000, 'dropped by the page (test)');
-  }
-
   Close() {
     this.want_open_ = false;
     clearTimeout(this.retry_timer_);
