@@ -1,0 +1,26 @@
+// PocketSphinx recognizer (CMU Sphinx, US English acoustic model, trigram LM, CMU dictionary).
+//
+// Decoders load the acoustic model (~0.3 s, ~30 MB each), so the recognizer keeps a pool of ready
+// decoders shared by its streams: a stream takes one on its first audio and returns it when it
+// is destroyed. The pool is thread-safe and outlives the Recognizer if streams still hold it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "speech/asr/recognizer.h"
+
+namespace cadence::speech {
+
+struct PocketSphinxConfig {
+  std::string model_dir;  // holds en-us/ (acoustic model), en-us.lm.bin, cmudict-en-us.dict
+};
+
+// The compile-time default model dir of Debian's pocketsphinx-en-us.
+std::string DefaultPocketSphinxModelDir();
+
+// Checks the model files exist and loads one decoder up front, so errors surface at start-up.
+Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSphinxConfig& config);
+
+}  // namespace cadence::speech
