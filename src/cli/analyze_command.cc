@@ -15,10 +15,10 @@ using cadence::paralinguistics::Analyzer;
 using cadence::paralinguistics::FrameClassName;
 
 void PrintFrames(const Analysis& analysis) {
-  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz\n");
+  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,syllable_intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz\n");
   for (const auto& f : analysis.frames)
-    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.3f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
-                f.f0_strength, f.hnr_db, f.intensity_db, f.alpha_ratio_db, f.hammarberg_db, f.slope_db_per_khz);
+    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
+                f.f0_strength, f.hnr_db, f.intensity_db, f.syllable_intensity_db, f.alpha_ratio_db, f.hammarberg_db, f.slope_db_per_khz);
 }
 
 void PrintSummary(const std::string& path, const Analysis& a) {

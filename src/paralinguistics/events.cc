@@ -1,13 +1,16 @@
 // Nonverbal events from the frame track. Each sounding segment (silence gaps under 0.15 s merged)
 // is described by acoustic properties that the literature reports for each vocalization, and
 // scored per class; the best class above 0.5 becomes an event. Anchors:
-//  - laughter: a train of >= 3 short bursts at 3.5-7 per second with deep level dips between them
-//    ("ha-ha", Bachorowski, Smoski & Owren 2001: mean inter-burst interval ~ 0.2 s);
-//  - cough: an explosive onset (level rise of > 15 dB within 30 ms), a short mostly aperiodic
-//    burst with broadband energy (Korpas et al. 1996: 0.2-0.65 s explosive + intermediate phase);
-//  - sigh: a long (>= 0.4 s) breathy exhalation — aperiodic or low-HNR, soft onset, decaying
-//    level, energy low in the spectrum (Teigen 2008; Vlemincx et al. 2010: ~0.5-2 s);
-//  - breath: a soft (>= 15 dB below the utterance peak) aperiodic segment of 0.15-0.8 s.
+//  - laughter: a train of >= 4 short bursts ("ha-ha-ha"; Provine 1996: notes ~210 ms apart;
+//    Bachorowski, Smoski & Owren 2001), nearly all separated by aspiration (/h/) or silence
+//    rather than by voiced consonants as in speech, and breathier overall: a voiced share of
+//    sounding frames at or below ~half, where connected speech runs at ~70-90 %;
+//  - cough: an explosive onset (level rise of ~20 dB within 30 ms) and a short, mostly aperiodic
+//    burst (Korpas et al. 1996: 0.2-0.65 s explosive plus intermediate phase);
+//  - sigh: a long (0.4-3 s) aperiodic or breathy exhalation with a soft onset, usually decaying
+//    (Teigen 2008; Vlemincx et al. 2010);
+//  - breath: a soft (>= 10 dB below the utterance peak) aperiodic segment of 0.15-0.8 s, or a
+//    train of aperiodic bursts 0.3-1.5 s apart (panting).
 // Speech-like segments (voiced, irregular syllable train) produce no event.
 #include <cmath>
 
@@ -54,12 +57,11 @@ void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues) {
     const double dur = len * 0.01;
     if (dur < 0.12) continue;
     int voiced = 0;
-    std::vector<double> hnr, level, low;
+    std::vector<double> hnr, level;
     for (size_t k = s.begin; k < s.end; ++k) {
       const FrameFeatures& f = frames[k];
       if (f.frame_class == FrameClass::kVoiced) { ++voiced; hnr.push_back(f.hnr_db); }
       level.push_back(f.syllable_intensity_db);
-      low.push_back(f.low_band_fraction);
     }
     const double voiced_fraction = static_cast<double>(voiced) / len;
     const double mean_hnr = hnr.empty() ? 0.0 : Mean(hnr);
@@ -75,37 +77,46 @@ void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues) {
     double first_third = 0.0, last_third = 0.0;
     for (size_t k = 0; k < third; ++k) { first_third += level[k]; last_third += level[len - 1 - k]; }
     const double decay_db = (first_third - last_third) / third;
-    // Burst train: level peaks with >= 6 dB dips on both sides.
-    std::vector<double> bursts;
+    // Burst train: level peaks with >= 6 dB dips on both sides; what lies at each dip between
+    // consecutive bursts (voiced consonant, or aspiration / silence) tells laughter from speech.
+    std::vector<size_t> bursts;
     for (size_t k = 1; k + 1 < len; ++k) {
       if (!(level[k] > level[k - 1] && level[k] >= level[k + 1]) || level[k] < seg_peak - 20.0) continue;
       double left_min = level[k], right_min = level[k];
       for (size_t m = k; m-- > 0 && k - m <= 25;) left_min = std::min(left_min, level[m]);
       for (size_t m = k + 1; m < len && m - k <= 25; ++m) right_min = std::min(right_min, level[m]);
-      if (level[k] - left_min >= 6.0 && level[k] - right_min >= 6.0) bursts.push_back((s.begin + k) * 0.01);
+      if (level[k] - left_min >= 6.0 && level[k] - right_min >= 6.0) bursts.push_back(k);
     }
-    double burst_rate = 0.0, burst_cv = 1.0;
-    if (bursts.size() >= 3) {
+    double median_interval = 0.0, unvoiced_dips = 0.0;
+    if (bursts.size() >= 2) {
       std::vector<double> gaps;
-      for (size_t k = 1; k < bursts.size(); ++k) gaps.push_back(bursts[k] - bursts[k - 1]);
-      burst_rate = 1.0 / Mean(gaps);
-      burst_cv = Stdev(gaps) / Mean(gaps);
+      int unvoiced = 0;
+      for (size_t k = 1; k < bursts.size(); ++k) {
+        gaps.push_back((bursts[k] - bursts[k - 1]) * 0.01);
+        size_t dip = bursts[k - 1];
+        for (size_t m = bursts[k - 1]; m <= bursts[k]; ++m)
+          if (level[m] < level[dip]) dip = m;
+        if (frames[s.begin + dip].frame_class != FrameClass::kVoiced) ++unvoiced;
+      }
+      median_interval = Quantile(gaps, 0.5);
+      unvoiced_dips = static_cast<double>(unvoiced) / gaps.size();
     }
-    const double mean_low = Mean(low);
     const double below_peak_db = peak_db - seg_peak;
+    const double aperiodic = std::max(1.0 - Ramp(voiced_fraction, 0.3, 0.6), 1.0 - Ramp(mean_hnr, 3.0, 8.0));
+    const double explosive = Ramp(onset_rise, 15.0, 25.0);
 
     double laughter = 0.0, cough = 0.0, sigh = 0.0, breath = 0.0;
-    if (bursts.size() >= 3)
-      laughter = Ramp(burst_rate, 2.5, 3.5) * (1.0 - Ramp(burst_rate, 7.0, 9.0)) * (1.0 - Ramp(burst_cv, 0.3, 0.6)) *
-                 (0.6 + 0.4 * Ramp(static_cast<double>(bursts.size()), 3.0, 5.0));
-    cough = Ramp(onset_rise, 12.0, 20.0) * (1.0 - Ramp(voiced_fraction, 0.5, 0.8)) *
-            (1.0 - Ramp(mean_low, 0.6, 0.85)) * (1.0 - Ramp(dur, 1.2, 2.0)) *
-            (bursts.size() >= 3 ? 0.7 : 1.0);
-    const double aperiodic = std::max(1.0 - Ramp(voiced_fraction, 0.3, 0.6), 1.0 - Ramp(mean_hnr, 3.0, 8.0));
-    sigh = Ramp(dur, 0.3, 0.5) * (1.0 - Ramp(dur, 3.0, 4.0)) * aperiodic * (1.0 - Ramp(onset_rise, 12.0, 20.0)) *
-           Ramp(decay_db, 0.0, 6.0) * (bursts.size() >= 3 ? 0.5 : 1.0);
-    breath = Ramp(below_peak_db, 10.0, 15.0) * (1.0 - Ramp(voiced_fraction, 0.2, 0.4)) * Ramp(dur, 0.1, 0.15) *
+    if (bursts.size() >= 4)
+      laughter = Ramp(median_interval, 0.08, 0.12) * (1.0 - Ramp(median_interval, 0.35, 0.45)) *
+                 Ramp(unvoiced_dips, 0.7, 0.85) * (1.0 - Ramp(voiced_fraction, 0.5, 0.65)) *
+                 (0.7 + 0.3 * Ramp(static_cast<double>(bursts.size()), 4.0, 8.0));
+    cough = explosive * aperiodic * Ramp(dur, 0.1, 0.15) * (1.0 - Ramp(dur, 1.0, 1.5));
+    sigh = Ramp(dur, 0.3, 0.5) * (1.0 - Ramp(dur, 3.0, 4.0)) * aperiodic * (1.0 - explosive) *
+           (0.7 + 0.3 * Ramp(decay_db, 0.0, 6.0));
+    breath = Ramp(below_peak_db, 6.0, 10.0) * (1.0 - Ramp(voiced_fraction, 0.2, 0.4)) * Ramp(dur, 0.1, 0.15) *
              (1.0 - Ramp(dur, 0.8, 1.2));
+    if (bursts.size() >= 3 && median_interval >= 0.3 && median_interval <= 1.5)
+      breath = std::max(breath, aperiodic * 0.8);  // panting: a train of breaths
     const double best = std::max({laughter, cough, sigh, breath});
     if (best < 0.5) continue;
     NonverbalEvent e;

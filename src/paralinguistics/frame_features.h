@@ -31,7 +31,7 @@ struct FrameFeatures {
 
   double intensity_db = 0.0;           // Praat "To Intensity" (min. pitch 100 Hz), dB re 2e-5 Pa, full scale 1.0 == 1 Pa
   double syllable_intensity_db = 0.0;  // same with a 50 Hz minimum pitch (smoother), for syllable nuclei
-  double alpha_ratio_db = 0.0;         // energy 50-1000 Hz over 1-5 kHz (eGeMAPS)
+  double alpha_ratio_db = 0.0;         // energy 1-5 kHz over 50-1000 Hz (eGeMAPS; negative in most speech)
   double hammarberg_db = 0.0;          // peak level 0-2 kHz minus peak level 2-5 kHz (eGeMAPS)
   double slope_db_per_khz = 0.0;       // regression of the log power spectrum over 0-5 kHz
   double low_band_fraction = 0.0;      // fraction of 0-8 kHz energy below 1 kHz

@@ -233,7 +233,7 @@ void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long
     }
   }
   constexpr double kTiny = 1e-20;
-  out->alpha_ratio_db = 10.0 * std::log10((e_low + kTiny) / (e_high + kTiny));
+  out->alpha_ratio_db = 10.0 * std::log10((e_high + kTiny) / (e_low + kTiny));  // eGeMAPS sign: usually < 0
   out->hammarberg_db = 10.0 * std::log10((max_0_2k + kTiny) / (max_2_5k + kTiny));
   const double denom = nreg * sxx - sx * sx;
   out->slope_db_per_khz = denom > 0.0 ? (nreg * sxy - sx * sy) / denom : 0.0;

@@ -6,7 +6,8 @@
 //  - age group: children's F0 is ~250-400 Hz before puberty (Hillenbrand et al. 1995: 10-12 year
 //    olds ~ 235-250 Hz; younger higher), so "child" needs a median above ~280 Hz in speech that is
 //    not high-arousal; "senior" voices show raised jitter/shimmer and lower HNR (Ferrand 2002;
-//    Xue & Deliyski 2001), which we weigh with low confidence;
+//    Xue & Deliyski 2001), which we weigh with low confidence and only well above connected-speech
+//    values of young adults;
 //  - arousal: the eGeMAPS arousal correlates (Eyben et al. 2016; Juslin & Laukka 2003): higher
 //    F0 level relative to the speaker's sex norm, wider F0 range, flatter spectrum (higher alpha
 //    ratio, lower Hammarberg index), faster rate. Each is turned into a z-like score against
@@ -37,7 +38,12 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   const auto& p = cues->pitch;
   const double voiced_s = p.voiced_fraction * cues->speech_s;
   const bool has_voice = p.median_hz > 0.0 && voiced_s >= 0.15;
-  const bool has_speech = has_voice && cues->speaking_rate.syllables >= 2;
+  // When nonverbal events fill most of the sound (a laugh, a sigh), its prosody is not speech
+  // prosody: states are then read from the events alone.
+  double event_s = 0.0;
+  for (const NonverbalEvent& e : cues->events) event_s += e.end_s - e.start_s;
+  const bool mostly_nonverbal = cues->speech_s > 0.0 && event_s > 0.5 * cues->speech_s;
+  const bool has_speech = has_voice && cues->speaking_rate.syllables >= 2 && !mostly_nonverbal;
 
   // Gender.
   double p_female = 0.5;
@@ -107,11 +113,14 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   if (has_voice) {
     const double child = Logistic((HzToSemitones(p.median_hz) - HzToSemitones(280.0)) / 1.5) *
                          (state.arousal.label == "high" ? 0.5 : 1.0);
-    const double aged = Logistic((cues->voice_quality.jitter - 0.015) / 0.004) * 0.5 +
-                        Logistic((cues->voice_quality.shimmer - 0.07) / 0.015) * 0.3 +
-                        Logistic((8.0 - cues->voice_quality.hnr_db) / 2.0) * 0.2;
+    // Jitter and shimmer of connected speech run far above sustained-vowel norms even in young
+    // voices (2-4 % local jitter is ordinary here), so only a clearly rough, noisy voice hints at
+    // age, and never with much confidence.
+    const double aged = Logistic((cues->voice_quality.jitter - 0.05) / 0.01) *
+                        Logistic((cues->voice_quality.shimmer - 0.16) / 0.02) *
+                        Logistic((7.0 - cues->voice_quality.hnr_db) / 1.5);
     if (child > 0.5) traits.age_group = {"child", Round2(std::min(0.85, child))};
-    else if (aged > 0.6) traits.age_group = {"senior", Round2(std::min(0.6, aged))};
+    else if (aged > 0.5 && has_speech) traits.age_group = {"senior", Round2(std::min(0.55, aged))};
     else traits.age_group = {"adult", Round2(std::min(0.8, 0.5 + 0.3 * (1.0 - std::max(child, aged))))};
   }
 }

