@@ -62,9 +62,11 @@ constexpr const char* kPuzzled[] = {
     "don't know", "do not know", "no idea", "strange word", "not familiar", "unfamiliar", "you speak of",
     "什么是", "是什么", "不知道", "没听说", "闻所未闻", "不懂", "没见过", "何物", "何为"};
 
-bool ContainsAny(std::string_view text, const char* const* phrases, size_t n, std::string* which) {
+// `lower` is already ASCII-lowercased and every phrase is lowercase, so matching is case-exact
+// (lowercasing once per sentence instead of once per phrase keeps the guard cheap).
+bool ContainsAny(std::string_view lower, const char* const* phrases, size_t n, std::string* which) {
   for (size_t i = 0; i < n; ++i) {
-    if (ContainsPhrase(text, phrases[i], false, true)) {
+    if (ContainsPhrase(lower, phrases[i], true, true)) {
       *which = phrases[i];
       return true;
     }
@@ -220,10 +222,11 @@ int EraYear(std::string_view era) {
 GuardVerdict Guard::Evaluate(std::string_view raw_sentence, const GuardContext& ctx) const {
   GuardVerdict v;
   std::string sentence = StripStyleTags(raw_sentence);
+  std::string lower = AsciiLower(sentence);
   std::string which;
   const Persona* p = ctx.persona;
 
-  if (ContainsAny(sentence, kMachinery, &which) || ((!p || !PlaysAMachine(*p)) && ContainsAny(sentence, kSelfAsMachine, &which))) {
+  if (ContainsAny(lower, kMachinery, &which) || ((!p || !PlaysAMachine(*p)) && ContainsAny(lower, kSelfAsMachine, &which))) {
     v.violation = Violation::kIdentityBreak;
     v.detail = which;
     return v;
@@ -231,7 +234,7 @@ GuardVerdict Guard::Evaluate(std::string_view raw_sentence, const GuardContext& 
   if (!p) return v;
 
   bool puzzled = sentence.find('?') != std::string::npos || sentence.find("？") != std::string::npos ||
-                 ContainsAny(sentence, kPuzzled, &which);
+                 ContainsAny(lower, kPuzzled, &which);
   if (!puzzled) {
     for (const auto& topic : p->boundaries.unknown_topics) {
       if (ContainsPhrase(sentence, topic, false, true)) {
@@ -243,7 +246,7 @@ GuardVerdict Guard::Evaluate(std::string_view raw_sentence, const GuardContext& 
     int era_year = EraYear(p->boundaries.era);
     if (era_year != 0) {
       for (const auto& inv : kInventions) {
-        if (inv.year > era_year && ContainsPhrase(sentence, inv.term, false, true) && !KnownToPersona(*p, inv.term)) {
+        if (inv.year > era_year && ContainsPhrase(lower, inv.term, true, true) && !KnownToPersona(*p, inv.term)) {
           v.violation = Violation::kKnowledgeBoundary;
           v.detail = "era " + p->boundaries.era + ": " + inv.term;
           return v;

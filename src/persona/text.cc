@@ -180,21 +180,24 @@ std::vector<std::string> Terms(std::string_view text) {
 }
 
 bool ContainsPhrase(std::string_view haystack, std::string_view needle, bool case_sensitive, bool whole_word) {
-  if (needle.empty()) return false;
-  std::string hay = case_sensitive ? std::string(haystack) : AsciiLower(haystack);
-  std::string pin = case_sensitive ? std::string(needle) : AsciiLower(needle);
-  bool has_han = false;
-  for (char32_t c : DecodeUtf8(pin))
-    if (IsCjk(c)) has_han = true;
+  if (needle.empty() || needle.size() > haystack.size()) return false;
+  std::string hay_lower, pin_lower;
+  if (!case_sensitive) {
+    hay_lower = AsciiLower(haystack);
+    pin_lower = AsciiLower(needle);
+    haystack = hay_lower;
+    needle = pin_lower;
+  }
+  // Han text has no word spaces; a needle with any multi-byte character matches as a substring.
+  bool ascii_only = true;
+  for (char c : needle) ascii_only &= static_cast<unsigned char>(c) < 0x80;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   size_t pos = 0;
-  while ((pos = hay.find(pin, pos)) != std::string::npos) {
-    if (!whole_word || has_han) return true;
-    auto alnum = [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    };
-    bool left_ok = pos == 0 || !alnum(hay[pos - 1]) || !alnum(pin.front());
-    size_t end = pos + pin.size();
-    bool right_ok = end >= hay.size() || !alnum(hay[end]) || !alnum(pin.back());
+  while ((pos = haystack.find(needle, pos)) != std::string_view::npos) {
+    if (!whole_word || !ascii_only) return true;
+    bool left_ok = pos == 0 || !alnum(haystack[pos - 1]) || !alnum(needle.front());
+    size_t end = pos + needle.size();
+    bool right_ok = end >= haystack.size() || !alnum(haystack[end]) || !alnum(needle.back());
     if (left_ok && right_ok) return true;
     ++pos;
   }
