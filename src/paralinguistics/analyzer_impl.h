@@ -8,6 +8,7 @@
 
 #include <fftw3.h>
 
+#include <algorithm>
 #include <complex>
 #include <vector>
 
@@ -31,20 +32,42 @@ struct Analyzer::Impl {
   // Intensity Kaiser windows (Praat: physical length 6.4 / min. pitch; index j covers sample c + j).
   int kaiser_half = 0, syllable_kaiser_half = 0;
   std::vector<float> kaiser, syllable_kaiser;
-  double kaiser_sum = 0.0, syllable_kaiser_sum = 0.0;
   // Furthest sample, either side of a frame centre, that any per-frame measure reads.
   int lookahead = 0;
   fftwf_plan forward = nullptr;   // r2c, fft_size
   fftwf_plan backward = nullptr;  // c2r, fft_size
 };
 
+// A fixed-size, FFTW-aligned array (fftwf_malloc), so plans may use SIMD.
+template <typename T>
+class FftwArray {
+ public:
+  explicit FftwArray(size_t n) : n_(n), p_(static_cast<T*>(fftwf_malloc(sizeof(T) * n))) {
+    std::fill(p_, p_ + n_, T{});
+  }
+  ~FftwArray() { fftwf_free(p_); }
+  FftwArray(const FftwArray&) = delete;
+  FftwArray& operator=(const FftwArray&) = delete;
+  T* data() { return p_; }
+  T& operator[](size_t i) { return p_[i]; }
+  T* begin() { return p_; }
+  T* end() { return p_ + n_; }
+  size_t size() const { return n_; }
+
+ private:
+  size_t n_;
+  T* p_;
+};
+using FftwFloats = FftwArray<float>;
+using FftwComplexes = FftwArray<std::complex<float>>;
+
 // Per-stream buffers for the frame kernel (no allocation per frame).
 struct FrameScratch {
   explicit FrameScratch(const Analyzer::Impl& impl);
-  std::vector<float> frame;                 // fft_size
-  std::vector<std::complex<float>> spectrum;  // fft_size / 2 + 1
-  std::vector<float> ac;                    // fft_size
-  std::vector<double> r;                    // lags 0..brent_ixmax
+  FftwFloats frame;          // fft_size
+  FftwComplexes spectrum;    // fft_size / 2 + 1
+  FftwFloats ac;             // fft_size
+  std::vector<double> r;     // lags 0..brent_ixmax
 };
 
 // Computes one frame centred between samples center-1 and center (time center / 16000 s).
