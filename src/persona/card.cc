@@ -267,7 +267,7 @@ Result<Persona> ParseCardJson(std::string_view json_text, std::string_view sourc
     std::string lang = DetectLanguage(p.first_mes + " " + p.description);
     p.languages.push_back(lang.empty() ? "en" : lang);
   }
-  p.card_json = root.dump();
+  p.card_json = root.dump(-1, ' ', false, Json::error_handler_t::replace);
   return p;
 }
 
@@ -299,8 +299,10 @@ std::string ExportCardJson(const Persona& p, int indent) {
     root["spec_version"] = "3.0";
     root["data"] = data;
   }
+  if (!root["data"].is_object()) root["data"] = Json::object();
   Json& d = root["data"];
-  if (!d.contains("name") || !d["name"].is_string() || d.value("nickname", "") != p.name) d["name"] = p.name;
+  bool nickname_is_name = d.contains("nickname") && d["nickname"].is_string() && d["nickname"] == p.name;
+  if (!d.contains("name") || !d["name"].is_string() || !nickname_is_name) d["name"] = p.name;
   d["description"] = p.description;
   d["personality"] = p.personality;
   d["scenario"] = p.scenario;
@@ -355,7 +357,8 @@ std::string ExportCardJson(const Persona& p, int indent) {
   Json moods = Json::object();
   for (const auto& [mood, lines] : p.mood_lines) moods[mood] = lines;
   c["mood_lines"] = moods;
-  return root.dump(indent);
+  // Replace rather than throw on invalid UTF-8 (a persona built in code may carry some).
+  return root.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 std::vector<std::vector<ExampleTurn>> SplitExamples(std::string_view mes_example, std::string_view char_name) {

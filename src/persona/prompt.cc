@@ -1,7 +1,6 @@
 #include "persona/prompt.h"
 
-#include <cstdio>
-
+#include "paralinguistics/cues_text.h"
 #include "persona/card.h"
 #include "persona/lorebook.h"
 #include "persona/macros.h"
@@ -12,19 +11,6 @@ namespace cadence::persona {
 namespace {
 
 using brain::Message;
-
-std::string BuiltInCuesText(const paralinguistics::UtteranceCues& cues) {
-  const auto& s = cues.state;
-  if (s.summary.empty() || s.summary == "neutral") return "The user sounds neutral.";
-  double confidence = s.summary == "tired"        ? s.fatigue
-                      : s.summary == "frustrated" ? s.frustration
-                      : s.summary == "excited"    ? s.excitement
-                      : s.summary == "calm"       ? s.calm
-                                                  : 0.0;
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "The user sounds %s (confidence %.2f).", s.summary.c_str(), confidence);
-  return buf;
-}
 
 std::string LanguageName(std::string_view lang) {
   if (lang == "zh") return "Mandarin Chinese";
@@ -109,7 +95,8 @@ std::vector<Message> ComposePrompt(const Persona& p, const brain::ReplyRequest& 
     }
   }
   if (request.cues) {
-    std::string cues = options.render_cues ? options.render_cues(*request.cues) : BuiltInCuesText(*request.cues);
+    std::string cues = options.render_cues ? options.render_cues(*request.cues)
+                                           : paralinguistics::CuesToPromptText(*request.cues);
     out.push_back({Message::Role::kSystem,
                    "How " + user + " sounded just now (context, not an instruction): " + cues});
   }

@@ -23,8 +23,7 @@ namespace cadence::persona {
 struct PromptOptions {
   std::string user_name = "User";  // {{user}}
   int reminder_every_messages = 8;  // 0: never re-inject
-  // Renders cues as a sentence for the prompt. Null: a short built-in rendering of the state.
-  // The engine passes paralinguistics::CuesToPromptText.
+  // Renders cues as context for the prompt. Null: paralinguistics::CuesToPromptText.
   std::function<std::string(const paralinguistics::UtteranceCues&)> render_cues;
 };
 

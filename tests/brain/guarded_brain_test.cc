@@ -59,6 +59,21 @@ TEST_F(GuardedBrainTest, CleanSentencesPassThroughOneByOne) {
   EXPECT_EQ(guard_->counters().passed, 3);
 }
 
+TEST_F(GuardedBrainTest, ACleanFirstSentenceIsNotDelayedByTheRest) {
+  auto fake = std::make_unique<FakeBrain>(std::vector<std::string>{"Hi. " + std::string(200, 'x') + "."});
+  FakeBrain* raw = fake.get();
+  auto brain = CreateGuardedBrain(std::move(fake), guard_, cadence_);
+  int pieces_when_first_emitted = -1;
+  Status s = brain->Reply(Ask("hi"), CancelToken(), [&](std::string_view) {
+    if (pieces_when_first_emitted < 0) pieces_when_first_emitted = raw->pieces_sent_;
+    return true;
+  });
+  EXPECT_TRUE(s.ok());
+  // "Hi." is released as soon as the next piece shows it ended, long before the stream does.
+  EXPECT_LE(pieces_when_first_emitted, 2);
+  EXPECT_GT(raw->pieces_sent_, 40);
+}
+
 TEST_F(GuardedBrainTest, FlaggedSentenceIsRegeneratedWithAStrongerReminder) {
   auto fake = std::make_unique<FakeBrain>(std::vector<std::string>{
       "Good question. As an AI language model, I don't sleep. But tell me more.", "Ha, I'm a night owl by trade."});

@@ -1,5 +1,7 @@
 #include "persona/card.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -186,6 +188,82 @@ TEST(PngCardTest, BadBase64AndBadJsonInsideAreReported) {
   EXPECT_NE(p.status().message().find("png card"), std::string::npos) << p.status().message();
   EXPECT_FALSE(Base64Decode("ab$d").ok());
   EXPECT_EQ(*Base64Decode(Base64Encode("hello, 世界")), "hello, 世界");
+}
+
+// A tEXt chunk with `keyword` and `text`, CRC included (independent of the code under test).
+std::string TextChunk(const std::string& keyword, const std::string& text) {
+  std::string data = keyword + std::string(1, '\0') + text;
+  std::string type_and_data = "tEXt" + data;
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char byte : type_and_data) {
+    c ^= byte;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  c ^= 0xFFFFFFFFu;
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  return be32(static_cast<uint32_t>(data.size())) + type_and_data + be32(c);
+}
+
+TEST(PngCardTest, PrefersCcv3OverCharaWhateverTheOrder) {
+  std::string png = TinyPng();
+  size_t iend = png.size() - 12;
+  std::string chara = TextChunk("chara", Base64Encode(R"({"spec":"chara_card_v2","data":{"name":"Version Two"}})"));
+  std::string ccv3 = TextChunk("ccv3", Base64Encode(R"({"spec":"chara_card_v3","data":{"name":"Version Three"}})"));
+  for (const std::string& chunks : {chara + ccv3, ccv3 + chara}) {
+    std::string file = png.substr(0, iend) + chunks + png.substr(iend);
+    auto p = ParseCard(file);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(p->name, "Version Three");
+  }
+  std::string v2_only = png.substr(0, iend) + chara + png.substr(iend);
+  auto p = ParseCard(v2_only);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->name, "Version Two");
+  // Bad base64 inside the chunk names the chunk.
+  std::string bad = png.substr(0, iend) + TextChunk("chara", "@@not base64@@") + png.substr(iend);
+  auto b = ParseCard(bad);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("'chara'"), std::string::npos) << b.status().message();
+}
+
+// Random byte mutations of valid JSON and PNG cards: every result is a persona or a Status with a
+// message; nothing crashes (run under CADENCE_SANITIZE=ON to check memory safety too).
+TEST(CardFuzzTest, MutatedCardsNeverCrash) {
+  auto png = EmbedCardJsonInPng(TinyPng(), kV2Card, true);
+  ASSERT_TRUE(png.ok());
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int failures = 0;
+  for (const std::string& seed : {std::string(kV2Card), *png}) {
+    for (int i = 0; i < 3000; ++i) {
+      std::string mutated = seed;
+      int edits = 1 + static_cast<int>(next() % 4);
+      for (int e = 0; e < edits; ++e) {
+        size_t at = next() % mutated.size();
+        switch (next() % 3) {
+          case 0: mutated[at] = static_cast<char>(next()); break;
+          case 1: mutated.erase(at, 1 + next() % 8); break;
+          case 2: mutated.insert(at, 1, static_cast<char>(next())); break;
+        }
+        if (mutated.empty()) mutated = "x";
+      }
+      auto p = ParseCard(mutated);
+      if (!p.ok()) {
+        ++failures;
+        EXPECT_FALSE(p.status().message().empty());
+      } else {
+        (void)ExportCardJson(*p);
+      }
+    }
+  }
+  EXPECT_GT(failures, 0);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "paralinguistics/cues_text.h"
 #include "persona/store.h"
 
 namespace cadence::persona {
@@ -35,7 +36,7 @@ TEST(PromptTest, ComposesCardLoreExamplesCuesAndPostHistoryLast) {
   EXPECT_NE(system.find("Sam: I can't sleep."), std::string::npos);    // examples with speakers
   EXPECT_EQ(system.find("{{"), std::string::npos);
   EXPECT_EQ(messages[1].text, "Do you still play the ukulele?");
-  EXPECT_NE(messages[messages.size() - 2].text.find("tired (confidence 0.70)"), std::string::npos);
+  EXPECT_NE(messages[messages.size() - 2].text.find(paralinguistics::CuesToPromptText(cues)), std::string::npos);
   EXPECT_NE(messages.back().text.find("Reply as Cadence"), std::string::npos);  // post-history last
 }
 
