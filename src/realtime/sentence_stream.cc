@@ -1,0 +1,147 @@
+#include "realtime/sentence_stream.h"
+
+#include <cctype>
+
+namespace cadence::realtime {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && IsSpace(s[b])) ++b;
+  while (e > b && IsSpace(s[e - 1])) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+// Mandarin terminators, UTF-8: 。(E3 80 82) ！(EF BC 81) ？(EF BC 9F) ；(EF BC 9B) …(E2 80 A6).
+size_t CjkTerminatorLength(std::string_view s, size_t i) {
+  if (i + 3 > s.size()) return 0;
+  const auto b0 = static_cast<unsigned char>(s[i]), b1 = static_cast<unsigned char>(s[i + 1]),
+             b2 = static_cast<unsigned char>(s[i + 2]);
+  if (b0 == 0xE3 && b1 == 0x80 && b2 == 0x82) return 3;
+  if (b0 == 0xEF && b1 == 0xBC && (b2 == 0x81 || b2 == 0x9F || b2 == 0x9B)) return 3;
+  if (b0 == 0xE2 && b1 == 0x80 && b2 == 0xA6) return 3;
+  return 0;
+}
+
+}  // namespace
+
+void SentenceStream::Emit(size_t end, std::vector<std::string>* out) {
+  std::string sentence = Trim(std::string_view(pending_).substr(0, end));
+  pending_.erase(0, end);
+  scanned_ = 0;
+  if (!sentence.empty()) out->push_back(std::move(sentence));
+}
+
+void SentenceStream::Push(std::string_view text, std::vector<std::string>* out) {
+  pending_.append(text);
+  for (;;) {
+    int depth_angle = 0, depth_square = 0;
+    size_t cut = std::string::npos;
+    // Rescan from the start each time: pending_ is one sentence long at most, and tag depth must
+    // be known at the candidate cut.
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const char c = pending_[i];
+      if (c == '<') ++depth_angle;
+      if (c == '>' && depth_angle > 0) --depth_angle;
+      if (c == '[') ++depth_square;
+      if (c == ']' && depth_square > 0) --depth_square;
+      if (depth_angle > 0 || depth_square > 0) continue;
+      if (size_t n = CjkTerminatorLength(pending_, i); n > 0) {
+        size_t end = i + n;
+        while (end < pending_.size() && (CjkTerminatorLength(pending_, end) > 0)) end += 3;
+        cut = end;
+        break;
+      }
+      if (c == '.' || c == '!' || c == '?' || c == ';' || c == '\n') {
+        size_t end = i + 1;
+        while (end < pending_.size() && (pending_[end] == '.' || pending_[end] == '!' || pending_[end] == '?' ||
+                                         pending_[end] == '"' || pending_[end] == '\'' || pending_[end] == ')')) {
+          ++end;
+        }
+        if (end < pending_.size() && IsSpace(pending_[end])) {
+          // "Mr. Smith", "e.g. this": a single capital-letter or known abbreviation is no end.
+          size_t w = i;
+          while (w > 0 && std::isalpha(static_cast<unsigned char>(pending_[w - 1]))) --w;
+          std::string word = pending_.substr(w, i - w);
+          if (c == '.' && (word == "Mr" || word == "Mrs" || word == "Ms" || word == "Dr" || word == "St" ||
+                           word == "vs" || word == "e.g" || word == "i.e" || word.size() == 1)) {
+            i = end - 1;
+            continue;
+          }
+          cut = end;
+          break;
+        }
+        if (c == '\n') {
+          cut = end;
+          break;
+        }
+        i = end - 1;
+      }
+    }
+    if (cut != std::string::npos) {
+      Emit(cut, out);
+      continue;
+    }
+    if (pending_.size() > max_bytes_) {
+      size_t at = pending_.find_last_of(",", max_bytes_);
+      if (at == std::string::npos || at < max_bytes_ / 3) at = pending_.find_last_of(' ', max_bytes_);
+      if (at == std::string::npos || at == 0) break;
+      Emit(at + 1, out);
+      continue;
+    }
+    break;
+  }
+}
+
+void SentenceStream::Flush(std::vector<std::string>* out) {
+  if (!pending_.empty()) Emit(pending_.size(), out);
+}
+
+std::string StripStyleTags(std::string_view tagged) {
+  std::string out;
+  out.reserve(tagged.size());
+  size_t i = 0;
+  while (i < tagged.size()) {
+    const char c = tagged[i];
+    char close = 0;
+    if (c == '[') close = ']';
+    if (c == '<') close = '>';
+    if (c == '(') {
+      // Only "(whispering)"-style stage directions: a single lowercase word or two.
+      size_t j = tagged.find(')', i);
+      if (j != std::string_view::npos && j - i <= 24) {
+        bool direction = true;
+        for (size_t k = i + 1; k < j; ++k) {
+          const char d = tagged[k];
+          if (!(std::islower(static_cast<unsigned char>(d)) || d == ' ' || d == '-')) direction = false;
+        }
+        if (direction && j > i + 1) close = ')';
+      }
+    }
+    if (close != 0) {
+      size_t j = tagged.find(close, i + 1);
+      if (j != std::string_view::npos) {
+        i = j + 1;
+        // A removed tag separates words in spaced scripts; Han text has no spaces to keep.
+        if (!out.empty() && out.back() != ' ' && static_cast<unsigned char>(out.back()) < 0x80) out += ' ';
+        continue;
+      }
+    }
+    if (IsSpace(c)) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      // A space before punctuation left by a removed tag ("Well [laughs] .") is dropped.
+      if ((c == '.' || c == ',' || c == '!' || c == '?') && !out.empty() && out.back() == ' ') out.pop_back();
+      out += c;
+    }
+    ++i;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  size_t b = 0;
+  while (b < out.size() && out[b] == ' ') ++b;
+  return out.substr(b);
+}
+
+}  // namespace cadence::realtime

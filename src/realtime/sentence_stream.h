@@ -1,0 +1,36 @@
+// SentenceStream: cuts streamed reply text into sentences as soon as each one is complete, so
+// synthesis of the first sentence starts before the brain has finished the reply.
+//
+// A sentence ends at . ! ? ; or a newline followed by whitespace, or at 。！？；… anywhere (Mandarin
+// needs no space). Tags ("<break time=\"1.5s\"/>", "[laughs]") are never cut inside. A sentence
+// longer than `max_bytes` is cut at the last comma or space. Single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cadence::realtime {
+
+class SentenceStream {
+ public:
+  explicit SentenceStream(size_t max_bytes = 200) : max_bytes_(max_bytes) {}
+  // Appends text; moves each completed sentence (trimmed, non-empty) into `out`.
+  void Push(std::string_view text, std::vector<std::string>* out);
+  // Moves what remains (if anything) into `out`.
+  void Flush(std::vector<std::string>* out);
+
+ private:
+  void Emit(size_t end, std::vector<std::string>* out);
+
+  std::string pending_;
+  size_t scanned_ = 0;
+  size_t max_bytes_;
+};
+
+// Strips inline style tags ("[laughs]", "<emphasis>", "(whispering)") from tagged reply text,
+// leaving the words a listener hears; collapses the whitespace tags leave behind.
+std::string StripStyleTags(std::string_view tagged);
+
+}  // namespace cadence::realtime

@@ -1,0 +1,161 @@
+// Unit tests of the protocol pieces: base64, sentence cutting, tag stripping, turn detection,
+// session config parsing.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "realtime/base64.h"
+#include "realtime/sentence_stream.h"
+#include "realtime/session_config.h"
+#include "realtime/turn_detector.h"
+
+namespace cadence::realtime {
+namespace {
+
+std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
+
+TEST(Base64Test, Rfc4648Vectors) {
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base64Encode(Bytes(plain)), encoded);
+    std::vector<uint8_t> out;
+    ASSERT_TRUE(Base64Decode(encoded, &out).ok()) << encoded;
+    EXPECT_EQ(std::string(out.begin(), out.end()), plain);
+    EXPECT_EQ(Base64DecodedSize(encoded), std::string_view(plain).size());
+  }
+}
+
+TEST(Base64Test, RandomRoundTripAllLengths) {
+  std::mt19937 rng(7);
+  for (size_t n = 0; n < 300; ++n) {
+    std::vector<uint8_t> data(n);
+    for (auto& b : data) b = static_cast<uint8_t>(rng());
+    std::vector<uint8_t> back;
+    ASSERT_TRUE(Base64Decode(Base64Encode(data), &back).ok());
+    EXPECT_EQ(back, data) << n;
+  }
+}
+
+TEST(Base64Test, AcceptsMissingPadding) {
+  std::vector<uint8_t> out;
+  ASSERT_TRUE(Base64Decode("Zm9vYg", &out).ok());
+  EXPECT_EQ(std::string(out.begin(), out.end()), "foob");
+}
+
+TEST(Base64Test, RejectsBadInputNamingOffset) {
+  std::vector<uint8_t> out;
+  Status s = Base64Decode("Zm9v*mFy", &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("offset 4"), std::string::npos) << s.message();
+  EXPECT_FALSE(Base64Decode("Zm9vY", &out).ok());     // 4n+1 characters
+  EXPECT_FALSE(Base64Decode("Zm=9vYmFy", &out).ok()); // padding in the middle
+  EXPECT_FALSE(Base64Decode("Zm9v\nYmFy", &out).ok());
+  EXPECT_FALSE(Base64Decode("Zg===", &out).ok());
+}
+
+std::vector<std::string> Cut(const std::vector<std::string>& pieces) {
+  SentenceStream s;
+  std::vector<std::string> out;
+  for (const auto& p : pieces) s.Push(p, &out);
+  s.Flush(&out);
+  return out;
+}
+
+TEST(SentenceStreamTest, CutsAsSoonAsASentenceIsComplete) {
+  SentenceStream s;
+  std::vector<std::string> out;
+  s.Push("Hello there. How a", &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], "Hello there.");
+  s.Push("re you? Fine", &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1], "How are you?");
+  s.Flush(&out);
+  EXPECT_EQ(out.back(), "Fine");
+}
+
+TEST(SentenceStreamTest, MandarinAbbreviationsAndTags) {
+  EXPECT_EQ(Cut({"你好。今天", "天气很好！"}), (std::vector<std::string>{"你好。", "今天天气很好！"}));
+  EXPECT_EQ(Cut({"Mr. Smith is here. Yes."}), (std::vector<std::string>{"Mr. Smith is here.", "Yes."}));
+  EXPECT_EQ(Cut({"Wait <break time=\"1.5s\"/> now. Ok"}),
+            (std::vector<std::string>{"Wait <break time=\"1.5s\"/> now.", "Ok"}));
+  EXPECT_EQ(Cut({"3.14 is pi. Done"}), (std::vector<std::string>{"3.14 is pi.", "Done"}));
+}
+
+TEST(SentenceStreamTest, LongSentenceCutAtComma) {
+  std::string long_text;
+  for (int i = 0; i < 30; ++i) long_text += "word word, ";
+  const auto out = Cut({long_text});
+  ASSERT_GT(out.size(), 1u);
+  for (const auto& s : out) EXPECT_LE(s.size(), 200u);
+}
+
+TEST(StripStyleTagsTest, KeepsOnlySpokenWords) {
+  EXPECT_EQ(StripStyleTags("Well [laughs] that is <emphasis>really</emphasis> funny."),
+            "Well that is really funny.");
+  EXPECT_EQ(StripStyleTags("(whispering) come here [sighs]."), "come here.");
+  EXPECT_EQ(StripStyleTags("A (Big) deal <break time=\"500ms\"/>ok"), "A (Big) deal ok");
+  EXPECT_EQ(StripStyleTags("你好[laughs]。"), "你好。");
+}
+
+TEST(TurnDetectorTest, StartAndStopWithPaddingAndHysteresis) {
+  TurnDetector d;
+  d.Configure(0.5, 300, 500);
+  d.Reset(0);
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(d.Push(0.1f));  // 640 ms silence
+  EXPECT_FALSE(d.Push(0.9f));
+  auto start = d.Push(0.9f);
+  ASSERT_TRUE(start);
+  EXPECT_EQ(start->kind, TurnEvent::Kind::kSpeechStarted);
+  EXPECT_EQ(start->audio_ms, 640 - 300);
+  // 0.4 is below the threshold but above the hysteresis level: still speech.
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(d.Push(0.4f));
+  std::optional<TurnEvent> stop;
+  int windows = 0;
+  while (!stop && windows < 100) {
+    stop = d.Push(0.0f);
+    ++windows;
+  }
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->kind, TurnEvent::Kind::kSpeechStopped);
+  EXPECT_EQ(windows, 16);  // ceil(500 / 32)
+  EXPECT_EQ(stop->audio_ms, (20 + 2 + 30 + 16) * 32);
+}
+
+TEST(TurnDetectorTest, SingleWindowBlipIsNotSpeech) {
+  TurnDetector d;
+  d.Reset(1000);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(d.Push(i % 2 ? 0.9f : 0.0f));
+  }
+  EXPECT_FALSE(d.in_speech());
+}
+
+TEST(SessionConfigTest, RejectedUpdateChangesNothing) {
+  SessionConfig c;
+  c.instructions = "keep";
+  nlohmann::json bad = {{"instructions", "new"}, {"turn_detection", {{"type", "server_vad"}, {"threshold", 3}}}};
+  ProtocolError e = ApplySessionUpdate(bad, nullptr, &c);
+  EXPECT_EQ(e.code, "invalid_value");
+  EXPECT_EQ(e.param, "session.turn_detection.threshold");
+  EXPECT_EQ(c.instructions, "keep");
+}
+
+TEST(SessionConfigTest, SemanticVadMapsEagerness) {
+  SessionConfig c;
+  ASSERT_TRUE(ApplySessionUpdate({{"turn_detection", {{"type", "semantic_vad"}, {"eagerness", "low"}}}}, nullptr, &c).ok());
+  EXPECT_EQ(c.turn_detection.type, TurnDetectionType::kSemanticVad);
+  EXPECT_EQ(c.turn_detection.silence_duration_ms, 1200);
+}
+
+TEST(SessionConfigTest, PcmRateMustBe24k) {
+  SessionConfig c;
+  ProtocolError e = ApplySessionUpdate(
+      {{"audio", {{"input", {{"format", {{"type", "audio/pcm"}, {"rate", 16000}}}}}}}}, nullptr, &c);
+  EXPECT_EQ(e.param, "session.audio.input.format.rate");
+}
+
+}  // namespace
+}  // namespace cadence::realtime
