@@ -15,10 +15,11 @@ using cadence::paralinguistics::Analyzer;
 using cadence::paralinguistics::FrameClassName;
 
 void PrintFrames(const Analysis& analysis) {
-  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,syllable_intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz\n");
+  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,syllable_intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz,f1_hz,f2_hz,f3_hz\n");
   for (const auto& f : analysis.frames)
-    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
-                f.f0_strength, f.hnr_db, f.intensity_db, f.syllable_intensity_db, f.alpha_ratio_db, f.hammarberg_db, f.slope_db_per_khz);
+    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f,%.0f,%.0f,%.0f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
+                f.f0_strength, f.hnr_db, f.intensity_db, f.syllable_intensity_db, f.alpha_ratio_db, f.hammarberg_db, f.slope_db_per_khz, f.formant_hz[0], f.formant_hz[1],
+                f.formant_hz[2]);
 }
 
 void PrintSummary(const std::string& path, const Analysis& a) {
@@ -40,9 +41,9 @@ void PrintSummary(const std::string& path, const Analysis& a) {
   std::printf("  state      %s; arousal %s (%.2f); fatigue %.2f, frustration %.2f, excitement %.2f, calm %.2f\n",
               c.state.summary.c_str(), c.state.arousal.label.empty() ? "-" : c.state.arousal.label.c_str(),
               c.state.arousal.confidence, c.state.fatigue, c.state.frustration, c.state.excitement, c.state.calm);
-  std::printf("  traits     %s (%.2f), %s (%.2f)\n", c.traits.gender.label.empty() ? "-" : c.traits.gender.label.c_str(),
+  std::printf("  traits     %s (%.2f), %s (%.2f), vocal tract %.1f cm\n", c.traits.gender.label.empty() ? "-" : c.traits.gender.label.c_str(),
               c.traits.gender.confidence, c.traits.age_group.label.empty() ? "-" : c.traits.age_group.label.c_str(),
-              c.traits.age_group.confidence);
+              c.traits.age_group.confidence, c.traits.vocal_tract_cm);
   std::printf("  prompt     %s\n", cadence::paralinguistics::CuesToPromptText(c).c_str());
 }
 

@@ -32,6 +32,10 @@ struct Analyzer::Impl {
   // Intensity Kaiser windows (Praat: physical length 6.4 / min. pitch; index j covers sample c + j).
   int kaiser_half = 0, syllable_kaiser_half = 0;
   std::vector<float> kaiser, syllable_kaiser;
+  // LPC envelope grid for formant peaks: kLpcOrder + 1 cos/sin terms at each grid frequency.
+  static constexpr int kLpcOrder = 16;
+  static constexpr int kEnvelopePoints = 200;  // 0-4000 Hz in 20 Hz steps
+  std::vector<double> envelope_cos, envelope_sin;
   // Furthest sample, either side of a frame centre, that any per-frame measure reads.
   int lookahead = 0;
   fftwf_plan forward = nullptr;   // r2c, fft_size

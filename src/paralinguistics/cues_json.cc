@@ -52,7 +52,9 @@ std::string CuesToJson(const UtteranceCues& c, bool pretty) {
                 {"excitement", R(c.state.excitement, 0.001)},
                 {"calm", R(c.state.calm, 0.001)},
                 {"valence", Label(c.state.valence)}};
-  j["traits"] = {{"gender", Label(c.traits.gender)}, {"age_group", Label(c.traits.age_group)}};
+  j["traits"] = {{"gender", Label(c.traits.gender)},
+                 {"age_group", Label(c.traits.age_group)},
+                 {"vocal_tract_cm", R(c.traits.vocal_tract_cm, 0.1)}};
   j["relative"] = {{"utterances", c.relative.utterances},
                    {"pitch_z", R(c.relative.pitch_z, 0.01)},
                    {"loudness_z", R(c.relative.loudness_z, 0.01)},

@@ -113,6 +113,45 @@ double KaiserIntensityDb(const float* samples, long n, long center, const std::v
   return 10.0 * std::log10(std::max(acc / w_sum, 1e-20) / 4e-10);
 }
 
+// Formant peaks from the frame's autocorrelation: pre-emphasis (0.97) applied in the lag domain,
+// LPC by Levinson-Durbin, and the first three maxima of the LPC envelope above 150 Hz.
+void FormantPeaks(const Analyzer::Impl& impl, const float* ac, FrameFeatures* out) {
+  constexpr int p = Analyzer::Impl::kLpcOrder;
+  constexpr double a_pe = 0.97;
+  double r[p + 1];
+  for (int l = 0; l <= p; ++l) {
+    const double left = l > 0 ? ac[l - 1] : ac[1];
+    r[l] = (1.0 + a_pe * a_pe) * ac[l] - a_pe * (left + ac[l + 1]);
+  }
+  if (r[0] <= 0.0) return;
+  r[0] *= 1.0 + 1e-9;  // tiny white-noise floor keeps the recursion stable on pure tones
+  double a[p + 1] = {1.0}, tmp[p + 1];
+  double err = r[0];
+  for (int i = 1; i <= p; ++i) {
+    double acc = r[i];
+    for (int j = 1; j < i; ++j) acc += a[j] * r[i - j];
+    const double k = -acc / err;
+    for (int j = 0; j <= i; ++j) tmp[j] = a[j];
+    for (int j = 1; j < i; ++j) a[j] = tmp[j] + k * tmp[i - j];
+    a[i] = k;
+    err *= 1.0 - k * k;
+    if (err <= 0.0) return;
+  }
+  double prev2 = 0.0, prev1 = 0.0;
+  int found = 0;
+  for (int g = 0; g < Analyzer::Impl::kEnvelopePoints && found < 3; ++g) {
+    const double* c = &impl.envelope_cos[g * (p + 1)];
+    const double* sn = &impl.envelope_sin[g * (p + 1)];
+    double re = 0.0, im = 0.0;
+    for (int k = 0; k <= p; ++k) { re += a[k] * c[k]; im -= a[k] * sn[k]; }
+    const double power = 1.0 / (re * re + im * im + 1e-30);
+    if (g >= 2 && prev1 > prev2 && prev1 >= power && (g - 1) * 20.0 >= 150.0)
+      out->formant_hz[found++] = static_cast<float>((g - 1) * 20.0);
+    prev2 = prev1;
+    prev1 = power;
+  }
+}
+
 }  // namespace
 
 const char* FrameClassName(FrameClass c) {
@@ -166,6 +205,14 @@ Analyzer::Impl::Impl(const AnalyzerConfig& c) : config(c) {
 
   MakeKaiser(config.intensity_min_pitch_hz, &kaiser, &kaiser_half);
   MakeKaiser(50.0, &syllable_kaiser, &syllable_kaiser_half);
+  envelope_cos.resize(kEnvelopePoints * (kLpcOrder + 1));
+  envelope_sin.resize(kEnvelopePoints * (kLpcOrder + 1));
+  for (int g = 0; g < kEnvelopePoints; ++g)
+    for (int k = 0; k <= kLpcOrder; ++k) {
+      const double w = 2.0 * std::numbers::pi * (g * 20.0) / Analyzer::kSampleRateHz;
+      envelope_cos[g * (kLpcOrder + 1) + k] = std::cos(w * k);
+      envelope_sin[g * (kLpcOrder + 1) + k] = std::sin(w * k);
+    }
   lookahead = std::max({half_window + 1, nsamp_period, kaiser_half, syllable_kaiser_half});
 }
 
@@ -255,6 +302,7 @@ void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long
   out->low_band_fraction = e_total > 0.0 ? e_below_1k / e_total : 0.0;
 
   fftwf_execute_dft_c2r(impl.backward, reinterpret_cast<fftwf_complex*>(s->spectrum.data()), s->ac.data());
+  FormantPeaks(impl, s->ac.data(), out);
 
   // Candidates: the voiceless one is always present.
   out->candidates[0] = PitchCandidate{};

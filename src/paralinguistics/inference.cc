@@ -32,7 +32,9 @@ double Round2(double x) { return std::round(x * 100.0) / 100.0; }
 
 void InferStatesAndTraits(UtteranceCues* cues) {
   cues->state = UtteranceCues::State{};
+  const double vocal_tract_cm = cues->traits.vocal_tract_cm;
   cues->traits = UtteranceCues::Traits{};
+  cues->traits.vocal_tract_cm = vocal_tract_cm;
   auto& state = cues->state;
   auto& traits = cues->traits;
   const auto& p = cues->pitch;
@@ -48,7 +50,12 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   // Gender.
   double p_female = 0.5;
   if (has_voice) {
-    p_female = Logistic((HzToSemitones(p.median_hz) - HzToSemitones(160.0)) / 2.5);
+    // Two independent cues combined as log-odds (naive Bayes): F0 and, when measured, the
+    // vocal-tract length (boundary 15.7 cm between the ~17 cm male and ~14.5 cm female norms,
+    // Fitch & Giedd 1999), which emotional speech moves far less than F0.
+    double log_odds = (HzToSemitones(p.median_hz) - HzToSemitones(160.0)) / 2.5;
+    if (vocal_tract_cm > 0.0) log_odds += (15.7 - vocal_tract_cm) / 0.6;
+    p_female = Logistic(log_odds);
     traits.gender.label = p_female >= 0.5 ? "female" : "male";
     // Short or pitch-poor evidence is weaker evidence.
     const double evidence = std::min(1.0, voiced_s / 1.0);

@@ -72,6 +72,17 @@ void MeasureProsody(std::span<const FrameFeatures> frames, double duration_s, Ut
       slope.push_back(f.slope_db_per_khz);
     }
   }
+  // Vocal-tract length: each formant of a uniform tube closed at one end sits at
+  // (2i - 1) c / 4L; F2 and F3 vary less with the vowel than F1, so L is the median of their
+  // per-frame estimates (Fitch 1997; Lammert & Narayanan 2015).
+  std::vector<double> lengths;
+  constexpr double kSoundCmPerS = 35000.0;
+  for (const FrameFeatures& f : frames) {
+    if (f.frame_class != FrameClass::kVoiced || f.formant_hz[2] <= 0.0f) continue;
+    lengths.push_back(3.0 * kSoundCmPerS / (4.0 * f.formant_hz[1]));
+    lengths.push_back(5.0 * kSoundCmPerS / (4.0 * f.formant_hz[2]));
+  }
+  if (lengths.size() >= 40) cues->traits.vocal_tract_cm = Quantile(lengths, 0.5);
   cues->spectral.alpha_ratio_db = Mean(alpha);
   cues->spectral.hammarberg_db = Mean(hammarberg);
   cues->spectral.slope_db_per_khz = Mean(slope);
