@@ -29,13 +29,17 @@ class EngineVoice {
  public:
   virtual ~EngineVoice() = default;
   virtual int sample_rate_hz() const = 0;
+  // False when the engine ignores EngineProsody::pitch_st/pitch_range for this voice, so the
+  // caller must shift pitch on the waveform instead.
+  virtual bool native_pitch() const { return true; }
   virtual Status Render(std::string_view text, const EngineProsody& prosody, const CancelToken& cancel,
                         std::vector<float>* out) const = 0;
 };
 
 // Flite voice by Cadence id: "slt", "rms", "awb", "kal16". NotFound for other ids.
 Result<std::shared_ptr<EngineVoice>> CreateFliteVoice(const std::string& id);
-// eSpeak NG voice by eSpeak name, e.g. "cmn+f2". Unavailable if eSpeak NG cannot initialize.
-Result<std::shared_ptr<EngineVoice>> CreateEspeakVoice(const std::string& espeak_name);
+// eSpeak NG voice by eSpeak name, e.g. "cmn+f2", at eSpeak base pitch `base_pitch` (0-100).
+// Unavailable if eSpeak NG cannot initialize.
+Result<std::shared_ptr<EngineVoice>> CreateEspeakVoice(const std::string& espeak_name, int base_pitch = 50);
 
 }  // namespace cadence::speech

@@ -42,8 +42,12 @@ int EnsureInitialized() {
 
 class EspeakVoice final : public EngineVoice {
  public:
-  EspeakVoice(std::string name, int rate_hz) : name_(std::move(name)), rate_hz_(rate_hz) {}
+  EspeakVoice(std::string name, int rate_hz, int base_pitch)
+      : name_(std::move(name)), rate_hz_(rate_hz), base_pitch_(base_pitch) {}
   int sample_rate_hz() const override { return rate_hz_; }
+  // eSpeak's pitch parameter moved the measured F0 mean far less than its nominal scale (Praat:
+  // ~2.7 st for 31 steps with range changing too), so mean pitch is shifted on the waveform.
+  bool native_pitch() const override { return false; }
 
   Status Render(std::string_view text, const EngineProsody& prosody, const CancelToken& cancel,
                 std::vector<float>* out) const override {
@@ -54,9 +58,8 @@ class EspeakVoice final : public EngineVoice {
       return Status::NotFound("espeak-ng has no voice '" + name_ + "'");
     int rate_wpm = static_cast<int>(std::lround(espeakRATE_NORMAL * prosody.rate));
     espeak_SetParameter(espeakRATE, std::clamp(rate_wpm, espeakRATE_MINIMUM, espeakRATE_MAXIMUM), 0);
-    // eSpeak's pitch scale (0-100, 50 default) moves the base by roughly a quarter semitone per
-    // step around the default; its range (0-100, 50 default) scales excursions linearly.
-    espeak_SetParameter(espeakPITCH, std::clamp(static_cast<int>(std::lround(50 + 4.0 * prosody.pitch_st)), 0, 100), 0);
+    // Range (0-100, 50 default) scales F0 excursions; it works natively (Praat: 1.7 vs 6.3 st).
+    espeak_SetParameter(espeakPITCH, base_pitch_, 0);
     espeak_SetParameter(espeakRANGE, std::clamp(static_cast<int>(std::lround(50 * prosody.pitch_range)), 0, 100), 0);
     espeak_SetParameter(espeakVOLUME, 100, 0);
     RenderState state{out, &cancel, static_cast<float>(prosody.volume / 32768.0)};
@@ -71,17 +74,18 @@ class EspeakVoice final : public EngineVoice {
  private:
   std::string name_;
   int rate_hz_;
+  int base_pitch_;
 };
 
 }  // namespace
 
-Result<std::shared_ptr<EngineVoice>> CreateEspeakVoice(const std::string& espeak_name) {
+Result<std::shared_ptr<EngineVoice>> CreateEspeakVoice(const std::string& espeak_name, int base_pitch) {
   std::lock_guard<std::mutex> lock(g_espeak_mutex);
   int rate = EnsureInitialized();
   if (rate <= 0) return Status::Unavailable("espeak-ng failed to initialize; install espeak-ng-data");
   if (espeak_SetVoiceByName(espeak_name.c_str()) != EE_OK)
     return Status::NotFound("espeak-ng has no voice '" + espeak_name + "'");
-  return std::shared_ptr<EngineVoice>(std::make_shared<EspeakVoice>(espeak_name, rate));
+  return std::shared_ptr<EngineVoice>(std::make_shared<EspeakVoice>(espeak_name, rate, std::clamp(base_pitch, 0, 100)));
 }
 
 }  // namespace cadence::speech

@@ -22,14 +22,17 @@ std::once_flag g_flite_init;
 
 class FliteVoice final : public EngineVoice {
  public:
-  explicit FliteVoice(cst_voice* voice) : voice_(voice) {
-    f0_mean_hz_ = get_param_float(voice_->features, "int_f0_target_mean", 100.0f);
-    f0_stddev_hz_ = get_param_float(voice_->features, "int_f0_target_stddev", 12.0f);
+  // `f0_mean_hz`/`f0_stddev_hz`: the int_f0_target_* values that reproduce the voice's own
+  // intonation (measured with Praat: a voice whose features lack them renders at its model's F0,
+  // and setting 100 Hz would move it); 0 when the voice ignores these features (rms).
+  FliteVoice(cst_voice* voice, float f0_mean_hz, float f0_stddev_hz)
+      : voice_(voice), f0_mean_hz_(f0_mean_hz), f0_stddev_hz_(f0_stddev_hz) {
     stretch_ = get_param_float(voice_->features, "duration_stretch", 1.0f);
     sample_rate_hz_ = get_param_int(voice_->features, "sample_rate", 16000);
   }
 
   int sample_rate_hz() const override { return sample_rate_hz_; }
+  bool native_pitch() const override { return f0_mean_hz_ > 0; }
 
   Status Render(std::string_view text, const EngineProsody& prosody, const CancelToken& cancel,
                 std::vector<float>* out) const override {
@@ -41,10 +44,12 @@ class FliteVoice final : public EngineVoice {
     utt_init(utt, voice_);
     double rate = std::clamp(prosody.rate, 0.25, 4.0);
     feat_set_float(utt->features, "duration_stretch", static_cast<float>(stretch_ / rate));
-    double f0_scale = std::pow(2.0, prosody.pitch_st / 12.0);
-    feat_set_float(utt->features, "int_f0_target_mean", static_cast<float>(f0_mean_hz_ * f0_scale));
-    feat_set_float(utt->features, "int_f0_target_stddev",
-                   static_cast<float>(f0_stddev_hz_ * f0_scale * std::clamp(prosody.pitch_range, 0.0, 4.0)));
+    if (native_pitch() && (prosody.pitch_st != 0.0 || prosody.pitch_range != 1.0)) {
+      double f0_scale = std::pow(2.0, prosody.pitch_st / 12.0);
+      feat_set_float(utt->features, "int_f0_target_mean", static_cast<float>(f0_mean_hz_ * f0_scale));
+      feat_set_float(utt->features, "int_f0_target_stddev",
+                     static_cast<float>(f0_stddev_hz_ * f0_scale * std::clamp(prosody.pitch_range, 0.0, 4.0)));
+    }
     if (utt_synth(utt) == nullptr) {
       // utt_synth frees nothing on failure; the utterance is ours to delete.
       delete_utterance(utt);
@@ -79,13 +84,14 @@ Result<std::shared_ptr<EngineVoice>> CreateFliteVoice(const std::string& id) {
   for (const auto& [name, voice] : registry)
     if (name == id) return voice;
   cst_voice* voice = nullptr;
-  if (id == "slt") voice = register_cmu_us_slt(nullptr);
+  float mean_hz = 0, stddev_hz = 0;
+  if (id == "slt") voice = register_cmu_us_slt(nullptr), mean_hz = 170, stddev_hz = 27;
   else if (id == "rms") voice = register_cmu_us_rms(nullptr);
-  else if (id == "awb") voice = register_cmu_us_awb(nullptr);
-  else if (id == "kal16") voice = register_cmu_us_kal16(nullptr);
+  else if (id == "awb") voice = register_cmu_us_awb(nullptr), mean_hz = 129, stddev_hz = 25;
+  else if (id == "kal16") voice = register_cmu_us_kal16(nullptr), mean_hz = 92, stddev_hz = 15;
   else return Status::NotFound("no Flite voice '" + id + "' (have slt, rms, awb, kal16)");
   if (voice == nullptr) return Status::Unavailable("Flite could not register voice '" + id + "'");
-  auto shared = std::shared_ptr<EngineVoice>(std::make_shared<FliteVoice>(voice));
+  auto shared = std::shared_ptr<EngineVoice>(std::make_shared<FliteVoice>(voice, mean_hz, stddev_hz));
   registry.emplace_back(id, shared);
   return shared;
 }

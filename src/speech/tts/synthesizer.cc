@@ -1,5 +1,6 @@
-// The Synthesizer: picks an engine voice per sentence (English → Flite, Mandarin → eSpeak NG),
-// renders sentence by sentence, resamples to 24 kHz and hands each sentence to the sink at once.
+// The Synthesizer: parses inline style tags into segments, picks an engine voice per phrase
+// (English → Flite, Mandarin → eSpeak NG), renders phrase by phrase with the prosody plan,
+// sculpts the waveform at 24 kHz and hands each phrase or vocalization to the sink at once.
 #include "speech/tts/synthesizer.h"
 
 #include <algorithm>
@@ -10,6 +11,10 @@
 #include "audio/resampler.h"
 #include "core/log.h"
 #include "speech/tts/engine_voice.h"
+#include "speech/tts/nonverbal.h"
+#include "speech/tts/prosody_plan.h"
+#include "speech/tts/sculpt.h"
+#include "speech/tts/style_parser.h"
 #include "speech/tts/text_split.h"
 
 namespace cadence::speech {
@@ -18,6 +23,7 @@ namespace {
 struct VoiceEntry {
   VoiceInfo info;
   std::string engine_name;  // Flite id or eSpeak voice name
+  int espeak_pitch = 50;    // eSpeak base pitch parameter
 };
 
 const std::vector<VoiceEntry>& VoiceTable() {
@@ -27,7 +33,9 @@ const std::vector<VoiceEntry>& VoiceTable() {
       {{"awb", "flite", "en", "male", "Scottish English male (CMU AWB, clustergen)"}, "awb"},
       {{"kal16", "flite", "en", "male", "US English male (CMU KAL, diphone)"}, "kal16"},
       {{"cmn-f", "espeak", "zh", "female", "Mandarin Chinese female (eSpeak NG cmn, variant f2)"}, "cmn+f2"},
-      {{"cmn-m", "espeak", "zh", "male", "Mandarin Chinese male (eSpeak NG cmn)"}, "cmn"},
+      // eSpeak's cmn male sits at ~79 Hz (Praat); base pitch 72 lifts it to ~110 Hz, a typical
+      // Mandarin male speaking pitch, and keeps sad/tired renderings above Praat's 75 Hz floor.
+      {{"cmn-m", "espeak", "zh", "male", "Mandarin Chinese male (eSpeak NG cmn)"}, "cmn", 72},
   };
   return kVoices;
 }
@@ -50,16 +58,10 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Scene tone → native prosody: energy raises rate, pitch, range and loudness together.
-EngineProsody ProsodyFromTone(const Tone& tone, double speed) {
-  double energy = std::clamp(tone.energy, -1.0, 1.0);
-  EngineProsody p;
-  p.rate = std::clamp(tone.rate * speed * (1.0 + 0.12 * energy), 0.25, 4.0);
-  p.pitch_st = tone.pitch_st + 2.0 * energy;
-  p.pitch_range = std::max(0.0, tone.pitch_range * (1.0 + 0.35 * energy));
-  p.volume = std::clamp(1.0 + 0.3 * energy, 0.2, 2.0);
-  return p;
-}
+constexpr int kSentencePauseMs = 180;  // after sentence-final punctuation, on top of kept edges
+
+// A voice's speaking pitch, for nonverbal sounds that must match it.
+double SpeakingF0Hz(const VoiceInfo& voice) { return voice.gender == "female" ? 200.0 : 115.0; }
 
 class EngineSynthesizer final : public Synthesizer {
  public:
@@ -96,23 +98,39 @@ class EngineSynthesizer final : public Synthesizer {
       return Status::InvalidArgument("speed " + std::to_string(request.speed) + " is out of range; use 0.25 to 4.0");
     if (!request.language.empty() && request.language != "en" && request.language != "zh")
       return Status::InvalidArgument("language '" + request.language + "' is not supported; use \"en\", \"zh\" or \"\" (detect)");
+    if (!request.tone.emotion.empty() && !IsKnownEmotion(request.tone.emotion))
+      return Status::InvalidArgument("tone emotion '" + request.tone.emotion +
+                                     "' is unknown; use neutral, happy, excited, angry, sad, tired, tender, calm or whisper");
     CADENCE_ASSIGN_OR_RETURN(std::string voice_id, ResolveVoice(request.voice));
     const VoiceEntry* chosen = FindEntry(voice_id);
-    EngineProsody prosody = ProsodyFromTone(request.tone, request.speed);
 
-    for (const std::string& sentence : SplitSentences(request.text)) {
+    StyledText styled = ParseStyledText(request.text);
+    for (const std::string& tag : styled.unsupported)
+      CADENCE_LOG(kInfo, "tts", "unsupported style tag %s: no such voice here; rendering in the current voice, tag not spoken",
+                  tag.c_str());
+    for (const std::string& tag : styled.dropped)
+      CADENCE_LOG(kDebug, "tts", "unknown style tag %s dropped (not spoken)", tag.c_str());
+
+    std::vector<float> out;
+    for (const StyledSegment& seg : styled.segments) {
       if (cancel.cancelled()) return Status::Cancelled("synthesis cancelled");
-      std::string language = !request.language.empty() ? request.language : (ContainsHan(sentence) ? "zh" : "en");
-      const VoiceEntry* entry = VoiceFor(chosen, language);
-      auto voice_it = voices_.find(entry->info.id);
-      if (voice_it == voices_.end())
-        return Status::Unavailable("voice '" + entry->info.id + "' (" + entry->info.engine +
-                                   ") is not available on this machine");
-      std::vector<float> native;
-      Status status = voice_it->second->Render(sentence, prosody, cancel, &native);
-      if (!status.ok()) return status;
-      std::vector<float> out = audio::Resample(native, voice_it->second->sample_rate_hz(), kTtsSampleRateHz);
-      for (float& s : out) s = std::clamp(s, -1.0f, 1.0f);
+      out.clear();
+      if (seg.kind == SegmentKind::kSpeech) {
+        std::string language = !seg.language.empty()      ? seg.language
+                               : !request.language.empty() ? request.language
+                               : ContainsHan(seg.text)     ? "zh"
+                                                           : "en";
+        const VoiceEntry* entry = VoiceFor(chosen, language);
+        CADENCE_RETURN_IF_ERROR(RenderSpeech(*entry, seg, request, cancel, &out));
+      } else if (seg.kind == SegmentKind::kPause) {
+        out.assign(static_cast<size_t>(kTtsSampleRateHz) * seg.pause_ms / 1000, 0.0f);
+      } else {
+        double f0 = SpeakingF0Hz(chosen->info);
+        out = seg.kind == SegmentKind::kLaugh  ? SynthesizeLaugh(kTtsSampleRateHz, f0)
+              : seg.kind == SegmentKind::kSigh ? SynthesizeSigh(kTtsSampleRateHz, f0)
+                                               : SynthesizeBreath(kTtsSampleRateHz);
+        out.insert(out.end(), kTtsSampleRateHz / 20, 0.0f);  // 50 ms before speech resumes
+      }
       if (out.empty()) continue;
       if (!on_audio(out)) return Status::Ok();
     }
@@ -120,6 +138,30 @@ class EngineSynthesizer final : public Synthesizer {
   }
 
  private:
+  // One phrase: native prosody, then pitch on the waveform where the engine has none, 24 kHz,
+  // trimmed edges, breathiness, loudness.
+  Status RenderSpeech(const VoiceEntry& entry, const StyledSegment& seg, const SynthesisRequest& request,
+                      const CancelToken& cancel, std::vector<float>* out) const {
+    auto voice_it = voices_.find(entry.info.id);
+    if (voice_it == voices_.end())
+      return Status::Unavailable("voice '" + entry.info.id + "' (" + entry.info.engine +
+                                 ") is not available on this machine");
+    const EngineVoice& voice = *voice_it->second;
+    PhrasePlan plan = PlanPhrase(request.tone, request.speed, seg.style);
+    EngineProsody native = plan.engine;
+    if (!voice.native_pitch()) native.pitch_st = 0.0;
+    std::vector<float> pcm;
+    CADENCE_RETURN_IF_ERROR(voice.Render(seg.text, native, cancel, &pcm));
+    if (!voice.native_pitch()) PitchShift(&pcm, voice.sample_rate_hz(), plan.engine.pitch_st);
+    *out = audio::Resample(pcm, voice.sample_rate_hz(), kTtsSampleRateHz);
+    TrimSilence(out, kTtsSampleRateHz);
+    Breathe(out, kTtsSampleRateHz, plan.breathiness);
+    ApplyGain(out, 1.0);
+    if (seg.sentence_end && !out->empty())
+      out->insert(out->end(), static_cast<size_t>(kTtsSampleRateHz) * kSentencePauseMs / 1000, 0.0f);
+    return Status::Ok();
+  }
+
   static const VoiceEntry* FindEntry(const std::string& id) {
     for (const auto& entry : VoiceTable())
       if (entry.info.id == id) return &entry;
@@ -144,7 +186,7 @@ Result<std::unique_ptr<Synthesizer>> CreateSynthesizer(const SynthesizerConfig& 
   std::map<std::string, std::shared_ptr<EngineVoice>> voices;
   for (const auto& entry : VoiceTable()) {
     auto voice = entry.info.engine == "flite" ? CreateFliteVoice(entry.engine_name)
-                                              : CreateEspeakVoice(entry.engine_name);
+                                              : CreateEspeakVoice(entry.engine_name, entry.espeak_pitch);
     if (!voice.ok()) {
       CADENCE_LOG(kWarn, "tts", "voice %s unavailable: %s", entry.info.id.c_str(),
                   voice.status().ToString().c_str());
