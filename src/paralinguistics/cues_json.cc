@@ -6,7 +6,12 @@
 namespace cadence::paralinguistics {
 namespace {
 
-double R(double x, double step) { return std::isfinite(x) ? std::round(x / step) * step : 0.0; }
+// Rounds to `step` (a power of ten); dividing by the inverse keeps the shortest decimal form.
+double R(double x, double step) {
+  if (!std::isfinite(x)) return 0.0;
+  const double inverse = std::round(1.0 / step);
+  return std::round(x * inverse) / inverse;
+}
 
 nlohmann::ordered_json Label(const Labelled& l) {
   return {{"label", l.label}, {"confidence", R(l.confidence, 0.001)}};
