@@ -97,6 +97,16 @@ std::vector<Candidate> BuildCandidates(const Persona& p) {
   for (const auto& line : p.lines) add(line, line, "", 1.0);
   for (const auto& [mood, lines] : p.mood_lines)
     for (const auto& line : lines) add(line, line, mood, 1.0);
+  // Neutral listening turns that suit any character, so a sparse card (a greeting and little else)
+  // still answers without repeating itself; ranked below the card's own lines.
+  static const char* kListening[] = {"Mm. Tell me more.", "Go on, I'm listening.", "Really? And then what happened?",
+                                     "I see. How did that feel?", "我在听，你继续说。", "真的吗？后来呢？",
+                                     "嗯，我明白。那你怎么想？"};
+  for (const char* line : kListening) {
+    // Only in the persona's own languages: an English-only character must not turn to Mandarin.
+    std::string lang = persona::DetectLanguage(line);
+    if (std::find(p.languages.begin(), p.languages.end(), lang) != p.languages.end()) add(line, "", "listening", 1.0);
+  }
   return out;
 }
 
@@ -202,7 +212,8 @@ class ScriptedBrain : public Brain {
       if (!wanted.empty() && c->mood == wanted) score += wanted == "deflect" ? 10.0 : 3.0;
       if (wanted != "deflect" && c->mood == "deflect") score -= 5.0;  // deflections only answer probes
       if (c->mood == "greeting" && has_assistant_turn) score -= 1.0;  // greet once, then converse
-      if (!c->mood.empty() && c->mood != "greeting" && c->mood != wanted) score -= 1.0;
+      if (c->mood == "listening") score -= 0.5;  // only when the card has nothing fresher
+      else if (!c->mood.empty() && c->mood != "greeting" && c->mood != wanted) score -= 1.0;
       // A small deterministic jitter varies ties between turns without randomness in tests.
       score += static_cast<double>(Hash(c->text, seed) % 1000) * 1e-5;
       int r = recency(*c);

@@ -3,7 +3,8 @@
 // lines, ranked against the user's words; cue-aware (comfort for a tired or sad user, calm for a
 // frustrated one, cheer for an excited one), answers identity probes and requests to drop the role
 // with the persona's in-character "deflect" lines, replies in the user's language (English or
-// Mandarin) when the persona has lines in it, and never repeats a line that appears among the
+// Mandarin) when the persona has lines in it, falls back on a few neutral listening turns when a
+// sparse card runs out of fresh lines, and never repeats a line that appears among the
 // last `no_repeat_window` assistant turns of the history.
 //
 // Stateless and const: safe to share across sessions and threads; everything per-call comes from

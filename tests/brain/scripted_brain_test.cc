@@ -113,6 +113,35 @@ TEST_F(ScriptedBrainTest, NeverRepeatsWithinTheWindow) {
   }
 }
 
+TEST_F(ScriptedBrainTest, SparseInlineCardStillAnswersWithoutRepeating) {
+  auto card = persona::PersonaStore::ParseCard(R"({"name":"Tess","first_mes":"Hi, I'm Tess."})");
+  ASSERT_TRUE(card.ok());
+  ReplyRequest r;
+  r.persona = &*card;
+  std::set<std::string> said;
+  for (int turn = 0; turn < 4; ++turn) {
+    r.history.push_back({Message::Role::kUser, "ok"});
+    std::string reply = Collect(*brain_, r);
+    EXPECT_EQ(persona::DetectLanguage(reply), "en") << reply;
+    EXPECT_TRUE(said.insert(reply).second) << "repeated: " << reply;
+    r.history.push_back({Message::Role::kAssistant, reply});
+  }
+}
+
+TEST_F(ScriptedBrainTest, MonolingualPersonaKeepsItsLanguage) {
+  auto card = persona::PersonaStore::ParseCard(
+      R"({"name":"Tess","first_mes":"Hi, I'm Tess.","extensions":{"cadence":{"languages":["en"]}}})");
+  ASSERT_TRUE(card.ok());
+  ReplyRequest r;
+  r.persona = &*card;
+  for (int turn = 0; turn < 3; ++turn) {
+    r.history.push_back({Message::Role::kUser, "你好，你在干什么？"});
+    std::string reply = Collect(*brain_, r);
+    EXPECT_EQ(persona::DetectLanguage(reply), "en") << reply;
+    r.history.push_back({Message::Role::kAssistant, reply});
+  }
+}
+
 TEST_F(ScriptedBrainTest, StopsWhenCancelledOrWhenTheSinkSaysSo) {
   CancelToken cancel;
   cancel.Cancel();
