@@ -1,0 +1,235 @@
+// `cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]`: prompt and
+// decode tokens/s, time to first token, memory, and decode speed as a fraction of the memory
+// bandwidth measured in the same run (decode reads every weight once per token, so bandwidth
+// bounds it). Synthetic models are Qwen2-shaped with random weights built in memory: no download.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "engine/model.h"
+#include "engine/parallel.h"
+
+namespace {
+
+using namespace cadence::engine;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+long RssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
+  return -1;
+}
+
+__attribute__((target("avx2"))) uint64_t SumAvx2(const uint8_t* p, size_t n) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+  for (size_t i = 0; i + 64 <= n; i += 64) {
+    acc0 = _mm256_add_epi64(acc0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    acc1 = _mm256_add_epi64(acc1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(acc0, acc1));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+uint64_t SumScalar(const uint8_t* p, size_t n) {
+  uint64_t s = 0;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    s += v;
+  }
+  return s;
+}
+
+// Read bandwidth in GB/s over a buffer far larger than the caches, with the model's thread count.
+double MeasureBandwidthGBs(int threads, size_t bytes) {
+  uint8_t* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+  std::memset(buf, 1, bytes);
+  WorkerTeam team(threads);
+  const bool avx2 = __builtin_cpu_supports("avx2");
+  const int64_t chunks = 256;
+  const size_t chunk = bytes / chunks;
+  std::vector<uint64_t> sink(static_cast<size_t>(chunks));
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = Clock::now();
+    team.ParallelFor(chunks, [&](int64_t c) {
+      const uint8_t* p = buf + static_cast<size_t>(c) * chunk;
+      sink[static_cast<size_t>(c)] = avx2 ? SumAvx2(p, chunk) : SumScalar(p, chunk);
+    });
+    best = std::max(best, static_cast<double>(chunk * chunks) / Seconds(t0) / 1e9);
+  }
+  volatile uint64_t keep = 0;
+  for (auto s : sink) keep = keep + s;
+  std::free(buf);
+  return best;
+}
+
+// Random but well-formed weights of `type`: random quants, small positive scales.
+WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<std::vector<uint8_t>>* storage,
+                          uint64_t seed) {
+  if (IsQuantized(type) && cols % BlockElems(type) != 0) type = DType::kQ4_0;  // as llama.cpp falls back
+  const size_t row_bytes = RowBytes(type, cols);
+  storage->emplace_back(row_bytes * static_cast<size_t>(rows));
+  std::vector<uint8_t>& data = storage->back();
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i + 8 <= data.size(); i += 8) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::memcpy(&data[i], &x, 8);
+  }
+  const uint16_t d = Fp32ToFp16(0.002f);
+  const size_t bb = BlockBytes(type);
+  for (size_t off = 0; off + bb <= data.size(); off += bb) {
+    switch (type) {
+      case DType::kQ8_0: case DType::kQ4_0: std::memcpy(&data[off], &d, 2); break;
+      case DType::kQ4_K: std::memcpy(&data[off], &d, 2), std::memcpy(&data[off + 2], &d, 2); break;
+      case DType::kQ6_K: std::memcpy(&data[off + 208], &d, 2); break;
+      case DType::kF16: case DType::kBF16: data[off + 1] &= 0x23; break;  // small magnitudes
+      case DType::kF32: { const float v = 0.01f; std::memcpy(&data[off], &v, 4); break; }
+    }
+  }
+  return WeightMatrix{type, rows, cols, data.data(), row_bytes};
+}
+
+std::unique_ptr<Model> SyntheticQwen2(const std::string& size, DType type, int threads) {
+  ModelConfig c;
+  c.arch = "qwen2";
+  c.n_vocab = 151936;
+  c.rope_theta = 1000000.0f;
+  c.context_length = 32768;
+  c.tied_embeddings = true;
+  if (size == "0.5b") {
+    c.n_embd = 896, c.n_layer = 24, c.n_head = 14, c.n_head_kv = 2, c.head_dim = 64, c.n_ff = 4864;
+  } else {
+    c.n_embd = 1536, c.n_layer = 28, c.n_head = 12, c.n_head_kv = 2, c.head_dim = 128, c.n_ff = 8960;
+  }
+  std::vector<std::vector<uint8_t>> storage;
+  uint64_t seed = 1;
+  WeightMatrix embd = RandomMatrix(type, c.n_vocab, c.n_embd, &storage, seed++);
+  std::vector<Model::Layer> layers(static_cast<size_t>(c.n_layer));
+  const int q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
+  for (auto& l : layers) {
+    l.attn_norm.assign(static_cast<size_t>(c.n_embd), 1.0f);
+    l.ffn_norm.assign(static_cast<size_t>(c.n_embd), 1.0f);
+    l.bq.assign(static_cast<size_t>(q_dim), 0.0f);
+    l.bk.assign(static_cast<size_t>(kv_dim), 0.0f);
+    l.bv.assign(static_cast<size_t>(kv_dim), 0.0f);
+    l.wq = RandomMatrix(type, q_dim, c.n_embd, &storage, seed++);
+    l.wk = RandomMatrix(type, kv_dim, c.n_embd, &storage, seed++);
+    l.wv = RandomMatrix(type, kv_dim, c.n_embd, &storage, seed++);
+    l.wo = RandomMatrix(type, c.n_embd, q_dim, &storage, seed++);
+    l.w_gate = RandomMatrix(type, c.n_ff, c.n_embd, &storage, seed++);
+    l.w_up = RandomMatrix(type, c.n_ff, c.n_embd, &storage, seed++);
+    l.w_down = RandomMatrix(type, c.n_embd, c.n_ff, &storage, seed++);
+  }
+  LoadOptions options;
+  options.threads = threads;
+  return Model::FromParts(c, embd, embd, std::vector<float>(static_cast<size_t>(c.n_embd), 1.0f), std::move(layers),
+                          std::move(storage), options);
+}
+
+void Run(const std::string& label, const Model& model, int prompt_tokens, int decode_tokens, double bandwidth_gbs) {
+  const ModelConfig& c = model.config();
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> id(0, c.n_vocab - 1);
+  std::vector<TokenId> prompt(static_cast<size_t>(prompt_tokens));
+  for (auto& t : prompt) t = id(rng);
+  Sequence seq(model, prompt_tokens + decode_tokens + 8);
+  std::vector<float> logits;
+  const auto t0 = Clock::now();
+  auto s = seq.Append(prompt, &logits);
+  const double prompt_s = Seconds(t0);
+  if (!s.ok()) {
+    std::printf("%s: %s\n", label.c_str(), s.ToString().c_str());
+    return;
+  }
+  const auto t1 = Clock::now();
+  for (int i = 0; i < decode_tokens; ++i) {
+    const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    (void)seq.Append({next}, &logits);
+  }
+  const double decode_s = Seconds(t1);
+  const double decode_tps = decode_tokens / decode_s;
+  const double weights_gb = static_cast<double>(model.WeightBytes()) / 1e9;
+  const double achieved = weights_gb * decode_tps;
+  std::printf("%-22s weights %6.2f GB  prompt %4d tok %7.1f tok/s  TTFT %7.1f ms  decode %6.2f tok/s  "
+              "%5.1f GB/s = %4.1f %% of bandwidth  RSS %ld MiB\n",
+              label.c_str(), weights_gb, prompt_tokens, prompt_tokens / prompt_s, 1000.0 * prompt_s, decode_tps,
+              achieved, 100.0 * achieved / bandwidth_gbs, RssMiB());
+  std::fflush(stdout);
+}
+
+int RunEngineBench(int argc, char** argv) {
+  cadence::cli::Flags flags("cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]");
+  flags.Value("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
+  flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated)", "0.5b,1.5b");
+  flags.Value("types", "TYPES", "weight types of the synthetic models: q8_0, q4_k, q4_0, q6_k, f16", "q8_0,q4_k");
+  flags.Value("prompt-tokens", "N", "prompt length", "64");
+  flags.Value("decode-tokens", "N", "tokens to decode", "32");
+  flags.Value("threads", "N", "compute threads (0: all cores)", "0");
+  int exit_code = 0;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  const int threads = flags.GetInt("threads", 0) > 0 ? flags.GetInt("threads", 0) : DefaultThreads();
+  const int prompt_tokens = flags.GetInt("prompt-tokens", 64), decode_tokens = flags.GetInt("decode-tokens", 32);
+  std::printf("engine bench: %d threads, kernels %s\n", threads, std::string(IsaName(BestIsa())).c_str());
+  const double bw = MeasureBandwidthGBs(threads, size_t{1} << 30);
+  std::printf("memory read bandwidth (1 GiB, %d threads, best of 5): %.1f GB/s\n", threads, bw);
+  if (!flags.Get("model").empty()) {
+    LoadOptions load;
+    load.threads = threads;
+    auto model = Model::Load(flags.Get("model"), load);
+    if (!model.ok()) {
+      std::fprintf(stderr, "error: %s\n", model.status().ToString().c_str());
+      return 1;
+    }
+    Run(flags.Get("model"), **model, prompt_tokens, decode_tokens, bw);
+    return 0;
+  }
+  std::vector<std::string> sizes, types;
+  for (auto [text, out] : {std::pair{flags.Get("synthetic"), &sizes}, std::pair{flags.Get("types"), &types}}) {
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) out->push_back(item);
+  }
+  for (const std::string& size : sizes) {
+    if (size != "0.5b" && size != "1.5b") {
+      std::fprintf(stderr, "error: --synthetic: unknown size '%s' (0.5b, 1.5b)\n", size.c_str());
+      return 2;
+    }
+    for (const std::string& type_name : types) {
+      DType type;
+      if (type_name == "q8_0") type = DType::kQ8_0;
+      else if (type_name == "q4_k") type = DType::kQ4_K;
+      else if (type_name == "q4_0") type = DType::kQ4_0;
+      else if (type_name == "q6_k") type = DType::kQ6_K;
+      else if (type_name == "f16") type = DType::kF16;
+      else {
+        std::fprintf(stderr, "error: --types: unknown type '%s'\n", type_name.c_str());
+        return 2;
+      }
+      const auto t0 = Clock::now();
+      auto model = SyntheticQwen2(size, type, threads);
+      std::printf("built qwen2-%s %s in %.1f s\n", size.c_str(), type_name.c_str(), Seconds(t0));
+      Run("qwen2-" + size + "-" + type_name, *model, prompt_tokens, decode_tokens, bw);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+CADENCE_BENCH(engine, "prompt/decode tokens/s, time to first token, memory, fraction of memory bandwidth",
+              RunEngineBench);
