@@ -44,7 +44,7 @@ int RunParalinguisticsBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench paralinguistics [--minutes N] [--data DIR] [--no-praat]");
   flags.Value("minutes", "N", "minutes of audio to analyse", "10");
   flags.Value("data", "DIR", "folder of WAV clips (run from the repository root for the default)",
-              "../shared/data/speech");
+              CADENCE_SHARED_DATA "/speech");
   flags.Switch("no-praat", "skip the Praat comparison");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
