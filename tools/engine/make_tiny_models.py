@@ -445,7 +445,7 @@ def build(arch, shape, qtype, fmt):
 
     if fmt == "gguf":
         kv = {"general.architecture": arch, "general.name": name, "general.alignment": 32,
-              arch + ".context_length": 256, arch + ".embedding_length": cfg["n_embd"],
+              arch + ".context_length": 4096, arch + ".embedding_length": cfg["n_embd"],
               arch + ".block_count": cfg["n_layer"], arch + ".feed_forward_length": cfg["n_ff"],
               arch + ".attention.head_count": cfg["n_head"], arch + ".attention.head_count_kv": cfg["n_head_kv"],
               arch + ".rope.freq_base": cfg["theta"], arch + ".attention.layer_norm_rms_epsilon": cfg["eps"],
@@ -479,7 +479,7 @@ def build(arch, shape, qtype, fmt):
                   "hidden_size": cfg["n_embd"], "intermediate_size": cfg["n_ff"], "num_hidden_layers": cfg["n_layer"],
                   "num_attention_heads": cfg["n_head"], "num_key_value_heads": cfg["n_head_kv"],
                   "vocab_size": cfg["n_vocab"], "rms_norm_eps": cfg["eps"], "rope_theta": cfg["theta"],
-                  "max_position_embeddings": 256, "tie_word_embeddings": tied,
+                  "max_position_embeddings": 4096, "tie_word_embeddings": tied,
                   "torch_dtype": "float16" if qtype == "F16" else "bfloat16"}
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
