@@ -1,0 +1,205 @@
+#include "brain/remote_brain.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace cadence::brain {
+namespace {
+
+// A tiny HTTP/1.1 server on 127.0.0.1: one connection at a time; `respond` gets the request body
+// and the connection index and writes the raw response through `send`.
+class FakeServer {
+ public:
+  using Handler = std::function<void(const std::string& body, int index, const std::function<void(const std::string&)>& send)>;
+  explicit FakeServer(Handler handler) : handler_(std::move(handler)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    listen(fd_, 8);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  int connections() const { return count_; }
+  std::string last_request() const { return last_request_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string req;
+      char buf[4096];
+      size_t body_at = std::string::npos, content_length = 0;
+      while (true) {
+        ssize_t n = recv(c, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+        if (body_at == std::string::npos && (body_at = req.find("\r\n\r\n")) != std::string::npos) {
+          body_at += 4;
+          auto cl = req.find("Content-Length: ");
+          if (cl == std::string::npos) cl = req.find("content-length: ");
+          if (cl != std::string::npos) content_length = std::stoul(req.substr(cl + 16));
+        }
+        if (body_at != std::string::npos && req.size() >= body_at + content_length) break;
+      }
+      last_request_ = req;
+      const std::string body = body_at == std::string::npos ? "" : req.substr(body_at);
+      handler_(body, count_++, [c](const std::string& s) { (void)!send(c, s.data(), s.size(), MSG_NOSIGNAL); });
+      close(c);
+    }
+  }
+  Handler handler_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<int> count_{0};
+  std::atomic<bool> stop_{false};
+  std::string last_request_;
+  std::thread thread_;
+};
+
+std::string SseHeader() {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+}
+std::string Delta(const std::string& text) {
+  nlohmann::json j = {{"choices", {{{"index", 0}, {"delta", {{"content", text}}}}}}};
+  return "data: " + j.dump() + "\n\n";
+}
+
+ReplyRequest Request() {
+  ReplyRequest r;
+  r.history = {{Message::Role::kUser, "Hello there"}};
+  r.temperature = 0.3;
+  return r;
+}
+
+TEST(RemoteBrainTest, StreamsDeltasAndSendsOpenAiRequest) {
+  FakeServer server([](const std::string&, int, const auto& send) {
+    send(SseHeader());
+    send(Delta("Hi"));
+    send(Delta(", 你好"));
+    send(": keep-alive comment\n\n");
+    send(Delta("!"));
+    send("data: [DONE]\n\n");
+  });
+  RemoteBrainOptions o;
+  o.base_url = server.url();
+  o.model = "tiny-model";
+  o.api_key = "sk-test";
+  auto brain = CreateRemoteBrain(o);
+  std::vector<std::string> pieces;
+  Status s = brain->Reply(Request(), CancelToken(), [&](std::string_view p) { pieces.emplace_back(p); return true; });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(pieces, (std::vector<std::string>{"Hi", ", 你好", "!"}));
+  const std::string req = server.last_request();
+  EXPECT_NE(req.find("POST /v1/chat/completions"), std::string::npos);
+  EXPECT_NE(req.find("Authorization: Bearer sk-test"), std::string::npos);
+  auto body = nlohmann::json::parse(req.substr(req.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["model"], "tiny-model");
+  EXPECT_EQ(body["stream"], true);
+  ASSERT_TRUE(body["messages"].is_array());
+  EXPECT_EQ(body["messages"].back()["role"].get<std::string>().empty(), false);
+  bool has_user = false;
+  for (const auto& m : body["messages"]) has_user |= m["content"].get<std::string>().find("Hello there") != std::string::npos;
+  EXPECT_TRUE(has_user);
+}
+
+TEST(RemoteBrainTest, DownEndpointIsUnavailableAndNamesTheUrl) {
+  int port;
+  {
+    FakeServer probe([](const std::string&, int, const auto&) {});
+    port = std::stoi(probe.url().substr(17));
+  }  // closed: nothing listens there now
+  RemoteBrainOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  o.retries = 1;
+  o.retry_backoff_ms = 10;
+  auto brain = CreateRemoteBrain(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = brain->Reply(Request(), CancelToken(), [](std::string_view) { return true; });
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find(o.base_url), std::string::npos) << s.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST(RemoteBrainTest, RetriesServerErrorsThenSucceeds) {
+  FakeServer server([](const std::string&, int index, const auto& send) {
+    if (index == 0) {
+      send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 38\r\nConnection: close\r\n\r\n"
+           "{\"error\":{\"message\":\"model loading\"}}");
+      return;
+    }
+    send(SseHeader());
+    send(Delta("ok"));
+    send("data: [DONE]\n\n");
+  });
+  RemoteBrainOptions o;
+  o.base_url = server.url();
+  o.retry_backoff_ms = 10;
+  auto brain = CreateRemoteBrain(o);
+  std::string text;
+  Status s = brain->Reply(Request(), CancelToken(), [&](std::string_view p) { text += p; return true; });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(text, "ok");
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(RemoteBrainTest, ClientErrorsAreNotRetriedAndCarryTheServerMessage) {
+  FakeServer server([](const std::string&, int, const auto& send) {
+    const std::string body = "{\"error\":{\"message\":\"invalid api key\"}}";
+    send("HTTP/1.1 401 Unauthorized\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body);
+  });
+  RemoteBrainOptions o;
+  o.base_url = server.url();
+  auto brain = CreateRemoteBrain(o);
+  Status s = brain->Reply(Request(), CancelToken(), [](std::string_view) { return true; });
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("invalid api key"), std::string::npos) << s.message();
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(RemoteBrainTest, CancelStopsAStallingStreamPromptly) {
+  FakeServer server([](const std::string&, int, const auto& send) {
+    send(SseHeader());
+    send(Delta("first"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a stalled model
+  });
+  RemoteBrainOptions o;
+  o.base_url = server.url();
+  auto brain = CreateRemoteBrain(o);
+  CancelToken cancel;
+  std::chrono::steady_clock::time_point cancelled_at;
+  Status s = brain->Reply(Request(), cancel, [&](std::string_view) {
+    cancel.Cancel();
+    cancelled_at = std::chrono::steady_clock::now();
+    return true;
+  });
+  EXPECT_EQ(s.code(), StatusCode::kCancelled) << s.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(1000));
+}
+
+}  // namespace
+}  // namespace cadence::brain
