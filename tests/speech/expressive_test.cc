@@ -179,9 +179,20 @@ TEST(Expressive, StepFunTagsChangeMandarinDelivery) {
 }
 
 TEST(Expressive, UnsupportedDialectIsNotSpoken) {
-  auto with_tag = Render("（粤语）你好。", "cmn-f", "neutral");
+  auto with_tag = Render("（四川话）你好。", "cmn-f", "neutral");
   auto without = Render("你好。", "cmn-f", "neutral");
   EXPECT_EQ(with_tag.size(), without.size());
+}
+
+TEST(Expressive, CantoneseTagSwitchesToTheCantoneseVoice) {
+  const std::string text = "我哋今日去饮茶，好唔好？";
+  auto mandarin = Render(text, "cmn-f", "neutral");
+  auto cantonese = Render("（粤语）" + text, "cmn-f", "neutral");
+  EXPECT_GT(testing::VoicedFraction(cantonese), 0.3);
+  // A different language's phonology: the renderings differ in length by more than 5 %.
+  double ratio = static_cast<double>(cantonese.size()) / mandarin.size();
+  std::printf("  cantonese/mandarin length ratio %.3f\n", ratio);
+  EXPECT_GT(std::abs(ratio - 1.0), 0.05);
 }
 
 TEST(Expressive, UnknownEmotionIsAnError) {

@@ -81,10 +81,13 @@ TEST(ParseStyledText, StepFunTagsLastToReplyEnd) {
 }
 
 TEST(ParseStyledText, ReportsUnsupportedAndDropped) {
-  auto st = ParseStyledText("（粤语）（四川话）（日语）你好。[coughs] （神秘 1）再见。");
-  EXPECT_EQ(st.unsupported, (std::vector<std::string>{"（粤语）", "（四川话）", "（日语）"}));
+  auto st = ParseStyledText("（四川话）（日语）你好。[coughs] （神秘 1）再见。");
+  EXPECT_EQ(st.unsupported, (std::vector<std::string>{"（四川话）", "（日语）"}));
   EXPECT_EQ(st.dropped, (std::vector<std::string>{"[coughs]", "（神秘 1）"}));
   EXPECT_EQ(SpokenText("（粤语）（四川话）（日语）你好。[coughs] （神秘 1）再见。"), "你好。再见。");
+  st = ParseStyledText("（粤语）我哋去饮茶啦。");
+  EXPECT_TRUE(st.unsupported.empty());
+  EXPECT_EQ(st.segments[0].language, "yue");
 }
 
 TEST(ParseStyledText, MalformedMarkupNeverReadAloud) {

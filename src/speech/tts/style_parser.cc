@@ -361,7 +361,12 @@ class Parser {
       Flush(false);
       language_ = "zh";
       return true;
-    } else if (name == "粤语" || name == "四川话" || name == "日语" || name == "韩语" || name == "上海话" ||
+    } else if (name == "粤语" || name == "广东话") {
+      pos_ = end + std::string_view("）").size();
+      Flush(false);
+      language_ = "yue";
+      return true;
+    } else if (name == "四川话" || name == "日语" || name == "韩语" || name == "上海话" ||
                name == "东北话" || name == "台湾腔" || name == "河南话" || name == "天津话") {
       pos_ = end + std::string_view("）").size();
       out_.unsupported.push_back(tag);

@@ -10,7 +10,8 @@
 //   (tenderly) (laughs) (sighs) ... — a cue lasts to the end of its sentence; other one-word
 //   parentheticals ending in -ly/-ing are dropped as unknown cues; longer ones are spoken.
 //   StepFun: （高兴 1）（生气 2）（悲伤 1）（低语 1）（慢速 1）（快速 2）（英语）（粤语）（四川话）（日语）
-//   — last until the end of the reply; unsupported languages/dialects are reported, not spoken.
+//   — last until the end of the reply; （粤语） selects Cantonese ("yue"); languages/dialects with
+//   no voice here (四川话, 日语, ...) are reported in `unsupported`, not spoken.
 // Pure functions; thread-safe. Never fails: malformed markup is dropped, never read aloud.
 #pragma once
 
@@ -37,7 +38,7 @@ struct StyledSegment {
   SegmentKind kind = SegmentKind::kSpeech;
   std::string text;          // kSpeech: the words (never contains tags)
   StyleAdjust style;         // kSpeech: the style in force
-  std::string language;      // "" = detect; "en"/"zh" when a tag forces it
+  std::string language;      // "" = detect; "en"/"zh"/"yue" when a tag forces it
   int pause_ms = 0;          // kPause
   bool sentence_end = false; // kSpeech: text ends a sentence (a natural pause follows)
 };

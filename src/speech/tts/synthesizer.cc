@@ -36,6 +36,8 @@ const std::vector<VoiceEntry>& VoiceTable() {
       // eSpeak's cmn male sits at ~79 Hz (Praat); base pitch 72 lifts it to ~110 Hz, a typical
       // Mandarin male speaking pitch, and keeps sad/tired renderings above Praat's 75 Hz floor.
       {{"cmn-m", "espeak", "zh", "male", "Mandarin Chinese male (eSpeak NG cmn)"}, "cmn", 72},
+      {{"yue-f", "espeak", "yue", "female", "Cantonese female (eSpeak NG yue, variant f2)"}, "yue+f2"},
+      {{"yue-m", "espeak", "yue", "male", "Cantonese male (eSpeak NG yue)"}, "yue", 70},
   };
   return kVoices;
 }
@@ -96,8 +98,9 @@ class EngineSynthesizer final : public Synthesizer {
                     const AudioSink& on_audio) const override {
     if (!(request.speed >= 0.25 && request.speed <= 4.0))
       return Status::InvalidArgument("speed " + std::to_string(request.speed) + " is out of range; use 0.25 to 4.0");
-    if (!request.language.empty() && request.language != "en" && request.language != "zh")
-      return Status::InvalidArgument("language '" + request.language + "' is not supported; use \"en\", \"zh\" or \"\" (detect)");
+    if (!request.language.empty() && request.language != "en" && request.language != "zh" && request.language != "yue")
+      return Status::InvalidArgument("language '" + request.language +
+                                     "' is not supported; use \"en\", \"zh\", \"yue\" (Cantonese) or \"\" (detect)");
     if (!request.tone.emotion.empty() && !IsKnownEmotion(request.tone.emotion))
       return Status::InvalidArgument("tone emotion '" + request.tone.emotion +
                                      "' is unknown; use neutral, happy, excited, angry, sad, tired, tender, calm or whisper");
@@ -173,6 +176,7 @@ class EngineSynthesizer final : public Synthesizer {
     if (chosen->info.language == language) return chosen;
     bool female = chosen->info.gender == "female";
     if (language == "zh") return FindEntry(female ? "cmn-f" : "cmn-m");
+    if (language == "yue") return FindEntry(female ? "yue-f" : "yue-m");
     return FindEntry(female ? "slt" : "rms");
   }
 

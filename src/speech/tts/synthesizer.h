@@ -24,7 +24,7 @@ inline constexpr int kTtsSampleRateHz = 24000;
 struct VoiceInfo {
   std::string id;        // Cadence voice id, e.g. "slt", "rms", "cmn-f"
   std::string engine;    // "flite" | "espeak"
-  std::string language;  // "en" | "zh"
+  std::string language;  // "en" | "zh" | "yue" (Cantonese)
   std::string gender;    // "female" | "male"
   std::string description;
 };
@@ -32,7 +32,7 @@ struct VoiceInfo {
 struct SynthesisRequest {
   std::string text;      // may contain inline tags
   std::string voice;     // a Cadence voice id (ResolveVoice maps vendor names)
-  std::string language;  // "en" | "zh" | "": detected from the text
+  std::string language;  // "en" | "zh" | "yue" | "": detected from the text (en/zh)
   Tone tone;             // scene tone for the whole reply
   double speed = 1.0;    // OpenAI `speed`, multiplies the tone's rate
 };
