@@ -29,6 +29,7 @@ const hooks = {
   truncates: [],            // conversation.item.truncate events sent on barge-in
   lastSessionUpdate: null,
   lastTalkMs: 0,            // how long press-to-talk last sent audio
+  commits: 0,               // input_audio_buffer.committed events received
 };
 window.cadence = hooks;
 // For tests: ms of an assistant item's audio the worklet has played.
@@ -45,6 +46,7 @@ const ui = {
   muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
   turn_elements: new Map(),  // item_id -> <li>
   default_persona: '',       // the server's own default (GET /v1/personas "default")
+  response_after_commits: 0,
   generation: 0,             // bumped per connection: item ids are only unique within a session
 };
 hooks.lang = ui.lang;
@@ -175,6 +177,8 @@ function Turn(role, item_id) {
   let turn = FindTurn(role, item_id);
   if (turn) return turn;
   turn = { role, item_id, text: '', final: false, interrupted: false, gen: ui.generation };
+  // How many user turns were committed before this reply began (0: a greeting, not an answer).
+  if (role === 'assistant') turn.after_commits = ui.response_after_commits;
   hooks.transcripts.push(turn);
   const li = document.createElement('li');
   li.className = `turn ${role} partial`;
@@ -297,6 +301,7 @@ function OnEvent(event) {
       RenderTalk();
       break;
     case 'input_audio_buffer.committed':
+      hooks.commits++;
       if (event.item_id) Turn('user', event.item_id);
       break;
     case 'conversation.item.input_audio_transcription.delta': {
@@ -326,6 +331,7 @@ function OnEvent(event) {
     case 'response.created':
       ui.response_id = event.response?.id || '';
       ui.response_active = true;
+      ui.response_after_commits = hooks.commits;
       break;
     case 'response.output_item.added':
       if (event.response_id === ui.response_id) ui.response_item_id = event.item?.id || '';

@@ -84,10 +84,15 @@ export async function WaitFor(page, what, fn, arg, timeout_ms = 20000) {
     const value = await page.evaluate(fn, arg).catch((e) => { throw new Error(`${what}: page error ${e.message}`); });
     if (value) return value;
     if (Date.now() > deadline) {
-      const state = await page.evaluate(() => JSON.stringify({
-        ...window.cadence, lastSessionUpdate: undefined,
-      })).catch(() => '(page gone)');
-      throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}; window.cadence = ${state.slice(0, 3000)}`);
+      // Counters and errors first: they explain most failures; transcripts last (they can be long).
+      const state = await page.evaluate(() => {
+        const c = window.cadence;
+        return JSON.stringify({
+          state: c.state, connections: c.connections, errors: c.errors, playback: c.playback, received: c.received,
+          sent: c.sent, truncates: c.truncates, cues: c.cues, transcripts: c.transcripts.slice(-8),
+        });
+      }).catch(() => '(page gone)');
+      throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}; window.cadence = ${state.slice(0, 4000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
