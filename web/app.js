@@ -47,6 +47,7 @@ const ui = {
   turn_elements: new Map(),  // item_id -> <li>
   default_persona: '',       // the server's own default (GET /v1/personas "default")
   response_after_commits: 0,
+  sent_persona: false,       // a persona was sent on this page: "Default" must then be said explicitly
   generation: 0,             // bumped per connection: item ids are only unique within a session
 };
 hooks.lang = ui.lang;
@@ -276,7 +277,13 @@ function SendSessionUpdate() {
     },
     paralinguistics: true,
   };
-  if (ui.persona) session.persona = ui.persona;
+  if (ui.persona) {
+    session.persona = ui.persona;
+    ui.sent_persona = true;
+  } else if (ui.sent_persona) {
+    // Back to "Default" after a choice: name the server's default (null when it has none).
+    session.persona = ui.default_persona || null;
+  }
   hooks.lastSessionUpdate = session;
   Send({ type: 'session.update', session });
 }
