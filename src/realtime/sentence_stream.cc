@@ -31,7 +31,10 @@ void SentenceStream::Emit(size_t end, std::vector<std::string>* out) {
   std::string sentence = Trim(std::string_view(pending_).substr(0, end));
   pending_.erase(0, end);
   scanned_ = 0;
-  if (!sentence.empty()) out->push_back(std::move(sentence));
+  if (!sentence.empty()) {
+    out->push_back(std::move(sentence));
+    emitted_any_ = true;
+  }
 }
 
 void SentenceStream::Push(std::string_view text, std::vector<std::string>* out) {
@@ -39,6 +42,8 @@ void SentenceStream::Push(std::string_view text, std::vector<std::string>* out) 
   for (;;) {
     int depth_angle = 0, depth_square = 0;
     size_t cut = std::string::npos;
+    size_t first_clause = std::string::npos;
+    constexpr size_t kFirstClauseMinBytes = 12;
     // Rescan from the start each time: pending_ is one sentence long at most, and tag depth must
     // be known at the candidate cut.
     for (size_t i = 0; i < pending_.size(); ++i) {
@@ -48,6 +53,21 @@ void SentenceStream::Push(std::string_view text, std::vector<std::string>* out) 
       if (c == '[') ++depth_square;
       if (c == ']' && depth_square > 0) --depth_square;
       if (depth_angle > 0 || depth_square > 0) continue;
+      if (!emitted_any_ && first_clause == std::string::npos && i >= kFirstClauseMinBytes) {
+        if (c == ',' && i + 1 < pending_.size() && IsSpace(pending_[i + 1])) first_clause = i + 1;
+        // ， (EF BC 8C) and 、 (E3 80 81)
+        if (i + 3 <= pending_.size() &&
+            ((static_cast<unsigned char>(c) == 0xEF && static_cast<unsigned char>(pending_[i + 1]) == 0xBC &&
+              static_cast<unsigned char>(pending_[i + 2]) == 0x8C) ||
+             (static_cast<unsigned char>(c) == 0xE3 && static_cast<unsigned char>(pending_[i + 1]) == 0x80 &&
+              static_cast<unsigned char>(pending_[i + 2]) == 0x81))) {
+          first_clause = i + 3;
+        }
+        if (first_clause != std::string::npos) {
+          cut = first_clause;
+          break;
+        }
+      }
       if (size_t n = CjkTerminatorLength(pending_, i); n > 0) {
         size_t end = i + n;
         while (end < pending_.size() && (CjkTerminatorLength(pending_, end) > 0)) end += 3;

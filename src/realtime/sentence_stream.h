@@ -3,7 +3,9 @@
 //
 // A sentence ends at . ! ? ; or a newline followed by whitespace, or at 。！？；… anywhere (Mandarin
 // needs no space). Tags ("<break time=\"1.5s\"/>", "[laughs]") are never cut inside. A sentence
-// longer than `max_bytes` is cut at the last comma or space. Single-threaded.
+// longer than `max_bytes` is cut at the last comma or space. The very first piece of a reply is
+// cut at its first comma (after a few words) so that first audio does not wait for a long
+// sentence. Single-threaded.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +28,7 @@ class SentenceStream {
 
   std::string pending_;
   size_t scanned_ = 0;
+  bool emitted_any_ = false;
   size_t max_bytes_;
 };
 

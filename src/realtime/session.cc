@@ -22,6 +22,7 @@
 #include "brain/brain.h"
 #include "core/cancel.h"
 #include "core/log.h"
+#include "paralinguistics/speaker_baseline.h"
 #include "realtime/base64.h"
 #include "realtime/conversation.h"
 #include "realtime/json_fields.h"
@@ -301,9 +302,11 @@ class SessionImpl final : public Session {
                                 (*it)["audio"]["output"].contains("voice"));
       if (persona && !voice_given) {
         const std::string bound = PersonaVoice(*persona);
-        if (!bound.empty()) {
+        Result<std::string> id = engines_.tts != nullptr ? engines_.tts->ResolveVoice(bound)
+                                                         : Result<std::string>(bound);
+        if (!bound.empty() && id.ok()) {
           next.voice = bound;
-          next.voice_id = bound;
+          next.voice_id = *id;
         }
       }
     }
@@ -568,6 +571,7 @@ class SessionImpl final : public Session {
     if (auto e = GetString(j, "previous_item_id", "", &previous_id); !e.ok()) return e;
     std::string actual_previous;
     if (auto e = conversation_.Insert(item, previous_id, &actual_previous); !e.ok()) return e;
+    if (item.role == "user") last_cues_.reset();
     conversation_.Trim(kMaxHistoryItems);
     const nlohmann::json prev = actual_previous.empty() ? nlohmann::json(nullptr) : nlohmann::json(actual_previous);
     const nlohmann::json item_json = ItemToJson(item, options_.beta);
@@ -1216,7 +1220,8 @@ class SessionImpl final : public Session {
   TurnDetector detector_;
   std::optional<Utterance> utterance_;
   int pending_transcriptions_ = 0;
-  std::optional<paralinguistics::UtteranceCues> last_cues_;
+  std::optional<paralinguistics::UtteranceCues> last_cues_;  // of the latest user utterance
+  paralinguistics::SpeakerBaseline baseline_;
   std::optional<Clock::time_point> turn_end_;
 
   std::unique_ptr<Response> response_;
@@ -1275,6 +1280,7 @@ void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transc
               item_id.c_str(), audio_s, result.ok() ? "" : "FAILED ",
               result.ok() ? text.c_str() : result.status().message().c_str());
   if (cues) {
+    baseline_.Apply(&*cues);
     last_cues_ = cues;
     Send({{"type", "conversation.item.input_audio_paralinguistics.completed"},
           {"item_id", item_id},

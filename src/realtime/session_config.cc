@@ -342,7 +342,15 @@ Json SessionToJson(const SessionConfig& c, const SessionIdentity& id, bool beta)
          {"prompt", nullptr},
          {"include", nullptr}};
   }
-  j["persona"] = c.persona.is_object() ? Json(c.persona.value("name", std::string("inline"))) : c.persona;
+  if (c.persona.is_object()) {
+    // An inline card is echoed by its character name, not in full.
+    const Json::json_pointer data_name("/data/name"), name("/name");
+    j["persona"] = c.persona.contains(data_name) && c.persona[data_name].is_string() ? c.persona[data_name]
+                   : c.persona.contains(name) && c.persona[name].is_string()         ? c.persona[name]
+                                                                                       : Json("inline");
+  } else {
+    j["persona"] = c.persona;
+  }
   j["paralinguistics"] = c.paralinguistics;
   return j;
 }

@@ -104,7 +104,7 @@ class FakeSynthesizer : public speech::Synthesizer {
       if (name == v) return std::string("slt");
     }
     if (name == "qingchunshaonv") return std::string("cmn-f");
-    if (name == "slt" || name == "rms") return std::string(name);
+    if (name == "slt" || name == "rms" || name == "cmn-f") return std::string(name);
     return Status::InvalidArgument("no voice named \"" + std::string(name) + "\"");
   }
   mutable std::string last_voice;
@@ -155,12 +155,14 @@ class FakeIo : public SessionIo {
 // One session over the fakes, with helpers to drive it.
 class Harness {
  public:
-  explicit Harness(bool beta = false, size_t max_buffer = 15u << 20) {
+  explicit Harness(bool beta = false, size_t max_buffer = 15u << 20,
+                   const std::function<void(Engines*)>& tweak = {}) {
     engines.vad = &vad;
     engines.asr = &asr;
     engines.tts = &tts;
     engines.brain = &brain;
     engines.workers = nullptr;  // serial lanes run inline; results still come back via Post()
+    if (tweak) tweak(&engines);
     io = std::make_shared<FakeIo>();
     SessionOptions options;
     options.session_id = "sess_test";

@@ -84,6 +84,14 @@ TEST(SentenceStreamTest, MandarinAbbreviationsAndTags) {
   EXPECT_EQ(Cut({"3.14 is pi. Done"}), (std::vector<std::string>{"3.14 is pi.", "Done"}));
 }
 
+TEST(SentenceStreamTest, FirstPieceEndsAtFirstClause) {
+  EXPECT_EQ(Cut({"Well hello there, my old friend, how are you? Fine, thanks."}),
+            (std::vector<std::string>{"Well hello there,", "my old friend, how are you?", "Fine, thanks."}));
+  EXPECT_EQ(Cut({"Hi, you. Ok"}), (std::vector<std::string>{"Hi, you.", "Ok"}));  // too short to split
+  EXPECT_EQ(Cut({"今天天气真的很好，我们出去走走吧。"}),
+            (std::vector<std::string>{"今天天气真的很好，", "我们出去走走吧。"}));
+}
+
 TEST(SentenceStreamTest, LongSentenceCutAtComma) {
   std::string long_text;
   for (int i = 0; i < 30; ++i) long_text += "word word, ";
