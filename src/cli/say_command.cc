@@ -20,11 +20,11 @@ int RunSay(int argc, char** argv) {
   std::vector<char*> ptrs;
   for (auto& a : args) ptrs.push_back(a.data());
 
-  Flags flags("cadence say [--voice V] [--tone EMOTION] [--lang en|zh] [--speed X] \"text [laughs] more\" -o out.wav");
-  flags.Value("voice", "V", "voice: slt rms awb kal16 cmn-f cmn-m, or alloy ash ballad coral echo sage shimmer "
+  Flags flags("cadence say [--voice V] [--tone EMOTION] [--lang en|zh|yue] [--speed X] \"text [laughs] more\" -o out.wav");
+  flags.Value("voice", "V", "voice: slt rms awb kal16 cmn-f cmn-m yue-f yue-m, or alloy ash ballad coral echo sage shimmer "
                             "verse marin cedar qingchunshaonv wenrounansheng", "slt");
   flags.Value("tone", "EMOTION", "scene tone: neutral happy excited angry sad tired tender calm whisper", "neutral");
-  flags.Value("lang", "LANG", "en | zh (default: detected per sentence)");
+  flags.Value("lang", "LANG", "en | zh | yue (default: en or zh, detected per sentence)");
   flags.Value("speed", "X", "speaking-rate multiplier, 0.25..4", "1.0");
   flags.Value("out", "FILE", "output WAV (24 kHz mono pcm16); -o FILE also works");
   flags.Switch("transcript", "also print the spoken words (tags removed)");
