@@ -1,0 +1,154 @@
+// `cadence serve`: the realtime voice server (HTTP + WebSocket) on the default engines.
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/command.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "persona/store.h"
+#include "server/engine_set.h"
+#include "server/server.h"
+#include "server/static_files.h"
+
+namespace cadence::cli {
+namespace {
+
+bool IsLoopback(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "::1"; }
+
+int RunServe(int argc, char** argv) {
+  Flags flags("cadence serve [options]");
+  flags.Value("host", "ADDR", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1");
+  flags.Value("port", "PORT", "TCP port (0: any free port, printed at start)", "8080");
+  flags.Switch("no-auth", "accept connections without an API key (local use)");
+  flags.Value("keys", "FILE", "API keys, one per line (also: env CADENCE_API_KEYS, comma-separated)");
+  flags.Value("personas", "DIR", "persona cards (Character Card V2/V3 .json/.png) to offer besides the embedded ones",
+              persona::PersonaStore::DefaultDir());
+  flags.Value("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
+  flags.Value("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
+  flags.Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain");
+  flags.Value("llm-model", "NAME", "model name to ask --llm-url for");
+  flags.Value("vad-model", "FILE", "Silero VAD ONNX model (default: energy VAD)");
+  flags.Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
+  flags.Value("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
+  flags.Value("threads", "N", "compute worker threads (ASR, brain, TTS)", "2");
+  flags.Value("io-threads", "N", "network IO threads", "2");
+  flags.Value("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", "256");
+  flags.Value("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", "8192");
+  flags.Value("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)", "15360");
+  flags.Value("log-level", "LEVEL", "debug | info | warn | error", "info");
+  int exit_code = 0;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  // Before any thread starts: SIGINT/SIGTERM then wait for the orderly shutdown below.
+  server::Server::BlockShutdownSignals();
+  if (!flags.positional().empty()) {
+    std::fprintf(stderr, "error: serve takes no positional arguments (got '%s')\n", flags.positional()[0].c_str());
+    return 2;
+  }
+
+  LogLevel level;
+  if (!ParseLogLevel(flags.Get("log-level"), &level)) {
+    std::fprintf(stderr, "error: --log-level must be debug, info, warn or error (got '%s')\n",
+                 flags.Get("log-level").c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+
+  const int port = flags.GetInt("port", -1);
+  if (port < 0 || port > 65535) {
+    std::fprintf(stderr, "error: --port must be a number from 0 to 65535 (got '%s')\n", flags.Get("port").c_str());
+    return 2;
+  }
+  const int threads = flags.GetInt("threads", 0);
+  const int io_threads = flags.GetInt("io-threads", 0);
+  if (threads < 1 || io_threads < 1) {
+    std::fprintf(stderr, "error: --threads and --io-threads must be at least 1\n");
+    return 2;
+  }
+  const int max_sessions = flags.GetInt("max-sessions", 0);
+  const int queue_kib = flags.GetInt("max-write-queue-kib", 0);
+  const int frame_kib = flags.GetInt("max-frame-kib", 0);
+  if (max_sessions < 1 || queue_kib < 16 || frame_kib < 1) {
+    std::fprintf(stderr, "error: --max-sessions >= 1, --max-write-queue-kib >= 16 and --max-frame-kib >= 1 are required\n");
+    return 2;
+  }
+
+  server::ServerConfig config;
+  config.host = flags.Get("host") == "localhost" ? "127.0.0.1" : flags.Get("host");
+  config.port = static_cast<uint16_t>(port);
+  config.io_threads = io_threads;
+  config.max_sessions = max_sessions;
+  config.max_write_queue_bytes = static_cast<size_t>(queue_kib) << 10;
+  config.max_frame_bytes = static_cast<size_t>(frame_kib) << 10;
+  config.web_dir = flags.Get("web-dir");
+
+  const char* env_keys = std::getenv("CADENCE_API_KEYS");
+  auto keys = server::ApiKeys::Load(flags.Get("keys"), env_keys ? env_keys : "");
+  if (!keys.ok()) {
+    std::fprintf(stderr, "error: %s\n", keys.status().message().c_str());
+    return 1;
+  }
+  config.keys = std::move(keys).value();
+  if (flags.On("no-auth")) {
+    config.auth_required = false;
+    if (!config.keys.empty()) CADENCE_LOG(kWarn, "serve", "--no-auth given: the %zu configured API keys are ignored", config.keys.size());
+    if (!IsLoopback(config.host))
+      CADENCE_LOG(kWarn, "serve", "auth is off on %s: anyone who can reach this address can use the server", config.host.c_str());
+  } else if (!config.keys.empty()) {
+    config.auth_required = true;
+    CADENCE_LOG(kInfo, "serve", "auth: %zu API key(s) required (Bearer or openai-insecure-api-key subprotocol)", config.keys.size());
+  } else if (IsLoopback(config.host)) {
+    CADENCE_LOG(kInfo, "serve", "auth: off (no API keys configured; serving on loopback %s only; give --keys FILE or CADENCE_API_KEYS to require keys)", config.host.c_str());
+  } else {
+    std::fprintf(stderr, "error: refusing to serve on %s without API keys: give --keys FILE, set CADENCE_API_KEYS, or pass --no-auth\n", config.host.c_str());
+    return 2;
+  }
+
+  server::EngineOptions engine_options;
+  engine_options.personas_dir = flags.Get("personas");
+  engine_options.voice = flags.Get("voice");
+  engine_options.vad_model = flags.Get("vad-model");
+  engine_options.asr_model = flags.Get("asr-model");
+  engine_options.llm_model = flags.Get("model");
+  engine_options.llm_url = flags.Get("llm-url");
+  engine_options.llm_name = flags.Get("llm-model");
+  auto engines = server::EngineSet::Build(engine_options);
+  if (!engines.ok()) {
+    std::fprintf(stderr, "error: %s\n", engines.status().message().c_str());
+    return 1;
+  }
+  config.health = (*engines)->Health();
+  config.health.version = "0.1.0";
+  config.personas_json = (*engines)->PersonasJson();
+  CADENCE_LOG(kInfo, "serve", "engines: vad=%s asr=%s tts=%s brain=%s", config.health.vad.c_str(),
+              config.health.asr.c_str(), config.health.tts.c_str(), config.health.brain.c_str());
+
+  // Workers outlive the sessions' work but are joined before the server is destroyed, so no
+  // late result is posted into a torn-down io_context.
+  auto workers = std::make_unique<ThreadPool>(static_cast<size_t>(threads));
+  config.engines = (*engines)->Engines(workers.get());
+
+  auto server = server::Server::Start(std::move(config));
+  if (!server.ok()) {
+    std::fprintf(stderr, "error: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  const std::string shown_host = flags.Get("host") == "localhost" ? "127.0.0.1" : flags.Get("host");
+  CADENCE_LOG(kInfo, "serve", "listening on http://%s:%u (web page) and ws://%s:%u/v1/realtime", shown_host.c_str(),
+              static_cast<unsigned>((*server)->port()), shown_host.c_str(), static_cast<unsigned>((*server)->port()));
+  const int signal_number = server::Server::WaitForShutdownSignal();
+  CADENCE_LOG(kInfo, "serve", "signal %d: shutting down (%lld open sessions)", signal_number,
+              static_cast<long long>((*server)->stats().active_sessions));
+  (*server)->Stop();
+  workers.reset();
+  CADENCE_LOG(kInfo, "serve", "stopped");
+  return 0;
+}
+
+}  // namespace
+
+CADENCE_COMMAND(serve, "realtime voice server: WebSocket (OpenAI Realtime protocol) + web page", RunServe);
+
+}  // namespace cadence::cli

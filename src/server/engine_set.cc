@@ -1,0 +1,88 @@
+#include "server/engine_set.h"
+
+#include <filesystem>
+
+#include "brain/guarded_brain.h"
+#include "brain/scripted_brain.h"
+#include "paralinguistics/analyzer.h"
+#include "persona/store.h"
+#include "speech/asr/recognizer.h"
+#include "speech/tts/synthesizer.h"
+#include "speech/vad/vad.h"
+
+namespace cadence::server {
+
+EngineSet::~EngineSet() = default;
+
+Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options) {
+  std::unique_ptr<EngineSet> set(new EngineSet());
+  auto store = persona::PersonaStore::Load(options.personas_dir);
+  if (!store.ok()) return store.status().WithContext("--personas");
+  set->personas_ = std::make_unique<persona::PersonaStore>(std::move(store).value());
+
+  if (!options.vad_model.empty() && !std::filesystem::is_regular_file(options.vad_model))
+    return Status::NotFound("--vad-model: no file '" + options.vad_model + "'");
+  speech::VadConfig vad_config;
+  vad_config.model_path = options.vad_model;
+  set->vad_ = speech::CreateVad(vad_config);
+  if (!set->vad_) return Status::Internal("no voice activity detector could be created");
+
+  if (!options.asr_model.empty() && !std::filesystem::exists(options.asr_model))
+    return Status::NotFound("--asr-model: no file '" + options.asr_model + "'");
+  speech::RecognizerConfig asr_config;
+  asr_config.model_path = options.asr_model;
+  auto asr = speech::CreateRecognizer(asr_config);
+  if (!asr.ok()) return asr.status().WithContext("speech recognizer");
+  set->asr_ = std::move(asr).value();
+
+  speech::SynthesizerConfig tts_config;
+  auto tts = speech::CreateSynthesizer(tts_config);
+  if (!tts.ok()) return tts.status().WithContext("speech synthesizer");
+  set->tts_ = std::move(tts).value();
+  if (!options.voice.empty()) {
+    auto voice = set->tts_->ResolveVoice(options.voice);
+    if (!voice.ok()) return voice.status().WithContext("--voice");
+    tts_config.default_voice = *voice;
+    auto voiced = speech::CreateSynthesizer(tts_config);
+    if (!voiced.ok()) return voiced.status().WithContext("speech synthesizer");
+    set->tts_ = std::move(voiced).value();
+  }
+
+  if (!options.llm_model.empty() || !options.llm_url.empty() || !options.llm_name.empty())
+    return Status::Unimplemented("--model / --llm-url / --llm-model need the engine or remote brain factory, "
+                                 "which this build does not wire yet; run without them for the scripted brain");
+  set->brain_ = brain::CreateGuardedBrain(brain::CreateScriptedBrain(*set->personas_), nullptr,
+                                          &set->personas_->Default());
+
+  auto analyzer = paralinguistics::Analyzer::Create(paralinguistics::AnalyzerConfig{});
+  if (!analyzer.ok()) return analyzer.status().WithContext("paralinguistics analyzer");
+  set->analyzer_ = std::move(analyzer).value();
+  return set;
+}
+
+realtime::Engines EngineSet::Engines(ThreadPool* workers) const {
+  realtime::Engines e;
+  e.vad = vad_.get();
+  e.asr = asr_.get();
+  e.tts = tts_.get();
+  e.brain = brain_.get();
+  e.personas = personas_.get();
+  e.analyzer = analyzer_.get();
+  e.workers = workers;
+  return e;
+}
+
+realtime::HealthInfo EngineSet::Health() const {
+  realtime::HealthInfo info;
+  info.vad = std::string(vad_->name());
+  info.asr = std::string(asr_->name());
+  info.tts = "flite+espeak-ng";
+  info.brain = std::string(brain_->kind());
+  return info;
+}
+
+std::string EngineSet::PersonasJson() const {
+  return realtime::PersonasJson(personas_->List(), personas_->Default().id);
+}
+
+}  // namespace cadence::server

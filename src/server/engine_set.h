@@ -1,0 +1,66 @@
+// EngineSet: the shared engines every session uses (VAD, ASR, TTS, brain, personas, paralinguistic
+// analyzer), built once at startup from command-line style options. `cadence serve` and
+// `cadence bench realtime` build the same stack through this.
+//
+// Ownership: the EngineSet owns every engine; Engines() hands out raw pointers that stay valid
+// while it lives, so it must outlive the Server. Built on one thread; read-only afterwards.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "realtime/http_api.h"
+#include "realtime/session.h"
+
+namespace cadence::speech {
+class VadModel;
+class Recognizer;
+class Synthesizer;
+}  // namespace cadence::speech
+namespace cadence::brain {
+class Brain;
+}
+namespace cadence::persona {
+class PersonaStore;
+}
+namespace cadence::paralinguistics {
+class Analyzer;
+}
+
+namespace cadence::server {
+
+struct EngineOptions {
+  std::string personas_dir;  // extra persona cards ("" = embedded ones only)
+  std::string voice;         // default voice, any vendor's name ("" = the synthesizer's default)
+  std::string vad_model;     // Silero ONNX ("" = default places, else energy VAD)
+  std::string asr_model;     // Whisper model ("" = PocketSphinx)
+  std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
+  std::string llm_url, llm_name;  // remote OpenAI-compatible brain
+};
+
+class EngineSet {
+ public:
+  // A missing model file or a bad option is an error naming the option and the file.
+  static Result<std::unique_ptr<EngineSet>> Build(const EngineOptions& options);
+  ~EngineSet();
+
+  // Pointers for the sessions; `workers` is the compute pool (owned by the caller).
+  realtime::Engines Engines(ThreadPool* workers) const;
+  // Engine names for /healthz (version left to the caller).
+  realtime::HealthInfo Health() const;
+  // The body of GET /v1/personas.
+  std::string PersonasJson() const;
+  const speech::Synthesizer& tts() const { return *tts_; }
+
+ private:
+  EngineSet() = default;
+  std::unique_ptr<persona::PersonaStore> personas_;
+  std::unique_ptr<speech::VadModel> vad_;
+  std::unique_ptr<speech::Recognizer> asr_;
+  std::unique_ptr<speech::Synthesizer> tts_;
+  std::unique_ptr<brain::Brain> brain_;
+  std::unique_ptr<paralinguistics::Analyzer> analyzer_;
+};
+
+}  // namespace cadence::server
