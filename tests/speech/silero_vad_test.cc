@@ -113,6 +113,17 @@ TEST(SileroVadLoadTest, BadFilesAreClearErrors) {
   EXPECT_NE(text.status().message().find(text_path), std::string::npos) << text.status().message();
 }
 
+TEST(CreateVadTest, PrefersSileroAndFallsBackToEnergy) {
+  VadConfig unusable;
+  unusable.model_path = "/nonexistent/silero_vad.onnx";
+  EXPECT_EQ(CreateVad(unusable)->name(), "energy");
+  if (FindDefaultSileroModel().empty()) GTEST_SKIP() << "npm package not installed";
+  EXPECT_EQ(CreateVad({})->name(), "silero");
+  VadConfig explicit_path;
+  explicit_path.model_path = kModel;
+  EXPECT_EQ(CreateVad(explicit_path)->name(), "silero");
+}
+
 TEST(SpeechSegmentsTest, SileroRuleOnHandMadeProbabilities) {
   // 32 ms windows: 10 quiet, 20 speech (640 ms), 2 low (64 ms: a pause shorter than 100 ms),
   // 10 speech, 10 quiet. One segment from window 10 to window 42 (first quiet window after).
