@@ -1,0 +1,185 @@
+// Whisper loaders, encoder and greedy decoding against the NumPy reference of
+// tools/whisper/tiny_model.py, on the tiny random model it writes in both forms (Hugging Face
+// safetensors + config.json, whisper.cpp ggml .bin) in tests/speech/data/whisper/tiny/.
+// Tolerance: encoder output within 2e-3 absolute (values ~N(0, 1); float32 here against float64
+// there); greedy ids exactly equal (the reference's smallest top-1/top-2 logit gap is 0.0028).
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "speech/asr/whisper/log_mel.h"
+#include "speech/asr/whisper/model.h"
+#include "speech/asr/whisper/transformer.h"
+
+namespace cadence::speech::whisper {
+namespace {
+
+constexpr double kEncoderTolerance = 2e-3;
+
+std::string TinyPath(const std::string& name) {
+  return std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/" + name;
+}
+
+std::vector<uint8_t> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// CMEL fixture (tools/whisper/reference.py write_mel): magic, int32 rows, cols, stored cols, f32.
+bool ReadRows(const std::string& path, int* rows, int* cols, std::vector<float>* data) {
+  const std::vector<uint8_t> bytes = ReadAll(path);
+  if (bytes.size() < 16 || std::memcmp(bytes.data(), "CMEL", 4) != 0) return false;
+  int32_t header[3];
+  std::memcpy(header, bytes.data() + 4, 12);
+  *rows = header[0];
+  *cols = header[2];
+  const size_t count = static_cast<size_t>(*rows) * *cols;
+  if (bytes.size() != 16 + 4 * count) return false;
+  data->resize(count);
+  std::memcpy(data->data(), bytes.data() + 16, 4 * count);
+  return true;
+}
+
+std::vector<int> ReferenceTokens() {
+  std::ifstream in(TinyPath("reference_tokens.txt"));
+  std::string line;
+  std::vector<int> ids;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    for (int id; s >> id;) ids.push_back(id);
+  }
+  return ids;
+}
+
+LogMel ReferenceMel() {
+  LogMel mel;
+  EXPECT_TRUE(ReadRows(TinyPath("reference_input_mel.bin"), &mel.n_mels, &mel.n_frames, &mel.data));
+  return mel;
+}
+
+void ExpectMatchesReference(const std::string& model_path) {
+  auto model = LoadModel(model_path);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Model& m = **model;
+  EXPECT_EQ(m.hparams.n_audio_state, 64);
+  EXPECT_EQ(m.hparams.n_audio_layer, 2);
+  EXPECT_EQ(m.hparams.n_text_layer, 2);
+
+  auto audio = Encode(m, ReferenceMel());
+  ASSERT_TRUE(audio.ok()) << audio.status().ToString();
+  int rows = 0, cols = 0;
+  std::vector<float> expected;
+  ASSERT_TRUE(ReadRows(TinyPath("reference_encoder_out.bin"), &rows, &cols, &expected));
+  ASSERT_EQ(audio->n_positions, rows);
+  ASSERT_EQ(audio->width, cols);
+  double max_diff = 0.0;
+  for (size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(audio->data[i] - expected[i])));
+  EXPECT_LT(max_diff, kEncoderTolerance);
+  std::printf("%s (%s): encoder max |ours - reference| = %.3g\n", model_path.c_str(), m.format.c_str(), max_diff);
+
+  const std::vector<int> reference = ReferenceTokens();
+  ASSERT_GT(reference.size(), 4u);
+  auto prompt = TranscribePrompt(m, "en");
+  ASSERT_TRUE(prompt.ok()) << prompt.status().ToString();
+  EXPECT_EQ(*prompt, std::vector<int>(reference.begin(), reference.begin() + 4));
+  auto tokens = GreedyDecode(m, *audio, *prompt, static_cast<int>(reference.size()) - 4);
+  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+  EXPECT_EQ(*tokens, reference);
+}
+
+TEST(WhisperModelTest, SafetensorsModelMatchesNumpyReference) { ExpectMatchesReference(TinyPath("")); }
+
+TEST(WhisperModelTest, GgmlModelMatchesNumpyReference) { ExpectMatchesReference(TinyPath("ggml-tiny-random.bin")); }
+
+TEST(WhisperModelTest, BothFormatsLoadIdenticalWeights) {
+  auto st = LoadModel(TinyPath("model.safetensors"));
+  auto gg = LoadModel(TinyPath("ggml-tiny-random.bin"));
+  ASSERT_TRUE(st.ok() && gg.ok());
+  ASSERT_EQ((*st)->tensors.size(), (*gg)->tensors.size());
+  for (const auto& [name, t] : (*st)->tensors) {
+    const Tensor* other = (*gg)->Find(name);
+    ASSERT_NE(other, nullptr) << name;
+    EXPECT_EQ(t.shape, other->shape) << name;
+    EXPECT_EQ(t.data, other->data) << name;
+  }
+  EXPECT_EQ((*gg)->mel_filters.size(), 80u * 201u);
+}
+
+TEST(WhisperModelTest, HfNamesMapToOpenaiNames) {
+  EXPECT_EQ(OpenaiNameFromHf("model.encoder.layers.1.self_attn.k_proj.weight"), "encoder.blocks.1.attn.key.weight");
+  EXPECT_EQ(OpenaiNameFromHf("model.decoder.layers.0.encoder_attn_layer_norm.bias"),
+            "decoder.blocks.0.cross_attn_ln.bias");
+  EXPECT_EQ(OpenaiNameFromHf("model.decoder.layers.0.encoder_attn.out_proj.weight"),
+            "decoder.blocks.0.cross_attn.out.weight");
+  EXPECT_EQ(OpenaiNameFromHf("model.encoder.layer_norm.weight"), "encoder.ln_post.weight");
+  EXPECT_EQ(OpenaiNameFromHf("model.decoder.layer_norm.bias"), "decoder.ln.bias");
+  EXPECT_EQ(OpenaiNameFromHf("model.decoder.layers.1.fc2.bias"), "decoder.blocks.1.mlp.2.bias");
+  EXPECT_EQ(OpenaiNameFromHf("proj_out.weight"), "");
+}
+
+TEST(WhisperModelTest, BadFilesAreClearErrors) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cadence_whisper_model_test";
+  std::filesystem::create_directories(dir);
+  const std::vector<uint8_t> ggml = ReadAll(TinyPath("ggml-tiny-random.bin"));
+  ASSERT_GT(ggml.size(), 100000u);
+
+  const std::string truncated = (dir / "truncated.bin").string();
+  std::ofstream(truncated, std::ios::binary).write(reinterpret_cast<const char*>(ggml.data()), ggml.size() - 1000);
+  auto t = LoadModel(truncated);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find(truncated), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("truncated"), std::string::npos) << t.status().message();
+
+  const std::string not_ggml = (dir / "not_ggml.bin").string();
+  std::ofstream(not_ggml, std::ios::binary) << "RIFF....WAVEfmt ";
+  auto n = LoadModel(not_ggml);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("magic"), std::string::npos) << n.status().message();
+
+  // Safetensors without config.json beside it.
+  const std::filesystem::path lone = dir / "lone";
+  std::filesystem::create_directories(lone);
+  std::filesystem::copy_file(TinyPath("model.safetensors"), lone / "model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto c = LoadModel(lone.string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("config.json"), std::string::npos) << c.status().message();
+
+  // A config whose width disagrees with the tensors names the tensor.
+  std::ofstream(lone / "config.json") << R"({"vocab_size":106,"max_source_positions":100,"d_model":32,
+    "encoder_attention_heads":4,"encoder_layers":2,"max_target_positions":32,"decoder_attention_heads":4,
+    "decoder_layers":2,"num_mel_bins":80,"decoder_start_token_id":97,"eos_token_id":96})";
+  auto s = LoadModel(lone.string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("encoder.conv1.weight"), std::string::npos) << s.status().message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WhisperModelTest, EncoderRejectsWrongFeatures) {
+  auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+  ASSERT_TRUE(model.ok());
+  LogMel mel;
+  mel.n_mels = 128;
+  mel.n_frames = 10;
+  mel.data.assign(128 * 10, 0.0f);
+  EXPECT_FALSE(Encode(**model, mel).ok());
+  mel.n_mels = 80;
+  mel.n_frames = 201;  // the tiny model takes at most 2 * 100 frames
+  mel.data.assign(80 * 201, 0.0f);
+  auto too_long = Encode(**model, mel);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("frames"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cadence::speech::whisper

@@ -1,0 +1,419 @@
+#!/usr/bin/python3
+"""Tiny random Whisper model in both on-disk forms, plus a NumPy reference forward pass.
+
+Writes into OUT_DIR:
+  model.safetensors + config.json + generation_config.json   (Hugging Face openai/whisper-* layout)
+  ggml-tiny-random.bin                                       (whisper.cpp legacy ggml layout)
+  reference_input_mel.bin     the encoder input ([n_mels][2 * n_audio_ctx], CMEL, see reference.py)
+  reference_encoder_out.bin   encoder output ([n_audio_ctx][d_model], CMEL-style rows x cols)
+  reference_tokens.txt        prompt ids, then the greedy ids until <|endoftext|> or max_tokens
+
+The reference forward pass follows openai/whisper model.py (conv stem with exact GELU, sinusoidal
+positions, pre-norm residual blocks, q and k each scaled by head_dim**-0.25, causal self-attention
+and cross-attention in the decoder, logits tied to the token embedding) in float64 on the weights as
+stored (float16 matrices are widened), so C++ and NumPy see identical parameters.
+
+Both files are read back by independent parsers below and the forward pass is run from each; the
+script fails if they disagree. Python 3 + NumPy only (Debian python3-numpy).
+
+Usage: /usr/bin/python3 tools/whisper/tiny_model.py OUT_DIR
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference  # noqa: E402
+
+# Shape: Whisper-architecture, tiny. whisper.cpp fixes the MLP width at 4 * d_model.
+D_MODEL = 64
+N_HEAD = 4
+N_AUDIO_LAYER = 2
+N_TEXT_LAYER = 2
+N_MELS = 80
+N_AUDIO_CTX = 100   # 200 mel frames = 2 s of audio
+N_TEXT_CTX = 32
+MAX_TOKENS = 20
+SEED = 20261129
+
+# Vocabulary: 96 printable-ASCII byte tokens, then the special tokens in the order the real
+# multilingual tokenizer uses (two languages: en, zh).
+BASE_TOKENS = [chr(c) for c in range(32, 128)]
+SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|zh|>", "<|translate|>",
+            "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>"]
+VOCAB = BASE_TOKENS + SPECIALS
+TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
+PROMPT = [TOKEN_ID[t] for t in ("<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>")]
+EOT = TOKEN_ID["<|endoftext|>"]
+
+F16_MATRICES = True  # 2-D weights stored as float16 (as released ggml f16 files); the rest float32
+
+
+def sinusoids(length, channels, max_timescale=10000.0):
+    inc = math.log(max_timescale) / (channels // 2 - 1)
+    inv = np.exp(-inc * np.arange(channels // 2))
+    t = np.arange(length)[:, None] * inv[None, :]
+    return np.concatenate([np.sin(t), np.cos(t)], axis=1)
+
+
+def random_weights():
+    """Parameters under openai/whisper names (the ggml names), numpy arrays in PyTorch shapes."""
+    rng = np.random.default_rng(SEED)
+    d, f = D_MODEL, 4 * D_MODEL
+
+    def mat(*shape, scale):
+        return rng.normal(0.0, scale, size=shape)
+
+    def vec(n, mean=0.0, scale=0.1):
+        return mean + rng.normal(0.0, scale, size=n)
+
+    w = {}
+    w["encoder.conv1.weight"] = mat(d, N_MELS, 3, scale=1.0 / math.sqrt(3 * N_MELS))
+    w["encoder.conv1.bias"] = vec(d)
+    w["encoder.conv2.weight"] = mat(d, d, 3, scale=1.0 / math.sqrt(3 * d))
+    w["encoder.conv2.bias"] = vec(d)
+    w["encoder.positional_embedding"] = sinusoids(N_AUDIO_CTX, d)
+
+    def block(prefix, cross):
+        parts = ["attn"] + (["cross_attn"] if cross else [])
+        for p in parts:
+            for proj in ("query", "key", "value", "out"):
+                w[f"{prefix}.{p}.{proj}.weight"] = mat(d, d, scale=1.0 / math.sqrt(d))
+                if proj != "key":  # Whisper's key projection has no bias
+                    w[f"{prefix}.{p}.{proj}.bias"] = vec(d)
+            w[f"{prefix}.{p}_ln.weight"] = vec(d, 1.0)
+            w[f"{prefix}.{p}_ln.bias"] = vec(d)
+        w[f"{prefix}.mlp.0.weight"] = mat(f, d, scale=1.0 / math.sqrt(d))
+        w[f"{prefix}.mlp.0.bias"] = vec(f)
+        w[f"{prefix}.mlp.2.weight"] = mat(d, f, scale=1.0 / math.sqrt(f))
+        w[f"{prefix}.mlp.2.bias"] = vec(d)
+        w[f"{prefix}.mlp_ln.weight"] = vec(d, 1.0)
+        w[f"{prefix}.mlp_ln.bias"] = vec(d)
+
+    for i in range(N_AUDIO_LAYER):
+        block(f"encoder.blocks.{i}", cross=False)
+    w["encoder.ln_post.weight"] = vec(d, 1.0)
+    w["encoder.ln_post.bias"] = vec(d)
+    w["decoder.token_embedding.weight"] = mat(len(VOCAB), d, scale=0.05)
+    w["decoder.positional_embedding"] = mat(N_TEXT_CTX, d, scale=1.0)
+    for i in range(N_TEXT_LAYER):
+        block(f"decoder.blocks.{i}", cross=True)
+    w["decoder.ln.weight"] = vec(d, 1.0)
+    w["decoder.ln.bias"] = vec(d)
+    # Small token embeddings and strong positions keep the tied-logit argmax from repeating the
+    # current token forever, so the greedy sequence exercises the KV cache.
+    # Round to the stored precision so every reader sees the same numbers.
+    for k, v in w.items():
+        w[k] = v.astype(np.float16 if stored_f16(k, v) else np.float32).astype(np.float64)
+    return w
+
+
+def stored_f16(name, arr):
+    # As whisper.cpp's convert-pt-to-ggml.py: biases, 1-D tensors and positional embeddings stay f32.
+    return F16_MATRICES and arr.ndim >= 2 and "positional_embedding" not in name
+
+
+# ---------------------------------------------------------------------------------------------
+# Hugging Face names.
+
+def hf_name(name):
+    n = name
+    if n.startswith("encoder.positional_embedding"):
+        return "model.encoder.embed_positions.weight"
+    if n.startswith("decoder.positional_embedding"):
+        return "model.decoder.embed_positions.weight"
+    n = n.replace("decoder.token_embedding", "decoder.embed_tokens")
+    n = n.replace(".blocks.", ".layers.")
+    n = n.replace("encoder.ln_post", "encoder.layer_norm").replace("decoder.ln.", "decoder.layer_norm.")
+    for a, b in ((".cross_attn_ln.", ".encoder_attn_layer_norm."), (".attn_ln.", ".self_attn_layer_norm."),
+                 (".mlp_ln.", ".final_layer_norm."), (".mlp.0.", ".fc1."), (".mlp.2.", ".fc2."),
+                 (".cross_attn.", ".encoder_attn."), (".attn.", ".self_attn.")):
+        n = n.replace(a, b)
+    for a, b in ((".query.", ".q_proj."), (".key.", ".k_proj."), (".value.", ".v_proj."), (".out.", ".out_proj.")):
+        n = n.replace(a, b)
+    return "model." + n
+
+
+def write_safetensors(path, w):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(w):
+        arr = w[name]
+        f16 = stored_f16(name, arr)
+        data = np.ascontiguousarray(arr).astype("<f2" if f16 else "<f4").tobytes()
+        header[hf_name(name)] = {"dtype": "F16" if f16 else "F32", "shape": list(arr.shape),
+                                 "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = {"format": "pt"}
+    hjson = json.dumps(header, separators=(",", ":")).encode()
+    hjson += b" " * ((8 - len(hjson) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hjson)))
+        f.write(hjson)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack_from("<Q", raw, 0)
+    header = json.loads(raw[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = meta["data_offsets"]
+        dt = {"F16": "<f2", "F32": "<f4"}[meta["dtype"]]
+        out[name] = np.frombuffer(raw[base + a:base + b], dtype=dt).reshape(meta["shape"]).astype(np.float64)
+    return out
+
+
+def hf_config():
+    return {
+        "architectures": ["WhisperForConditionalGeneration"], "model_type": "whisper",
+        "d_model": D_MODEL, "encoder_layers": N_AUDIO_LAYER, "decoder_layers": N_TEXT_LAYER,
+        "encoder_attention_heads": N_HEAD, "decoder_attention_heads": N_HEAD,
+        "encoder_ffn_dim": 4 * D_MODEL, "decoder_ffn_dim": 4 * D_MODEL, "num_mel_bins": N_MELS,
+        "max_source_positions": N_AUDIO_CTX, "max_target_positions": N_TEXT_CTX, "vocab_size": len(VOCAB),
+        "activation_function": "gelu", "scale_embedding": False, "tie_word_embeddings": True,
+        "decoder_start_token_id": TOKEN_ID["<|startoftranscript|>"], "eos_token_id": EOT,
+        "pad_token_id": EOT, "bos_token_id": EOT, "torch_dtype": "float16",
+    }
+
+
+def generation_config():
+    return {
+        "decoder_start_token_id": TOKEN_ID["<|startoftranscript|>"], "eos_token_id": EOT,
+        "is_multilingual": True, "lang_to_id": {"<|en|>": TOKEN_ID["<|en|>"], "<|zh|>": TOKEN_ID["<|zh|>"]},
+        "task_to_id": {"transcribe": TOKEN_ID["<|transcribe|>"], "translate": TOKEN_ID["<|translate|>"]},
+        "no_timestamps_token_id": TOKEN_ID["<|notimestamps|>"], "max_length": N_TEXT_CTX,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# whisper.cpp legacy ggml file: magic, 11 int32 hparams, mel filters, vocab, tensors until EOF.
+
+GGML_MAGIC = 0x67676D6C
+
+
+def write_ggml(path, w, filters):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<I", GGML_MAGIC))
+        ftype = 1 if F16_MATRICES else 0
+        f.write(struct.pack("<11i", len(VOCAB), N_AUDIO_CTX, D_MODEL, N_HEAD, N_AUDIO_LAYER, N_TEXT_CTX,
+                            D_MODEL, N_HEAD, N_TEXT_LAYER, N_MELS, ftype))
+        f.write(struct.pack("<ii", filters.shape[0], filters.shape[1]))
+        f.write(filters.astype("<f4").tobytes())
+        f.write(struct.pack("<i", len(VOCAB)))
+        for tok in VOCAB:
+            b = tok.encode()
+            f.write(struct.pack("<I", len(b)))
+            f.write(b)
+        for name in sorted(w):
+            arr = w[name]
+            f16 = stored_f16(name, arr)
+            if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+                arr = arr.reshape(arr.shape[0], 1)  # whisper.cpp stores conv biases as [n_state, 1]
+            nb = name.encode()
+            # ggml lists dimensions innermost first: the reverse of the PyTorch shape.
+            f.write(struct.pack("<iii", arr.ndim, len(nb), 1 if f16 else 0))
+            f.write(struct.pack(f"<{arr.ndim}i", *reversed(arr.shape)))
+            f.write(nb)
+            f.write(np.ascontiguousarray(arr).astype("<f2" if f16 else "<f4").tobytes())
+
+
+def read_ggml(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        vals = struct.unpack_from(fmt, raw, pos)
+        pos += struct.calcsize(fmt)
+        return vals
+
+    (magic,) = take("<I")
+    assert magic == GGML_MAGIC, "bad magic"
+    hp = take("<11i")
+    n_mel, n_fft = take("<ii")
+    filters = np.frombuffer(raw, "<f4", n_mel * n_fft, pos).reshape(n_mel, n_fft)
+    pos += 4 * n_mel * n_fft
+    (n_words,) = take("<i")
+    vocab = []
+    for _ in range(n_words):
+        (n,) = take("<I")
+        vocab.append(raw[pos:pos + n].decode())
+        pos += n
+    tensors = {}
+    while pos < len(raw):
+        n_dims, name_len, ttype = take("<iii")
+        ne = take(f"<{n_dims}i")
+        name = raw[pos:pos + name_len].decode()
+        pos += name_len
+        count = int(np.prod(ne))
+        dt = "<f2" if ttype == 1 else "<f4"
+        arr = np.frombuffer(raw, dt, count, pos).reshape(tuple(reversed(ne))).astype(np.float64)
+        pos += count * (2 if ttype == 1 else 4)
+        if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+            arr = arr.reshape(-1)
+        tensors[name] = arr
+    return hp, filters, vocab, tensors
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference forward pass (openai/whisper model.py semantics), float64.
+
+def gelu(x):
+    from math import erf
+    return 0.5 * x * (1.0 + np.vectorize(erf)(x / math.sqrt(2.0)))
+
+
+def layer_norm(x, g, b, eps=1e-5):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * g + b
+
+
+def conv1d(x, w, b, stride):
+    """x [c_in, t], w [c_out, c_in, 3], padding 1."""
+    xp = np.pad(x, ((0, 0), (1, 1)))
+    t_out = (x.shape[1] + 2 - 3) // stride + 1
+    cols = np.stack([xp[:, s * stride:s * stride + 3] for s in range(t_out)])  # [t_out, c_in, 3]
+    return np.einsum("tck,ock->ot", cols, w) + b[:, None]
+
+
+def linear(w, x, name, bias=True):
+    y = x @ w[name + ".weight"].T
+    return y + w[name + ".bias"] if bias else y
+
+
+def attention(w, prefix, x, kv, causal):
+    d = x.shape[-1]
+    hd = d // N_HEAD
+    scale = hd ** -0.25
+    q = linear(w, x, prefix + ".query") * scale
+    k = linear(w, kv, prefix + ".key", bias=False) * scale
+    v = linear(w, kv, prefix + ".value")
+    out = np.zeros_like(q)
+    for h in range(N_HEAD):
+        s = slice(h * hd, (h + 1) * hd)
+        logits = q[:, s] @ k[:, s].T
+        if causal:
+            logits = logits + np.triu(np.full(logits.shape, -np.inf), 1)
+        logits -= logits.max(-1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(-1, keepdims=True)
+        out[:, s] = p @ v[:, s]
+    return linear(w, out, prefix + ".out")
+
+
+def mlp(w, prefix, x):
+    return linear(w, gelu(linear(w, x, prefix + ".mlp.0")), prefix + ".mlp.2")
+
+
+def encode(w, mel):
+    x = gelu(conv1d(mel, w["encoder.conv1.weight"], w["encoder.conv1.bias"], 1))
+    x = gelu(conv1d(x, w["encoder.conv2.weight"], w["encoder.conv2.bias"], 2))
+    x = x.T + w["encoder.positional_embedding"][: x.shape[1]]
+    for i in range(N_AUDIO_LAYER):
+        p = f"encoder.blocks.{i}"
+        x = x + attention(w, p + ".attn", layer_norm(x, w[p + ".attn_ln.weight"], w[p + ".attn_ln.bias"]),
+                          layer_norm(x, w[p + ".attn_ln.weight"], w[p + ".attn_ln.bias"]), False)
+        x = x + mlp(w, p, layer_norm(x, w[p + ".mlp_ln.weight"], w[p + ".mlp_ln.bias"]))
+    return layer_norm(x, w["encoder.ln_post.weight"], w["encoder.ln_post.bias"])
+
+
+def decode_logits(w, tokens, audio):
+    """Logits of the last position; the whole prefix is recomputed (no cache: an independent check
+    of the C++ KV cache)."""
+    x = w["decoder.token_embedding.weight"][tokens] + w["decoder.positional_embedding"][: len(tokens)]
+    for i in range(N_TEXT_LAYER):
+        p = f"decoder.blocks.{i}"
+        h = layer_norm(x, w[p + ".attn_ln.weight"], w[p + ".attn_ln.bias"])
+        x = x + attention(w, p + ".attn", h, h, True)
+        h = layer_norm(x, w[p + ".cross_attn_ln.weight"], w[p + ".cross_attn_ln.bias"])
+        x = x + attention(w, p + ".cross_attn", h, audio, False)
+        x = x + mlp(w, p, layer_norm(x, w[p + ".mlp_ln.weight"], w[p + ".mlp_ln.bias"]))
+    x = layer_norm(x, w["decoder.ln.weight"], w["decoder.ln.bias"])
+    return x[-1] @ w["decoder.token_embedding.weight"].T
+
+
+def greedy(w, audio):
+    """Greedy ids and the smallest top-1 minus top-2 logit margin met (how robust the argmax is
+    to float32 rounding in another implementation)."""
+    tokens = list(PROMPT)
+    margin = float("inf")
+    while len(tokens) < len(PROMPT) + MAX_TOKENS and len(tokens) < N_TEXT_CTX:
+        logits = decode_logits(w, tokens, audio)
+        top2 = np.sort(logits)[-2:]
+        margin = min(margin, top2[1] - top2[0])
+        nxt = int(np.argmax(logits))
+        tokens.append(nxt)
+        if nxt == EOT:
+            break
+    return tokens, margin
+
+
+def write_rows(path, arr):
+    with open(path, "wb") as f:
+        f.write(b"CMEL")
+        f.write(struct.pack("<iii", arr.shape[0], arr.shape[1], arr.shape[1]))
+        f.write(np.ascontiguousarray(arr).astype("<f4").tobytes())
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    w = random_weights()
+    filters = reference.mel_filters(N_MELS).astype(np.float32)
+    st_path = os.path.join(out_dir, "model.safetensors")
+    gg_path = os.path.join(out_dir, "ggml-tiny-random.bin")
+    write_safetensors(st_path, w)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(hf_config(), f, indent=1)
+    with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+        json.dump(generation_config(), f, indent=1)
+    write_ggml(gg_path, w, filters)
+
+    # Read both back with the independent parsers; weights must agree exactly.
+    inv = {hf_name(k): k for k in w}
+    from_st = {inv[k]: v for k, v in read_safetensors(st_path).items()}
+    hp, gg_filters, vocab, from_gg = read_ggml(gg_path)
+    assert vocab == VOCAB and hp[0] == len(VOCAB) and hp[9] == N_MELS
+    assert set(from_st) == set(w) == set(from_gg), "tensor sets differ"
+    for k in w:
+        assert np.array_equal(from_st[k], w[k]) and np.array_equal(from_gg[k], w[k]), k
+
+    # Input: the log-mel of 2 s of a real clip, as the encoder takes it (2 * n_audio_ctx frames).
+    clip = reference.read_wav_mono16k(os.path.join(sys.argv[2] if len(sys.argv) > 2 else
+                                                   "/work/shared/data/speech", "en_m_jfk.wav"))
+    mel = reference.log_mel(clip[: 2 * N_AUDIO_CTX * reference.HOP], N_MELS)
+    mel = mel.astype(np.float32).astype(np.float64)  # the fixture is float32; so is what C++ reads
+    assert mel.shape == (N_MELS, 2 * N_AUDIO_CTX), mel.shape
+    reference.write_mel(os.path.join(out_dir, "reference_input_mel.bin"), mel)
+
+    audio_st = encode(from_st, mel)
+    audio_gg = encode(from_gg, mel)
+    assert np.array_equal(audio_st, audio_gg)
+    write_rows(os.path.join(out_dir, "reference_encoder_out.bin"), audio_st)
+    tokens, margin = greedy(from_st, audio_st)
+    with open(os.path.join(out_dir, "reference_tokens.txt"), "w") as f:
+        f.write("# prompt (4 ids) then greedy ids; tools/whisper/tiny_model.py, seed %d\n" % SEED)
+        f.write(" ".join(map(str, tokens)) + "\n")
+        f.write("# smallest top-1 minus top-2 logit margin: %.4f\n" % margin)
+    print("encoder out", audio_st.shape, "std %.3f" % audio_st.std(), "min logit margin %.4f" % margin)
+    print("tokens", tokens)
+    for name in sorted(os.listdir(out_dir)):
+        print(f"{name}: {os.path.getsize(os.path.join(out_dir, name))} bytes")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit(__doc__)
+    main(sys.argv[1])
