@@ -74,9 +74,11 @@ describe('bad input', () => {
   test('each bad event gets an error with the client event_id; the session keeps working', async () => {
     const s = await OpenRaw(server);
     await s.waitFor('session.created');
-    s.send({ type: 'input_audio_buffer.append', event_id: 'evt_ok_1', audio: Buffer.alloc(4800).toString('base64') });
+    s.send({ type: 'input_audio_buffer.append', event_id: 'evt_ok_1', audio: Buffer.alloc(24000).toString('base64') });
 
-    await ExpectError(s, '{"type": "session.update", "event_id": "evt_json", ', {});
+    // Even a frame that is not JSON gets its event_id back when one can be read from it.
+    await ExpectError(s, '{"type": "session.update", "event_id": "evt_json", ', { event_id: 'evt_json', code: /json/ });
+    await ExpectError(s, 'not json at all', { code: /json/ });
     await ExpectError(s, { type: 'no.such.event', event_id: 'evt_unknown' }, { event_id: 'evt_unknown' });
     await ExpectError(s, { event_id: 'evt_notype' }, { event_id: 'evt_notype' });
     await ExpectError(s, { type: 'input_audio_buffer.append', event_id: 'evt_noaudio' }, { event_id: 'evt_noaudio', param: 'audio' });
@@ -91,7 +93,7 @@ describe('bad input', () => {
     const big = `{"event_id":"evt_big","type":"input_audio_buffer.append","audio":"${'A'.repeat(16 << 20)}"}`;
     await ExpectError(s, big, { event_id: 'evt_big', code: /frame_too_large/ });
 
-    // Nothing accepted earlier is lost: the first 100 ms of audio is still in the buffer.
+    // Nothing accepted earlier is lost: the first 500 ms of audio is still in the buffer.
     const from = s.events.length;
     s.send({ type: 'input_audio_buffer.commit', event_id: 'evt_commit' });
     const committed = await s.waitFor((e) => e.type === 'input_audio_buffer.committed' || e.type === 'error', { from });
@@ -109,6 +111,8 @@ describe('bad input', () => {
     for (let i = 0; i < 330; ++i) s.send({ type: 'input_audio_buffer.append', event_id: `evt_a${i}`, audio: second });
     const err = await s.waitFor('error', { timeout_ms: 20000 });
     assert.match(err.error.event_id, /^evt_a3[0-2]\d$/, JSON.stringify(err));
+    // Every refused append is named; the last one too.
+    await s.waitFor((e) => e.type === 'error' && e.error.event_id === 'evt_a329', { timeout_ms: 20000 });
     const from = s.events.length;
     s.send({ type: 'input_audio_buffer.commit' });
     const committed = await s.waitFor((e) => e.type === 'input_audio_buffer.committed' || e.type === 'error', { from, timeout_ms: 20000 });
