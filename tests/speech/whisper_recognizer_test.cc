@@ -1,0 +1,70 @@
+// WhisperRecognizer on the tiny random ggml model (tools/whisper/tiny_model.py): streaming the
+// first 2 s of en_m_jfk.wav must give the text of the NumPy reference's greedy ids, spelled with the
+// tiny vocabulary (id i < 96 is the character 32 + i), up to the recognizer's n_text_ctx / 2 cap.
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "audio/wav.h"
+#include "speech/asr/whisper/whisper_recognizer.h"
+
+namespace cadence::speech::whisper {
+namespace {
+
+std::string TinyPath(const std::string& name) {
+  return std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/" + name;
+}
+
+std::vector<int> ReferenceTokens() {
+  std::ifstream in(TinyPath("reference_tokens.txt"));
+  std::string line;
+  std::vector<int> ids;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    for (int id; s >> id;) ids.push_back(id);
+  }
+  return ids;
+}
+
+TEST(WhisperRecognizerTest, StreamTranscribesAsTheReferenceDecodes) {
+  auto recognizer = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), "en");
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  EXPECT_EQ((*recognizer)->name(), "whisper");
+  auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
+  ASSERT_TRUE(wave.ok()) << wave.status().ToString();
+  ASSERT_GE(wave->samples.size(), 32000u);
+
+  auto stream = (*recognizer)->CreateStream();
+  for (size_t at = 0; at < 32000; at += 1600) {
+    stream->AcceptWaveform(std::span<const float>(wave->samples).subspan(at, 1600));
+    stream->Partial();  // decodes once per second of new audio; must not disturb the final
+  }
+  auto transcript = stream->Finish();
+  ASSERT_TRUE(transcript.ok()) << transcript.status().ToString();
+
+  const std::vector<int> ids = ReferenceTokens();
+  const int cap = (*recognizer)->model().hparams.n_text_ctx / 2;
+  std::string expected;
+  for (size_t i = 4; i < ids.size() && static_cast<int>(i - 4) < cap; ++i) {
+    if (ids[i] < 96) expected += static_cast<char>(32 + ids[i]);
+  }
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(transcript->text, expected);
+  EXPECT_EQ(transcript->language, "en");
+}
+
+TEST(WhisperRecognizerTest, MissingModelAndUnknownLanguageAreClearErrors) {
+  auto missing = WhisperRecognizer::Create("/nonexistent/ggml-base.bin", "en");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/ggml-base.bin"), std::string::npos);
+  auto lang = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), "fr");
+  ASSERT_FALSE(lang.ok());
+  EXPECT_NE(lang.status().message().find("fr"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cadence::speech::whisper
