@@ -426,10 +426,23 @@ class SessionImpl final : public Session {
     });
   }
 
+  // Audio reaches the recognizer in ~160 ms batches: one worker task per 20 ms append costs more
+  // in task and decoder-call overhead than the decoding itself.
+  static constexpr size_t kFeedBatchSamples = 2560;
+
   void FeedUtterance(std::span<const float> samples) {
     if (!utterance_ || samples.empty()) return;
+    feed_pending_.insert(feed_pending_.end(), samples.begin(), samples.end());
+    if (feed_pending_.size() >= kFeedBatchSamples) FlushFeed();
+  }
+
+  void FlushFeed() {
+    if (!utterance_ || feed_pending_.empty()) return;
     auto job = utterance_->job;
-    job->lane->Submit([job, chunk = std::vector<float>(samples.begin(), samples.end())] {
+    std::vector<float> chunk;
+    chunk.reserve(kFeedBatchSamples + 1024);
+    chunk.swap(feed_pending_);
+    job->lane->Submit([job, chunk = std::move(chunk)] {
       if (job->cancel.cancelled()) return;
       if (job->asr) job->asr->AcceptWaveform(chunk);
       if (job->analysis) job->analysis->Accept(chunk);
@@ -438,6 +451,7 @@ class SessionImpl final : public Session {
   }
 
   void CancelUtterance() {
+    feed_pending_.clear();
     if (!utterance_) return;
     utterance_->job->cancel.Cancel();
     utterance_.reset();
@@ -481,6 +495,7 @@ class SessionImpl final : public Session {
   // Commits the first `samples` of the buffer as a user audio item.
   void CommitUtterance(size_t samples) {
     if (!utterance_) BeginUtterance(buffer_start_ms_);
+    FlushFeed();
     Utterance u = std::move(*utterance_);
     utterance_.reset();
     const double audio_s = static_cast<double>(samples) / kRate16k;
@@ -1219,6 +1234,7 @@ class SessionImpl final : public Session {
   std::vector<float> vad_probs_;
   TurnDetector detector_;
   std::optional<Utterance> utterance_;
+  std::vector<float> feed_pending_;  // audio for the utterance's lane, not yet submitted
   int pending_transcriptions_ = 0;
   std::optional<paralinguistics::UtteranceCues> last_cues_;  // of the latest user utterance
   paralinguistics::SpeakerBaseline baseline_;
