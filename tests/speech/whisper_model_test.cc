@@ -113,6 +113,10 @@ TEST(WhisperModelTest, BothFormatsLoadIdenticalWeights) {
     EXPECT_EQ(t.data, other->data) << name;
   }
   EXPECT_EQ((*gg)->mel_filters.size(), 80u * 201u);
+  // vocab.json spells bytes in GPT-2's alphabet (space is U+0120); decoded, it equals the ggml bytes.
+  ASSERT_FALSE((*st)->vocab.empty());
+  EXPECT_EQ((*st)->vocab[0], " ");
+  EXPECT_EQ((*st)->vocab, (*gg)->vocab);
 }
 
 TEST(WhisperModelTest, HfNamesMapToOpenaiNames) {

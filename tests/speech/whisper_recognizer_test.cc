@@ -1,6 +1,7 @@
 // WhisperRecognizer on the tiny random ggml model (tools/whisper/tiny_model.py): streaming the
 // first 2 s of en_m_jfk.wav must give the text of the NumPy reference's greedy ids, spelled with the
-// tiny vocabulary (id i < 96 is the character 32 + i), up to the recognizer's n_text_ctx / 2 cap.
+// tiny vocabulary (id i < 96 is the character 32 + i), up to the recognizer's n_text_ctx / 2 cap,
+// from both the ggml file and the Hugging Face directory.
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -30,8 +31,8 @@ std::vector<int> ReferenceTokens() {
   return ids;
 }
 
-TEST(WhisperRecognizerTest, StreamTranscribesAsTheReferenceDecodes) {
-  auto recognizer = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), "en");
+void ExpectStreamMatchesReference(const std::string& model_path) {
+  auto recognizer = WhisperRecognizer::Create(model_path, "en");
   ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
   EXPECT_EQ((*recognizer)->name(), "whisper");
   auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
@@ -55,6 +56,16 @@ TEST(WhisperRecognizerTest, StreamTranscribesAsTheReferenceDecodes) {
   ASSERT_FALSE(expected.empty());
   EXPECT_EQ(transcript->text, expected);
   EXPECT_EQ(transcript->language, "en");
+}
+
+TEST(WhisperRecognizerTest, GgmlStreamTranscribesAsTheReferenceDecodes) {
+  ExpectStreamMatchesReference(TinyPath("ggml-tiny-random.bin"));
+}
+
+// vocab.json spells the space token as U+0120 (GPT-2's byte alphabet); the text must match the
+// ggml file's raw bytes.
+TEST(WhisperRecognizerTest, HuggingFaceStreamTranscribesAsTheReferenceDecodes) {
+  ExpectStreamMatchesReference(TinyPath(""));
 }
 
 TEST(WhisperRecognizerTest, MissingModelAndUnknownLanguageAreClearErrors) {

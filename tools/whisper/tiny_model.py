@@ -2,7 +2,7 @@
 """Tiny random Whisper model in both on-disk forms, plus a NumPy reference forward pass.
 
 Writes into OUT_DIR:
-  model.safetensors + config.json + generation_config.json   (Hugging Face openai/whisper-* layout)
+  model.safetensors + config.json + generation_config.json + vocab.json (Hugging Face layout)
   ggml-tiny-random.bin                                       (whisper.cpp legacy ggml layout)
   reference_input_mel.bin     the encoder input ([n_mels][2 * n_audio_ctx], CMEL, see reference.py)
   reference_encoder_out.bin   encoder output ([n_audio_ctx][d_model], CMEL-style rows x cols)
@@ -185,6 +185,28 @@ def hf_config():
         "decoder_start_token_id": TOKEN_ID["<|startoftranscript|>"], "eos_token_id": EOT,
         "pad_token_id": EOT, "bos_token_id": EOT, "torch_dtype": "float16",
     }
+
+
+def gpt2_byte_to_unicode():
+    """GPT-2's byte-level alphabet (the form Hugging Face vocab.json spells tokens in)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + \
+        list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def hf_vocab():
+    enc = gpt2_byte_to_unicode()
+    vocab = {}
+    for i, tok in enumerate(VOCAB):
+        vocab[tok if tok in SPECIALS else "".join(enc[b] for b in tok.encode())] = i
+    return vocab
 
 
 def generation_config():
@@ -379,6 +401,8 @@ def main(out_dir):
         json.dump(hf_config(), f, indent=1)
     with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
         json.dump(generation_config(), f, indent=1)
+    with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(hf_vocab(), f, ensure_ascii=False)
     write_ggml(gg_path, w, filters)
 
     # Read both back with the independent parsers; weights must agree exactly.

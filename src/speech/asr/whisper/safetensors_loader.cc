@@ -34,6 +34,58 @@ Status ReadInt(const nlohmann::json& j, const std::string& path, const char* key
   return Status::Ok();
 }
 
+// GPT-2's byte-level alphabet, reversed: vocab.json spells byte b as itself when it is printable
+// ('!'..'~', U+00A1..U+00AC, U+00AE..U+00FF) and as U+0100 + k for the k-th other byte.
+std::vector<int> UnicodeToByte() {
+  std::vector<int> table(512, -1);
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    table[keep ? b : 256 + extra++] = b;
+  }
+  return table;
+}
+
+// False when `token` holds a character outside the byte alphabet (e.g. a special token).
+bool TokenBytes(const std::string& token, const std::vector<int>& table, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < token.size();) {
+    const unsigned char c = token[i];
+    int cp = 0, len = 1;
+    if (c < 0x80) {
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < token.size()) {
+      cp = ((c & 0x1F) << 6) | (token[i + 1] & 0x3F);
+      len = 2;
+    } else {
+      return false;
+    }
+    if (cp >= static_cast<int>(table.size()) || table[cp] < 0) return false;
+    out->push_back(static_cast<char>(table[cp]));
+    i += len;
+  }
+  return true;
+}
+
+// Fills model->vocab (id -> raw bytes) from vocab.json; missing file: no texts, not an error.
+Status ReadVocab(const std::string& path, Model* model) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::Ok();
+  auto vocab = ReadJson(path);
+  if (!vocab.ok()) return vocab.status();
+  const std::vector<int> table = UnicodeToByte();
+  std::string bytes;
+  for (const auto& [token, id] : vocab->items()) {
+    if (!id.is_number_integer() || id.get<int>() < 0 || id.get<int>() >= model->hparams.n_vocab) {
+      return Status::InvalidArgument(path + ": token \"" + token + "\" has an id outside [0, vocab_size)");
+    }
+    const int i = id.get<int>();
+    if (static_cast<int>(model->vocab.size()) <= i) model->vocab.resize(i + 1);
+    model->vocab[i] = TokenBytes(token, table, &bytes) ? bytes : token;
+  }
+  return Status::Ok();
+}
+
 int IntOr(const nlohmann::json& j, const char* key, int fallback) {
   auto it = j.find(key);
   return it != j.end() && it->is_number_integer() ? it->get<int>() : fallback;
@@ -89,6 +141,8 @@ Result<std::unique_ptr<Model>> LoadSafetensorsModel(const std::string& path) {
       }
     }
   }
+
+  if (Status s = ReadVocab((dir / "vocab.json").string(), model.get()); !s.ok()) return s;
 
   auto file = engine::SafetensorsFile::Open(weights);
   if (!file.ok()) return file.status();

@@ -5,8 +5,8 @@
 // Finish() decodes the utterance (its first 30 s, zero-padded as Whisper does: greedy, no
 // timestamps); Partial() re-decodes the buffered audio at most once per second of new audio. Decoding
 // runs on the caller's thread (a compute worker). Text is the byte concatenation of the non-special
-// tokens, which needs the vocabulary a whisper.cpp file carries; Hugging Face checkpoints give ids
-// only for now (Finish() says so in its error).
+// tokens, from the vocabulary a whisper.cpp file carries or a Hugging Face vocab.json; without one,
+// Finish() returns Unimplemented saying so.
 #pragma once
 
 #include <memory>
