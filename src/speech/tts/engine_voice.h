@@ -32,6 +32,9 @@ class EngineVoice {
   // False when the engine ignores EngineProsody::pitch_st/pitch_range for this voice, so the
   // caller must shift pitch on the waveform instead.
   virtual bool native_pitch() const { return true; }
+  // How far (semitones) the voice's mean F0 moves by itself when pitch_range is applied; the
+  // caller shifts by the negative so range and mean stay independent.
+  virtual double MeanShiftFromRangeSt(double pitch_range) const { return 0.0; }
   virtual Status Render(std::string_view text, const EngineProsody& prosody, const CancelToken& cancel,
                         std::vector<float>* out) const = 0;
 };

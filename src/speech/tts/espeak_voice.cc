@@ -48,6 +48,12 @@ class EspeakVoice final : public EngineVoice {
   // eSpeak's pitch parameter moved the measured F0 mean far less than its nominal scale (Praat:
   // ~2.7 st for 31 steps with range changing too), so mean pitch is shifted on the waveform.
   bool native_pitch() const override { return false; }
+  // Measured with Praat on cmn-f: widening eSpeak's range lowers the mean (range ×2: −3.0 st;
+  // ×0.44: +1.6 st), since the contour grows mostly downward.
+  double MeanShiftFromRangeSt(double pitch_range) const override {
+    double octaves = std::log2(std::clamp(pitch_range, 0.05, 2.0));
+    return octaves >= 0 ? -3.0 * octaves : -1.4 * octaves;
+  }
 
   Status Render(std::string_view text, const EngineProsody& prosody, const CancelToken& cancel,
                 std::vector<float>* out) const override {

@@ -155,7 +155,9 @@ class EngineSynthesizer final : public Synthesizer {
     if (!voice.native_pitch()) native.pitch_st = 0.0;
     std::vector<float> pcm;
     CADENCE_RETURN_IF_ERROR(voice.Render(seg.text, native, cancel, &pcm));
-    if (!voice.native_pitch()) PitchShift(&pcm, voice.sample_rate_hz(), plan.engine.pitch_st);
+    if (!voice.native_pitch())
+      PitchShift(&pcm, voice.sample_rate_hz(),
+                 plan.engine.pitch_st - voice.MeanShiftFromRangeSt(std::clamp(plan.engine.pitch_range, 0.0, 2.0)));
     *out = audio::Resample(pcm, voice.sample_rate_hz(), kTtsSampleRateHz);
     TrimSilence(out, kTtsSampleRateHz);
     Breathe(out, kTtsSampleRateHz, plan.breathiness);
