@@ -8,7 +8,7 @@
 #include "engine/generator.h"
 #include "paralinguistics/cues_text.h"
 #include "persona/persona.h"
-#include "persona/prompt.h"
+#include "brain/persona_prompt.h"
 
 namespace cadence::brain {
 
@@ -30,9 +30,9 @@ std::vector<Message> ComposeLlmMessages(const ReplyRequest& request) {
     p.languages = {"en", "zh"};
     return p;
   }();
-  persona::PromptOptions options;
+  PromptOptions options;
   options.render_cues = [](const paralinguistics::UtteranceCues& c) { return paralinguistics::CuesToPromptText(c); };
-  return persona::ComposePrompt(request.persona ? *request.persona : kDefault, request, options);
+  return ComposePrompt(request.persona ? *request.persona : kDefault, request, options);
 }
 
 namespace {

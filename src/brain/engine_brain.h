@@ -1,5 +1,5 @@
 // Engine brain: Cadence's own transformer (src/engine) as a Brain. Persona + instructions + cues +
-// history become chat messages (persona::ComposePrompt), rendered with the model's chat template
+// history become chat messages (ComposePrompt), rendered with the model's chat template
 // (Qwen2.5 ChatML or Llama 3.1) and streamed token by token.
 //
 // Prefix reuse: the brain keeps a small pool of KV-cache Sequences; each reply takes the one whose
@@ -33,7 +33,7 @@ Result<std::unique_ptr<Brain>> CreateEngineBrain(std::shared_ptr<const engine::M
                                                  EngineBrainOptions options = {});
 
 // The messages an LLM brain sends for a request (system prompt, history, cues), shared by the
-// engine and remote brains. Uses persona::ComposePrompt with a built-in default persona when the
+// engine and remote brains. Uses ComposePrompt with a built-in default persona when the
 // request has none.
 std::vector<Message> ComposeLlmMessages(const ReplyRequest& request);
 std::string_view RoleName(Message::Role role);

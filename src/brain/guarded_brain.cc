@@ -4,7 +4,7 @@
 
 #include "core/log.h"
 #include "persona/macros.h"
-#include "persona/prompt.h"
+#include "brain/persona_prompt.h"
 #include "persona/text.h"
 
 namespace cadence::brain {
@@ -69,7 +69,7 @@ class GuardedBrain : public Brain {
       ReplyRequest stronger = request;
       if (p) {
         stronger.instructions += (stronger.instructions.empty() ? "" : "\n\n") +
-                                 persona::PersonaReminder(*p, ctx.language) +
+                                 PersonaReminder(*p, ctx.language) +
                                  " Your previous reply broke character (" + flagged_reason + "); answer again, fully in character.";
       }
       flagged_reason.clear();

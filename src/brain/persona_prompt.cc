@@ -1,4 +1,4 @@
-#include "persona/prompt.h"
+#include "brain/persona_prompt.h"
 
 #include "paralinguistics/cues_text.h"
 #include "persona/card.h"
@@ -6,11 +6,17 @@
 #include "persona/macros.h"
 #include "persona/text.h"
 
-namespace cadence::persona {
+namespace cadence::brain {
 
 namespace {
 
-using brain::Message;
+using persona::DetectLanguage;
+using persona::ExpandMacros;
+using persona::LoreEntry;
+using persona::Persona;
+using persona::SplitExamples;
+using persona::Trim;
+using persona::TriggerLore;
 
 std::string LanguageName(std::string_view lang) {
   if (lang == "zh") return "Mandarin Chinese";
@@ -32,7 +38,7 @@ std::string PersonaReminder(const Persona& p, std::string_view language, std::st
   return std::string(Trim(out));
 }
 
-std::vector<Message> ComposePrompt(const Persona& p, const brain::ReplyRequest& request, const PromptOptions& options) {
+std::vector<Message> ComposePrompt(const Persona& p, const ReplyRequest& request, const PromptOptions& options) {
   const std::string& user = options.user_name;
   auto expand = [&](std::string_view text) { return ExpandMacros(text, p.name, user); };
   std::string last_user;
@@ -105,4 +111,4 @@ std::vector<Message> ComposePrompt(const Persona& p, const brain::ReplyRequest& 
   return out;
 }
 
-}  // namespace cadence::persona
+}  // namespace cadence::brain

@@ -8,7 +8,7 @@
 //   history... (a system reminder after every `reminder_every_messages` history messages)
 //   [system: how the user sounded]          (when cues are present)
 //   [system: post-history instructions]     (always last)
-// Pure; thread-safe. Only brain::Message (a plain struct in brain/brain.h) is used from brain/.
+// Pure; thread-safe. Lives in brain/ (not persona/) because it speaks the brain's Message types.
 #pragma once
 
 #include <functional>
@@ -18,7 +18,7 @@
 #include "brain/brain.h"
 #include "persona/persona.h"
 
-namespace cadence::persona {
+namespace cadence::brain {
 
 struct PromptOptions {
   std::string user_name = "User";  // {{user}}
@@ -27,11 +27,11 @@ struct PromptOptions {
   std::function<std::string(const paralinguistics::UtteranceCues&)> render_cues;
 };
 
-std::vector<brain::Message> ComposePrompt(const Persona& persona, const brain::ReplyRequest& request,
-                                          const PromptOptions& options = {});
+std::vector<Message> ComposePrompt(const persona::Persona& persona, const ReplyRequest& request,
+                                   const PromptOptions& options = {});
 
 // The one-paragraph reminder (name, voice of the character, never mention being an AI, reply
 // language), also used by the guarded brain when it regenerates a flagged reply.
-std::string PersonaReminder(const Persona& persona, std::string_view language, std::string_view user_name = "User");
+std::string PersonaReminder(const persona::Persona& persona, std::string_view language, std::string_view user_name = "User");
 
-}  // namespace cadence::persona
+}  // namespace cadence::brain

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "persona/text.h"
+#include "speech/tts/style_parser.h"
 
 namespace cadence::persona {
 
@@ -159,23 +160,6 @@ int LeadingNumber(std::string_view rest) {
   return value + (pending < 0 ? 0 : pending);
 }
 
-std::string StripStyleTags(std::string_view text) {
-  std::string out;
-  int depth = 0;
-  for (char c : text) {
-    if (c == '[' || c == '<') {
-      ++depth;
-      continue;
-    }
-    if ((c == ']' || c == '>') && depth > 0) {
-      --depth;
-      continue;
-    }
-    if (depth == 0) out.push_back(c);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view ViolationName(Violation v) {
@@ -221,7 +205,7 @@ int EraYear(std::string_view era) {
 
 GuardVerdict Guard::Evaluate(std::string_view raw_sentence, const GuardContext& ctx) const {
   GuardVerdict v;
-  std::string sentence = StripStyleTags(raw_sentence);
+  std::string sentence = speech::SpokenText(raw_sentence);
   std::string lower = AsciiLower(sentence);
   std::string which;
   const Persona* p = ctx.persona;

@@ -1,6 +1,5 @@
 #include "realtime/sentence_stream.h"
 
-#include <cctype>
 
 namespace cadence::realtime {
 namespace {
@@ -117,51 +116,6 @@ void SentenceStream::Push(std::string_view text, std::vector<std::string>* out) 
 
 void SentenceStream::Flush(std::vector<std::string>* out) {
   if (!pending_.empty()) Emit(pending_.size(), out);
-}
-
-std::string StripStyleTags(std::string_view tagged) {
-  std::string out;
-  out.reserve(tagged.size());
-  size_t i = 0;
-  while (i < tagged.size()) {
-    const char c = tagged[i];
-    char close = 0;
-    if (c == '[') close = ']';
-    if (c == '<') close = '>';
-    if (c == '(') {
-      // Only "(whispering)"-style stage directions: a single lowercase word or two.
-      size_t j = tagged.find(')', i);
-      if (j != std::string_view::npos && j - i <= 24) {
-        bool direction = true;
-        for (size_t k = i + 1; k < j; ++k) {
-          const char d = tagged[k];
-          if (!(std::islower(static_cast<unsigned char>(d)) || d == ' ' || d == '-')) direction = false;
-        }
-        if (direction && j > i + 1) close = ')';
-      }
-    }
-    if (close != 0) {
-      size_t j = tagged.find(close, i + 1);
-      if (j != std::string_view::npos) {
-        i = j + 1;
-        // A removed tag separates words in spaced scripts; Han text has no spaces to keep.
-        if (!out.empty() && out.back() != ' ' && static_cast<unsigned char>(out.back()) < 0x80) out += ' ';
-        continue;
-      }
-    }
-    if (IsSpace(c)) {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      // A space before punctuation left by a removed tag ("Well [laughs] .") is dropped.
-      if ((c == '.' || c == ',' || c == '!' || c == '?') && !out.empty() && out.back() == ' ') out.pop_back();
-      out += c;
-    }
-    ++i;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  size_t b = 0;
-  while (b < out.size() && out[b] == ' ') ++b;
-  return out.substr(b);
 }
 
 }  // namespace cadence::realtime

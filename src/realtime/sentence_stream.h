@@ -32,8 +32,4 @@ class SentenceStream {
   size_t max_bytes_;
 };
 
-// Strips inline style tags ("[laughs]", "<emphasis>", "(whispering)") from tagged reply text,
-// leaving the words a listener hears; collapses the whitespace tags leave behind.
-std::string StripStyleTags(std::string_view tagged);
-
 }  // namespace cadence::realtime

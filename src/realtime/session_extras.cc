@@ -4,6 +4,7 @@
 #include "paralinguistics/cues_json.h"
 #include "persona/store.h"
 #include "realtime/sentence_stream.h"
+#include "speech/tts/style_parser.h"
 
 namespace cadence::realtime {
 
@@ -43,7 +44,7 @@ speech::Tone PersonaTone(const persona::Persona& persona) {
   return tone;
 }
 
-std::string SpokenText(std::string_view tagged) { return StripStyleTags(tagged); }
+std::string SpokenText(std::string_view tagged) { return speech::SpokenText(tagged); }
 
 nlohmann::json CuesJson(const paralinguistics::UtteranceCues& cues) {
   nlohmann::json j = nlohmann::json::parse(paralinguistics::CuesToJson(cues, false), nullptr, false);

@@ -1,14 +1,16 @@
-#include "persona/prompt.h"
+#include "brain/persona_prompt.h"
 
 #include <gtest/gtest.h>
 
 #include "paralinguistics/cues_text.h"
 #include "persona/store.h"
 
-namespace cadence::persona {
+namespace cadence::brain {
 namespace {
 
-using brain::Message;
+using persona::Persona;
+using persona::PersonaStore;
+
 
 TEST(PromptTest, ComposesCardLoreExamplesCuesAndPostHistoryLast) {
   PersonaStore store = PersonaStore::Embedded();
@@ -67,4 +69,4 @@ TEST(PromptTest, CustomCueRendererAndReminderReinjection) {
 }
 
 }  // namespace
-}  // namespace cadence::persona
+}  // namespace cadence::brain

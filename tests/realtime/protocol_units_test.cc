@@ -6,6 +6,7 @@
 
 #include "realtime/base64.h"
 #include "realtime/sentence_stream.h"
+#include "realtime/session_extras.h"
 #include "realtime/session_config.h"
 #include "realtime/turn_detector.h"
 
@@ -100,12 +101,12 @@ TEST(SentenceStreamTest, LongSentenceCutAtComma) {
   for (const auto& s : out) EXPECT_LE(s.size(), 200u);
 }
 
-TEST(StripStyleTagsTest, KeepsOnlySpokenWords) {
-  EXPECT_EQ(StripStyleTags("Well [laughs] that is <emphasis>really</emphasis> funny."),
+TEST(SpokenTextTest, KeepsOnlySpokenWords) {
+  EXPECT_EQ(SpokenText("Well [laughs] that is <emphasis>really</emphasis> funny."),
             "Well that is really funny.");
-  EXPECT_EQ(StripStyleTags("(whispering) come here [sighs]."), "come here.");
-  EXPECT_EQ(StripStyleTags("A (Big) deal <break time=\"500ms\"/>ok"), "A (Big) deal ok");
-  EXPECT_EQ(StripStyleTags("你好[laughs]。"), "你好。");
+  EXPECT_EQ(SpokenText("(whispering) come here [sighs]."), "come here.");
+  EXPECT_EQ(SpokenText("A (Big) deal <break time=\"500ms\"/>ok"), "A (Big) deal ok");
+  EXPECT_EQ(SpokenText("你好[laughs]。"), "你好。");
 }
 
 TEST(TurnDetectorTest, StartAndStopWithPaddingAndHysteresis) {

@@ -41,11 +41,17 @@ TEST(WordErrorRate, CountsEditsOverReferenceWords) {
   EXPECT_DOUBLE_EQ(WordErrorRate("", "x"), 1.0);
 }
 
-TEST(Recognizer, WhisperPathIsUnimplementedWithAClearMessage) {
+TEST(Recognizer, MissingWhisperModelIsAClearError) {
   auto r = CreateRecognizer({"/models/whisper-small", ""});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(r.status().message().find("/models/whisper-small"), std::string::npos);
+  EXPECT_NE(r.status().message().find("/models/whisper-small"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("--asr-model"), std::string::npos) << r.status().ToString();
+}
+
+TEST(Recognizer, WhisperModelPathSelectsWhisper) {
+  auto r = CreateRecognizer({std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/ggml-tiny-random.bin", "en"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->name(), "whisper");
 }
 
 TEST(Recognizer, UnsupportedLanguageIsRejected) {
