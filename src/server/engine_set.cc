@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "brain/factory.h"
 #include "brain/guarded_brain.h"
 #include "brain/scripted_brain.h"
 #include "paralinguistics/analyzer.h"
@@ -48,11 +49,17 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     set->tts_ = std::move(voiced).value();
   }
 
-  if (!options.llm_model.empty() || !options.llm_url.empty() || !options.llm_name.empty())
-    return Status::Unimplemented("--model / --llm-url / --llm-model need the engine or remote brain factory, "
-                                 "which this build does not wire yet; run without them for the scripted brain");
-  set->brain_ = brain::CreateGuardedBrain(brain::CreateScriptedBrain(*set->personas_), nullptr,
-                                          &set->personas_->Default());
+  if (!options.llm_url.empty() && options.llm_name.empty())
+    return Status::InvalidArgument("--llm-url needs --llm-model NAME (the model the endpoint serves)");
+  brain::BrainConfig brain_config;
+  brain_config.model_path = options.llm_model;
+  brain_config.llm_url = options.llm_url;
+  brain_config.llm_model = options.llm_name;
+  brain_config.api_key = options.llm_api_key;
+  auto brain = brain::CreateBrain(brain_config, brain::CreateScriptedBrain(*set->personas_));
+  if (!brain.ok()) return brain.status();
+  // Every brain speaks through the out-of-character guard, whichever produced the text.
+  set->brain_ = brain::CreateGuardedBrain(std::move(brain).value(), nullptr, &set->personas_->Default());
 
   auto analyzer = paralinguistics::Analyzer::Create(paralinguistics::AnalyzerConfig{});
   if (!analyzer.ok()) return analyzer.status().WithContext("paralinguistics analyzer");

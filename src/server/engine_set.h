@@ -37,6 +37,7 @@ struct EngineOptions {
   std::string asr_model;     // Whisper model ("" = PocketSphinx)
   std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain
+  std::string llm_api_key;   // bearer token for --llm-url (from CADENCE_LLM_API_KEY)
 };
 
 class EngineSet {

@@ -154,13 +154,7 @@ asio::awaitable<void> HandleHttpConnection(tcp::socket socket, Strand strand, st
 
 }  // namespace
 
-SessionFactory DefaultSessionFactory() {
-#ifdef CADENCE_HAVE_REALTIME_SESSION
-  return &realtime::Session::Create;
-#else
-  return {};
-#endif
-}
+SessionFactory DefaultSessionFactory() { return &realtime::Session::Create; }
 
 struct Server::Impl {
   asio::io_context io;
