@@ -32,6 +32,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     return Status::NotFound("--asr-model: no file '" + options.asr_model + "'");
   speech::RecognizerConfig asr_config;
   asr_config.model_path = options.asr_model;
+  asr_config.fast = !options.asr_accurate;
   auto asr = speech::CreateRecognizer(asr_config);
   if (!asr.ok()) return asr.status().WithContext("speech recognizer");
   set->asr_ = std::move(asr).value();

@@ -22,6 +22,7 @@ namespace {
 
 struct ModelPaths {
   std::string hmm, lm, dict;
+  bool single_pass = true;
 };
 
 // Thread-safe pool of idle decoders; grows on demand, never shrinks below what streams returned.
@@ -59,7 +60,11 @@ class DecoderPool {
     std::call_once(quiet, [] { err_set_logfp(nullptr); });
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", paths_.hmm.c_str(), "-lm",
                                    paths_.lm.c_str(), "-dict", paths_.dict.c_str(), "-logfn", "/dev/null",
-                                   "-samprate", "16000", nullptr);
+                                   "-samprate", "16000",
+                                   // The flat-lexicon and lattice passes re-decode the whole utterance
+                                   // at its end (see PocketSphinxConfig::single_pass).
+                                   "-fwdflat", paths_.single_pass ? "no" : "yes", "-bestpath",
+                                   paths_.single_pass ? "no" : "yes", nullptr);
     if (config == nullptr) return Status::Internal("pocketsphinx rejected its configuration (model " + paths_.hmm + ")");
     ps_decoder_t* decoder = ps_init(config);
     cmd_ln_free_r(config);  // the decoder holds its own reference
@@ -189,7 +194,8 @@ Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSph
   fs::path dir = config.model_dir.empty() ? DefaultPocketSphinxModelDir() : config.model_dir;
   // Debian installs the model under <modeldir>/en-us/; accept either that dir or its parent.
   if (!fs::exists(dir / "en-us.lm.bin") && fs::exists(dir / "en-us" / "en-us.lm.bin")) dir /= "en-us";
-  ModelPaths paths{(dir / "en-us").string(), (dir / "en-us.lm.bin").string(), (dir / "cmudict-en-us.dict").string()};
+  ModelPaths paths{(dir / "en-us").string(), (dir / "en-us.lm.bin").string(), (dir / "cmudict-en-us.dict").string(),
+                   config.single_pass};
   for (const std::string& p : {paths.hmm, paths.lm, paths.dict}) {
     std::error_code ec;
     if (!fs::exists(p, ec))

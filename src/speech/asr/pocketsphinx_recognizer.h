@@ -15,6 +15,11 @@ namespace cadence::speech {
 
 struct PocketSphinxConfig {
   std::string model_dir;  // holds en-us/ (acoustic model), en-us.lm.bin, cmudict-en-us.dict
+  // true: the tree search alone, so the transcript is ready when speech stops (measured: median
+  // 97 ms from speech_stopped to first reply audio). false: also the flat-lexicon and lattice passes
+  // over the whole utterance at its end — fewer word errors on real speech (JFK clip WER 0.21 vs
+  // 0.43) for ~100 ms more per turn (median 199 ms) and more CPU.
+  bool single_pass = true;
 };
 
 // The compile-time default model dir of Debian's pocketsphinx-en-us.

@@ -40,6 +40,7 @@ class Recognizer {
 struct RecognizerConfig {
   std::string model_path;  // Whisper model (safetensors dir or ggml .bin); empty: PocketSphinx
   std::string language;    // "en" | "zh" | "" (auto where the engine can)
+  bool fast = true;        // PocketSphinx: single search pass (lowest latency); false: more accurate
 };
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);
