@@ -51,7 +51,11 @@ test('connects, streams the microphone at 24 kHz, shows transcript and cues, pla
   await page.click('#connect');
   await WaitFor(page, 'connection open', () => window.cadence.state === 'open');
   assert.ok(server.stats.protocols[0].split(',').map((s) => s.trim()).includes('realtime'));
+  // The page reports "open" when the socket opens; its session.update reaches the mock a moment later.
+  for (let waited = 0; !server.stats.session_updates.length && waited < 5000; waited += 20)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   const update = server.stats.session_updates[0];
+  assert.ok(update, 'the page sent no session.update within 5 s of opening');
   assert.equal(update.persona, 'ada');
   assert.equal(update.paralinguistics, true);
   assert.equal(update.audio.input.turn_detection.type, 'server_vad');
