@@ -13,20 +13,7 @@
 #include "realtime/http_api.h"
 #include "realtime/session.h"
 
-namespace cadence::speech {
-class VadModel;
-class Recognizer;
-class Synthesizer;
-}  // namespace cadence::speech
-namespace cadence::brain {
-class Brain;
-}
-namespace cadence::persona {
-class PersonaStore;
-}
-namespace cadence::paralinguistics {
-class Analyzer;
-}
+// The engine types are forward-declared by realtime/session.h.
 
 namespace cadence::server {
 
