@@ -7,7 +7,10 @@ namespace cadence::speech {
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config) {
   if (!config.model_path.empty()) {
-    auto whisper = whisper::WhisperRecognizer::Create(config.model_path, config.language);
+    whisper::WhisperOptions options;
+    options.language = config.language;
+    options.beam_size = config.beam_size;
+    auto whisper = whisper::WhisperRecognizer::Create(config.model_path, options);
     if (!whisper.ok()) return whisper.status().WithContext("--asr-model");
     return std::unique_ptr<Recognizer>(std::move(whisper).value());
   }

@@ -41,6 +41,7 @@ struct RecognizerConfig {
   std::string model_path;  // Whisper model (safetensors dir or ggml .bin); empty: PocketSphinx
   std::string language;    // "en" | "zh" | "" (auto where the engine can)
   bool fast = true;        // PocketSphinx: single search pass (lowest latency); false: more accurate
+  int beam_size = 1;       // Whisper: 1 greedy, else beam search (openai-whisper's transcribe uses 5)
 };
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);

@@ -3,6 +3,7 @@
 // n_mels, ftype); mel filters (int32 n_mel, int32 n_fft, float32 data); vocabulary (int32 count,
 // then uint32 length + bytes per token); then tensors until end of file, each int32 n_dims,
 // int32 name length, int32 ggml type, int32 ne[n_dims] (innermost first), name, data.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -46,8 +47,7 @@ void StandardSpecials(int n_vocab, SpecialTokens* s) {
   const int languages = n_vocab >= 51866 ? 100 : 99;
   s->end_of_text = 50257;
   s->start_of_transcript = 50258;
-  s->languages["en"] = 50259;
-  s->languages["zh"] = 50260;
+  for (int i = 0; i < languages; ++i) s->languages[WhisperLanguageCodes()[i]] = 50259 + i;
   s->translate = 50259 + languages;
   s->transcribe = s->translate + 1;
   s->no_timestamps = s->translate + 5;
@@ -61,8 +61,11 @@ void SpecialsFromVocab(const std::vector<std::string>& vocab, SpecialTokens* s) 
     else if (t == "<|transcribe|>") s->transcribe = id;
     else if (t == "<|translate|>") s->translate = id;
     else if (t == "<|notimestamps|>") s->no_timestamps = id;
-    else if (t == "<|en|>") s->languages["en"] = id;
-    else if (t == "<|zh|>") s->languages["zh"] = id;
+    else if (t.size() > 4 && t.rfind("<|", 0) == 0 && t.compare(t.size() - 2, 2, "|>") == 0) {
+      const std::string code = t.substr(2, t.size() - 4);
+      const auto& codes = WhisperLanguageCodes();
+      if (std::find(codes.begin(), codes.end(), code) != codes.end()) s->languages[code] = id;
+    }
   }
 }
 
@@ -124,10 +127,12 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
     const uint8_t* name_bytes = r.Take(name_len);
     if (name_bytes == nullptr) return err("file ends inside a tensor name");
     const std::string name(reinterpret_cast<const char*>(name_bytes), name_len);
-    if (type != 0 && type != 1) {
+    if (type < 0 || !engine::IsSupportedDType(static_cast<uint32_t>(type)) || type == 30) {
       return err("tensor " + name + " has ggml type " + std::string(engine::DTypeName(static_cast<engine::DType>(type))) +
-                 "; only f32 and f16 whisper.cpp models are supported so far");
+                 "; supported: f32, f16, q8_0, q4_0, q4_k, q6_k (requantize q5_0/q5_1/q4_1 files with whisper.cpp's "
+                 "quantize to q8_0)");
     }
+    const auto dtype = static_cast<engine::DType>(type);
     Tensor t;
     int64_t count = 1;
     for (int d = n_dims - 1; d >= 0; --d) {
@@ -135,11 +140,19 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
       t.shape.push_back(ne[d]);
       count *= ne[d];
     }
-    const size_t bytes = static_cast<size_t>(count) * (type == 0 ? 4 : 2);
+    if (ne[0] % engine::BlockElems(dtype) != 0) {
+      return err("tensor " + name + " has rows of " + std::to_string(ne[0]) + " values, not whole " +
+                 std::string(engine::DTypeName(dtype)) + " blocks");
+    }
+    const size_t bytes = engine::RowBytes(dtype, count);
     const uint8_t* data = r.Take(bytes);
     if (data == nullptr) return err("tensor " + name + " needs " + std::to_string(bytes) + " bytes; the file is truncated");
     t.data.resize(count);
-    engine::DequantizeRow(type == 0 ? engine::DType::kF32 : engine::DType::kF16, data, t.data.data(), count);
+    engine::DequantizeRow(dtype, data, t.data.data(), count);
+    if (dtype != engine::DType::kF32 && n_dims >= 2) {
+      t.stored_type = dtype;
+      t.raw.assign(data, data + bytes);
+    }
     // whisper.cpp stores the conv biases as [n_state, 1].
     if (t.shape.size() == 2 && t.shape[1] == 1 && name.find("conv") != std::string::npos) t.shape = {t.shape[0]};
     model->tensors[name] = std::move(t);

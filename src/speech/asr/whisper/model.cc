@@ -21,6 +21,35 @@ bool ReplaceOnce(std::string* s, const std::string& from, const std::string& to)
 
 }  // namespace
 
+engine::WeightMatrix Tensor::Matrix() const {
+  engine::WeightMatrix m;
+  m.rows = shape.empty() ? 0 : shape[0];
+  m.cols = m.rows > 0 ? static_cast<int64_t>(data.size()) / m.rows : 0;
+  if (!raw.empty() && m.cols % engine::BlockElems(stored_type) == 0 &&
+      raw.size() == static_cast<size_t>(m.rows) * engine::RowBytes(stored_type, m.cols)) {
+    m.type = stored_type;
+    m.data = raw.data();
+    m.row_bytes = engine::RowBytes(stored_type, m.cols);
+  } else {
+    m.type = engine::DType::kF32;
+    m.data = reinterpret_cast<const uint8_t*>(data.data());
+    m.row_bytes = static_cast<size_t>(m.cols) * sizeof(float);
+  }
+  return m;
+}
+
+const std::vector<std::string>& WhisperLanguageCodes() {
+  // openai/whisper tokenizer.py LANGUAGES, in token order.
+  static const std::vector<std::string> kCodes = {
+      "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it", "id",
+      "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur", "hr", "bg",
+      "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn", "et", "mk", "br",
+      "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si", "km", "sn", "yo", "so",
+      "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt",
+      "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"};
+  return kCodes;
+}
+
 const Tensor* Model::Find(const std::string& name) const {
   auto it = tensors.find(name);
   return it == tensors.end() ? nullptr : &it->second;

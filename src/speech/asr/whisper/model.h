@@ -4,8 +4,10 @@
 //
 // Tensors are held as float32 under openai/whisper's names ("encoder.blocks.0.attn.query.weight")
 // in PyTorch shape order ([out, in] for a Linear, [out, in, 3] for a conv). Loading maps the file
-// once and widens f16/bf16 to f32; the model is immutable afterwards and safe to share between
-// threads. Every load error names the file and the field or tensor at fault.
+// once and widens every tensor to f32 (`data`); matrices stored as F16/BF16 or quantized (ggml
+// Q8_0, Q4_0, Q4_K, Q6_K) also keep their stored bytes (`raw`) so the matmuls run on the engine's
+// kernels for that type at the file's own memory footprint. The model is immutable afterwards and
+// safe to share between threads. Every load error names the file and the field or tensor at fault.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/dtype.h"
+#include "engine/kernels.h"
 
 namespace cadence::speech::whisper {
 
@@ -43,7 +47,13 @@ struct SpecialTokens {
 
 struct Tensor {
   std::vector<int64_t> shape;  // PyTorch order
-  std::vector<float> data;
+  std::vector<float> data;     // always present, widened to f32
+  engine::DType stored_type = engine::DType::kF32;
+  std::vector<uint8_t> raw;  // the stored rows when stored_type is not F32 and the tensor has >= 2 dims
+
+  // The tensor as a row-major matrix of shape[0] rows: the stored bytes when they form whole
+  // kernel rows, else the f32 data. Points into this Tensor.
+  engine::WeightMatrix Matrix() const;
 };
 
 struct Model {
@@ -58,6 +68,10 @@ struct Model {
   // nullptr when absent.
   const Tensor* Find(const std::string& name) const;
 };
+
+// Codes of Whisper's language tokens in id order after <|startoftranscript|> ("en", "zh", "de", ...;
+// 100 for large-v3 vocabularies, 99 before).
+const std::vector<std::string>& WhisperLanguageCodes();
 
 // Dispatches on the file: a directory or *.safetensors loads the Hugging Face form; anything else
 // must start with the ggml magic 0x67676d6c. Validates every tensor the forward pass needs.

@@ -159,6 +159,11 @@ Result<std::unique_ptr<Model>> LoadSafetensorsModel(const std::string& path) {
     for (int64_t d : t.shape) count *= d;
     out.data.resize(count);
     engine::DequantizeRow(t.type, t.data, out.data.data(), count);
+    if (t.type != engine::DType::kF32 && t.shape.size() >= 2) {
+      out.stored_type = t.type;
+      const auto* bytes = static_cast<const uint8_t*>(t.data);
+      out.raw.assign(bytes, bytes + engine::RowBytes(t.type, count));
+    }
     model->tensors[name] = std::move(out);
   }
   if (Status s = ValidateModel(*model); !s.ok()) return s;

@@ -2,108 +2,209 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
+#include <tuple>
+
+#include "engine/kernels.h"
 
 namespace cadence::speech::whisper {
 namespace {
 
+using engine::WeightMatrix;
+using engine::WorkerTeam;
+
+const Tensor& T(const Model& m, const std::string& name) { return *m.Find(name); }
 const std::vector<float>& W(const Model& m, const std::string& name) { return m.Find(name)->data; }
 
 float Gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2))); }
 
-// y[t][o] = b[o] + sum_i w[o][i] x[t][i]; x [n][in], w [out][in]; bias may be empty.
-void Linear(const float* x, int n, int in, const std::vector<float>& w, const std::vector<float>* b, int out, float* y) {
-  for (int t = 0; t < n; ++t) {
-    const float* xr = x + static_cast<size_t>(t) * in;
-    for (int o = 0; o < out; ++o) {
-      const float* wr = w.data() + static_cast<size_t>(o) * in;
-      float acc = 0.0f;
-      for (int i = 0; i < in; ++i) acc += wr[i] * xr[i];
-      y[static_cast<size_t>(t) * out + o] = acc + (b ? (*b)[o] : 0.0f);
-    }
+engine::Isa Isa() {
+  static const engine::Isa isa = engine::BestIsa();
+  return isa;
+}
+
+// Runs fn(begin, end) over [0, n) in blocks spread over the team.
+template <typename Fn>
+void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
+  const int64_t chunks = (n + block - 1) / block;
+  auto run = [&](int64_t c) { fn(c * block, std::min(n, (c + 1) * block)); };
+  if (team != nullptr && chunks > 1) {
+    team->ParallelFor(chunks, run);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
   }
 }
 
-void LinearNamed(const Model& m, const std::string& name, const float* x, int n, int in, int out, float* y, bool bias = true) {
-  Linear(x, n, in, W(m, name + ".weight"), bias ? &W(m, name + ".bias") : nullptr, out, y);
+// y[t][r] = dot(w row r, x[t]) (+ b[r]) for t < n. Tiles of 64 tokens x 16 rows keep one token
+// block of x and a few weight rows in cache (the engine's MatMul streams all tokens per row, which
+// is right for decoding but re-reads a 30-s window's activations from memory once per row).
+void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
+  const engine::DotFn dot = engine::ResolveDotKernel(w.type, Isa());
+  const bool quantized = engine::IsQuantized(w.type);
+  const int64_t blocks = w.cols / 32;
+  std::vector<engine::Q8Block> xq;
+  if (quantized) {
+    xq.resize(static_cast<size_t>(blocks * n));
+    ParallelRange(team, n, 64, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) engine::QuantizeRowQ8(x + t * w.cols, xq.data() + t * blocks, w.cols);
+    });
+  }
+  constexpr int64_t kTokens = 64, kRows = 16;
+  const int64_t token_blocks = (n + kTokens - 1) / kTokens;
+  const int64_t row_blocks = (w.rows + kRows - 1) / kRows;
+  auto run = [&](int64_t c) {
+    const int64_t tb = c / row_blocks, rb = c % row_blocks;
+    const int64_t t0 = tb * kTokens, t1 = std::min<int64_t>(n, t0 + kTokens);
+    const int64_t r0 = rb * kRows, r1 = std::min(w.rows, r0 + kRows);
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* xt = quantized ? nullptr : x + t * w.cols;
+      const engine::Q8Block* xqt = quantized ? xq.data() + t * blocks : nullptr;
+      float* yt = y + t * w.rows;
+      for (int64_t r = r0; r < r1; ++r) {
+        yt[r] = dot(w.data + static_cast<size_t>(r) * w.row_bytes, xt, xqt, w.cols) + (b ? (*b)[r] : 0.0f);
+      }
+    }
+  };
+  const int64_t chunks = token_blocks * row_blocks;
+  if (team != nullptr && chunks > 1) {
+    team->ParallelFor(chunks, run);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  }
 }
 
-void LayerNorm(const Model& m, const std::string& name, const float* x, int n, int d, float* y) {
+void Linear(const Model& m, const std::string& name, const float* x, int n, float* y, WorkerTeam* team,
+            bool bias = true) {
+  MatMul(T(m, name + ".weight").Matrix(), x, n, bias ? &W(m, name + ".bias") : nullptr, y, team);
+}
+
+void LayerNorm(const Model& m, const std::string& name, const float* x, int n, int d, float* y, WorkerTeam* team) {
   const std::vector<float>& g = W(m, name + ".weight");
   const std::vector<float>& b = W(m, name + ".bias");
-  for (int t = 0; t < n; ++t) {
-    const float* xr = x + static_cast<size_t>(t) * d;
-    double mean = 0.0, var = 0.0;
-    for (int i = 0; i < d; ++i) mean += xr[i];
-    mean /= d;
-    for (int i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    var /= d;
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
-    for (int i = 0; i < d; ++i) y[static_cast<size_t>(t) * d + i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + b[i];
+  ParallelRange(n > 64 ? team : nullptr, n, 64, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* xr = x + t * d;
+      double mean = 0.0, var = 0.0;
+      for (int i = 0; i < d; ++i) mean += xr[i];
+      mean /= d;
+      for (int i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      var /= d;
+      const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
+      for (int i = 0; i < d; ++i) y[t * d + i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + b[i];
+    }
+  });
+}
+
+void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {
+  float* p = v->data();
+  ParallelRange(v->size() > 65536 ? team : nullptr, static_cast<int64_t>(v->size()), 65536,
+                [&](int64_t i0, int64_t i1) {
+                  for (int64_t i = i0; i < i1; ++i) p[i] = Gelu(p[i]);
+                });
+}
+
+// In-place softmax of a row; returns nothing, the row sums to 1.
+void Softmax(float* s, int n) {
+  float max_score = -INFINITY;
+  for (int j = 0; j < n; ++j) max_score = std::max(max_score, s[j]);
+  float sum = 0.0f;
+  for (int j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - max_score));
+  const float inv = 1.0f / sum;
+  for (int j = 0; j < n; ++j) s[j] *= inv;
+}
+
+// Encoder self-attention (no mask) of q, k, v [n][d] (q and k already scaled), per head as two
+// matrix products on the kernels: scores = Q_h K_h^T, out_h = softmax(scores) V_h.
+void EncoderAttention(const float* q, const float* k, const float* v, int n, int d, int heads, float* out,
+                      WorkerTeam* team) {
+  const int hd = d / heads;
+  std::vector<float> vt(static_cast<size_t>(d) * n);  // V transposed: rows are channels
+  ParallelRange(team, d, 16, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int j = 0; j < n; ++j) vt[c * n + j] = v[static_cast<size_t>(j) * d + c];
+  });
+  std::vector<float> qh(static_cast<size_t>(n) * hd), scores(static_cast<size_t>(n) * n), oh(static_cast<size_t>(n) * hd);
+  for (int h = 0; h < heads; ++h) {
+    for (int i = 0; i < n; ++i) std::copy_n(q + static_cast<size_t>(i) * d + h * hd, hd, qh.data() + static_cast<size_t>(i) * hd);
+    WeightMatrix kh{engine::DType::kF32, n, hd, reinterpret_cast<const uint8_t*>(k + h * hd), d * sizeof(float)};
+    MatMul(kh, qh.data(), n, nullptr, scores.data(), team);
+    ParallelRange(team, n, 64, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) Softmax(scores.data() + i * n, n);
+    });
+    WeightMatrix vh{engine::DType::kF32, hd, n, reinterpret_cast<const uint8_t*>(vt.data() + static_cast<size_t>(h) * hd * n),
+                    n * sizeof(float)};
+    MatMul(vh, scores.data(), n, nullptr, oh.data(), team);
+    for (int i = 0; i < n; ++i) std::copy_n(oh.data() + static_cast<size_t>(i) * hd, hd, out + static_cast<size_t>(i) * d + h * hd);
   }
 }
 
-// Softmax attention of queries q [nq][d] over keys/values [nk][d], per head; q and k are
-// already scaled. `causal_offset` >= 0 lets query i see keys [0, causal_offset + i].
-void Attend(const float* q, int nq, const float* k, const float* v, int nk, int d, int heads, int causal_offset, float* out) {
+// One query over nk keys [nk][key_stride] and values, per head. `vt` holds V transposed
+// ([d][vt_stride]) when non-null, else `v` holds [nk][d] rows.
+void DecoderAttention(const float* q, const float* k, int nk, const float* v, const float* vt, int vt_stride, int d,
+                      int heads, float* out) {
   const int hd = d / heads;
-  std::vector<float> score(nk);
-  for (int i = 0; i < nq; ++i) {
-    const int visible = causal_offset >= 0 ? std::min(nk, causal_offset + i + 1) : nk;
-    for (int h = 0; h < heads; ++h) {
-      const float* qi = q + static_cast<size_t>(i) * d + h * hd;
-      float max_score = -INFINITY;
-      for (int j = 0; j < visible; ++j) {
-        const float* kj = k + static_cast<size_t>(j) * d + h * hd;
-        float s = 0.0f;
-        for (int c = 0; c < hd; ++c) s += qi[c] * kj[c];
-        score[j] = s;
-        max_score = std::max(max_score, s);
-      }
-      float sum = 0.0f;
-      for (int j = 0; j < visible; ++j) sum += (score[j] = std::exp(score[j] - max_score));
-      float* o = out + static_cast<size_t>(i) * d + h * hd;
+  const engine::DotFn dot = engine::ResolveDotKernel(engine::DType::kF32, Isa());
+  std::vector<float> p(nk);
+  for (int h = 0; h < heads; ++h) {
+    const float* qh = q + h * hd;
+    for (int j = 0; j < nk; ++j) p[j] = dot(k + static_cast<size_t>(j) * d + h * hd, qh, nullptr, hd);
+    Softmax(p.data(), nk);
+    float* o = out + h * hd;
+    if (vt != nullptr) {
+      for (int c = 0; c < hd; ++c) o[c] = dot(vt + static_cast<size_t>(h * hd + c) * vt_stride, p.data(), nullptr, nk);
+    } else {
       std::fill(o, o + hd, 0.0f);
-      for (int j = 0; j < visible; ++j) {
-        const float p = score[j] / sum;
+      for (int j = 0; j < nk; ++j) {
         const float* vj = v + static_cast<size_t>(j) * d + h * hd;
-        for (int c = 0; c < hd; ++c) o[c] += p * vj[c];
+        for (int c = 0; c < hd; ++c) o[c] += p[j] * vj[c];
       }
     }
   }
 }
 
-void Mlp(const Model& m, const std::string& p, const float* x, int n, int d, float* y) {
+void Mlp(const Model& m, const std::string& p, const float* x, int n, int d, float* y, WorkerTeam* team) {
   std::vector<float> hidden(static_cast<size_t>(n) * 4 * d);
-  LinearNamed(m, p + ".mlp.0", x, n, d, 4 * d, hidden.data());
-  for (float& h : hidden) h = Gelu(h);
-  LinearNamed(m, p + ".mlp.2", hidden.data(), n, 4 * d, d, y);
+  Linear(m, p + ".mlp.0", x, n, hidden.data(), team);
+  GeluInPlace(&hidden, team);
+  Linear(m, p + ".mlp.2", hidden.data(), n, y, team);
 }
 
-// Conv1d, kernel 3, padding 1: x [c_in][t_in] -> y [c_out][t_out], then GELU.
-void ConvGelu(const std::vector<float>& w, const std::vector<float>& b, const float* x, int c_in, int t_in, int c_out,
-              int stride, std::vector<float>* y, int* t_out) {
+// Conv1d, kernel 3, padding 1, then GELU: x [c_in][t_in] -> y [t_out][c_out] (time-major, as the
+// blocks take it). im2col rows [t][c_in * 3] match the weight's [c_out][c_in][3] row layout.
+void ConvGelu(const Tensor& w, const std::vector<float>& b, const float* x, int c_in, int t_in, int stride,
+              std::vector<float>* y, int* t_out, WorkerTeam* team) {
   *t_out = (t_in + 2 - 3) / stride + 1;
-  y->assign(static_cast<size_t>(c_out) * *t_out, 0.0f);
-  for (int o = 0; o < c_out; ++o) {
-    for (int t = 0; t < *t_out; ++t) {
-      float acc = b[o];
+  const int cols = c_in * 3;
+  std::vector<float> im(static_cast<size_t>(*t_out) * cols);
+  ParallelRange(team, *t_out, 64, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* row = im.data() + t * cols;
       for (int c = 0; c < c_in; ++c) {
-        const float* wr = w.data() + (static_cast<size_t>(o) * c_in + c) * 3;
-        const float* xr = x + static_cast<size_t>(c) * t_in;
         for (int kk = 0; kk < 3; ++kk) {
-          const int src = t * stride + kk - 1;
-          if (src >= 0 && src < t_in) acc += wr[kk] * xr[src];
+          const int64_t src = t * stride + kk - 1;
+          row[c * 3 + kk] = (src >= 0 && src < t_in) ? x[static_cast<size_t>(c) * t_in + src] : 0.0f;
         }
       }
-      (*y)[static_cast<size_t>(o) * *t_out + t] = Gelu(acc);
     }
-  }
+  });
+  const WeightMatrix wm = w.Matrix();
+  y->resize(static_cast<size_t>(*t_out) * wm.rows);
+  MatMul(wm, im.data(), *t_out, &b, y->data(), team);
+  GeluInPlace(y, team);
+}
+
+// Transposes a time-major [t][c] buffer into channel-major [c][t].
+std::vector<float> ChannelMajor(const std::vector<float>& x, int t, int c) {
+  std::vector<float> out(x.size());
+  for (int i = 0; i < t; ++i)
+    for (int j = 0; j < c; ++j) out[static_cast<size_t>(j) * t + i] = x[static_cast<size_t>(i) * c + j];
+  return out;
 }
 
 }  // namespace
 
-Result<EncoderOutput> Encode(const Model& m, const LogMel& mel) {
+Result<EncoderOutput> Encode(const Model& m, const LogMel& mel, WorkerTeam* team) {
   const HParams& h = m.hparams;
   if (mel.n_mels != h.n_mels) {
     return Status::InvalidArgument("whisper encoder: features have " + std::to_string(mel.n_mels) + " mel bins, " +
@@ -116,104 +217,167 @@ Result<EncoderOutput> Encode(const Model& m, const LogMel& mel) {
   const int d = h.n_audio_state;
   std::vector<float> c1, c2;
   int t1 = 0, t2 = 0;
-  ConvGelu(W(m, "encoder.conv1.weight"), W(m, "encoder.conv1.bias"), mel.data.data(), h.n_mels, mel.n_frames, d, 1, &c1, &t1);
-  ConvGelu(W(m, "encoder.conv2.weight"), W(m, "encoder.conv2.bias"), c1.data(), d, t1, d, 2, &c2, &t2);
+  ConvGelu(T(m, "encoder.conv1.weight"), W(m, "encoder.conv1.bias"), mel.data.data(), h.n_mels, mel.n_frames, 1, &c1,
+           &t1, team);
+  const std::vector<float> c1_channels = ChannelMajor(c1, t1, d);
+  ConvGelu(T(m, "encoder.conv2.weight"), W(m, "encoder.conv2.bias"), c1_channels.data(), d, t1, 2, &c2, &t2, team);
   EncoderOutput out;
   out.n_positions = t2;
   out.width = d;
   std::vector<float>& x = out.data;
-  x.resize(static_cast<size_t>(t2) * d);
+  x.swap(c2);
   const std::vector<float>& pos = W(m, "encoder.positional_embedding");
-  for (int t = 0; t < t2; ++t) {
-    for (int c = 0; c < d; ++c) x[static_cast<size_t>(t) * d + c] = c2[static_cast<size_t>(c) * t2 + t] + pos[static_cast<size_t>(t) * d + c];
-  }
+  for (size_t i = 0; i < x.size(); ++i) x[i] += pos[i];
   const float scale = std::pow(static_cast<float>(d / h.n_audio_head), -0.25f);
   std::vector<float> norm(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()), proj(x.size());
   for (int layer = 0; layer < h.n_audio_layer; ++layer) {
     const std::string p = "encoder.blocks." + std::to_string(layer);
-    LayerNorm(m, p + ".attn_ln", x.data(), t2, d, norm.data());
-    LinearNamed(m, p + ".attn.query", norm.data(), t2, d, d, q.data());
-    LinearNamed(m, p + ".attn.key", norm.data(), t2, d, d, k.data(), /*bias=*/false);
-    LinearNamed(m, p + ".attn.value", norm.data(), t2, d, d, v.data());
+    LayerNorm(m, p + ".attn_ln", x.data(), t2, d, norm.data(), team);
+    Linear(m, p + ".attn.query", norm.data(), t2, q.data(), team);
+    Linear(m, p + ".attn.key", norm.data(), t2, k.data(), team, /*bias=*/false);
+    Linear(m, p + ".attn.value", norm.data(), t2, v.data(), team);
     for (size_t i = 0; i < q.size(); ++i) {
       q[i] *= scale;
       k[i] *= scale;
     }
-    Attend(q.data(), t2, k.data(), v.data(), t2, d, h.n_audio_head, -1, att.data());
-    LinearNamed(m, p + ".attn.out", att.data(), t2, d, d, proj.data());
+    EncoderAttention(q.data(), k.data(), v.data(), t2, d, h.n_audio_head, att.data(), team);
+    Linear(m, p + ".attn.out", att.data(), t2, proj.data(), team);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
-    LayerNorm(m, p + ".mlp_ln", x.data(), t2, d, norm.data());
-    Mlp(m, p, norm.data(), t2, d, proj.data());
+    LayerNorm(m, p + ".mlp_ln", x.data(), t2, d, norm.data(), team);
+    Mlp(m, p, norm.data(), t2, d, proj.data(), team);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
   }
-  LayerNorm(m, "encoder.ln_post", x.data(), t2, d, norm.data());
+  LayerNorm(m, "encoder.ln_post", x.data(), t2, d, norm.data(), team);
   x.swap(norm);
   return out;
 }
 
-Decoder::Decoder(const Model& model, const EncoderOutput& audio) : model_(model), audio_(audio) {
+Decoder::Decoder(const Model& model, const EncoderOutput& audio, WorkerTeam* team)
+    : model_(model), audio_(audio), team_(team) {
   const HParams& h = model.hparams;
   const int d = h.n_text_state;
+  const int nk = audio.n_positions;
   const float scale = std::pow(static_cast<float>(d / h.n_text_head), -0.25f);
   self_k_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(h.n_text_ctx) * d));
   self_v_ = self_k_;
-  cross_k_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(audio.n_positions) * d));
-  cross_v_ = cross_k_;
+  cross_k_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(nk) * d));
+  cross_vt_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(nk) * d));
+  std::vector<float> v(static_cast<size_t>(nk) * d);
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const std::string p = "decoder.blocks." + std::to_string(layer) + ".cross_attn";
-    LinearNamed(model, p + ".key", audio.data.data(), audio.n_positions, d, d, cross_k_[layer].data(), false);
-    LinearNamed(model, p + ".value", audio.data.data(), audio.n_positions, d, d, cross_v_[layer].data());
+    Linear(model, p + ".key", audio.data.data(), nk, cross_k_[layer].data(), team, false);
+    Linear(model, p + ".value", audio.data.data(), nk, v.data(), team);
     for (float& kv : cross_k_[layer]) kv *= scale;
+    float* vt = cross_vt_[layer].data();
+    for (int j = 0; j < nk; ++j)
+      for (int c = 0; c < d; ++c) vt[static_cast<size_t>(c) * nk + j] = v[static_cast<size_t>(j) * d + c];
   }
 }
 
-Result<std::vector<float>> Decoder::Step(int token) {
+Status Decoder::Reorder(std::span<const int> sources) {
+  const HParams& h = model_.hparams;
+  const size_t slab = static_cast<size_t>(h.n_text_ctx) * h.n_text_state;
+  const size_t used = static_cast<size_t>(n_past_) * h.n_text_state;
+  for (int s : sources) {
+    if (s < 0 || s >= n_seq_) {
+      return Status::InvalidArgument("whisper decoder: reorder source " + std::to_string(s) + " is not one of the " +
+                                     std::to_string(n_seq_) + " sequences");
+    }
+  }
+  if (sources.empty()) return Status::InvalidArgument("whisper decoder: reorder to zero sequences");
+  for (auto* caches : {&self_k_, &self_v_}) {
+    for (std::vector<float>& cache : *caches) {
+      std::vector<float> next(slab * sources.size());
+      for (size_t i = 0; i < sources.size(); ++i) {
+        std::copy_n(cache.data() + sources[i] * slab, used, next.data() + i * slab);
+      }
+      cache.swap(next);
+    }
+  }
+  n_seq_ = static_cast<int>(sources.size());
+  return Status::Ok();
+}
+
+Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logits) {
   const Model& m = model_;
   const HParams& h = m.hparams;
-  if (token < 0 || token >= h.n_vocab) {
-    return Status::InvalidArgument("whisper decoder: token id " + std::to_string(token) + " is outside the vocabulary of " +
-                                   std::to_string(h.n_vocab));
+  if (static_cast<int>(tokens.size()) != n_seq_) {
+    return Status::InvalidArgument("whisper decoder: " + std::to_string(tokens.size()) + " tokens for " +
+                                   std::to_string(n_seq_) + " sequences");
+  }
+  for (int token : tokens) {
+    if (token < 0 || token >= h.n_vocab) {
+      return Status::InvalidArgument("whisper decoder: token id " + std::to_string(token) +
+                                     " is outside the vocabulary of " + std::to_string(h.n_vocab));
+    }
   }
   if (n_past_ >= h.n_text_ctx) {
     return Status::OutOfRange("whisper decoder: the text context of " + std::to_string(h.n_text_ctx) + " tokens is full");
   }
   const int d = h.n_text_state;
+  const int n = n_seq_;
+  const size_t slab = static_cast<size_t>(h.n_text_ctx) * d;
   const float scale = std::pow(static_cast<float>(d / h.n_text_head), -0.25f);
-  std::vector<float> x(d), norm(d), q(d), att(d), proj(d);
+  const size_t nd = static_cast<size_t>(n) * d;
+  std::vector<float> x(nd), norm(nd), q(nd), k(nd), v(nd), att(nd), proj(nd);
   const std::vector<float>& emb = W(m, "decoder.token_embedding.weight");
   const std::vector<float>& pos = W(m, "decoder.positional_embedding");
-  for (int c = 0; c < d; ++c) x[c] = emb[static_cast<size_t>(token) * d + c] + pos[static_cast<size_t>(n_past_) * d + c];
+  for (int s = 0; s < n; ++s) {
+    for (int c = 0; c < d; ++c) {
+      x[static_cast<size_t>(s) * d + c] =
+          emb[static_cast<size_t>(tokens[s]) * d + c] + pos[static_cast<size_t>(n_past_) * d + c];
+    }
+  }
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const std::string p = "decoder.blocks." + std::to_string(layer);
-    LayerNorm(m, p + ".attn_ln", x.data(), 1, d, norm.data());
-    LinearNamed(m, p + ".attn.query", norm.data(), 1, d, d, q.data());
-    float* k_row = self_k_[layer].data() + static_cast<size_t>(n_past_) * d;
-    float* v_row = self_v_[layer].data() + static_cast<size_t>(n_past_) * d;
-    LinearNamed(m, p + ".attn.key", norm.data(), 1, d, d, k_row, false);
-    LinearNamed(m, p + ".attn.value", norm.data(), 1, d, d, v_row);
-    for (int c = 0; c < d; ++c) {
-      q[c] *= scale;
-      k_row[c] *= scale;
+    LayerNorm(m, p + ".attn_ln", x.data(), n, d, norm.data(), nullptr);
+    Linear(m, p + ".attn.query", norm.data(), n, q.data(), team_);
+    Linear(m, p + ".attn.key", norm.data(), n, k.data(), team_, false);
+    Linear(m, p + ".attn.value", norm.data(), n, v.data(), team_);
+    for (int s = 0; s < n; ++s) {
+      float* k_row = self_k_[layer].data() + s * slab + static_cast<size_t>(n_past_) * d;
+      float* v_row = self_v_[layer].data() + s * slab + static_cast<size_t>(n_past_) * d;
+      for (int c = 0; c < d; ++c) {
+        q[static_cast<size_t>(s) * d + c] *= scale;
+        k_row[c] = k[static_cast<size_t>(s) * d + c] * scale;
+        v_row[c] = v[static_cast<size_t>(s) * d + c];
+      }
+      DecoderAttention(q.data() + static_cast<size_t>(s) * d, self_k_[layer].data() + s * slab, n_past_ + 1,
+                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(s) * d);
     }
-    Attend(q.data(), 1, self_k_[layer].data(), self_v_[layer].data(), n_past_ + 1, d, h.n_text_head, -1, att.data());
-    LinearNamed(m, p + ".attn.out", att.data(), 1, d, d, proj.data());
-    for (int c = 0; c < d; ++c) x[c] += proj[c];
+    Linear(m, p + ".attn.out", att.data(), n, proj.data(), team_);
+    for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
 
-    LayerNorm(m, p + ".cross_attn_ln", x.data(), 1, d, norm.data());
-    LinearNamed(m, p + ".cross_attn.query", norm.data(), 1, d, d, q.data());
+    LayerNorm(m, p + ".cross_attn_ln", x.data(), n, d, norm.data(), nullptr);
+    Linear(m, p + ".cross_attn.query", norm.data(), n, q.data(), team_);
     for (float& qc : q) qc *= scale;
-    Attend(q.data(), 1, cross_k_[layer].data(), cross_v_[layer].data(), audio_.n_positions, d, h.n_text_head, -1, att.data());
-    LinearNamed(m, p + ".cross_attn.out", att.data(), 1, d, d, proj.data());
-    for (int c = 0; c < d; ++c) x[c] += proj[c];
+    for (int s = 0; s < n; ++s) {
+      DecoderAttention(q.data() + static_cast<size_t>(s) * d, cross_k_[layer].data(), audio_.n_positions, nullptr,
+                       cross_vt_[layer].data(), audio_.n_positions, d, h.n_text_head,
+                       att.data() + static_cast<size_t>(s) * d);
+    }
+    Linear(m, p + ".cross_attn.out", att.data(), n, proj.data(), team_);
+    for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
 
-    LayerNorm(m, p + ".mlp_ln", x.data(), 1, d, norm.data());
-    Mlp(m, p, norm.data(), 1, d, proj.data());
-    for (int c = 0; c < d; ++c) x[c] += proj[c];
+    LayerNorm(m, p + ".mlp_ln", x.data(), n, d, norm.data(), nullptr);
+    Mlp(m, p, norm.data(), n, d, proj.data(), team_);
+    for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
   }
-  LayerNorm(m, "decoder.ln", x.data(), 1, d, norm.data());
-  std::vector<float> logits(h.n_vocab);
-  Linear(norm.data(), 1, d, emb, nullptr, h.n_vocab, logits.data());  // tied to the token embedding
   ++n_past_;
+  if (logits == nullptr) return Status::Ok();
+  LayerNorm(m, "decoder.ln", x.data(), n, d, norm.data(), nullptr);
+  logits->resize(static_cast<size_t>(n) * h.n_vocab);
+  // Tied to the token embedding. Rows of the vocabulary are the parallel axis (n is 1..beam).
+  engine::MatMulScratch scratch;
+  engine::MatMul(T(m, "decoder.token_embedding.weight").Matrix(), norm.data(), n, logits->data(), team_, Isa(), &scratch);
+  return Status::Ok();
+}
+
+Result<std::vector<float>> Decoder::Step(int token) {
+  if (n_seq_ != 1) return Status::FailedPrecondition("whisper decoder: Step() on " + std::to_string(n_seq_) + " sequences");
+  std::vector<float> logits;
+  const int tokens[1] = {token};
+  if (Status s = StepBatch(tokens, &logits); !s.ok()) return s;
   return logits;
 }
 
@@ -229,24 +393,162 @@ Result<std::vector<int>> TranscribePrompt(const Model& model, const std::string&
   return std::vector<int>{s.start_of_transcript, lang->second, s.transcribe, s.no_timestamps};
 }
 
+Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& audio, WorkerTeam* team) {
+  const SpecialTokens& s = model.specials;
+  if (s.languages.empty() || s.start_of_transcript < 0) {
+    return Status::InvalidArgument("whisper: " + model.path + " has no language tokens to detect a language with");
+  }
+  Decoder decoder(model, audio, team);
+  auto logits = decoder.Step(s.start_of_transcript);
+  if (!logits.ok()) return logits.status();
+  double max_logit = -INFINITY;
+  for (const auto& [code, id] : s.languages) {
+    if (id < 0 || id >= model.hparams.n_vocab) {
+      return Status::InvalidArgument("whisper: " + model.path + ": language token <|" + code + "|> has id " +
+                                     std::to_string(id) + ", outside the vocabulary");
+    }
+    max_logit = std::max(max_logit, static_cast<double>((*logits)[id]));
+  }
+  LanguageGuess guess;
+  double sum = 0.0;
+  for (const auto& [code, id] : s.languages) {
+    const double e = std::exp((*logits)[id] - max_logit);
+    guess.probabilities.emplace_back(code, e);
+    sum += e;
+  }
+  for (auto& [code, p] : guess.probabilities) p /= sum;
+  // Ties go to the lower token id, as torch.argmax does.
+  std::stable_sort(guess.probabilities.begin(), guess.probabilities.end(), [&](const auto& a, const auto& b) {
+    if (a.second != b.second) return a.second > b.second;
+    return s.languages.at(a.first) < s.languages.at(b.first);
+  });
+  guess.language = guess.probabilities.front().first;
+  guess.probability = guess.probabilities.front().second;
+  return guess;
+}
+
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
-                                      int max_new_tokens) {
+                                      int max_new_tokens, WorkerTeam* team) {
   if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
-  Decoder decoder(model, audio);
+  Decoder decoder(model, audio, team);
   std::vector<int> tokens = prompt;
-  Result<std::vector<float>> logits = Status::Internal("unset");
-  for (int id : prompt) {
-    logits = decoder.Step(id);
-    if (!logits.ok()) return logits.status();
+  std::vector<float> logits;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const int id[1] = {prompt[i]};
+    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? &logits : nullptr); !s.ok()) return s;
   }
   for (int n = 0; n < max_new_tokens && decoder.n_past() < model.hparams.n_text_ctx; ++n) {
-    const std::vector<float>& l = *logits;
-    const int next = static_cast<int>(std::max_element(l.begin(), l.end()) - l.begin());
+    const int next = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     tokens.push_back(next);
     if (next == model.specials.end_of_text) break;
-    logits = decoder.Step(next);
-    if (!logits.ok()) return logits.status();
+    const int id[1] = {next};
+    if (Status s = decoder.StepBatch(id, &logits); !s.ok()) return s;
   }
+  return tokens;
+}
+
+Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
+                                          const BeamOptions& options, WorkerTeam* team) {
+  if (prompt.empty()) return Status::InvalidArgument("whisper beam search: the prompt is empty");
+  if (options.beam_size < 1) {
+    return Status::InvalidArgument("whisper beam search: beam size " + std::to_string(options.beam_size) + " (use >= 1)");
+  }
+  const int beam = options.beam_size;
+  const int eot = model.specials.end_of_text;
+  const int n_vocab = model.hparams.n_vocab;
+  Decoder decoder(model, audio, team);
+  std::vector<float> logits;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const int id[1] = {prompt[i]};
+    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? &logits : nullptr); !s.ok()) return s;
+  }
+  // openai-whisper starts with beam_size copies of the prompt; the copies' identical candidates
+  // collapse into one (its scores are keyed by sequence), so one live sequence is equivalent.
+  std::vector<std::vector<int>> live = {{}};  // generated ids per live sequence
+  std::vector<double> live_logprob = {0.0};
+  std::vector<std::pair<std::vector<int>, double>> finished;  // insertion order, as Python's dict
+  std::vector<double> logprobs(n_vocab);
+  for (int step = 0; step < options.max_new_tokens; ++step) {
+    // STEP 1: every live sequence's beam + 1 best continuations, keyed by the sequence.
+    std::map<std::vector<int>, std::pair<double, int>> scores;  // sequence -> (logprob, source)
+    std::vector<std::vector<int>> order;                         // first-insertion order
+    for (int j = 0; j < static_cast<int>(live.size()); ++j) {
+      const float* l = logits.data() + static_cast<size_t>(j) * n_vocab;
+      const float max_l = *std::max_element(l, l + n_vocab);
+      double sum = 0.0;
+      for (int t = 0; t < n_vocab; ++t) sum += std::exp(static_cast<double>(l[t]) - max_l);
+      const double log_sum = std::log(sum) + max_l;
+      std::vector<int> ids(n_vocab);
+      for (int t = 0; t < n_vocab; ++t) ids[t] = t;
+      const int top = std::min(beam + 1, n_vocab);
+      std::partial_sort(ids.begin(), ids.begin() + top, ids.end(), [&](int a, int b) {
+        return l[a] != l[b] ? l[a] > l[b] : a < b;
+      });
+      for (int r = 0; r < top; ++r) {
+        std::vector<int> seq = live[j];
+        seq.push_back(ids[r]);
+        const double lp = live_logprob[j] + (static_cast<double>(l[ids[r]]) - log_sum);
+        auto [it, inserted] = scores.insert_or_assign(seq, std::make_pair(lp, j));
+        if (inserted) order.push_back(std::move(seq));
+      }
+    }
+    // STEP 2: rank (stable: equal scores keep insertion order) and keep beam unfinished ones.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](const auto& a, const auto& b) { return scores.at(a).first > scores.at(b).first; });
+    std::vector<std::vector<int>> next_live;
+    std::vector<double> next_logprob;
+    std::vector<int> sources;
+    std::vector<std::pair<std::vector<int>, double>> newly_finished;
+    for (const std::vector<int>& seq : order) {
+      const auto& [lp, src] = scores.at(seq);
+      if (seq.back() == eot) {
+        newly_finished.emplace_back(seq, lp);
+      } else {
+        next_live.push_back(seq);
+        next_logprob.push_back(lp);
+        sources.push_back(src);
+        if (static_cast<int>(next_live.size()) == beam) break;
+      }
+    }
+    for (auto& f : newly_finished) {
+      if (static_cast<int>(finished.size()) >= beam) break;
+      finished.push_back(std::move(f));
+    }
+    live.swap(next_live);
+    live_logprob.swap(next_logprob);
+    const bool completed = static_cast<int>(finished.size()) >= beam;
+    if (completed || decoder.n_past() >= model.hparams.n_text_ctx) break;
+    if (Status s = decoder.Reorder(sources); !s.ok()) return s;
+    std::vector<int> last;
+    for (const auto& seq : live) last.push_back(seq.back());
+    if (Status s = decoder.StepBatch(last, &logits); !s.ok()) return s;
+  }
+  // Finalize: too few finished -> add the live ones, best first, closed with <|endoftext|>.
+  if (static_cast<int>(finished.size()) < beam) {
+    std::vector<int> idx(live.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int>(i);
+    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return live_logprob[a] > live_logprob[b]; });
+    for (int i : idx) {
+      std::vector<int> seq = live[i];
+      seq.push_back(eot);
+      finished.emplace_back(std::move(seq), live_logprob[i]);
+      if (static_cast<int>(finished.size()) >= beam) break;
+    }
+  }
+  // MaximumLikelihoodRanker, length_penalty None: sum logprob / generated length (no <|endoftext|>).
+  int best = 0;
+  double best_score = -INFINITY;
+  for (int i = 0; i < static_cast<int>(finished.size()); ++i) {
+    const auto& [seq, lp] = finished[i];
+    const size_t length = std::max<size_t>(1, seq.size() - 1);
+    const double score = lp / static_cast<double>(length);
+    if (score > best_score) {
+      best_score = score;
+      best = i;
+    }
+  }
+  std::vector<int> tokens = prompt;
+  if (!finished.empty()) tokens.insert(tokens.end(), finished[best].first.begin(), finished[best].first.end());
   return tokens;
 }
 

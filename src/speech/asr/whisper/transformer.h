@@ -1,16 +1,21 @@
 // Whisper's forward pass on a loaded Model: encoder (conv stem with GELU, sinusoidal positions,
 // pre-norm blocks), decoder with a self-attention KV cache and cross-attention over the encoder
-// output, and greedy decoding after the special-token prompt.
+// output, language detection, and greedy and beam-search decoding after the special-token prompt.
 //
-// Float32 throughout, plain loops (a first, reference-checked implementation; not yet using the
-// engine's SIMD kernels). Encode() and GreedyDecode() are const on the Model and safe to call from
-// many threads at once; a Decoder is one utterance's state and is not thread-safe.
+// Activations are float32; every matrix product runs on the engine's dot kernels (engine/kernels.h)
+// for the weights' stored type (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), tiled 64 tokens x 16 rows
+// and spread over an optional engine::WorkerTeam (nullptr: the caller's thread only). A team runs
+// one loop at a time, so calls sharing a team must be serialized by its owner. Encode(),
+// DetectLanguage(), GreedyDecode() and BeamSearchDecode() are const on the Model; a Decoder is one
+// utterance's state and is not thread-safe.
 #pragma once
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/parallel.h"
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/asr/whisper/model.h"
 
@@ -25,32 +30,66 @@ struct EncoderOutput {
 
 // `mel` must have the model's n_mels and at most 2 * n_audio_ctx frames (3000 for released
 // models: pad with ComputeLogMel's pad_to_30s). n_positions = ceil(n_frames / 2).
-Result<EncoderOutput> Encode(const Model& model, const LogMel& mel);
+Result<EncoderOutput> Encode(const Model& model, const LogMel& mel, engine::WorkerTeam* team = nullptr);
 
+// n_seq() parallel token sequences (beams) over one utterance's audio. All sequences advance
+// together; each has its own self-attention cache, the cross-attention keys/values are shared.
 class Decoder {
  public:
-  // `model` and `audio` must outlive the Decoder.
-  Decoder(const Model& model, const EncoderOutput& audio);
-  // Feeds one token at the next position; returns the logits [n_vocab] for the position after it.
-  // OutOfRange once n_text_ctx tokens have been fed, InvalidArgument for an id outside the vocab.
+  // `model`, `audio` and `team` must outlive the Decoder. Starts with one sequence.
+  Decoder(const Model& model, const EncoderOutput& audio, engine::WorkerTeam* team = nullptr);
+  // One sequence: feeds `token` at the next position; returns the logits [n_vocab] after it.
   Result<std::vector<float>> Step(int token);
+  // Feeds tokens[i] to sequence i (tokens.size() == n_seq()); fills `logits` with [n_seq][n_vocab]
+  // unless it is nullptr (prompt tokens whose prediction nobody reads). OutOfRange once n_text_ctx
+  // tokens have been fed, InvalidArgument for an id outside the vocabulary.
+  Status StepBatch(std::span<const int> tokens, std::vector<float>* logits);
+  // Sequence i becomes a copy of the current sequence sources[i]; the count may grow or shrink.
+  Status Reorder(std::span<const int> sources);
+  int n_seq() const { return n_seq_; }
   int n_past() const { return n_past_; }
 
  private:
   const Model& model_;
   const EncoderOutput& audio_;
+  engine::WorkerTeam* team_;
+  int n_seq_ = 1;
   int n_past_ = 0;
-  std::vector<std::vector<float>> self_k_, self_v_;    // per layer [n_text_ctx][d]
-  std::vector<std::vector<float>> cross_k_, cross_v_;  // per layer [n_positions][d], computed once
+  std::vector<std::vector<float>> self_k_, self_v_;   // per layer [n_seq][n_text_ctx][d]
+  std::vector<std::vector<float>> cross_k_;           // per layer [n_positions][d], scaled
+  std::vector<std::vector<float>> cross_vt_;          // per layer [d][n_positions] (transposed)
 };
 
 // <|startoftranscript|> <|lang|> <|transcribe|> <|notimestamps|>; InvalidArgument naming the
 // language when the model has no token for it.
 Result<std::vector<int>> TranscribePrompt(const Model& model, const std::string& language);
 
+// Whisper's language identification: the logits after <|startoftranscript|> restricted to the
+// language tokens the model has; `language` is the argmax's code, `probability` its softmax share.
+struct LanguageGuess {
+  std::string language;
+  double probability = 0.0;
+  std::vector<std::pair<std::string, double>> probabilities;  // every language, most likely first
+};
+Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& audio, engine::WorkerTeam* team = nullptr);
+
 // Feeds `prompt`, then appends argmax tokens until <|endoftext|> (included), max_new_tokens or
 // n_text_ctx. Returns prompt + generated ids.
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
-                                      int max_new_tokens);
+                                      int max_new_tokens, engine::WorkerTeam* team = nullptr);
+
+// openai-whisper's BeamSearchDecoder with patience 1 and MaximumLikelihoodRanker(length_penalty=None):
+// each step expands every live beam by its beam_size + 1 best log-probabilities, keeps the
+// beam_size best unfinished sequences and collects finished ones until beam_size are finished (or
+// max_new_tokens / n_text_ctx is reached, when the live beams are finished with <|endoftext|>);
+// the result is the finished sequence with the highest sum log-probability / length (tokens after
+// the prompt, <|endoftext|> excluded). No logit filters (the same as GreedyDecode). Returns
+// prompt + chosen ids + <|endoftext|>.
+struct BeamOptions {
+  int beam_size = 5;
+  int max_new_tokens = 224;
+};
+Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
+                                          const BeamOptions& options, engine::WorkerTeam* team = nullptr);
 
 }  // namespace cadence::speech::whisper

@@ -18,11 +18,15 @@ class WhisperStream : public RecognizerStream {
   }
 
   std::string Partial() override {
-    // Re-decoding costs a whole encoder pass: only after another second of audio.
-    if (samples_.size() >= partial_at_samples_ + kSampleRateHz) {
+    const size_t interval =
+        static_cast<size_t>(std::max(1, recognizer_.options().partial_interval_ms)) * kSampleRateHz / 1000;
+    if (samples_.size() >= partial_at_samples_ + interval) {
       partial_at_samples_ = samples_.size();
-      auto t = recognizer_.Transcribe(samples_);
-      if (t.ok()) partial_ = t->text;
+      auto t = recognizer_.TranscribePartial(samples_, language_);
+      if (t.ok()) {
+        partial_ = t->text;
+        language_ = t->language;  // detect once per utterance, then keep it
+      }
     }
     return partial_;
   }
@@ -34,6 +38,7 @@ class WhisperStream : public RecognizerStream {
   std::vector<float> samples_;
   size_t partial_at_samples_ = 0;
   std::string partial_;
+  std::string language_ = recognizer_.options().language;
 };
 
 }  // namespace
@@ -49,14 +54,28 @@ std::string DecodeText(const Model& model, const std::vector<int>& ids) {
 
 Result<std::unique_ptr<WhisperRecognizer>> WhisperRecognizer::Create(const std::string& model_path,
                                                                      const std::string& language) {
+  WhisperOptions options;
+  options.language = language;
+  return Create(model_path, options);
+}
+
+Result<std::unique_ptr<WhisperRecognizer>> WhisperRecognizer::Create(const std::string& model_path,
+                                                                     const WhisperOptions& options) {
+  if (options.beam_size < 1 || options.beam_size > 16) {
+    return Status::InvalidArgument("whisper: beam size " + std::to_string(options.beam_size) + " (use 1..16; 1 is greedy)");
+  }
   auto model = LoadModel(model_path);
   if (!model.ok()) return model.status();
   auto r = std::unique_ptr<WhisperRecognizer>(new WhisperRecognizer());
   r->model_ = std::move(model).value();
-  r->language_ = language.empty() ? "en" : language;
-  auto prompt = TranscribePrompt(*r->model_, r->language_);
-  if (!prompt.ok()) return prompt.status();
-  r->prompt_ = std::move(prompt).value();
+  r->options_ = options;
+  if (!options.language.empty()) {
+    auto prompt = TranscribePrompt(*r->model_, options.language);
+    if (!prompt.ok()) return prompt.status();
+  } else if (r->model_->specials.languages.empty()) {
+    return Status::InvalidArgument("whisper: " + model_path + " has no language tokens; language detection needs them");
+  }
+  r->team_ = std::make_unique<engine::WorkerTeam>(options.threads > 0 ? options.threads : engine::DefaultThreads());
   return r;
 }
 
@@ -65,27 +84,49 @@ std::unique_ptr<RecognizerStream> WhisperRecognizer::CreateStream() const {
 }
 
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
+  const size_t window = static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
+  return Run(samples_16k, window, options_.language, options_.beam_size, model_->hparams.n_text_ctx / 2);
+}
+
+Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
+                                                        const std::string& language) const {
+  const size_t full = static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
+  const size_t second = kSampleRateHz;
+  const size_t window = std::min(full, std::max<size_t>(1, (samples_16k.size() + second - 1) / second) * second);
+  return Run(samples_16k, window, language, 1, options_.partial_max_tokens);
+}
+
+Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k, size_t window_samples,
+                                          const std::string& language, int beam_size, int max_tokens) const {
   const Model& m = *model_;
   if (m.vocab.empty()) {
-    return Status::Unimplemented(m.path + ": no token texts in this checkpoint (Hugging Face vocab.json decoding is "
-                                 "not implemented yet); use a whisper.cpp ggml .bin");
+    return Status::Unimplemented(m.path + ": no token texts in this checkpoint (no vocab.json beside it); add the "
+                                 "model's vocab.json or use a whisper.cpp ggml .bin");
   }
-  // Whisper's window: the audio zero-padded (or trimmed) to 2 * n_audio_ctx frames of 160 samples.
-  const size_t window = static_cast<size_t>(2 * m.hparams.n_audio_ctx) * kHopSamples;
-  std::vector<float> padded(window, 0.0f);
-  std::copy_n(samples_16k.begin(), std::min(window, samples_16k.size()), padded.begin());
+  // The window zero-padded (or trimmed) to whole 160-sample frames.
+  std::vector<float> padded(window_samples, 0.0f);
+  std::copy_n(samples_16k.begin(), std::min(window_samples, samples_16k.size()), padded.begin());
   LogMelOptions options;
   options.n_mels = m.hparams.n_mels;
   options.filters = m.mel_filters;
   auto mel = ComputeLogMel(padded, options);
   if (!mel.ok()) return mel.status();
-  auto audio = Encode(m, *mel);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto audio = Encode(m, *mel, team_.get());
   if (!audio.ok()) return audio.status();
-  auto ids = GreedyDecode(m, *audio, prompt_, m.hparams.n_text_ctx / 2);
-  if (!ids.ok()) return ids.status();
   Transcript t;
-  t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt_.size()), ids->end()));
-  t.language = language_;
+  t.language = language;
+  if (t.language.empty()) {
+    auto guess = DetectLanguage(m, *audio, team_.get());
+    if (!guess.ok()) return guess.status();
+    t.language = guess->language;
+  }
+  auto prompt = TranscribePrompt(m, t.language);
+  if (!prompt.ok()) return prompt.status();
+  auto ids = beam_size > 1 ? BeamSearchDecode(m, *audio, *prompt, {beam_size, max_tokens}, team_.get())
+                           : GreedyDecode(m, *audio, *prompt, max_tokens, team_.get());
+  if (!ids.ok()) return ids.status();
+  t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt->size()), ids->end()));
   return t;
 }
 

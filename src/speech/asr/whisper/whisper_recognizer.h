@@ -1,38 +1,62 @@
 // WhisperRecognizer: speech::Recognizer on a Whisper-architecture model (ggml .bin or Hugging Face
 // safetensors directory; see model.h).
 //
-// The model is loaded once and shared (const, thread-safe). Each stream buffers its 16 kHz audio;
-// Finish() decodes the utterance (its first 30 s, zero-padded as Whisper does: greedy, no
-// timestamps); Partial() re-decodes the buffered audio at most once per second of new audio. Decoding
-// runs on the caller's thread (a compute worker). Text is the byte concatenation of the non-special
-// tokens, from the vocabulary a whisper.cpp file carries or a Hugging Face vocab.json; without one,
-// Finish() returns Unimplemented saying so.
+// The model is loaded once and shared (const). The recognizer owns one engine::WorkerTeam
+// (options.threads) and a mutex: one decode runs at a time and uses every thread of the team, so
+// concurrent streams queue instead of splitting the cores (lowest latency per utterance).
+//
+// Each stream buffers its 16 kHz audio. Finish() decodes the utterance as Whisper does: its first
+// 30 s zero-padded to the full window, greedy (beam_size 1) or beam search, no timestamps, after
+// the language token (options.language, or detected from the audio when it is ""). Partial() is
+// cheap by construction: at most once per partial_interval_ms of new audio it encodes only the
+// audio buffered so far (rounded up to whole seconds, not the 30-s window: the encoder's cost is
+// proportional to the frames it sees) and greedy-decodes at most partial_max_tokens; between those
+// it returns the cached text. Partials may therefore differ from the final transcript.
+// Decoding runs on the caller's thread (a compute worker) plus the team's threads.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "engine/parallel.h"
 #include "speech/asr/recognizer.h"
 #include "speech/asr/whisper/model.h"
 
 namespace cadence::speech::whisper {
 
+struct WhisperOptions {
+  std::string language;          // "en", "zh", any language token of the model, or "" to detect
+  int beam_size = 1;             // 1: greedy; openai-whisper's transcribe uses 5
+  int partial_interval_ms = 1000;
+  int partial_max_tokens = 32;
+  int threads = 0;               // <= 0: engine::DefaultThreads()
+};
+
 class WhisperRecognizer : public Recognizer {
  public:
-  // `language` is "en" or "zh" ("" means "en" until language detection exists).
+  static Result<std::unique_ptr<WhisperRecognizer>> Create(const std::string& model_path, const WhisperOptions& options);
   static Result<std::unique_ptr<WhisperRecognizer>> Create(const std::string& model_path, const std::string& language);
   std::string_view name() const override { return "whisper"; }
   std::unique_ptr<RecognizerStream> CreateStream() const override;
 
-  // Greedy transcript of up to one window of audio; used by the streams.
+  // Final transcript of up to one 30-s window of audio (what Finish() returns).
   Result<Transcript> Transcribe(const std::vector<float>& samples_16k) const;
+  // Partial transcript: greedy on the audio itself padded to whole seconds (see above). `language`
+  // is the language to use ("" detects).
+  Result<Transcript> TranscribePartial(const std::vector<float>& samples_16k, const std::string& language) const;
   const Model& model() const { return *model_; }
+  const WhisperOptions& options() const { return options_; }
 
  private:
+  Result<Transcript> Run(const std::vector<float>& samples_16k, size_t window_samples, const std::string& language,
+                         int beam_size, int max_tokens) const;
+
   std::unique_ptr<Model> model_;
-  std::string language_;
-  std::vector<int> prompt_;
+  WhisperOptions options_;
+  mutable std::mutex mu_;  // serializes use of team_
+  std::unique_ptr<engine::WorkerTeam> team_;
 };
 
 // Text of token ids: the raw bytes of every id below <|endoftext|> that the vocabulary holds.
