@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "persona/base64.h"
+#include "core/base64.h"
 #include "persona/png_card.h"
 #include "persona/text.h"
 

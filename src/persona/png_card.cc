@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "persona/base64.h"
+#include "core/base64.h"
 
 namespace cadence::persona {
 
@@ -130,10 +130,11 @@ Result<std::string> ExtractCardJsonFromPng(std::string_view png_bytes) {
   if (!has_ccv3 && !has_chara)
     return Status::NotFound("png: no character card inside (no tEXt chunk named 'ccv3' or 'chara')");
   std::string_view payload = has_ccv3 ? ccv3 : chara;
-  auto decoded = Base64Decode(payload);
-  if (!decoded.ok())
-    return decoded.status().WithContext(std::string("png: tEXt chunk '") + (has_ccv3 ? "ccv3" : "chara") + "'");
-  return std::move(decoded).value();
+  // Card tools in the wild wrap the payload and some use the URL-safe alphabet.
+  std::string decoded;
+  if (Status s = Base64Decode(payload, &decoded, {.skip_whitespace = true, .accept_url_safe = true}); !s.ok())
+    return s.WithContext(std::string("png: tEXt chunk '") + (has_ccv3 ? "ccv3" : "chara") + "'");
+  return decoded;
 }
 
 Result<std::string> EmbedCardJsonInPng(std::string_view png_bytes, std::string_view card_json, bool also_v2) {
