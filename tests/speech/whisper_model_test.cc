@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "engine/parallel.h"
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/asr/whisper/model.h"
 #include "speech/asr/whisper/transformer.h"
@@ -100,6 +102,139 @@ void ExpectMatchesReference(const std::string& model_path) {
 TEST(WhisperModelTest, SafetensorsModelMatchesNumpyReference) { ExpectMatchesReference(TinyPath("")); }
 
 TEST(WhisperModelTest, GgmlModelMatchesNumpyReference) { ExpectMatchesReference(TinyPath("ggml-tiny-random.bin")); }
+
+// reference_decoding.txt: "KIND CLIP rest..." lines keyed by "KIND CLIP".
+std::map<std::string, std::vector<std::string>> ReferenceDecoding() {
+  std::ifstream in(TinyPath("reference_decoding.txt"));
+  std::map<std::string, std::vector<std::string>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream s(line);
+    std::string kind, clip, field;
+    s >> kind >> clip;
+    while (s >> field) out[kind + " " + clip].push_back(field);
+  }
+  return out;
+}
+
+std::vector<int> Ids(const std::vector<std::string>& fields) {
+  std::vector<int> ids;
+  for (const std::string& f : fields) ids.push_back(std::stoi(f));
+  return ids;
+}
+
+// Language detection, the <|zh|> prompt and beam search (beam 5) on an English and a Mandarin
+// clip, against tools/whisper/tiny_model.py. Ids must be equal; the reference's best and second
+// beam scores differ by >= 3e-4 per token and float32 logits here are within ~1e-5.
+void ExpectDecodingMatchesReference(const std::string& model_path) {
+  auto model = LoadModel(model_path);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Model& m = **model;
+  const auto reference = ReferenceDecoding();
+  ASSERT_EQ(reference.size(), 10u) << "regenerate with tools/whisper/tiny_model.py";
+  engine::WorkerTeam team(2);
+  for (const std::string clip : {"en", "zh"}) {
+    LogMel mel;
+    ASSERT_TRUE(ReadRows(TinyPath(clip == "en" ? "reference_input_mel.bin" : "reference_input_mel_zh.bin"), &mel.n_mels,
+                         &mel.n_frames, &mel.data));
+    auto audio = Encode(m, mel, &team);
+    ASSERT_TRUE(audio.ok()) << audio.status().ToString();
+
+    auto guess = DetectLanguage(m, *audio, &team);
+    ASSERT_TRUE(guess.ok()) << guess.status().ToString();
+    const std::vector<std::string>& lang = reference.at("language " + clip);
+    EXPECT_EQ(guess->language, lang[0]) << clip;
+    ASSERT_EQ(guess->probabilities.size(), 2u);
+    for (const auto& [code, p] : guess->probabilities) {
+      EXPECT_NEAR(p, std::stod(code == "en" ? lang[1] : lang[2]), 1e-4) << clip << " P(" << code << ")";
+    }
+
+    auto prompt_zh = TranscribePrompt(m, "zh");
+    ASSERT_TRUE(prompt_zh.ok());
+    const std::vector<int> greedy_ref = Ids(reference.at("greedy_zh " + clip));
+    auto greedy = GreedyDecode(m, *audio, *prompt_zh, static_cast<int>(greedy_ref.size() - prompt_zh->size()), &team);
+    ASSERT_TRUE(greedy.ok()) << greedy.status().ToString();
+    EXPECT_EQ(*greedy, greedy_ref) << clip;
+
+    for (const std::string lang_code : {"en", "zh"}) {
+      auto prompt = TranscribePrompt(m, lang_code);
+      ASSERT_TRUE(prompt.ok());
+      BeamOptions options;
+      options.beam_size = 5;
+      options.max_new_tokens = 20;  // the reference's sample_len
+      auto beam = BeamSearchDecode(m, *audio, *prompt, options, &team);
+      ASSERT_TRUE(beam.ok()) << beam.status().ToString();
+      EXPECT_EQ(*beam, Ids(reference.at("beam5_" + lang_code + " " + clip))) << "beam over " << lang_code << " on " << clip;
+    }
+  }
+}
+
+// With the <|endoftext|> embedding row scaled (as the reference does) beams finish before the
+// token limit, so the finished list and the sum-logprob / length ranking decide the result.
+TEST(WhisperModelTest, BeamsThatFinishEarlyMatchNumpyReference) {
+  const auto reference = ReferenceDecoding();
+  for (const std::string scale : {"2", "2.5"}) {
+    auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+    ASSERT_TRUE(model.ok());
+    Model& m = **model;
+    Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
+    const int d = m.hparams.n_text_state, eot = m.specials.end_of_text;
+    emb.raw.clear();  // the matmul reads the f32 data
+    for (int c = 0; c < d; ++c) emb.data[static_cast<size_t>(eot) * d + c] *= std::stof(scale);
+    auto audio = Encode(m, ReferenceMel());
+    ASSERT_TRUE(audio.ok());
+    auto prompt = TranscribePrompt(m, "en");
+    ASSERT_TRUE(prompt.ok());
+    BeamOptions options;
+    options.max_new_tokens = 20;
+    auto beam = BeamSearchDecode(m, *audio, *prompt, options);
+    ASSERT_TRUE(beam.ok()) << beam.status().ToString();
+    const std::vector<int> expected = Ids(reference.at("beam5_eotx" + scale + " en"));
+    EXPECT_LT(expected.size(), 4u + 20u) << "the reference beam should finish early";
+    EXPECT_EQ(*beam, expected) << "eot x" << scale;
+  }
+}
+
+TEST(WhisperModelTest, SafetensorsDecodingMatchesNumpyReference) { ExpectDecodingMatchesReference(TinyPath("")); }
+
+TEST(WhisperModelTest, GgmlDecodingMatchesNumpyReference) {
+  ExpectDecodingMatchesReference(TinyPath("ggml-tiny-random.bin"));
+}
+
+// Each output element is one dot product whichever thread computes it: threads change nothing.
+TEST(WhisperModelTest, ThreadedEncoderEqualsSingleThreaded) {
+  auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+  ASSERT_TRUE(model.ok());
+  engine::WorkerTeam team(2);
+  auto one = Encode(**model, ReferenceMel());
+  auto two = Encode(**model, ReferenceMel(), &team);
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->data, two->data);
+}
+
+TEST(WhisperModelTest, BeamSizeOneIsGreedyAndBadBeamIsAnError) {
+  auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+  ASSERT_TRUE(model.ok());
+  auto audio = Encode(**model, ReferenceMel());
+  ASSERT_TRUE(audio.ok());
+  auto prompt = TranscribePrompt(**model, "en");
+  ASSERT_TRUE(prompt.ok());
+  BeamOptions options;
+  options.beam_size = 1;
+  options.max_new_tokens = 20;
+  auto beam = BeamSearchDecode(**model, *audio, *prompt, options);
+  auto greedy = GreedyDecode(**model, *audio, *prompt, 20);
+  ASSERT_TRUE(beam.ok() && greedy.ok());
+  // Greedy stops at max tokens without <|endoftext|>; beam search closes the sequence with it.
+  std::vector<int> closed = *greedy;
+  if (closed.back() != (*model)->specials.end_of_text) closed.push_back((*model)->specials.end_of_text);
+  EXPECT_EQ(*beam, closed);
+  options.beam_size = 0;
+  auto bad = BeamSearchDecode(**model, *audio, *prompt, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("beam size"), std::string::npos);
+}
 
 TEST(WhisperModelTest, BothFormatsLoadIdenticalWeights) {
   auto st = LoadModel(TinyPath("model.safetensors"));

@@ -68,6 +68,50 @@ TEST(WhisperRecognizerTest, HuggingFaceStreamTranscribesAsTheReferenceDecodes) {
   ExpectStreamMatchesReference(TinyPath(""));
 }
 
+// Language "" detects (the reference's argmax over <|en|>, <|zh|> after <|startoftranscript|> is
+// "zh" for this random model on this clip) and decodes after <|zh|>: the text of the reference's
+// greedy_zh ids. The partial taken once the whole 2-s window is buffered covers the same audio and
+// must equal the final.
+TEST(WhisperRecognizerTest, DetectsTheLanguageAndPartialCoversTheSameAudio) {
+  std::ifstream in(TinyPath("reference_decoding.txt"));
+  std::string line, language;
+  std::vector<int> ids;
+  while (std::getline(in, line)) {
+    std::istringstream s(line);
+    std::string kind, clip;
+    s >> kind >> clip;
+    if (kind == "language" && clip == "en") s >> language;
+    if (kind == "greedy_zh" && clip == "en") {
+      for (int id; s >> id;) ids.push_back(id);
+    }
+  }
+  ASSERT_EQ(language, "zh");
+  ASSERT_GT(ids.size(), 4u);
+  WhisperOptions options;
+  options.language = "";
+  options.partial_interval_ms = 500;
+  auto recognizer = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), options);
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
+  ASSERT_TRUE(wave.ok());
+  auto stream = (*recognizer)->CreateStream();
+  std::string partial;
+  for (size_t at = 0; at < 32000; at += 1600) {
+    stream->AcceptWaveform(std::span<const float>(wave->samples).subspan(at, 1600));
+    partial = stream->Partial();
+  }
+  auto transcript = stream->Finish();
+  ASSERT_TRUE(transcript.ok()) << transcript.status().ToString();
+  const int cap = (*recognizer)->model().hparams.n_text_ctx / 2;
+  std::string expected;
+  for (size_t i = 4; i < ids.size() && static_cast<int>(i - 4) < cap; ++i) {
+    if (ids[i] < 96) expected += static_cast<char>(32 + ids[i]);
+  }
+  EXPECT_EQ(transcript->language, "zh");
+  EXPECT_EQ(transcript->text, expected);
+  EXPECT_EQ(partial, transcript->text);
+}
+
 TEST(WhisperRecognizerTest, MissingModelAndUnknownLanguageAreClearErrors) {
   auto missing = WhisperRecognizer::Create("/nonexistent/ggml-base.bin", "en");
   ASSERT_FALSE(missing.ok());

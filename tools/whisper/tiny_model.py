@@ -7,6 +7,11 @@ Writes into OUT_DIR:
   reference_input_mel.bin     the encoder input ([n_mels][2 * n_audio_ctx], CMEL, see reference.py)
   reference_encoder_out.bin   encoder output ([n_audio_ctx][d_model], CMEL-style rows x cols)
   reference_tokens.txt        prompt ids, then the greedy ids until <|endoftext|> or max_tokens
+  reference_input_mel_zh.bin  the encoder input of 2 s of a Mandarin clip (zh_aishell)
+  reference_decoding.txt      per clip (en, zh): language detection (argmax over the language
+                              tokens after <|startoftranscript|>, with probabilities), greedy ids after
+                              the <|zh|> prompt, and beam-search ids (beam 5, openai-whisper's
+                              BeamSearchDecoder + MaximumLikelihoodRanker without length penalty)
 
 The reference forward pass follows openai/whisper model.py (conv stem with exact GELU, sinusoidal
 positions, pre-norm residual blocks, q and k each scaled by head_dim**-0.25, causal self-attention
@@ -383,6 +388,89 @@ def greedy(w, audio):
     return tokens, margin
 
 
+def log_softmax(x):
+    m = x.max()
+    return x - m - math.log(np.exp(x - m).sum())
+
+
+def detect_language(w, audio):
+    """openai/whisper decoding.detect_language: logits after <|startoftranscript|>, every
+    non-language token masked, argmax; returns (code, probabilities, top-1 minus top-2 logit)."""
+    logits = decode_logits(w, [TOKEN_ID["<|startoftranscript|>"]], audio)
+    codes = ["en", "zh"]
+    ids = [TOKEN_ID["<|%s|>" % c] for c in codes]
+    lang_logits = logits[ids]
+    probs = np.exp(lang_logits - lang_logits.max())
+    probs /= probs.sum()
+    best = int(np.argmax(lang_logits))
+    return codes[best], dict(zip(codes, probs)), abs(lang_logits[0] - lang_logits[1])
+
+
+def greedy_prompt(w, audio, prompt):
+    tokens = list(prompt)
+    while len(tokens) < len(prompt) + MAX_TOKENS and len(tokens) < N_TEXT_CTX:
+        nxt = int(np.argmax(decode_logits(w, tokens, audio)))
+        tokens.append(nxt)
+        if nxt == EOT:
+            break
+    return tokens
+
+
+def beam_search(w, audio, prompt, beam_size=5, sample_len=MAX_TOKENS):
+    """openai/whisper decoding.py BeamSearchDecoder (patience 1, so max_candidates = beam_size)
+    and MaximumLikelihoodRanker(length_penalty=None), without logit filters, written from that
+    code: beam_size copies of the prompt; each step every beam's beam_size + 1 best log-probs form
+    candidates keyed by sequence; the beam_size best unfinished survive, finished ones are
+    collected (best first) until beam_size; at the end live beams fill up the finished list; the
+    winner maximizes sum logprob / generated length. Returns (ids, gap between the best two scores,
+    smallest gap between adjacent candidate scores at any step's cut)."""
+    tokens = [list(prompt) for _ in range(beam_size)]
+    sum_logprobs = [0.0] * beam_size
+    finished = {}
+    min_gap = float("inf")
+    for _ in range(sample_len):
+        scores = {}
+        for j in range(beam_size):
+            lp = log_softmax(decode_logits(w, tokens[j], audio))
+            for tok in np.argsort(-lp, kind="stable")[: beam_size + 1]:
+                scores[tuple(tokens[j] + [int(tok)])] = sum_logprobs[j] + lp[tok]
+        ranked = sorted(scores, key=scores.get, reverse=True)
+        values = [scores[q] for q in ranked]
+        min_gap = min(min_gap, min(a - b for a, b in zip(values, values[1:]) if a != b))
+        next_tokens, next_sums, newly = [], [], {}
+        for seq in ranked:
+            if seq[-1] == EOT:
+                newly[seq] = scores[seq]
+            else:
+                next_tokens.append(list(seq))
+                next_sums.append(scores[seq])
+                if len(next_tokens) == beam_size:
+                    break
+        for seq in sorted(newly, key=newly.get, reverse=True):
+            if len(finished) >= beam_size:
+                break
+            finished[seq] = newly[seq]
+        tokens, sum_logprobs = next_tokens, next_sums
+        if len(finished) >= beam_size or len(tokens[0]) > N_TEXT_CTX:
+            break
+    if len(finished) < beam_size:
+        for j in list(np.argsort(sum_logprobs))[::-1]:
+            finished[tuple(tokens[j] + [EOT])] = sum_logprobs[j]
+            if len(finished) >= beam_size:
+                break
+    ranked = sorted(((lp / max(1, len(seq) - len(prompt) - 1), seq) for seq, lp in finished.items()), reverse=True)
+    gap = ranked[0][0] - ranked[1][0] if len(ranked) > 1 else float("inf")
+    return list(ranked[0][1]), gap, min_gap
+
+
+def write_decoding(path, runs):
+    with open(path, "w") as f:
+        f.write("# tools/whisper/tiny_model.py, seed %d: per clip, language detection and decodes\n" % SEED)
+        f.write("# language CLIP CODE P(en) P(zh) | greedy_zh CLIP ids | beam5_en / beam5_zh CLIP ids\n")
+        for line in runs:
+            f.write(line + "\n")
+
+
 def write_rows(path, arr):
     with open(path, "wb") as f:
         f.write(b"CMEL")
@@ -431,6 +519,36 @@ def main(out_dir):
         f.write("# prompt (4 ids) then greedy ids; tools/whisper/tiny_model.py, seed %d\n" % SEED)
         f.write(" ".join(map(str, tokens)) + "\n")
         f.write("# smallest top-1 minus top-2 logit margin: %.4f\n" % margin)
+    clip_zh = reference.read_wav_mono16k(os.path.join(sys.argv[2] if len(sys.argv) > 2 else
+                                                      "/work/shared/data/speech", "zh_aishell_BAC009S0724W0121.wav"))
+    mel_zh = reference.log_mel(clip_zh[: 2 * N_AUDIO_CTX * reference.HOP], N_MELS)
+    mel_zh = mel_zh.astype(np.float32).astype(np.float64)
+    reference.write_mel(os.path.join(out_dir, "reference_input_mel_zh.bin"), mel_zh)
+    audio_zh = encode(from_st, mel_zh)
+    prompt_zh = [TOKEN_ID[t] for t in ("<|startoftranscript|>", "<|zh|>", "<|transcribe|>", "<|notimestamps|>")]
+    runs = []
+    for clip_name, audio in (("en", audio_st), ("zh", audio_zh)):
+        code, probs, lang_margin = detect_language(from_st, audio)
+        runs.append("language %s %s %.6f %.6f" % (clip_name, code, probs["en"], probs["zh"]))
+        runs.append("greedy_zh %s %s" % (clip_name, " ".join(map(str, greedy_prompt(from_st, audio, prompt_zh)))))
+        for lang, prompt in (("en", PROMPT), ("zh", prompt_zh)):
+            ids, gap, min_gap = beam_search(from_st, audio, prompt)
+            runs.append("beam5_%s %s %s" % (lang, clip_name, " ".join(map(str, ids))))
+            print("beam5 %s on %s: best-second score gap %.4f, smallest adjacent candidate gap %.2e" %
+                  (lang, clip_name, gap, min_gap))
+        print("language on %s: %s, |logit(en) - logit(zh)| = %.4f" % (clip_name, code, lang_margin))
+    # The random model rarely ends a sequence; scaling the <|endoftext|> embedding row (never fed as
+    # input, so only its logit changes; x2 and x2.5 are exact in float32 too) makes beams finish
+    # early and exercises the finished-candidate bookkeeping and the length-normalized ranking.
+    for scale in (2.0, 2.5):
+        w_eot = dict(from_st)
+        emb = w_eot["decoder.token_embedding.weight"].copy()
+        emb[EOT] *= scale
+        w_eot["decoder.token_embedding.weight"] = emb
+        ids, gap, min_gap = beam_search(w_eot, audio_st, PROMPT)
+        runs.append("beam5_eotx%g en %s" % (scale, " ".join(map(str, ids))))
+        print("beam5 with <|endoftext|> x%g: %d ids, best-second gap %.4f" % (scale, len(ids) - len(PROMPT), gap))
+    write_decoding(os.path.join(out_dir, "reference_decoding.txt"), runs)
     print("encoder out", audio_st.shape, "std %.3f" % audio_st.std(), "min logit margin %.4f" % margin)
     print("tokens", tokens)
     for name in sorted(os.listdir(out_dir)):

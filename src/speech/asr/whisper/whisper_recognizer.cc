@@ -93,7 +93,7 @@ Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>
   const size_t full = static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
   const size_t second = kSampleRateHz;
   const size_t window = std::min(full, std::max<size_t>(1, (samples_16k.size() + second - 1) / second) * second);
-  return Run(samples_16k, window, language, 1, options_.partial_max_tokens);
+  return Run(samples_16k, window, language, 1, std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2));
 }
 
 Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k, size_t window_samples,
