@@ -15,6 +15,7 @@
 #include "persona/macros.h"
 #include "persona/store.h"
 #include "persona/text.h"
+#include "speech/tts/text_split.h"
 #include "ooc_probes.h"
 
 namespace cadence::bench {
@@ -128,7 +129,7 @@ int RunPersonaBench(int argc, char** argv) {
   for (const auto& line : HeldOutInCharacterLines()) {
     const persona::Persona* p = store->Find(line.persona);
     if (!p) continue;
-    for (const auto& sentence : persona::SplitSentences(line.text)) {
+    for (const auto& sentence : speech::SplitSentences(line.text)) {
       ++held_out;
       auto v = fp_guard.Check(sentence, {p, persona::DetectLanguage(sentence)});
       if (!v.ok()) {
@@ -149,7 +150,7 @@ int RunPersonaBench(int argc, char** argv) {
       for (const auto& turn : block)
         if (turn.speaker == "char") lines.push_back(turn.text);
     for (const auto& line : lines)
-      for (const auto& sentence : persona::SplitSentences(persona::ExpandMacros(line, p->name, "friend"))) {
+      for (const auto& sentence : speech::SplitSentences(persona::ExpandMacros(line, p->name, "friend"))) {
         ++authored;
         all_sentences.push_back({p, sentence});
         if (!fp_guard.Check(sentence, {p, persona::DetectLanguage(sentence)}).ok()) ++authored_flagged;
@@ -173,7 +174,7 @@ int RunPersonaBench(int argc, char** argv) {
     std::string out = Collect(*scripted, r);
     std::string lang = brain::ExpectedReplyLanguage(r, p);
     bool flagged = false;
-    for (const auto& s : persona::SplitSentences(out)) flagged |= !judge.Check(s, {p, lang}).ok();
+    for (const auto& s : speech::SplitSentences(out)) flagged |= !judge.Check(s, {p, lang}).ok();
     scripted_flagged += flagged;
     if (flagged) std::printf("   flagged [%s] %s -> %s\n", probe.persona, probe.user, out.c_str());
   }

@@ -6,6 +6,7 @@
 #include "persona/macros.h"
 #include "brain/persona_prompt.h"
 #include "persona/text.h"
+#include "speech/tts/text_split.h"
 
 namespace cadence::brain {
 
@@ -44,18 +45,30 @@ class GuardedBrain : public Brain {
     // One pass of the inner brain through the guard; returns the inner status. Stops the inner
     // stream at the first flagged sentence and records why in `flagged_reason`.
     auto run = [&](const ReplyRequest& req) -> Status {
-      persona::SentenceSplitter splitter;
-      auto on_sentence = [&](std::string sentence) {
-        persona::GuardVerdict v = guard_->Check(sentence, ctx);
-        if (!v.ok()) {
-          flagged_reason = std::string(persona::ViolationName(v.violation)) + ": " + v.detail;
-          return false;
+      speech::SentenceSplitter splitter;
+      std::vector<std::string> sentences;
+      // Checks and passes on each completed sentence; false once one is flagged or the caller stops.
+      auto pass_on = [&]() {
+        for (const std::string& sentence : sentences) {
+          persona::GuardVerdict v = guard_->Check(sentence, ctx);
+          if (!v.ok()) {
+            flagged_reason = std::string(persona::ViolationName(v.violation)) + ": " + v.detail;
+            return false;
+          }
+          Emit(sentence, &first, on_text, &keep_going);
+          if (!keep_going) return false;
         }
-        Emit(sentence, &first, on_text, &keep_going);
-        return keep_going;
+        sentences.clear();
+        return true;
       };
-      Status s = inner_->Reply(req, cancel, [&](std::string_view text) { return splitter.Push(text, on_sentence); });
-      if (s.ok() && flagged_reason.empty() && keep_going) splitter.Flush(on_sentence);
+      Status s = inner_->Reply(req, cancel, [&](std::string_view text) {
+        splitter.Push(text, &sentences);
+        return pass_on();
+      });
+      if (s.ok() && flagged_reason.empty() && keep_going) {
+        splitter.Flush(&sentences);
+        pass_on();
+      }
       return s;
     };
 

@@ -1,11 +1,10 @@
 // Text helpers shared by cards, lorebook, guard and the scripted brain: UTF-8 decoding, language
-// detection (English vs. Mandarin), retrieval terms, phrase matching and sentence splitting.
+// detection (English vs. Mandarin), retrieval terms and phrase matching (sentence splitting is
+// speech/tts/text_split.h).
 //
 // Pure functions on UTF-8 strings (invalid bytes are tolerated, never fatal); thread-safe.
-// SentenceSplitter holds per-stream state and belongs to one caller.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,24 +35,6 @@ bool ContainsPhrase(std::string_view haystack, std::string_view needle, bool cas
 
 // Rough token estimate used for lore budgets: one per Han character, one per four other bytes.
 int EstimateTokens(std::string_view text);
-
-// Cuts a streamed text into sentences at . ! ? … 。！？； and newlines (a Latin period ends a
-// sentence only before whitespace or the end, so "3.5" and "e.g.x" stay whole). Closing quotes
-// and brackets after the mark stay with the sentence.
-class SentenceSplitter {
- public:
-  using Sink = std::function<bool(std::string sentence)>;  // return false to stop
-  // Feeds text; calls `sink` for each completed sentence. Returns false if the sink stopped.
-  bool Push(std::string_view text, const Sink& sink);
-  // Emits what remains (an unterminated last sentence). Returns false if the sink stopped.
-  bool Flush(const Sink& sink);
-
- private:
-  std::string pending_;
-};
-
-// Splits a whole text into sentences (SentenceSplitter over one push).
-std::vector<std::string> SplitSentences(std::string_view text);
 
 // Trims ASCII whitespace.
 std::string_view Trim(std::string_view text);

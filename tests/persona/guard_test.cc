@@ -6,6 +6,7 @@
 #include "persona/macros.h"
 #include "persona/store.h"
 #include "persona/text.h"
+#include "speech/tts/text_split.h"
 
 namespace cadence::persona {
 namespace {
@@ -133,27 +134,13 @@ TEST_F(GuardTest, ShippedPersonasPassTheirOwnGuard) {
         if (turn.speaker == "char") lines.push_back(turn.text);
     for (const auto& line : lines) {
       std::string expanded = ExpandMacros(line, p->name, "friend");
-      for (const auto& sentence : SplitSentences(expanded)) {
+      for (const auto& sentence : speech::SplitSentences(expanded)) {
         auto v = guard_.Check(sentence, GuardContext{p, ""});
         EXPECT_TRUE(v.ok()) << p->id << ": \"" << sentence << "\" flagged " << ViolationName(v.violation) << " "
                             << v.detail;
       }
     }
   }
-}
-
-TEST(SentenceSplitterTest, SplitsStreamsAtSentenceEnds) {
-  SentenceSplitter splitter;
-  std::vector<std::string> got;
-  auto sink = [&](std::string s) {
-    got.push_back(s);
-    return true;
-  };
-  for (std::string_view piece : {"Hello th", "ere. Version 3.5 is", " out! Really?", " \"Yes.\" 你好。我", "很好"})
-    splitter.Push(piece, sink);
-  splitter.Flush(sink);
-  EXPECT_EQ(got, (std::vector<std::string>{"Hello there.", "Version 3.5 is out!", "Really?", "\"Yes.\"", "你好。",
-                                           "我很好"}));
 }
 
 }  // namespace
