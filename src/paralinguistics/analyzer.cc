@@ -24,6 +24,10 @@ Status AnalyzerConfig::Validate() const {
   if (!(intensity_min_pitch_hz >= 50.0 && intensity_min_pitch_hz <= 500.0))
     return bad("intensity_min_pitch_hz must be within 50..500 Hz");
   if (!(min_pause_s > 0.0 && min_sounding_s > 0.0)) return bad("min_pause_s and min_sounding_s must be > 0");
+  if (!(nuclei_reference_rate_syll_per_s == 0.0 ||
+        (nuclei_reference_rate_syll_per_s >= 2.0 && nuclei_reference_rate_syll_per_s <= 10.0)))
+    return bad("nuclei_reference_rate_syll_per_s (" + std::to_string(nuclei_reference_rate_syll_per_s) +
+               ") must be 0 (off) or within 2..10 syllables per second");
   return Status::Ok();
 }
 
@@ -113,12 +117,15 @@ UtteranceCues AnalyzerStream::Finish() {
   }
   const double mean = samples_.empty() ? 0.0 : sum_ / static_cast<double>(samples_.size());
   const double global_peak = std::max(max_sample_ - mean, mean - min_sample_);
-  FindPitchPath(impl.config, global_peak, Analyzer::kHopSamples / static_cast<double>(Analyzer::kSampleRateHz),
-                &frames_);
+  const double hop_s = Analyzer::kHopSamples / static_cast<double>(Analyzer::kSampleRateHz);
+  // The syllable-nuclei voicing is a second, cheaper reading of the same candidates.
+  std::vector<double> nucleus_f0;
+  FindPitchPath(NucleusPitchConfig(impl.config), global_peak, hop_s, &frames_, &nucleus_f0);
+  FindPitchPath(impl.config, global_peak, hop_s, &frames_);
   ClassifyFrames(impl.config, &frames_);
   MeasureProsody(frames_, duration_s, &cues);
   MeasureVoiceQuality(samples_, frames_, &cues);
-  MeasureRateAndPauses(impl.config, frames_, &cues);
+  MeasureRateAndPauses(impl.config, samples_, frames_, nucleus_f0, &cues);
   DetectEvents(frames_, &cues);
   InferStatesAndTraits(&cues);
   return cues;

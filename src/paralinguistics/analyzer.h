@@ -46,6 +46,9 @@ struct AnalyzerConfig {
   double min_dip_db = 2.0;
   double min_pause_s = 0.3;
   double min_sounding_s = 0.1;
+  // Articulation rate (syll/s) above which the nuclei contour's window is shortened in proportion
+  // (see rate_and_pauses.cc); 0 keeps de Jong & Wempe's fixed 50 Hz window at every rate.
+  double nuclei_reference_rate_syll_per_s = 4.0;
   // Frames quieter than this are silence whatever the utterance's own level (dB, Praat scale).
   double absolute_silence_db = 35.0;
 

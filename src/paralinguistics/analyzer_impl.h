@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <complex>
+#include <span>
 #include <vector>
 
 #include "paralinguistics/analyzer.h"
@@ -79,9 +80,15 @@ struct FrameScratch {
 void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long center,
                   FrameScratch* scratch, FrameFeatures* out);
 
+// Praat's intensity contour (Kaiser window of 6.4 / min_pitch_hz s) at the frame centres of
+// frames 0..frame_count-1, read every 4th sample as the syllable contour of ComputeFrame is.
+std::vector<double> IntensityContourDb(std::span<const float> samples, size_t frame_count, double min_pitch_hz);
+
 // The Viterbi path through the frames' candidates (Praat's path finder); sets f0_hz,
-// f0_strength and hnr_db. `global_peak` is the utterance's largest |sample - mean|.
+// f0_strength and hnr_db. `global_peak` is the utterance's largest |sample - mean|. With
+// `f0_only`, the frames are left as they are and the path's F0 (0 == unvoiced) goes there instead
+// (a second reading of the same candidates under other costs).
 void FindPitchPath(const AnalyzerConfig& config, double global_peak, double time_step_s,
-                   std::vector<FrameFeatures>* frames);
+                   std::vector<FrameFeatures>* frames, std::vector<double>* f0_only = nullptr);
 
 }  // namespace cadence::paralinguistics

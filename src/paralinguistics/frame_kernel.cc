@@ -154,6 +154,19 @@ void FormantPeaks(const Analyzer::Impl& impl, const float* ac, FrameFeatures* ou
 
 }  // namespace
 
+std::vector<double> IntensityContourDb(std::span<const float> samples, size_t frame_count, double min_pitch_hz) {
+  std::vector<float> window;
+  int half = 0;
+  MakeKaiser(min_pitch_hz, &window, &half);
+  std::vector<double> db(frame_count);
+  const long n = static_cast<long>(samples.size());
+  for (size_t i = 0; i < frame_count; ++i) {
+    const long center = static_cast<long>(Analyzer::kHopSamples) * static_cast<long>(i + 1);
+    db[i] = KaiserIntensityDb(samples.data(), n, center, window, half, 4);
+  }
+  return db;
+}
+
 const char* FrameClassName(FrameClass c) {
   switch (c) {
     case FrameClass::kSilence: return "silence";

@@ -23,10 +23,16 @@ void MeasureProsody(std::span<const FrameFeatures> frames, double duration_s, Ut
 void MeasureVoiceQuality(std::span<const float> samples_16k, std::span<const FrameFeatures> frames,
                          UtteranceCues* cues);
 
-// Syllable nuclei (de Jong & Wempe 2009) and pauses (cues.speaking_rate, .pauses, .speech_s).
-// Also returns the nuclei times for tests and the frame track.
-std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const FrameFeatures> frames,
+// Syllable nuclei (de Jong & Wempe 2009; v3 parser) and pauses (cues.speaking_rate, .pauses,
+// .speech_s). `nucleus_f0` is a per-frame F0 (0 == unvoiced) read with the syllable-nuclei
+// script's permissive voicing settings (NucleusPitchConfig). Returns the nuclei times.
+std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const float> samples_16k,
+                                         std::span<const FrameFeatures> frames, std::span<const double> nucleus_f0,
                                          UtteranceCues* cues);
+
+// The pitch settings de Jong & Wempe's script uses to call a peak voiced (voicing threshold 0.25,
+// voiced/unvoiced cost 0.25, ceiling 450 Hz), on top of `config`.
+AnalyzerConfig NucleusPitchConfig(const AnalyzerConfig& config);
 
 // Nonverbal events from the frame track (cues.events).
 void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues);

@@ -10,7 +10,7 @@
 namespace cadence::paralinguistics {
 
 void FindPitchPath(const AnalyzerConfig& config, double global_peak, double time_step_s,
-                   std::vector<FrameFeatures>* frames_ptr) {
+                   std::vector<FrameFeatures>* frames_ptr, std::vector<double>* f0_only) {
   std::vector<FrameFeatures>& frames = *frames_ptr;
   const size_t n = frames.size();
   if (n == 0) return;
@@ -62,10 +62,13 @@ void FindPitchPath(const AnalyzerConfig& config, double global_peak, double time
   double best = delta[n - 1][0];
   for (int c = 1; c < frames[n - 1].candidate_count; ++c)
     if (delta[n - 1][c] > best) { best = delta[n - 1][c]; place = c; }
+  if (f0_only) f0_only->assign(n, 0.0);
   for (size_t t = n; t-- > 0;) {
     FrameFeatures& f = frames[t];
     const PitchCandidate& cand = f.candidates[place];
-    if (voiced(cand.frequency_hz)) {
+    if (f0_only) {
+      (*f0_only)[t] = voiced(cand.frequency_hz) ? cand.frequency_hz : 0.0;
+    } else if (voiced(cand.frequency_hz)) {
       f.f0_hz = cand.frequency_hz;
       f.f0_strength = cand.strength;
       const double r = std::clamp(cand.strength, 1e-6, 1.0 - 1e-6);
