@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -24,6 +25,20 @@ using namespace cadence::engine;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU seconds of the calling thread: unlike wall time, not inflated when other processes take
+// the cores (this machine is shared), so kernel figures stay comparable under load.
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 long RssMiB() {
   std::ifstream in("/proc/self/status");
@@ -141,6 +156,43 @@ std::unique_ptr<Model> SyntheticQwen2(const std::string& size, DType type, int t
                           std::move(storage), options);
 }
 
+// Single-thread kernel throughput on a cache-resident matrix: weight bytes and multiply-adds per
+// CPU-second, for one token (decode's mat-vec) and kDotTokens tokens (the prompt's mat-mat).
+// Compute-bound figures: decode can reach the memory bound only if two cores' worth of this
+// exceeds the measured bandwidth.
+void RunKernels(const std::vector<DType>& types) {
+  std::printf("kernel throughput, 1 thread, 128 x 2048 matrix in cache (CPU time of the thread):\n");
+  std::vector<float> x(static_cast<size_t>(2048) * kDotTokens), y(static_cast<size_t>(128) * kDotTokens);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  for (DType type : types) {
+    std::vector<std::vector<uint8_t>> storage;
+    const WeightMatrix w = RandomMatrix(type, 128, 2048, &storage, 11);
+    std::vector<Isa> isas{Isa::kScalar};
+    if (BestIsa() != Isa::kScalar) isas.push_back(BestIsa());
+    for (Isa isa : isas) {
+      for (int tokens : {1, kDotTokens}) {
+        MatMulScratch scratch;
+        MatMul(w, x.data(), tokens, y.data(), nullptr, isa, &scratch);
+        const double t0 = ThreadCpuSeconds();
+        int64_t reps = 0;
+        double cpu = 0;
+        while (cpu < 0.2) {
+          for (int i = 0; i < 16; ++i) MatMul(w, x.data(), tokens, y.data(), nullptr, isa, &scratch);
+          reps += 16;
+          cpu = ThreadCpuSeconds() - t0;
+        }
+        const double bytes = static_cast<double>(w.rows) * static_cast<double>(w.row_bytes) * static_cast<double>(reps);
+        const double macs = static_cast<double>(w.rows * w.cols) * tokens * static_cast<double>(reps);
+        std::printf("  %-5s %-7s %d token%s  %6.1f GB/s of weights  %6.1f GMAC/s\n", std::string(DTypeName(w.type)).c_str(),
+                    std::string(IsaName(isa)).c_str(), tokens, tokens > 1 ? "s" : " ", bytes / cpu / 1e9, macs / cpu / 1e9);
+        std::fflush(stdout);
+      }
+    }
+  }
+}
+
 void Run(const std::string& label, const Model& model, int prompt_tokens, int decode_tokens, double bandwidth_gbs) {
   const ModelConfig& c = model.config();
   std::mt19937 rng(7);
@@ -157,18 +209,22 @@ void Run(const std::string& label, const Model& model, int prompt_tokens, int de
     return;
   }
   const auto t1 = Clock::now();
+  const double cpu1 = ProcessCpuSeconds();
   for (int i = 0; i < decode_tokens; ++i) {
     const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     (void)seq.Append({next}, &logits);
   }
   const double decode_s = Seconds(t1);
+  const double decode_cpu_ms = 1000.0 * (ProcessCpuSeconds() - cpu1) / decode_tokens;
   const double decode_tps = decode_tokens / decode_s;
-  const double weights_gb = static_cast<double>(model.WeightBytes()) / 1e9;
-  const double achieved = weights_gb * decode_tps;
-  std::printf("%-22s weights %6.2f GB  prompt %4d tok %7.1f tok/s  TTFT %7.1f ms  decode %6.2f tok/s  "
-              "%5.1f GB/s = %4.1f %% of bandwidth  RSS %ld MiB\n",
-              label.c_str(), weights_gb, prompt_tokens, prompt_tokens / prompt_s, 1000.0 * prompt_s, decode_tps,
-              achieved, 100.0 * achieved / bandwidth_gbs, RssMiB());
+  // Bytes a decode step reads at the middle of the decoded span (KV reads grow with the context).
+  const double step_gb = static_cast<double>(model.DecodeBytes(prompt_tokens + decode_tokens / 2)) / 1e9;
+  const double achieved = step_gb * decode_tps;
+  std::printf("%-22s weights %6.2f GB  prompt %4d tok %7.1f tok/s  TTFT %7.1f ms  decode %6.2f tok/s "
+              "(%.0f ms CPU/token)  %.3f GB/token  %5.1f GB/s = %4.1f %% of bandwidth (bound %.1f tok/s)  RSS %ld MiB\n",
+              label.c_str(), static_cast<double>(model.WeightBytes()) / 1e9, prompt_tokens, prompt_tokens / prompt_s,
+              1000.0 * prompt_s, decode_tps, decode_cpu_ms, step_gb, achieved, 100.0 * achieved / bandwidth_gbs,
+              bandwidth_gbs / step_gb, RssMiB());
   std::fflush(stdout);
 }
 
@@ -180,6 +236,7 @@ int RunEngineBench(int argc, char** argv) {
   flags.Value("prompt-tokens", "N", "prompt length", "64");
   flags.Value("decode-tokens", "N", "tokens to decode", "32");
   flags.Value("threads", "N", "compute threads (0: all cores)", "0");
+  flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time)");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   const int threads = flags.GetInt("threads", 0) > 0 ? flags.GetInt("threads", 0) : DefaultThreads();
@@ -187,6 +244,8 @@ int RunEngineBench(int argc, char** argv) {
   std::printf("engine bench: %d threads, kernels %s\n", threads, std::string(IsaName(BestIsa())).c_str());
   const double bw = MeasureBandwidthGBs(threads, size_t{1} << 30);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5): %.1f GB/s\n", threads, bw);
+  if (flags.On("kernels"))
+    RunKernels({DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
   if (!flags.Get("model").empty()) {
     LoadOptions load;
     load.threads = threads;

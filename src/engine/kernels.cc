@@ -11,6 +11,9 @@ namespace cadence::engine {
 // Defined in kernels_avx2.cc / kernels_avx512.cc.
 DotFn GetDotKernelAvx2(DType type);
 DotFn GetDotKernelAvx512(DType type);
+DotTokensFn GetDotTokensKernelAvx2(DType type);
+DotTokensFn GetDotTokensKernelAvx512(DType type);
+QuantizeFn GetQuantizeKernelAvx2();
 
 namespace {
 
@@ -196,27 +199,84 @@ void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n) {
   }
 }
 
-void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
-            MatMulScratch* scratch) {
-  const DotFn dot = ResolveDotKernel(w.type, isa);
-  const bool quantized = IsQuantized(w.type);
-  const int64_t blocks = w.cols / 32;
+DotTokensFn GetDotTokensKernel(DType type, Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return nullptr;
+    case Isa::kAvx2: return GetDotTokensKernelAvx2(type);
+    case Isa::kAvx512: return GetDotTokensKernelAvx512(type);
+  }
+  return nullptr;
+}
+
+QuantizeFn GetQuantizeKernel(Isa isa) { return isa == Isa::kScalar ? QuantizeRowQ8 : GetQuantizeKernelAvx2(); }
+
+namespace {
+
+DotTokensFn ResolveDotTokensKernel(DType type, Isa isa) {
+  if (isa == Isa::kAvx512) {
+    if (DotTokensFn f = GetDotTokensKernelAvx512(type)) return f;
+    isa = Isa::kAvx2;
+  }
+  return isa == Isa::kAvx2 ? GetDotTokensKernelAvx2(type) : nullptr;
+}
+
+// Rows per parallel chunk: enough work to amortize the atomic hand-out, small enough to balance
+// two cores when one is busy with another process.
+constexpr int64_t kRowsPerChunk = 16;
+
+}  // namespace
+
+void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
+                MatMulScratch* scratch) {
+  if (targets.empty() || n_tokens <= 0) return;
+  const int64_t cols = targets[0].w->cols;
+  const int64_t blocks = cols / 32;
+  bool any_quantized = false;
+  for (const MatMulTarget& t : targets) any_quantized |= IsQuantized(t.w->type);
   const Q8Block* xq = nullptr;
-  if (quantized) {
+  if (any_quantized) {
+    const QuantizeFn quantize = GetQuantizeKernel(isa);
     scratch->xq.resize(static_cast<size_t>(blocks * n_tokens));
-    for (int t = 0; t < n_tokens; ++t) QuantizeRowQ8(x + t * w.cols, scratch->xq.data() + t * blocks, w.cols);
+    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, scratch->xq.data() + t * blocks, cols);
     xq = scratch->xq.data();
   }
-  // Chunks of rows; every token visits a weight row while it is hot in cache (mat-mat reuse).
-  const int64_t rows_per_chunk = 16;
-  const int64_t chunks = (w.rows + rows_per_chunk - 1) / rows_per_chunk;
+  struct Plan {
+    DotFn dot;
+    DotTokensFn dot_tokens;
+    int64_t first_chunk;
+  };
+  std::vector<Plan> plans;
+  plans.reserve(targets.size());
+  int64_t chunks = 0;
+  for (const MatMulTarget& t : targets) {
+    plans.push_back({ResolveDotKernel(t.w->type, isa),
+                     n_tokens > 1 ? ResolveDotTokensKernel(t.w->type, isa) : nullptr, chunks});
+    chunks += (t.w->rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  }
   auto run = [&](int64_t c) {
-    const int64_t r0 = c * rows_per_chunk, r1 = std::min(w.rows, r0 + rows_per_chunk);
+    size_t i = plans.size() - 1;
+    while (plans[i].first_chunk > c) --i;
+    const WeightMatrix& w = *targets[i].w;
+    float* y = targets[i].y;
+    const Plan& plan = plans[i];
+    const bool quantized = IsQuantized(w.type);
+    const int64_t r0 = (c - plan.first_chunk) * kRowsPerChunk, r1 = std::min(w.rows, r0 + kRowsPerChunk);
+    if (plan.dot_tokens) {
+      // Token groups outside, rows inside: the chunk's rows stay in L1 across groups.
+      for (int t0 = 0; t0 < n_tokens; t0 += kDotTokens) {
+        const int nt = std::min(kDotTokens, n_tokens - t0);
+        for (int64_t r = r0; r < r1; ++r)
+          plan.dot_tokens(w.data + static_cast<size_t>(r) * w.row_bytes, xq + t0 * blocks, blocks, nt, cols,
+                          y + static_cast<int64_t>(t0) * w.rows + r, w.rows);
+      }
+      return;
+    }
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
       for (int t = 0; t < n_tokens; ++t)
         y[static_cast<int64_t>(t) * w.rows + r] =
-            dot(row, quantized ? nullptr : x + static_cast<int64_t>(t) * w.cols, quantized ? xq + t * blocks : nullptr, w.cols);
+            plan.dot(row, quantized ? nullptr : x + static_cast<int64_t>(t) * cols,
+                     quantized ? xq + t * blocks : nullptr, cols);
     }
   };
   if (team) {
@@ -224,6 +284,12 @@ void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, Worke
   } else {
     for (int64_t c = 0; c < chunks; ++c) run(c);
   }
+}
+
+void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
+            MatMulScratch* scratch) {
+  const MatMulTarget target{&w, y};
+  MatMulMany(std::span<const MatMulTarget>(&target, 1), x, n_tokens, team, isa, scratch);
 }
 
 }  // namespace cadence::engine

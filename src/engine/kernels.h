@@ -7,10 +7,15 @@
 // Each kernel exists as a scalar reference and as SIMD versions (AVX2; AVX-512 where built in)
 // chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
 // Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
+//
+// Prompts use the same kernels over several tokens at once (DotTokensFn): each weight row is
+// loaded and unpacked once per kDotTokens tokens, so prefill is bound by arithmetic rather than
+// by memory bandwidth; results equal the one-token kernel's bit for bit.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -44,6 +49,18 @@ DotFn GetDotKernel(DType type, Isa isa);
 DotFn ResolveDotKernel(DType type, Isa isa);
 bool IsQuantized(DType type);
 
+// Tokens one DotTokensFn call serves.
+constexpr int kDotTokens = 4;
+// Quantized types only: y[t * y_stride] = dot(w_row, xq + t * xq_stride) for t < n_tok
+// (1..kDotTokens). nullptr when `isa` has none for `type` (scalar: loop the DotFn).
+using DotTokensFn = void (*)(const void* w_row, const Q8Block* xq, int64_t xq_stride, int n_tok, int64_t n, float* y,
+                             int64_t y_stride);
+DotTokensFn GetDotTokensKernel(DType type, Isa isa);
+
+// QuantizeRowQ8 for `isa` (SIMD versions give the scalar one's blocks bit for bit).
+using QuantizeFn = void (*)(const float* x, Q8Block* out, int64_t n);
+QuantizeFn GetQuantizeKernel(Isa isa);
+
 // A weight matrix in row-major order: `rows` outputs, each a row of `cols` inputs.
 struct WeightMatrix {
   DType type = DType::kF32;
@@ -61,5 +78,16 @@ struct MatMulScratch {
 // (which may be null: single-threaded).
 void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
             MatMulScratch* scratch);
+
+// One output of MatMulMany: y[t * w->rows + r] as in MatMul.
+struct MatMulTarget {
+  const WeightMatrix* w;
+  float* y;
+};
+// Several matrices over the same input (q/k/v, gate/up): the input is quantized once and all rows
+// share one parallel loop (one fork/join instead of one per matrix). Every target's cols must equal
+// the first's; types may differ.
+void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
+                MatMulScratch* scratch);
 
 }  // namespace cadence::engine

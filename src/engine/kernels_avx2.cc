@@ -66,45 +66,64 @@ CADENCE_AVX2 float DotBF16(const void* w, const float* x, const Q8Block*, int64_
   return s;
 }
 
-CADENCE_AVX2 float DotQ8_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+// The quantized kernels are templates over NT, the number of tokens sharing one pass over the
+// weight row (1 for decode, up to kDotTokens for prompts): the row is loaded and unpacked once
+// and each token keeps its own accumulator, with the same operation order as NT = 1 so the mat-mat
+// path gives the mat-vec path's results bit for bit. xq advances by xs blocks per token.
+
+template <int NT>
+CADENCE_AVX2 void DotQ8_0T(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t k = 0; k < n / 32; ++k, b += kQ8_0Bytes) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[k].q));
-    // |w| * sign(w) * x: maddubs needs an unsigned left operand.
-    const __m256i p = DotU8I8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(Half(b) * xq[k].d), _mm256_cvtepi32_ps(p), acc);
+    const __m256i aq = _mm256_sign_epi8(q, q);
+    const float dw = Half(b);
+    for (int t = 0; t < NT; ++t) {
+      const Q8Block& x = xq[t * xs + k];
+      const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
+      // |w| * sign(w) * x: maddubs needs an unsigned left operand.
+      const __m256i p = DotU8I8(aq, _mm256_sign_epi8(yv, q));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), _mm256_cvtepi32_ps(p), acc[t]);
+    }
   }
-  return Hsum(acc);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]);
 }
 
-CADENCE_AVX2 float DotQ4_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+template <int NT>
+CADENCE_AVX2 void DotQ4_0T(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
+  __m256 acc[NT];
+  float offset[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), offset[t] = 0;
   for (int64_t k = 0; k < n / 32; ++k, b += kQ4_0Bytes) {
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
     const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    const __m256i q = _mm256_and_si256(both, mask);  // low nibbles then high nibbles: values 0..31
-    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[k].q));
-    const float dd = Half(b) * xq[k].d;
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(DotU8I8(q, y)), acc);
-    offset += dd * 8.0f * static_cast<float>(xq[k].sum);
+    const __m256i q = _mm256_and_si256(both, mask);  // low nibbles then high nibbles: values 0..15
+    const float dw = Half(b);
+    for (int t = 0; t < NT; ++t) {
+      const Q8Block& x = xq[t * xs + k];
+      const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
+      const float dd = dw * x.d;
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(DotU8I8(q, yv)), acc[t]);
+      offset[t] += dd * 8.0f * static_cast<float>(x.sum);
+    }
   }
-  return Hsum(acc) - offset;
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]) - offset[t];
 }
 
-CADENCE_AVX2 float DotQ4_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+template <int NT>
+CADENCE_AVX2 void DotQ4_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
+  __m256 acc[NT];
+  float mins[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ4_KBytes) {
     const float d = Half(b), dmin = Half(b + 2);
     const uint8_t* scales = b + 4;
-    const Q8Block* x = xq + sb * 8;
     for (int j = 0; j < 8; j += 2) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + (j / 2) * 32));
       const __m256i lo = _mm256_and_si256(raw, mask);
@@ -112,22 +131,28 @@ CADENCE_AVX2 float DotQ4_K(const void* w, const float*, const Q8Block* xq, int64
       uint8_t sc0, m0, sc1, m1;
       Q4KScaleMin(j, scales, &sc0, &m0);
       Q4KScaleMin(j + 1, scales, &sc1, &m1);
-      const __m256i p0 = DotU8I8(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].q)));
-      const __m256i p1 = DotU8I8(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j + 1].q)));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * x[j].d), _mm256_cvtepi32_ps(p0), acc);
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc);
-      mins += dmin * (m0 * x[j].d * static_cast<float>(x[j].sum) + m1 * x[j + 1].d * static_cast<float>(x[j + 1].sum));
+      for (int t = 0; t < NT; ++t) {
+        const Q8Block* x = xq + t * xs + sb * 8;
+        const __m256i p0 = DotU8I8(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].q)));
+        const __m256i p1 = DotU8I8(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j + 1].q)));
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * x[j].d), _mm256_cvtepi32_ps(p0), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc[t]);
+        mins[t] += dmin * (m0 * x[j].d * static_cast<float>(x[j].sum) +
+                           m1 * x[j + 1].d * static_cast<float>(x[j + 1].sum));
+      }
     }
   }
-  return Hsum(acc) - mins;
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]) - mins[t];
 }
 
-CADENCE_AVX2 float DotQ6_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+template <int NT>
+CADENCE_AVX2 void DotQ6_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m2 = _mm256_set1_epi8(0x03);
   const __m256i k32 = _mm256_set1_epi8(32);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
     const float d = Half(b + 208);
@@ -144,17 +169,85 @@ CADENCE_AVX2 float DotQ6_K(const void* w, const float*, const Q8Block* xq, int64
                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
       };
       for (int part = 0; part < 4; ++part) {
-        const Q8Block& x = xq[sb * 8 + half * 4 + part];
-        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
-        // (q - 32) * y per pair, as q*y - 32*y (both fit int16).
-        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[part], y), _mm256_maddubs_epi16(k32, y));
         const int8_t* s2 = sc + half * 8 + part * 2;
         const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(s2[1]), _mm_set1_epi16(s2[0]));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, scales)), acc);
+        for (int t = 0; t < NT; ++t) {
+          const Q8Block& x = xq[t * xs + sb * 8 + half * 4 + part];
+          const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
+          // (q - 32) * y per pair, as q*y - 32*y (both fit int16).
+          const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[part], yv), _mm256_maddubs_epi16(k32, yv));
+          acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, scales)), acc[t]);
+        }
       }
     }
   }
-  return Hsum(acc);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]);
+}
+
+// Single-token DotFn over a template's NT = 1 instance.
+template <void (*Kernel)(const void*, const Q8Block*, int64_t, int64_t, float*, int64_t)>
+float DotOne(const void* w, const float*, const Q8Block* xq, int64_t n) {
+  float y;
+  Kernel(w, xq, 0, n, &y, 1);
+  return y;
+}
+
+// DotTokensFn over a template: dispatches n_tok (1..kDotTokens) to its instance.
+template <template <int> class K>
+void DotTokens(const void* w, const Q8Block* xq, int64_t xs, int n_tok, int64_t n, float* y, int64_t ys) {
+  switch (n_tok) {
+    case 1: K<1>::Run(w, xq, xs, n, y, ys); break;
+    case 2: K<2>::Run(w, xq, xs, n, y, ys); break;
+    case 3: K<3>::Run(w, xq, xs, n, y, ys); break;
+    default: K<4>::Run(w, xq, xs, n, y, ys); break;
+  }
+}
+static_assert(kDotTokens == 4, "DotTokens dispatches 1..4 tokens");
+
+template <int NT> struct Q8_0K { static void Run(const void* w, const Q8Block* x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ8_0T<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q4_0K { static void Run(const void* w, const Q8Block* x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_0T<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q4_KK { static void Run(const void* w, const Q8Block* x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_KT<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q6_KK { static void Run(const void* w, const Q8Block* x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ6_KT<NT>(w, x, xs, n, y, ys); } };
+
+// Rounds half away from zero exactly as std::lround: t = trunc(|v|), +1 when |v| - t >= 0.5
+// (that difference is exact in float), so the quants equal the scalar quantizer's bit for bit.
+CADENCE_AVX2 void QuantizeRowQ8Avx2(const float* x, Q8Block* out, int64_t n) {
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), limit = _mm256_set1_ps(127.0f);
+  for (int64_t k = 0; k < n / 32; ++k) {
+    const float* v = x + k * 32;
+    __m256 a[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      a[i] = _mm256_loadu_ps(v + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, a[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const __m256 id = _mm256_set1_ps(d > 0 ? 1.0f / d : 0.0f);
+    __m256i qi[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m256 s = _mm256_mul_ps(a[i], id);
+      const __m256 mag = _mm256_andnot_ps(sign_mask, s);
+      __m256 t = _mm256_round_ps(mag, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(mag, t), half, _CMP_GE_OQ), one));
+      t = _mm256_min_ps(t, limit);
+      qi[i] = _mm256_cvtps_epi32(_mm256_or_ps(t, _mm256_and_ps(s, sign_mask)));
+    }
+    // Pack 4 x 8 int32 to 32 int8 in order (packs interleave 128-bit lanes; permute restores).
+    const __m256i p16a = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    const __m256i q = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[k].q), q);
+    const __m256i s16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s16), _mm256_extracti128_si256(s16, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    out[k].d = d;
+    out[k].sum = _mm_cvtsi128_si32(s);
+  }
 }
 
 }  // namespace
@@ -164,12 +257,24 @@ DotFn GetDotKernelAvx2(DType type) {
     case DType::kF32: return DotF32;
     case DType::kF16: return DotF16;
     case DType::kBF16: return DotBF16;
-    case DType::kQ8_0: return DotQ8_0;
-    case DType::kQ4_0: return DotQ4_0;
-    case DType::kQ4_K: return DotQ4_K;
-    case DType::kQ6_K: return DotQ6_K;
+    case DType::kQ8_0: return DotOne<DotQ8_0T<1>>;
+    case DType::kQ4_0: return DotOne<DotQ4_0T<1>>;
+    case DType::kQ4_K: return DotOne<DotQ4_KT<1>>;
+    case DType::kQ6_K: return DotOne<DotQ6_KT<1>>;
   }
   return nullptr;
 }
+
+DotTokensFn GetDotTokensKernelAvx2(DType type) {
+  switch (type) {
+    case DType::kQ8_0: return DotTokens<Q8_0K>;
+    case DType::kQ4_0: return DotTokens<Q4_0K>;
+    case DType::kQ4_K: return DotTokens<Q4_KK>;
+    case DType::kQ6_K: return DotTokens<Q6_KK>;
+    default: return nullptr;
+  }
+}
+
+QuantizeFn GetQuantizeKernelAvx2() { return QuantizeRowQ8Avx2; }
 
 }  // namespace cadence::engine

@@ -56,4 +56,6 @@ DotFn GetDotKernelAvx512(DType type) {
   }
 }
 
+DotTokensFn GetDotTokensKernelAvx512(DType) { return nullptr; }
+
 }  // namespace cadence::engine

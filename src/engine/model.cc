@@ -268,6 +268,15 @@ size_t Model::WeightBytes() const {
   return total;
 }
 
+size_t Model::DecodeBytes(int context_tokens) const {
+  const ModelConfig& c = config_;
+  size_t small = output_norm_.size();
+  for (const Layer& l : layers_) small += l.attn_norm.size() + l.ffn_norm.size() + l.bq.size() + l.bk.size() + l.bv.size();
+  const size_t kv = size_t{2} * static_cast<size_t>(c.n_layer) * static_cast<size_t>(std::max(context_tokens, 0)) *
+                    static_cast<size_t>(c.n_head_kv) * static_cast<size_t>(c.head_dim) * sizeof(float);
+  return WeightBytes() + token_embd_.row_bytes + small * sizeof(float) + kv;
+}
+
 Sequence::Sequence(const Model& model, int max_tokens) : model_(model) {
   const ModelConfig& c = model.config();
   capacity_ = max_tokens > 0 ? max_tokens : std::min(c.context_length > 0 ? c.context_length : 4096, 8192);
@@ -317,18 +326,25 @@ void RmsNorm(const float* x, const float* w, float* out, int n, float eps) {
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-void Rope(float* v, int n_heads, int head_dim, int pos, float theta, bool neox) {
+// cos/sin of every rotation angle of one position (head_dim / 2 each), shared by all layers and
+// heads: the transcendental functions run once per token instead of once per layer.
+void RopeTable(int pos, int head_dim, float theta, float* cos_out, float* sin_out) {
+  for (int i = 0; i < head_dim / 2; ++i) {
+    const double angle = pos * std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
+    cos_out[i] = static_cast<float>(std::cos(angle));
+    sin_out[i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void Rope(float* v, int n_heads, int head_dim, const float* cos_t, const float* sin_t, bool neox) {
   const int half = head_dim / 2;
-  for (int i = 0; i < half; ++i) {
-    const double freq = std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
-    const double angle = pos * freq;
-    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
-    for (int h = 0; h < n_heads; ++h) {
-      float* p = v + h * head_dim;
+  for (int h = 0; h < n_heads; ++h) {
+    float* p = v + h * head_dim;
+    for (int i = 0; i < half; ++i) {
       const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
       const float x0 = p[a], x1 = p[b];
-      p[a] = x0 * c - x1 * s;
-      p[b] = x0 * s + x1 * c;
+      p[a] = x0 * cos_t[i] - x1 * sin_t[i];
+      p[b] = x0 * sin_t[i] + x1 * cos_t[i];
     }
   }
 }
@@ -346,6 +362,11 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
   std::vector<float> x(static_cast<size_t>(T) * E), xn(x.size()), q(static_cast<size_t>(T) * q_dim),
       k(static_cast<size_t>(T) * kv_dim), v(k.size()), attn(q.size()), proj(x.size()),
       gate(static_cast<size_t>(T) * F), up(gate.size());
+  const int half_dim = hd / 2;
+  std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
+  for (int t = 0; t < T; ++t)
+    RopeTable(first_pos + t, hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
+  const DotFn dot_f32 = ResolveDotKernel(DType::kF32, isa);
   const WeightMatrix& embd = model_.token_embd_;
   for (int t = 0; t < T; ++t)
     DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes, x.data() + t * E, E);
@@ -357,9 +378,8 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
     if (cancel && cancel->cancelled()) return Status::Cancelled("generation cancelled");
     const Model::Layer& L = model_.layers_[static_cast<size_t>(li)];
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.attn_norm.data(), xn.data() + t * E, E, c.rms_eps);
-    MatMul(L.wq, xn.data(), T, q.data(), team, isa, &scratch_);
-    MatMul(L.wk, xn.data(), T, k.data(), team, isa, &scratch_);
-    MatMul(L.wv, xn.data(), T, v.data(), team, isa, &scratch_);
+    const MatMulTarget qkv[] = {{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}};
+    MatMulMany(qkv, xn.data(), T, team, isa, &scratch_);
     float* kc = k_cache_.data() + layer_stride * li;
     float* vc = v_cache_.data() + layer_stride * li;
     for (int t = 0; t < T; ++t) {
@@ -370,8 +390,10 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
         for (int i = 0; i < q_dim; ++i) qt[i] += L.bq[i];
         for (int i = 0; i < kv_dim; ++i) kt[i] += L.bk[i], vt[i] += L.bv[i];
       }
-      Rope(qt, c.n_head, hd, first_pos + t, c.rope_theta, c.rope_neox);
-      Rope(kt, c.n_head_kv, hd, first_pos + t, c.rope_theta, c.rope_neox);
+      const float* cos_t = rope_cos.data() + t * half_dim;
+      const float* sin_t = rope_sin.data() + t * half_dim;
+      Rope(qt, c.n_head, hd, cos_t, sin_t, c.rope_neox);
+      Rope(kt, c.n_head_kv, hd, cos_t, sin_t, c.rope_neox);
       std::copy(kt, kt + kv_dim, kc + static_cast<size_t>(first_pos + t) * kv_dim);
       std::copy(vt, vt + kv_dim, vc + static_cast<size_t>(first_pos + t) * kv_dim);
     }
@@ -384,10 +406,7 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
       const int kvh = h / group;
       float max_score = -INFINITY;
       for (int p = 0; p < n_ctx; ++p) {
-        const float* kp = kc + static_cast<size_t>(p) * kv_dim + kvh * hd;
-        float s = 0;
-        for (int i = 0; i < hd; ++i) s += qh[i] * kp[i];
-        scores[p] = s * attn_scale;
+        scores[p] = dot_f32(kc + static_cast<size_t>(p) * kv_dim + kvh * hd, qh, nullptr, hd) * attn_scale;
         max_score = std::max(max_score, scores[p]);
       }
       double sum = 0;
@@ -405,8 +424,8 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
     MatMul(L.wo, attn.data(), T, proj.data(), team, isa, &scratch_);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), xn.data() + t * E, E, c.rms_eps);
-    MatMul(L.w_gate, xn.data(), T, gate.data(), team, isa, &scratch_);
-    MatMul(L.w_up, xn.data(), T, up.data(), team, isa, &scratch_);
+    const MatMulTarget gate_up[] = {{&L.w_gate, gate.data()}, {&L.w_up, up.data()}};
+    MatMulMany(gate_up, xn.data(), T, team, isa, &scratch_);
     for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
     MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, &scratch_);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];

@@ -61,8 +61,12 @@ class Model {
   const GgufFile* gguf() const { return gguf_.get(); }
   Isa isa() const { return isa_; }
   int threads() const { return team_->threads(); }
-  // Bytes of weights one decode step reads (every matrix once), for bandwidth figures.
+  // Bytes of weights one decode step reads (every matrix once, the output matrix included).
   size_t WeightBytes() const;
+  // Bytes one decode step reads from memory at a context of `context_tokens`: WeightBytes, one
+  // embedding row, norms and biases, and the f32 keys and values of every layer — the numerator of
+  // the memory-bandwidth bound.
+  size_t DecodeBytes(int context_tokens) const;
 
  private:
   friend class Sequence;

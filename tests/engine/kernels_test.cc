@@ -1,7 +1,10 @@
 #include "engine/kernels.h"
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 #include <random>
 #include <vector>
 
@@ -116,6 +119,121 @@ TEST(KernelsTest, MultiThreadedMatMulMatchesSingleThreadedScalar) {
     MatMul(w, x.data(), tokens, got.data(), &team, BestIsa(), &s2);
     for (size_t i = 0; i < ref.size(); ++i)
       ASSERT_NEAR(got[i], ref[i], 1e-4f * (1 + std::fabs(ref[i]))) << DTypeName(type) << " at " << i;
+  }
+}
+
+TEST(KernelsTest, MultiTokenKernelsEqualOneTokenKernels) {
+  // The prompt path's several-token kernels against the scalar one-token kernel, token by token,
+  // for every token count and with a token stride that is not the row length.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  int checked = 0;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    for (DType type : kTypes) {
+      DotTokensFn many = GetDotTokensKernel(type, isa);
+      if (!many) continue;
+      const int64_t n = 512, stride = n / 32 + 3;
+      auto w = RandomWeights(type, 1, n, rng);
+      std::vector<float> x(n * kDotTokens);
+      for (auto& v : x) v = normal(rng);
+      std::vector<Q8Block> xq(static_cast<size_t>(stride * kDotTokens));
+      for (int t = 0; t < kDotTokens; ++t) QuantizeRowQ8(x.data() + t * n, xq.data() + t * stride, n);
+      for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
+        std::vector<float> y(static_cast<size_t>(2 * kDotTokens), -1.0f);
+        many(w.data(), xq.data(), stride, n_tok, n, y.data(), 2);
+        for (int t = 0; t < kDotTokens; ++t) {
+          if (t >= n_tok) {
+            EXPECT_EQ(y[2 * t], -1.0f) << "wrote past n_tok";
+            continue;
+          }
+          const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.data() + t * stride, n);
+          EXPECT_NEAR(y[2 * t], ref, 1e-4f * (1 + std::fabs(ref)))
+              << IsaName(isa) << " " << DTypeName(type) << " n_tok=" << n_tok << " t=" << t;
+          // Same operation order as the SIMD one-token kernel: bit for bit.
+          EXPECT_EQ(y[2 * t], GetDotKernel(type, isa)(w.data(), nullptr, xq.data() + t * stride, n));
+          ++checked;
+        }
+      }
+    }
+  }
+  if (IsaSupported(Isa::kAvx2)) EXPECT_GE(checked, 4 * 10);
+}
+
+TEST(KernelsTest, SimdQuantizerEqualsScalar) {
+  // Includes exact halves (x.5 after scaling), zeros, a zero block and large magnitudes, where
+  // round-half-away-from-zero and clamping differ from the SIMD defaults.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const int64_t n = 32 * 40;
+  std::vector<float> x(n);
+  for (auto& v : x) v = normal(rng);
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i - 16) * 0.5f;
+  for (int i = 32; i < 64; ++i) x[i] = 0.0f;
+  for (int i = 64; i < 96; ++i) x[i] = (i % 2 ? 1 : -1) * 127.0f * static_cast<float>(i - 63) / 32.0f;
+  for (int i = 96; i < 128; ++i) x[i] = 1e30f * static_cast<float>(i - 112);
+  for (int i = 128; i < 160; ++i) x[i] = static_cast<float>(i - 128) - 15.5f;  // d = 1 (127 below): exact ties
+  x[159] = 127.0f;
+  std::vector<Q8Block> ref(n / 32);
+  QuantizeRowQ8(x.data(), ref.data(), n);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    std::vector<Q8Block> got(n / 32);
+    GetQuantizeKernel(isa)(x.data(), got.data(), n);
+    for (size_t k = 0; k < ref.size(); ++k) {
+      ASSERT_EQ(got[k].d, ref[k].d) << IsaName(isa) << " block " << k;
+      ASSERT_EQ(got[k].sum, ref[k].sum) << IsaName(isa) << " block " << k;
+      for (int i = 0; i < 32; ++i) ASSERT_EQ(got[k].q[i], ref[k].q[i]) << IsaName(isa) << " block " << k << " i " << i;
+    }
+  }
+}
+
+TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
+  // q/k/v-style fusion: matrices of different types and row counts over one input, several
+  // tokens (the blocked path) and one token (the mat-vec path), on a team.
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WorkerTeam team(2);
+  const int64_t cols = 512;
+  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16};
+  const int64_t rows[] = {70, 33, 17};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightMatrix> ws;
+  for (int i = 0; i < 3; ++i) {
+    data.push_back(RandomWeights(types[i], rows[i], cols, rng));
+    ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
+  }
+  for (int tokens : {1, 6}) {
+    std::vector<float> x(cols * tokens);
+    for (auto& v : x) v = normal(rng);
+    std::vector<std::vector<float>> fused(3), separate(3);
+    std::vector<MatMulTarget> targets;
+    for (int i = 0; i < 3; ++i) {
+      fused[i].assign(rows[i] * tokens, 0.0f);
+      separate[i].assign(rows[i] * tokens, 0.0f);
+      targets.push_back({&ws[i], fused[i].data()});
+    }
+    MatMulScratch s1, s2;
+    MatMulMany(targets, x.data(), tokens, &team, BestIsa(), &s1);
+    for (int i = 0; i < 3; ++i) MatMul(ws[i], x.data(), tokens, separate[i].data(), nullptr, Isa::kScalar, &s2);
+    for (int i = 0; i < 3; ++i)
+      for (size_t j = 0; j < fused[i].size(); ++j)
+        ASSERT_NEAR(fused[i][j], separate[i][j], 1e-4f * (1 + std::fabs(separate[i][j])))
+            << DTypeName(types[i]) << " tokens=" << tokens << " at " << j;
+  }
+}
+
+TEST(WorkerTeamTest, EveryChunkRunsOnceAcrossSpinAndSleep) {
+  // Back-to-back loops (the spinning hand-over) and loops after the workers fell asleep (the
+  // condition-variable path) must each run every chunk exactly once.
+  WorkerTeam team(3);
+  std::vector<std::atomic<int>> hits(1000);
+  for (int round = 0; round < 200; ++round) {
+    if (round % 50 == 49) std::this_thread::sleep_for(std::chrono::microseconds(3 * WorkerTeam::kSpinMicros));
+    const int64_t chunks = 1 + (round * 37) % 1000;
+    for (auto& h : hits) h.store(0);
+    team.ParallelFor(chunks, [&](int64_t c) { hits[static_cast<size_t>(c)].fetch_add(1); });
+    for (int64_t c = 0; c < 1000; ++c) ASSERT_EQ(hits[static_cast<size_t>(c)].load(), c < chunks ? 1 : 0) << round;
   }
 }
 
