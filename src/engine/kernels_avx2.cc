@@ -71,56 +71,78 @@ CADENCE_AVX2 float DotBF16(const void* w, const float* x, const Q8Block*, int64_
 // and each token keeps its own accumulator, with the same operation order as NT = 1 so the mat-mat
 // path gives the mat-vec path's results bit for bit. xq advances by xs blocks per token.
 
+// Two accumulators per token (even and odd blocks): one FMA chain's latency, not the load and
+// multiply throughput, would otherwise bound the mat-vec.
+template <int NT>
+CADENCE_AVX2 inline void StepQ8_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
+  const __m256i aq = _mm256_sign_epi8(q, q);
+  const float dw = Half(b);
+  for (int t = 0; t < NT; ++t) {
+    const Q8Block& xt = x[t * xs];
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
+    // |w| * sign(w) * x: maddubs needs an unsigned left operand.
+    const __m256i p = DotU8I8(aq, _mm256_sign_epi8(yv, q));
+    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(p), acc[t]);
+  }
+}
+
+// Two accumulators per token (even and odd blocks): one FMA chain's latency, not the load and
+// multiply throughput, would otherwise bound the mat-vec.
 template <int NT>
 CADENCE_AVX2 void DotQ8_0T(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < n / 32; ++k, b += kQ8_0Bytes) {
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-    const __m256i aq = _mm256_sign_epi8(q, q);
-    const float dw = Half(b);
-    for (int t = 0; t < NT; ++t) {
-      const Q8Block& x = xq[t * xs + k];
-      const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
-      // |w| * sign(w) * x: maddubs needs an unsigned left operand.
-      const __m256i p = DotU8I8(aq, _mm256_sign_epi8(yv, q));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), _mm256_cvtepi32_ps(p), acc[t]);
-    }
+  __m256 acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  const int64_t blocks = n / 32;
+  int64_t k = 0;
+  for (; k + 2 <= blocks; k += 2, b += 2 * kQ8_0Bytes) {
+    StepQ8_0<NT>(b, xq + k, xs, acc0);
+    StepQ8_0<NT>(b + kQ8_0Bytes, xq + k + 1, xs, acc1);
   }
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]);
+  if (k < blocks) StepQ8_0<NT>(b, xq + k, xs, acc0);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
+}
+
+template <int NT>
+CADENCE_AVX2 inline void StepQ4_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc, float* offset) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  const __m256i q = _mm256_and_si256(both, mask);  // low nibbles then high nibbles: values 0..15
+  const float dw = Half(b);
+  for (int t = 0; t < NT; ++t) {
+    const Q8Block& xt = x[t * xs];
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
+    const float dd = dw * xt.d;
+    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(DotU8I8(q, yv)), acc[t]);
+    offset[t] += dd * 8.0f * static_cast<float>(xt.sum);
+  }
 }
 
 template <int NT>
 CADENCE_AVX2 void DotQ4_0T(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m256 acc[NT];
-  float offset[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), offset[t] = 0;
-  for (int64_t k = 0; k < n / 32; ++k, b += kQ4_0Bytes) {
-    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-    const __m256i q = _mm256_and_si256(both, mask);  // low nibbles then high nibbles: values 0..15
-    const float dw = Half(b);
-    for (int t = 0; t < NT; ++t) {
-      const Q8Block& x = xq[t * xs + k];
-      const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
-      const float dd = dw * x.d;
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(DotU8I8(q, yv)), acc[t]);
-      offset[t] += dd * 8.0f * static_cast<float>(x.sum);
-    }
+  __m256 acc0[NT], acc1[NT];
+  float off0[NT], off1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps(), off0[t] = off1[t] = 0;
+  const int64_t blocks = n / 32;
+  int64_t k = 0;
+  for (; k + 2 <= blocks; k += 2, b += 2 * kQ4_0Bytes) {
+    StepQ4_0<NT>(b, xq + k, xs, acc0, off0);
+    StepQ4_0<NT>(b + kQ4_0Bytes, xq + k + 1, xs, acc1, off1);
   }
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]) - offset[t];
+  if (k < blocks) StepQ4_0<NT>(b, xq + k, xs, acc0, off0);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t])) - (off0[t] + off1[t]);
 }
 
 template <int NT>
 CADENCE_AVX2 void DotQ4_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   const __m256i mask = _mm256_set1_epi8(0x0F);
-  __m256 acc[NT];
+  __m256 acc[2][NT];
   float mins[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
+  for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps(), mins[t] = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ4_KBytes) {
     const float d = Half(b), dmin = Half(b + 2);
     const uint8_t* scales = b + 4;
@@ -135,14 +157,14 @@ CADENCE_AVX2 void DotQ4_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t
         const Q8Block* x = xq + t * xs + sb * 8;
         const __m256i p0 = DotU8I8(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].q)));
         const __m256i p1 = DotU8I8(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j + 1].q)));
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * x[j].d), _mm256_cvtepi32_ps(p0), acc[t]);
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc[t]);
+        acc[0][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * x[j].d), _mm256_cvtepi32_ps(p0), acc[0][t]);
+        acc[1][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc[1][t]);
         mins[t] += dmin * (m0 * x[j].d * static_cast<float>(x[j].sum) +
                            m1 * x[j + 1].d * static_cast<float>(x[j + 1].sum));
       }
     }
   }
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]) - mins[t];
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc[0][t], acc[1][t])) - mins[t];
 }
 
 template <int NT>
@@ -151,8 +173,8 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m2 = _mm256_set1_epi8(0x03);
   const __m256i k32 = _mm256_set1_epi8(32);
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  __m256 acc[2][NT];
+  for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
     const float d = Half(b + 208);
@@ -176,12 +198,13 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t
           const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q));
           // (q - 32) * y per pair, as q*y - 32*y (both fit int16).
           const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[part], yv), _mm256_maddubs_epi16(k32, yv));
-          acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, scales)), acc[t]);
+          acc[part & 1][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), _mm256_cvtepi32_ps(_mm256_madd_epi16(p, scales)),
+                                             acc[part & 1][t]);
         }
       }
     }
   }
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc[0][t], acc[1][t]));
 }
 
 // Single-token DotFn over a template's NT = 1 instance.
