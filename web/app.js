@@ -30,6 +30,7 @@ const hooks = {
   lastSessionUpdate: null,
   lastTalkMs: 0,            // how long press-to-talk last sent audio
   commits: 0,               // input_audio_buffer.committed events received
+  queuedAudioMs: 0,         // microphone audio held while the socket was opening, sent at open
 };
 window.cadence = hooks;
 // For tests: ms of an assistant item's audio the worklet has played.
@@ -49,7 +50,14 @@ const ui = {
   response_after_commits: 0,
   sent_persona: false,       // a persona was sent on this page: "Default" must then be said explicitly
   generation: 0,             // bumped per connection: item ids are only unique within a session
+  queued_audio: [],          // [{base64, samples}] captured while the socket is not open yet
+  queued_samples: 0,
 };
+
+// Hands-free speech that starts before the socket is open (people talk right after pressing
+// Connect; the handshake can take a while on a slow network or a busy server) is held and sent
+// once the session is configured, instead of being dropped. Bounded: older audio goes first.
+const kMaxQueuedAudioMs = 5000;
 hooks.lang = ui.lang;
 hooks.mode = ui.mode;
 hooks.persona = ui.persona;
@@ -224,7 +232,7 @@ function RenderCues() {
 // ---- audio ------------------------------------------------------------------------------------
 
 const audio = new AudioEngine({
-  onAudio: (base64) => Send({ type: 'input_audio_buffer.append', audio: base64 }),
+  onAudio: (base64, samples) => SendAudio(base64, samples),
   onLevel: (rms) => { $('level').style.width = `${Math.min(100, Math.sqrt(rms) * 220)}%`; },
   onPlayback: ({ playing, samplesPlayed }) => {
     hooks.playback.playing = playing;
@@ -259,6 +267,31 @@ function Send(event) {
   if (!client || !client.Send(event)) return false;
   hooks.sent[event.type] = (hooks.sent[event.type] || 0) + 1;
   return true;
+}
+
+function SendAudio(base64, samples) {
+  if (hooks.state === kStates.open && Send({ type: 'input_audio_buffer.append', audio: base64 })) return;
+  if (hooks.state !== kStates.connecting && hooks.state !== kStates.reconnecting) return;
+  ui.queued_audio.push({ base64, samples });
+  ui.queued_samples += samples;
+  const max_samples = (kMaxQueuedAudioMs * 24000) / 1000;
+  while (ui.queued_samples > max_samples && ui.queued_audio.length > 1) {
+    ui.queued_samples -= ui.queued_audio.shift().samples;
+  }
+}
+
+// After session.update, so the audio is read with the page's format and turn detection.
+function FlushQueuedAudio() {
+  hooks.queuedAudioMs = Math.round((ui.queued_samples * 1000) / 24000);
+  const queued = ui.queued_audio;
+  ui.queued_audio = [];
+  ui.queued_samples = 0;
+  for (const chunk of queued) Send({ type: 'input_audio_buffer.append', audio: chunk.base64 });
+}
+
+function DropQueuedAudio() {
+  ui.queued_audio = [];
+  ui.queued_samples = 0;
 }
 
 function SendSessionUpdate() {
@@ -411,9 +444,14 @@ function OnState(state, detail) {
     HideError();
     ui.response_active = false;
     SendSessionUpdate();
+    if (ui.mode === 'vad') FlushQueuedAudio();
+    DropQueuedAudio();
     audio.SetSending(ui.mode === 'vad');
   } else {
-    audio.SetSending(false);
+    // While (re)connecting, hands-free capture keeps going into the queue.
+    const opening = state === kStates.connecting || state === kStates.reconnecting;
+    audio.SetSending(opening && ui.mode === 'vad');
+    if (!opening) DropQueuedAudio();
     hooks.speaking = false;
   }
   RenderState();

@@ -8,7 +8,7 @@ import { StreamResampler, base64Pcm16ToFloat, floatToBase64Pcm16, kWireRateHz } 
 
 export class AudioEngine {
   constructor({ onAudio, onLevel, onPlayback }) {
-    this.on_audio_ = onAudio;        // (base64_pcm16) => void, ~20 ms per call
+    this.on_audio_ = onAudio;        // (base64_pcm16, samples at 24 kHz) => void, ~20 ms per call
     this.on_level_ = onLevel;        // (rms 0..1) => void
     this.on_playback_ = onPlayback;  // ({playing, samplesPlayed}) => void
     this.context_ = null;
@@ -66,8 +66,14 @@ export class AudioEngine {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error('this browser offers no microphone access here (a secure context is needed: https or localhost)');
     }
+    // No automatic gain control: Chrome's AGC starts each capture at a high gain and adapts only
+    // after the first loud speech, so the first utterance reached the server clipped (peak 1.0,
+    // ~+7 dB over the source) and PocketSphinx misheard its first words ("hello town…",
+    // "callahan…" for "hello how…") while later ones were right. The server's VAD and
+    // recognizers do not need a levelled input. Echo cancellation stays on: it keeps the reply
+    // played through speakers from barging in on itself.
     this.mic_stream_ = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: false },
     });
     const source = this.context_.createMediaStreamSource(this.mic_stream_);
     this.capture_node_ = new AudioWorkletNode(this.context_, 'cadence-capture',
@@ -83,7 +89,7 @@ export class AudioEngine {
       if (e.data.type !== 'audio') return;
       if (this.on_level_) this.on_level_(e.data.rms);
       const wire = this.capture_resampler_.process(e.data.samples);
-      if (this.sending_ && wire.length > 0) this.on_audio_(floatToBase64Pcm16(wire));
+      if (this.sending_ && wire.length > 0) this.on_audio_(floatToBase64Pcm16(wire), wire.length);
     };
   }
 

@@ -2,7 +2,7 @@
 // Debian's Chromium through playwright-core with a fake microphone, free ports, polling.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,4 +105,81 @@ export function ArtifactPath(name) {
 
 export function RemoveDir(dir) {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// A TCP relay in front of the server that holds every WebSocket upgrade for `delay_ms` before
+// passing it on (plain HTTP goes straight through): a slow handshake, as on a far or busy server,
+// made deterministic. Resolves with {port, close()}.
+export async function StartSlowUpgradeProxy(target_port, delay_ms) {
+  const sockets = new Set();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.once('data', (first) => {
+      client.pause();
+      const upgrade = /^upgrade:\s*websocket/im.test(first.toString('latin1'));
+      setTimeout(() => {
+        const upstream = connect(target_port, '127.0.0.1', () => {
+          upstream.write(first);
+          client.pipe(upstream).pipe(client);
+          client.resume();
+        });
+        sockets.add(upstream);
+        upstream.once('close', () => { sockets.delete(upstream); client.destroy(); });
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+      }, upgrade ? delay_ms : 0);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    close: () => new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+// The input audio a page sent: the concatenated input_audio_buffer.append payloads of the
+// frames Chromium reports (page.on('websocket') -> 'framesent'), as 24 kHz Int16 samples.
+export function RecordSentAudio(page) {
+  const chunks = [];
+  page.on('websocket', (ws) => ws.on('framesent', (frame) => {
+    if (typeof frame.payload !== 'string' || !frame.payload.includes('input_audio_buffer.append')) return;
+    try {
+      const event = JSON.parse(frame.payload);
+      if (event.type === 'input_audio_buffer.append') chunks.push(Buffer.from(event.audio, 'base64'));
+    } catch { /* not JSON: not ours */ }
+  }));
+  return () => {
+    const bytes = Buffer.concat(chunks);
+    return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+  };
+}
+
+// Where the first utterance sits in `samples` (Int16): from the first 10 ms frame whose RMS is
+// above `threshold_dbfs` to the last one before `gap_ms` of quiet, in ms; its peak as a fraction
+// of full scale.
+export function SpeechSpan(samples, { rate_hz = 24000, threshold_dbfs = -35, gap_ms = 500 } = {}) {
+  const frame = Math.round(rate_hz / 100);
+  const threshold = 32768 * 10 ** (threshold_dbfs / 20);
+  let first = -1;
+  let last = -1;
+  let peak = 0;
+  for (let at = 0; at + frame <= samples.length; at += frame) {
+    let energy = 0;
+    for (let i = at; i < at + frame; i++) {
+      energy += samples[i] * samples[i];
+      peak = Math.max(peak, Math.abs(samples[i]));
+    }
+    if (Math.sqrt(energy / frame) >= threshold) {
+      if (first < 0) first = at;
+      last = at + frame;
+    } else if (first >= 0 && at - last >= (gap_ms * rate_hz) / 1000) {
+      break;
+    }
+  }
+  const ms = (n) => (n < 0 ? -1 : Math.round((n * 1000) / rate_hz));
+  return { start_ms: ms(first), end_ms: ms(last), peak: peak / 32768 };
 }
