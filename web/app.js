@@ -47,7 +47,8 @@ const ui = {
   muted_responses: new Set(),  // replies cut by barge-in: their late audio is dropped
   turn_elements: new Map(),  // item_id -> <li>
   default_persona: '',       // the server's own default (GET /v1/personas "default")
-  response_after_commits: 0,
+  user_turns: 0,             // committed audio turns and typed messages on this page
+  response_after_turns: 0,
   sent_persona: false,       // a persona was sent on this page: "Default" must then be said explicitly
   generation: 0,             // bumped per connection: item ids are only unique within a session
   queued_audio: [],          // [{base64, samples}] captured while the socket is not open yet
@@ -89,6 +90,8 @@ function RenderState() {
 function RenderTalk() {
   const talk = $('talk');
   const open = hooks.state === kStates.open;
+  $('say-text').disabled = !open;
+  $('say-send').disabled = !open;
   talk.disabled = !open || ui.mode !== 'ptt';
   talk.classList.toggle('listening', open && ui.mode === 'vad');
   talk.classList.toggle('speaking', hooks.speaking);
@@ -186,8 +189,8 @@ function Turn(role, item_id) {
   let turn = FindTurn(role, item_id);
   if (turn) return turn;
   turn = { role, item_id, text: '', final: false, interrupted: false, gen: ui.generation };
-  // How many user turns were committed before this reply began (0: a greeting, not an answer).
-  if (role === 'assistant') turn.after_commits = ui.response_after_commits;
+  // How many user turns came before this reply began (0: a greeting, not an answer).
+  if (role === 'assistant') turn.after_user_turns = ui.response_after_turns;
   hooks.transcripts.push(turn);
   const li = document.createElement('li');
   li.className = `turn ${role} partial`;
@@ -340,8 +343,22 @@ function OnEvent(event) {
       hooks.speaking = false;
       RenderTalk();
       break;
+    case 'conversation.item.added':
+    case 'conversation.item.created': {
+      // Typed user turns show up here (spoken ones through the transcription events).
+      const item = event.item || {};
+      const typed = item.role === 'user' && (item.content || []).find((c) => c.type === 'input_text');
+      if (!typed || !item.id) break;
+      if (!FindTurn('user', item.id)) ui.user_turns++;
+      const turn = Turn('user', item.id);
+      turn.text = typed.text || '';
+      turn.final = true;
+      RenderTurn(turn);
+      break;
+    }
     case 'input_audio_buffer.committed':
       hooks.commits++;
+      ui.user_turns++;
       if (event.item_id) Turn('user', event.item_id);
       break;
     case 'conversation.item.input_audio_transcription.delta': {
@@ -371,7 +388,7 @@ function OnEvent(event) {
     case 'response.created':
       ui.response_id = event.response?.id || '';
       ui.response_active = true;
-      ui.response_after_commits = hooks.commits;
+      ui.response_after_turns = ui.user_turns;
       break;
     case 'response.output_item.added':
       if (event.response_id === ui.response_id) ui.response_item_id = event.item?.id || '';
@@ -485,6 +502,17 @@ async function ToggleConnection() {
   client.Connect();
 }
 
+// ---- typed messages ---------------------------------------------------------------------------
+
+// A typed turn: a user text item and a reply to it, cutting off a reply that is still playing.
+async function SayText(text) {
+  text = text.trim();
+  if (!text || hooks.state !== kStates.open) return;
+  await BargeIn({ cancel: true });
+  Send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+  Send({ type: 'response.create' });
+}
+
 // ---- press to talk ----------------------------------------------------------------------------
 
 async function TalkStart() {
@@ -544,6 +572,13 @@ function Init() {
     input.addEventListener('change', () => { if (input.checked) SetMode(input.value); });
   }
   $('connect').addEventListener('click', ToggleConnection);
+  $('say').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('say-text');
+    const text = input.value;
+    input.value = '';
+    SayText(text);
+  });
   $('lang').addEventListener('click', () => SetLanguage(ui.lang === 'en' ? 'zh' : 'en'));
   $('error-dismiss').addEventListener('click', HideError);
   const talk = $('talk');

@@ -9,7 +9,8 @@
 // PocketSphinx's transcript of it in the page has no more word errors than the same clip sent
 // straight over a WebSocket (the baseline, so the check measures the page path, not
 // PocketSphinx). Then a reply must play in the page's worklet. A second browser checks the 中文
-// UI with the Mandarin persona 小雨: her eSpeak cmn greeting and her answer play in the page.
+// UI with the Mandarin persona 小雨: a typed Mandarin question gets her Mandarin answer in her
+// eSpeak cmn voice, played in the page.
 // CADENCE_BIN overrides the binary (default build/cadence).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ const kBinary = process.env.CADENCE_BIN || join(kRepo, 'build', 'cadence');
 const kSentence = 'hello how are you today';
 const kLeadS = 0.3;
 const kHandshakeDelayMs = 1500;
+const kMandarinQuestion = '你好，外面还在下雨吗？';
 
 let dir;
 let wav;
@@ -128,7 +130,7 @@ async function WithPage(artifact, fn) {
 // An assistant reply to a user turn (not a greeting) whose audio the worklet played >= 0.5 s.
 async function ReplyPlayed(page) {
   return WaitFor(page, 'reply audio played', () => {
-    const answer = window.cadence.transcripts.find((x) => x.role === 'assistant' && x.after_commits > 0 &&
+    const answer = window.cadence.transcripts.find((x) => x.role === 'assistant' && x.after_user_turns > 0 &&
       window.cadence.playedMs(x.item_id) >= 500);
     return answer ? { item_id: answer.item_id, played_ms: window.cadence.playedMs(answer.item_id) } : null;
   }, undefined, 90000);
@@ -198,4 +200,58 @@ test('talking right after Connect on a slow handshake: the whole first sentence 
   } finally {
     await proxy.close();
   }
+});
+
+test('中文 UI with the Mandarin persona 小雨: the page shows Chinese and plays her eSpeak cmn reply', async (t) => {
+  await WithPage('web-zh.png', async (page) => {
+    const received = [];
+    page.on('websocket', (ws) => ws.on('framereceived', (frame) => {
+      if (typeof frame.payload !== 'string') return;
+      try { received.push(JSON.parse(frame.payload)); } catch { /* not JSON */ }
+    }));
+    await page.goto(base_url);
+    await WaitFor(page, 'persona list', () => document.querySelectorAll('.persona').length >= 2);
+    if (await page.evaluate(() => window.cadence.lang) !== 'zh') await page.click('#lang');
+    assert.equal(await page.textContent('#connect'), '连接');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+    await page.click('.persona[data-id="xiaoyu"]');
+    assert.equal(await page.evaluate(() => window.cadence.persona), 'xiaoyu');
+    // PocketSphinx hears English only, and 小雨 answers in the user's language: the Mandarin turn is
+    // typed; press-to-talk keeps the looping English microphone out of the conversation.
+    await page.click('label:has(input[name="mode"][value="ptt"])');
+    assert.equal(await page.evaluate(() => window.cadence.mode), 'ptt');
+    await page.click('#connect');
+    await WaitFor(page, 'connection open', () => window.cadence.state === 'open', undefined, 15000);
+    assert.equal(await page.textContent('#connect'), '断开');
+    assert.equal(await page.textContent('#state-text'), '已连接');
+    await WaitFor(page, 'session.updated', () => (window.cadence.received['session.updated'] || 0) > 0, undefined, 10000);
+    const session = received.find((e) => e.type === 'session.updated')?.session || {};
+    t.diagnostic(`session.updated persona ${JSON.stringify(session.persona)}, voice ${JSON.stringify(session.audio?.output?.voice)}`);
+    assert.match(JSON.stringify(session.audio?.output?.voice ?? ''), /cmn/, 'the persona binds its eSpeak Mandarin voice');
+
+    assert.equal(await page.getAttribute('#say-text', 'placeholder'), '也可以输入文字，按回车发送');
+    await page.fill('#say-text', kMandarinQuestion);
+    await page.press('#say-text', 'Enter');
+    const typed = await WaitFor(page, 'the typed turn in the transcript',
+      () => window.cadence.transcripts.find((x) => x.role === 'user' && x.final)?.text, undefined, 15000);
+    assert.equal(typed, kMandarinQuestion);
+    assert.equal(await page.evaluate(() => window.cadence.sent['input_audio_buffer.append'] || 0), 0, 'no microphone audio in press-to-talk');
+    const reply = await ReplyPlayed(page);
+    const text = await WaitFor(page, 'the reply\'s transcript',
+      (id) => window.cadence.transcripts.find((x) => x.role === 'assistant' && x.item_id === id && x.final && x.text.trim())?.text,
+      reply.item_id, 60000);
+    t.diagnostic(`小雨: "${text}", ${reply.played_ms} ms played in the page`);
+    assert.match(text, /[\u4e00-\u9fff]/, `小雨 answered "${text}": no Chinese characters`);
+    const labels = await page.$$eval('.turn .who', (els) => els.map((el) => el.textContent));
+    assert.ok(labels.includes('你') && labels.includes('助手'), `transcript labels ${JSON.stringify(labels)}`);
+
+    // The reply audio as the server sent it: real speech, not silence or a click.
+    await WaitFor(page, 'response.done', () => (window.cadence.received['response.done'] || 0) > 0, undefined, 60000);
+    const response_id = received.find((e) => e.type === 'response.output_audio.delta' && e.item_id === reply.item_id)?.response_id;
+    const audio = ReplyAudio(received, response_id);
+    const loud = Loudness(audio);
+    t.diagnostic(`reply audio: ${(audio.length / 24000).toFixed(2)} s, ${(loud.voiced_fraction * 100).toFixed(0)}% voiced, ${loud.rms_dbfs.toFixed(1)} dBFS`);
+    assert.ok(audio.length / 24000 > 0.8, `a reply of ${(audio.length / 24000).toFixed(2)} s`);
+    assert.ok(loud.voiced_fraction > 0.3 && loud.rms_dbfs > -35, `reply audio ${JSON.stringify(loud)}`);
+  });
 });
