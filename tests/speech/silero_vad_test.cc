@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "audio/resampler.h"
 #include "audio/wav.h"
 #include "speech/vad/silero_vad.h"
 
@@ -59,6 +60,46 @@ TEST_F(SileroVadTest, KernelsMatchTheOnnxGraphOnRealSpeech) {
     std::copy_n(window + kVadWindowSamples - kSileroContextSamples, kSileroContextSamples, input.begin());
   }
   EXPECT_LE(worst, 1e-4f);
+}
+
+// The graph's 8 kHz branch (If on sr): its own weights, 256-sample windows with 32 of context.
+// Kernels against the interpreter on the jfk clip resampled to 8 kHz; speech must score high and
+// silence low, and the window count follows the 8 kHz framing.
+TEST_F(SileroVadTest, EightKilohertzBranchMatchesTheGraph) {
+  auto model = SileroVadModel::Load(kModel, /*self_check=*/true, 8000);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->window_samples(), 256);
+  EXPECT_EQ((*model)->context_samples(), 32);
+  const std::vector<float> samples = audio::Resample(Clip("en_m_jfk.wav"), kVadSampleRateHz, 8000);
+  const size_t windows = std::min<size_t>(samples.size() / 256, 120);
+  auto stream = (*model)->CreateSileroStream();
+  std::vector<float> state(kSileroStateSize, 0.0f), input(32 + 256, 0.0f);
+  float worst = 0, max_p = 0;
+  for (size_t k = 0; k < windows; ++k) {
+    const float* window = samples.data() + k * 256;
+    std::copy_n(window, 256, input.begin() + 32);
+    auto reference = (*model)->RunGraph(input, &state);
+    ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+    const float fast = stream->ProcessWindow(window);
+    worst = std::max(worst, std::fabs(fast - *reference));
+    max_p = std::max(max_p, fast);
+    std::copy_n(window + 256 - 32, 32, input.begin());
+  }
+  EXPECT_LE(worst, 1e-4f);
+  EXPECT_GT(max_p, 0.9f);
+  auto quiet = (*model)->CreateStream();
+  const auto silence = Probabilities(quiet.get(), std::vector<float>(8000, 0.0f));
+  EXPECT_EQ(silence.size(), 8000u / 256u);
+  EXPECT_LT(*std::max_element(silence.begin(), silence.end()), 0.1f);
+  // The 16 kHz model differs from the 8 kHz one on the same samples: the branches are distinct.
+  auto wide = model_->CreateStream();
+  const auto p16 = Probabilities(wide.get(), std::vector<float>(samples.begin(), samples.begin() + 512 * 20));
+  auto narrow = (*model)->CreateStream();
+  const auto p8 = Probabilities(narrow.get(), std::vector<float>(samples.begin(), samples.begin() + 512 * 20));
+  EXPECT_EQ(p8.size(), 2 * p16.size());
+  auto bad = SileroVadModel::Load(kModel, true, 44100);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("44100"), std::string::npos);
 }
 
 TEST_F(SileroVadTest, SpeechScoresHighAndDigitalSilenceLow) {

@@ -26,6 +26,8 @@ namespace cadence::speech::whisper {
 namespace {
 
 constexpr double kEncoderTolerance = 1e-4;
+// Q8_0 weights with Q8 activations against float64 on the dequantized weights (measured 0.042).
+constexpr double kQ8EncoderTolerance = 0.1;
 
 std::string TinyPath(const std::string& name) {
   return std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/" + name;
@@ -234,6 +236,40 @@ TEST(WhisperModelTest, BeamSizeOneIsGreedyAndBadBeamIsAnError) {
   auto bad = BeamSearchDecode(**model, *audio, *prompt, options);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("beam size"), std::string::npos);
+}
+
+// A ggml file with Q8_0 matrices (tools/whisper/tiny_model.py writes it as whisper.cpp's quantize
+// does) loads, keeps the Q8_0 rows for the kernels, and encodes close to the reference run on
+// its dequantized weights; the difference is the kernels' 8-bit quantization of the activations.
+TEST(WhisperModelTest, Q8_0GgmlModelRunsOnQuantizedKernels) {
+  auto q8 = LoadModel(TinyPath("ggml-tiny-random-q8_0.bin"));
+  ASSERT_TRUE(q8.ok()) << q8.status().ToString();
+  const Model& m = **q8;
+  EXPECT_EQ(m.Find("encoder.blocks.0.mlp.0.weight")->stored_type, engine::DType::kQ8_0);
+  EXPECT_EQ(m.Find("encoder.blocks.0.mlp.0.weight")->Matrix().type, engine::DType::kQ8_0);
+  EXPECT_EQ(m.Find("decoder.token_embedding.weight")->stored_type, engine::DType::kQ8_0);
+  EXPECT_EQ(m.Find("encoder.conv1.weight")->stored_type, engine::DType::kF16);
+  EXPECT_EQ(m.Find("encoder.positional_embedding")->stored_type, engine::DType::kF32);
+  auto audio = Encode(m, ReferenceMel());
+  ASSERT_TRUE(audio.ok()) << audio.status().ToString();
+  int rows = 0, cols = 0;
+  std::vector<float> expected;
+  ASSERT_TRUE(ReadRows(TinyPath("reference_encoder_out_q8_0.bin"), &rows, &cols, &expected));
+  ASSERT_EQ(static_cast<size_t>(rows) * cols, audio->data.size());
+  double max_diff = 0.0, sum_sq = 0.0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double d = std::fabs(audio->data[i] - expected[i]);
+    max_diff = std::max(max_diff, d);
+    sum_sq += d * d;
+  }
+  const double rms = std::sqrt(sum_sq / expected.size());
+  std::printf("q8_0 encoder: max |ours - reference| = %.3g, rms %.3g (outputs have std ~1)\n", max_diff, rms);
+  EXPECT_LT(max_diff, kQ8EncoderTolerance);
+  auto prompt = TranscribePrompt(m, "en");
+  ASSERT_TRUE(prompt.ok());
+  auto ids = GreedyDecode(m, *audio, *prompt, 8);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_EQ(ids->size(), 12u);
 }
 
 TEST(WhisperModelTest, BothFormatsLoadIdenticalWeights) {

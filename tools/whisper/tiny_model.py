@@ -4,6 +4,9 @@
 Writes into OUT_DIR:
   model.safetensors + config.json + generation_config.json + vocab.json (Hugging Face layout)
   ggml-tiny-random.bin                                       (whisper.cpp legacy ggml layout)
+  ggml-tiny-random-q8_0.bin   the same with 2-D matrices quantized to ggml Q8_0 (as whisper.cpp's
+                              quantize does: positional embeddings and convs keep their type)
+  reference_encoder_out_q8_0.bin  encoder output on the dequantized Q8_0 weights
   reference_input_mel.bin     the encoder input ([n_mels][2 * n_audio_ctx], CMEL, see reference.py)
   reference_encoder_out.bin   encoder output ([n_audio_ctx][d_model], CMEL-style rows x cols)
   reference_tokens.txt        prompt ids, then the greedy ids until <|endoftext|> or max_tokens
@@ -229,7 +232,28 @@ def generation_config():
 GGML_MAGIC = 0x67676D6C
 
 
-def write_ggml(path, w, filters):
+def quantize_q8_0(arr):
+    """ggml's quantize_row_q8_0 on each row (last axis): blocks of 32, d = max|x| / 127 in float32,
+    q = roundf(x / d) (ties away from zero), d stored as float16. Returns (bytes, dequantized)."""
+    rows = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1, 32)
+    amax = np.abs(rows).max(axis=1)
+    d = (amax / 127.0).astype(np.float32)
+    inv = np.where(d != 0, 1.0 / np.where(d != 0, d, 1), 0).astype(np.float32)
+    v = rows * inv[:, None]
+    q = (np.sign(v) * np.floor(np.abs(v) + 0.5)).astype(np.int8)
+    d16 = d.astype(np.float16)
+    blocks = np.zeros(rows.shape[0], dtype=[("d", "<f2"), ("q", "i1", 32)])
+    blocks["d"] = d16
+    blocks["q"] = q
+    deq = (d16.astype(np.float64)[:, None] * q.astype(np.float64)).reshape(arr.shape)
+    return blocks.tobytes(), deq
+
+
+def quantized_q8(name, arr):
+    return arr.ndim == 2 and "positional_embedding" not in name
+
+
+def write_ggml(path, w, filters, q8=False):
     with open(path, "wb") as f:
         f.write(struct.pack("<I", GGML_MAGIC))
         ftype = 1 if F16_MATRICES else 0
@@ -245,14 +269,18 @@ def write_ggml(path, w, filters):
         for name in sorted(w):
             arr = w[name]
             f16 = stored_f16(name, arr)
+            q = q8 and quantized_q8(name, arr)
             if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
                 arr = arr.reshape(arr.shape[0], 1)  # whisper.cpp stores conv biases as [n_state, 1]
             nb = name.encode()
             # ggml lists dimensions innermost first: the reverse of the PyTorch shape.
-            f.write(struct.pack("<iii", arr.ndim, len(nb), 1 if f16 else 0))
+            f.write(struct.pack("<iii", arr.ndim, len(nb), 8 if q else (1 if f16 else 0)))
             f.write(struct.pack(f"<{arr.ndim}i", *reversed(arr.shape)))
             f.write(nb)
-            f.write(np.ascontiguousarray(arr).astype("<f2" if f16 else "<f4").tobytes())
+            if q:
+                f.write(quantize_q8_0(arr)[0])
+            else:
+                f.write(np.ascontiguousarray(arr).astype("<f2" if f16 else "<f4").tobytes())
 
 
 def read_ggml(path):
@@ -285,9 +313,14 @@ def read_ggml(path):
         name = raw[pos:pos + name_len].decode()
         pos += name_len
         count = int(np.prod(ne))
-        dt = "<f2" if ttype == 1 else "<f4"
-        arr = np.frombuffer(raw, dt, count, pos).reshape(tuple(reversed(ne))).astype(np.float64)
-        pos += count * (2 if ttype == 1 else 4)
+        if ttype == 8:
+            blocks = np.frombuffer(raw, [("d", "<f2"), ("q", "i1", 32)], count // 32, pos)
+            arr = (blocks["d"].astype(np.float64)[:, None] * blocks["q"].astype(np.float64)).reshape(tuple(reversed(ne)))
+            pos += count // 32 * 34
+        else:
+            dt = "<f2" if ttype == 1 else "<f4"
+            arr = np.frombuffer(raw, dt, count, pos).reshape(tuple(reversed(ne))).astype(np.float64)
+            pos += count * (2 if ttype == 1 else 4)
         if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
             arr = arr.reshape(-1)
         tensors[name] = arr
@@ -509,6 +542,15 @@ def main(out_dir):
     mel = mel.astype(np.float32).astype(np.float64)  # the fixture is float32; so is what C++ reads
     assert mel.shape == (N_MELS, 2 * N_AUDIO_CTX), mel.shape
     reference.write_mel(os.path.join(out_dir, "reference_input_mel.bin"), mel)
+
+    # Q8_0 variant: read back by the parser, whose dequantized weights must equal the writer's.
+    q8_path = os.path.join(out_dir, "ggml-tiny-random-q8_0.bin")
+    write_ggml(q8_path, w, filters, q8=True)
+    _, _, _, from_q8 = read_ggml(q8_path)
+    for k in w:
+        expected = quantize_q8_0(w[k])[1] if quantized_q8(k, w[k]) else w[k]
+        assert np.array_equal(from_q8[k], expected), k
+    write_rows(os.path.join(out_dir, "reference_encoder_out_q8_0.bin"), encode(from_q8, mel))
 
     audio_st = encode(from_st, mel)
     audio_gg = encode(from_gg, mel)

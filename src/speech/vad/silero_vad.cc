@@ -21,10 +21,19 @@ namespace {
 
 // Silero VAD v5, 16 kHz: STFT of 256 taps, hop 128, over the 576-sample input reflect-padded by
 // 64 on the right (4 frames, 129 bins); encoder convs 129->128 (s1), 128->64 (s2), 64->64 (s2),
-// 64->128 (s1), kernel 3, pad 1, ReLU; LSTM cell 128; 1x1 conv 128->1; sigmoid.
-constexpr int kFilter = 256, kHop = 128, kPadRight = 64, kBins = 129;
-constexpr int kPadded = kSileroInputSamples + kPadRight;       // 640
-constexpr int kFrames = (kPadded - kFilter) / kHop + 1;        // 4
+// 64->128 (s1), kernel 3, pad 1, ReLU; LSTM cell 128; 1x1 conv 128->1; sigmoid. The 8 kHz branch
+// (the other side of the graph's If on sr) is the same network at half the sizes in time and
+// frequency: 256-sample windows with 32 samples of context, STFT of 128 taps, hop 64, right pad
+// 32 (again 4 frames), 65 bins, first conv 65->128; its own weights.
+struct SileroRate {
+  int sample_rate_hz, window, context, filter, hop, pad_right, bins;
+};
+constexpr SileroRate kRate16k{16000, 512, 64, 256, 128, 64, 129};
+constexpr SileroRate kRate8k{8000, 256, 32, 128, 64, 32, 65};
+// Scratch sizes: the 16 kHz figures, the larger of the two.
+constexpr int kFilter = 256, kBins = 129;
+constexpr int kPadded = kSileroInputSamples + 64;              // 640
+constexpr int kFrames = 4;                                     // both rates
 constexpr int kHidden = 128;
 constexpr float kSelfCheckTolerance = 1e-4f;
 
@@ -37,7 +46,8 @@ struct ConvLayer {
 }  // namespace
 
 struct SileroWeights {
-  std::vector<float> basis;  // [2 * kBins][kFilter]: real rows then imaginary rows
+  SileroRate rate = kRate16k;
+  std::vector<float> basis;  // [2 * bins][filter]: real rows then imaginary rows
   ConvLayer encoder[4];
   std::vector<float> lstm_weight;  // [4 * kHidden][2 * kHidden]: [W_ih | W_hh], gates i, f, g, o
   std::vector<float> lstm_bias;    // b_ih + b_hh
@@ -103,14 +113,14 @@ class WeightFinder {
     for (const auto& [name, t] : tensors_) {
       if (!scope_.count(name) || !EndsWith(name, suffix) || !HasShape(*t, shape)) continue;
       if (found && found != t.get() && found->floats != t->floats) {
-        return Status::InvalidArgument(path_ + ": two different tensors match '" + suffix + "' in the 16 kHz branch");
+        return Status::InvalidArgument(path_ + ": two different tensors match '" + suffix + "' in this rate's branch");
       }
       found = t.get();
     }
     if (!found) {
       return Status::InvalidArgument(path_ + ": no float tensor named '*" + suffix + "' with shape " +
                                      onnx::ShapeString(shape) +
-                                     " in the 16 kHz branch; is this a Silero VAD v5 model?");
+                                     " in this rate's branch; is this a Silero VAD v5 model?");
     }
     return found;
   }
@@ -121,11 +131,16 @@ class WeightFinder {
   const std::string& path_;
 };
 
-Result<std::unique_ptr<SileroWeights>> ExtractWeights(const onnx::OnnxModel& model, const std::string& path) {
+Result<std::unique_ptr<SileroWeights>> ExtractWeights(const onnx::OnnxModel& model, const std::string& path,
+                                                      const SileroRate& rate) {
   std::map<std::string, TensorPtr> tensors;
   CollectTensors(model.graph, &tensors);
-  // The 16 kHz branch: the innermost graph that uses a [258,1,256] STFT basis and not the 8 kHz
-  // one ([130,1,128]). Single-rate exports are their own top graph.
+  // The branch of this rate: the innermost graph that uses its STFT basis ([258,1,256] at 16 kHz,
+  // [130,1,128] at 8 kHz) and not the other rate's. Single-rate exports are their own top graph.
+  const SileroRate& other = rate.sample_rate_hz == 16000 ? kRate8k : kRate16k;
+  const std::vector<int64_t> basis_shape = {2 * rate.bins, 1, rate.filter};
+  const std::vector<int64_t> other_shape = {2 * other.bins, 1, other.filter};
+  const std::string branch = rate.sample_rate_hz == 16000 ? "16 kHz" : "8 kHz";
   auto uses_shape = [&](const std::set<std::string>& names, std::vector<int64_t> shape) {
     for (const auto& name : names) {
       auto it = tensors.find(name);
@@ -138,19 +153,21 @@ Result<std::unique_ptr<SileroWeights>> ExtractWeights(const onnx::OnnxModel& mod
   ForEachGraph(model.graph, [&](const onnx::Graph& g) {
     std::set<std::string> names;
     CollectReferences(g, &names);
-    if (uses_shape(names, {2 * kBins, 1, kFilter}) && !uses_shape(names, {130, 1, 128}) && names.size() < best_size) {
+    if (uses_shape(names, basis_shape) && !uses_shape(names, other_shape) && names.size() < best_size) {
       best_size = names.size();
       scope = std::move(names);
     }
   });
   if (scope.empty()) {
-    return Status::InvalidArgument(path + ": no 16 kHz STFT basis [258,1,256] found; is this a Silero VAD v5 ONNX file?");
+    return Status::InvalidArgument(path + ": no " + branch + " STFT basis " + onnx::ShapeString(basis_shape) +
+                                   " found; is this a Silero VAD v5 ONNX file with a " + branch + " branch?");
   }
   WeightFinder find(tensors, scope, path);
   auto w = std::make_unique<SileroWeights>();
-  CADENCE_ASSIGN_OR_RETURN(const onnx::Tensor* basis, find.Get("stft.forward_basis_buffer", {2 * kBins, 1, kFilter}));
+  w->rate = rate;
+  CADENCE_ASSIGN_OR_RETURN(const onnx::Tensor* basis, find.Get("stft.forward_basis_buffer", basis_shape));
   w->basis = basis->floats;
-  const int channels[5] = {kBins, 128, 64, 64, 128};
+  const int channels[5] = {rate.bins, 128, 64, 64, 128};
   const int strides[4] = {1, 2, 2, 1};
   for (int l = 0; l < 4; ++l) {
     const std::string prefix = "encoder." + std::to_string(l) + ".reparam_conv.";
@@ -181,11 +198,11 @@ inline float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // A deterministic test signal for the load-time check: a voiced-like harmonic tone with an
 // envelope, then noise, so that the LSTM state moves through speech-like and quiet input.
-std::vector<float> SelfCheckSignal(int windows) {
-  std::vector<float> x(static_cast<size_t>(windows) * kVadWindowSamples);
+std::vector<float> SelfCheckSignal(int windows, const SileroRate& rate) {
+  std::vector<float> x(static_cast<size_t>(windows) * rate.window);
   uint32_t seed = 12345;
   for (size_t i = 0; i < x.size(); ++i) {
-    const double t = static_cast<double>(i) / kVadSampleRateHz;
+    const double t = static_cast<double>(i) / rate.sample_rate_hz;
     double v = 0;
     for (int h = 1; h <= 8; ++h) v += std::sin(2 * M_PI * 140.0 * h * t * (1.0 + 0.1 * t)) / h;
     seed = seed * 1664525u + 1013904223u;
@@ -229,13 +246,14 @@ std::span<const float> SileroVadStream::state() const { return scratch_->state; 
 
 void SileroVadStream::Process(std::span<const float> samples_16k, std::vector<float>* probabilities) {
   Scratch& s = *scratch_;
+  const int window = weights_.rate.window;
   size_t i = 0;
   while (i < samples_16k.size()) {
-    const size_t take = std::min<size_t>(kVadWindowSamples - s.pending_count, samples_16k.size() - i);
+    const size_t take = std::min<size_t>(window - s.pending_count, samples_16k.size() - i);
     std::copy_n(samples_16k.data() + i, take, s.pending.data() + s.pending_count);
     s.pending_count += static_cast<int>(take);
     i += take;
-    if (s.pending_count == kVadWindowSamples) {
+    if (s.pending_count == window) {
       s.pending_count = 0;
       const float p = ProcessWindow(s.pending.data());
       if (probabilities) probabilities->push_back(p);
@@ -247,22 +265,24 @@ float SileroVadStream::ProcessWindow(const float* window) {
   Scratch& s = *scratch_;
   const SileroWeights& w = weights_;
   const engine::DotFn dot = w.dot;
+  const SileroRate& r = w.rate;
+  const int input = r.context + r.window;
   // Input = context + window, reflect-padded on the right (the edge sample not repeated).
   float* padded = s.padded.data();
-  std::copy(s.context.begin(), s.context.end(), padded);
-  std::copy_n(window, kVadWindowSamples, padded + kSileroContextSamples);
-  for (int j = 0; j < kPadRight; ++j) padded[kSileroInputSamples + j] = padded[kSileroInputSamples - 2 - j];
-  std::copy_n(window + kVadWindowSamples - kSileroContextSamples, kSileroContextSamples, s.context.begin());
+  std::copy_n(s.context.begin(), r.context, padded);
+  std::copy_n(window, r.window, padded + r.context);
+  for (int j = 0; j < r.pad_right; ++j) padded[input + j] = padded[input - 2 - j];
+  std::copy_n(window + r.window - r.context, r.context, s.context.begin());
 
   // STFT as a strided convolution, then magnitude: spectrum is [bin][frame].
   float* spec = s.spectrum.data();
-  for (int f = 0; f < 2 * kBins; ++f) {
-    const float* row = &w.basis[static_cast<size_t>(f) * kFilter];
-    for (int t = 0; t < kFrames; ++t) spec[f * kFrames + t] = dot(row, padded + t * kHop, nullptr, kFilter);
+  for (int f = 0; f < 2 * r.bins; ++f) {
+    const float* row = &w.basis[static_cast<size_t>(f) * r.filter];
+    for (int t = 0; t < kFrames; ++t) spec[f * kFrames + t] = dot(row, padded + t * r.hop, nullptr, r.filter);
   }
-  // Magnitudes overwrite the real half in place: [kBins][kFrames].
-  for (int i = 0; i < kBins * kFrames; ++i) {
-    const float re = spec[i], im = spec[kBins * kFrames + i];
+  // Magnitudes overwrite the real half in place: [bins][kFrames].
+  for (int i = 0; i < r.bins * kFrames; ++i) {
+    const float re = spec[i], im = spec[r.bins * kFrames + i];
     spec[i] = std::sqrt(re * re + im * im);
   }
 
@@ -341,7 +361,7 @@ Result<float> SileroVadModel::RunGraph(std::span<const float> input_with_context
     } else if (input.name == "state") {
       feeds["state"] = onnx::Tensor::Float({2, 1, kHidden}, *state);
     } else if (input.name == "sr") {
-      feeds["sr"] = onnx::Tensor::Int64({}, {kVadSampleRateHz});
+      feeds["sr"] = onnx::Tensor::Int64({}, {weights_->rate.sample_rate_hz});
     } else {
       return Status::InvalidArgument(path_ + ": unexpected graph input '" + input.name +
                                      "' (Silero v5 has input, state, sr)");
@@ -356,7 +376,11 @@ Result<float> SileroVadModel::RunGraph(std::span<const float> input_with_context
   return (*outputs)[0].floats[0];
 }
 
-Result<std::unique_ptr<SileroVadModel>> SileroVadModel::Load(const std::string& path, bool self_check) {
+Result<std::unique_ptr<SileroVadModel>> SileroVadModel::Load(const std::string& path, bool self_check,
+                                                            int sample_rate_hz) {
+  if (sample_rate_hz != 16000 && sample_rate_hz != 8000) {
+    return Status::InvalidArgument(path + ": Silero VAD runs at 16000 or 8000 Hz, not " + std::to_string(sample_rate_hz));
+  }
   auto graph = onnx::LoadOnnxModel(path);
   if (!graph.ok()) return graph.status();
   std::unique_ptr<SileroVadModel> model(new SileroVadModel());
@@ -364,47 +388,55 @@ Result<std::unique_ptr<SileroVadModel>> SileroVadModel::Load(const std::string& 
   model->graph_ = std::make_unique<onnx::OnnxModel>(std::move(graph).value());
   onnx::OnnxInterpreter interpreter(*model->graph_);
   CADENCE_RETURN_IF_ERROR(interpreter.Validate().WithContext(path));
-  auto weights = ExtractWeights(*model->graph_, path);
+  auto weights = ExtractWeights(*model->graph_, path, sample_rate_hz == 16000 ? kRate16k : kRate8k);
   if (!weights.ok()) return weights.status();
   model->weights_ = std::move(weights).value();
   if (self_check) {
     constexpr int kWindows = 6;
-    const std::vector<float> signal = SelfCheckSignal(kWindows);
+    const SileroRate& rate = model->weights_->rate;
+    const std::vector<float> signal = SelfCheckSignal(kWindows, rate);
     auto stream = model->CreateSileroStream();
     std::vector<float> state(kSileroStateSize, 0.0f);
-    std::vector<float> input(kSileroInputSamples, 0.0f);
+    std::vector<float> input(rate.context + rate.window, 0.0f);
     float worst = 0;
     for (int k = 0; k < kWindows; ++k) {
-      const float* window = signal.data() + k * kVadWindowSamples;
-      std::copy_n(window, kVadWindowSamples, input.begin() + kSileroContextSamples);
+      const float* window = signal.data() + k * rate.window;
+      std::copy_n(window, rate.window, input.begin() + rate.context);
       auto reference = model->RunGraph(input, &state);
       if (!reference.ok()) return reference.status();
       const float fast = stream->ProcessWindow(window);
       worst = std::max(worst, std::fabs(fast - *reference));
       for (int j = 0; j < kSileroStateSize; ++j) worst = std::max(worst, std::fabs(stream->state()[j] - state[j]));
-      std::copy_n(window + kVadWindowSamples - kSileroContextSamples, kSileroContextSamples, input.begin());
+      std::copy_n(window + rate.window - rate.context, rate.context, input.begin());
     }
     if (!(worst <= kSelfCheckTolerance)) {
       return Status::FailedPrecondition(path + ": Cadence's Silero kernels differ from the ONNX graph by " +
                                         std::to_string(worst) + " (> 1e-4) on the load-time check; this file's "
                                         "graph is not the Silero VAD v5 this code implements");
     }
-    CADENCE_LOG(kDebug, "vad", "silero %s: kernels match the graph within %.2g", path.c_str(), worst);
+    CADENCE_LOG(kDebug, "vad", "silero %s (%d Hz): kernels match the graph within %.2g", path.c_str(), sample_rate_hz,
+                worst);
   }
   return model;
 }
 
+int SileroVadModel::sample_rate_hz() const { return weights_->rate.sample_rate_hz; }
+int SileroVadModel::window_samples() const { return weights_->rate.window; }
+int SileroVadModel::context_samples() const { return weights_->rate.context; }
+
 std::vector<SpeechSegment> FindSpeechSegments(std::span<const float> probabilities, size_t total_samples,
                                               const SegmentOptions& options) {
-  const double sample_s = 1.0 / kVadSampleRateHz;
-  const size_t min_speech = static_cast<size_t>(options.min_speech_ms) * kVadSampleRateHz / 1000;
-  const size_t min_silence = static_cast<size_t>(options.min_silence_ms) * kVadSampleRateHz / 1000;
+  const int rate_hz = options.sample_rate_hz == 8000 ? 8000 : kVadSampleRateHz;
+  const size_t window = rate_hz == 8000 ? kRate8k.window : kRate16k.window;
+  const double sample_s = 1.0 / rate_hz;
+  const size_t min_speech = static_cast<size_t>(options.min_speech_ms) * rate_hz / 1000;
+  const size_t min_silence = static_cast<size_t>(options.min_silence_ms) * rate_hz / 1000;
   const float off_threshold = std::max(options.threshold - 0.15f, 0.01f);
   std::vector<SpeechSegment> segments;
   bool triggered = false;
   size_t start = 0, temp_end = 0;
   for (size_t i = 0; i < probabilities.size(); ++i) {
-    const size_t at = i * kVadWindowSamples;
+    const size_t at = i * window;
     const float p = probabilities[i];
     if (p >= options.threshold && temp_end) temp_end = 0;
     if (p >= options.threshold && !triggered) {

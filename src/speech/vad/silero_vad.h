@@ -8,7 +8,10 @@
 // understand is an error, never silently wrong output.
 //
 // Framing is Silero's: 512-sample windows at 16 kHz, each prefixed with the previous window's
-// last 64 samples (zeros at the start), recurrent state [2,1,128] (h then c) per stream.
+// last 64 samples (zeros at the start), recurrent state [2,1,128] (h then c) per stream. A model
+// loaded with sample_rate_hz 8000 runs the graph's 8 kHz branch instead (its own weights; 256-sample
+// windows with 32 samples of context) and its streams take 8 kHz samples (telephony audio without
+// resampling); window_samples() says which.
 // SileroVadModel is immutable and shared between threads; each SileroVadStream belongs to one
 // session thread and does not allocate per window.
 #pragma once
@@ -41,7 +44,7 @@ class SileroVadStream final : public VadStream {
   void Process(std::span<const float> samples_16k, std::vector<float>* probabilities) override;
   void Reset() override;
 
-  // One full window (kVadWindowSamples samples) past any pending partial window; returns its
+  // One full window (the model's window_samples()) past any pending partial window; returns its
   // speech probability.
   float ProcessWindow(const float* window);
   // The recurrent state after the last window: h (128 values) then c (128 values).
@@ -56,16 +59,21 @@ class SileroVadStream final : public VadStream {
 class SileroVadModel final : public VadModel {
  public:
   // `self_check`: compare the kernels with the ONNX graph on a test signal before returning.
-  static Result<std::unique_ptr<SileroVadModel>> Load(const std::string& path, bool self_check = true);
+  // `sample_rate_hz`: 16000 or 8000, the branch of the graph to run.
+  static Result<std::unique_ptr<SileroVadModel>> Load(const std::string& path, bool self_check = true,
+                                                      int sample_rate_hz = 16000);
   ~SileroVadModel() override;
 
   std::string_view name() const override { return "silero"; }
   std::unique_ptr<VadStream> CreateStream() const override;
   std::unique_ptr<SileroVadStream> CreateSileroStream() const;
   const std::string& path() const { return path_; }
+  int sample_rate_hz() const;
+  int window_samples() const;   // 512 at 16 kHz, 256 at 8 kHz
+  int context_samples() const;  // 64 at 16 kHz, 32 at 8 kHz
 
-  // The reference: one window through the ONNX graph (input [1,576] = context + window, state
-  // [2,1,128], sr 16000). Updates `state` (256 values) and returns the probability. Slow.
+  // The reference: one window through the ONNX graph (input [1,576] = context + window at 16 kHz,
+  // [1,288] at 8 kHz; state [2,1,128]; sr = the model's rate). Updates `state` (256 values) and returns the probability. Slow.
   Result<float> RunGraph(std::span<const float> input_with_context, std::vector<float>* state) const;
 
  private:
@@ -86,6 +94,7 @@ struct SegmentOptions {
   float threshold = 0.5f;
   int min_speech_ms = 250;
   int min_silence_ms = 100;
+  int sample_rate_hz = 16000;  // 8000: probabilities of the 8 kHz branch (256-sample windows)
 };
 std::vector<SpeechSegment> FindSpeechSegments(std::span<const float> probabilities, size_t total_samples,
                                               const SegmentOptions& options = {});

@@ -77,22 +77,7 @@ std::string OpenaiNameFromHf(const std::string& hf_name) {
   return n;
 }
 
-Status ValidateModel(const Model& m) {
-  const HParams& h = m.hparams;
-  auto fail = [&](const std::string& what) {
-    return Status::InvalidArgument(m.path + ": " + what + "; is this a Whisper checkpoint?");
-  };
-  if (h.n_audio_state <= 0 || h.n_text_state <= 0 || h.n_audio_head <= 0 || h.n_text_head <= 0 ||
-      h.n_audio_state % h.n_audio_head != 0 || h.n_text_state % h.n_text_head != 0) {
-    return fail("widths/heads (" + std::to_string(h.n_audio_state) + "/" + std::to_string(h.n_audio_head) + ", " +
-                std::to_string(h.n_text_state) + "/" + std::to_string(h.n_text_head) + ") are not positive multiples");
-  }
-  if (h.n_mels <= 0 || h.n_vocab <= 0 || h.n_audio_ctx <= 0 || h.n_text_ctx <= 0) {
-    return fail("n_mels, n_vocab, n_audio_ctx and n_text_ctx must be positive");
-  }
-  if (!m.mel_filters.empty() && m.mel_filters.size() != static_cast<size_t>(h.n_mels) * 201) {
-    return fail("mel filters hold " + std::to_string(m.mel_filters.size()) + " values, expected n_mels x 201");
-  }
+std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedTensorShapes(const HParams& h) {
   const int64_t da = h.n_audio_state, dt = h.n_text_state;
   std::vector<std::pair<std::string, std::vector<int64_t>>> want = {
       {"encoder.conv1.weight", {da, h.n_mels, 3}}, {"encoder.conv1.bias", {da}},
@@ -121,6 +106,26 @@ Status ValidateModel(const Model& m) {
   };
   for (int i = 0; i < h.n_audio_layer; ++i) block("encoder.blocks." + std::to_string(i), da, false);
   for (int i = 0; i < h.n_text_layer; ++i) block("decoder.blocks." + std::to_string(i), dt, true);
+  return want;
+}
+
+Status ValidateModel(const Model& m) {
+  const HParams& h = m.hparams;
+  auto fail = [&](const std::string& what) {
+    return Status::InvalidArgument(m.path + ": " + what + "; is this a Whisper checkpoint?");
+  };
+  if (h.n_audio_state <= 0 || h.n_text_state <= 0 || h.n_audio_head <= 0 || h.n_text_head <= 0 ||
+      h.n_audio_state % h.n_audio_head != 0 || h.n_text_state % h.n_text_head != 0) {
+    return fail("widths/heads (" + std::to_string(h.n_audio_state) + "/" + std::to_string(h.n_audio_head) + ", " +
+                std::to_string(h.n_text_state) + "/" + std::to_string(h.n_text_head) + ") are not positive multiples");
+  }
+  if (h.n_mels <= 0 || h.n_vocab <= 0 || h.n_audio_ctx <= 0 || h.n_text_ctx <= 0) {
+    return fail("n_mels, n_vocab, n_audio_ctx and n_text_ctx must be positive");
+  }
+  if (!m.mel_filters.empty() && m.mel_filters.size() != static_cast<size_t>(h.n_mels) * 201) {
+    return fail("mel filters hold " + std::to_string(m.mel_filters.size()) + " values, expected n_mels x 201");
+  }
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> want = ExpectedTensorShapes(h);
   for (const auto& [name, shape] : want) {
     const Tensor* t = m.Find(name);
     if (t == nullptr) return fail("tensor " + name + " is missing");

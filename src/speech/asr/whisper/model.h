@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -80,6 +81,9 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path);
 // `path` is the directory holding model.safetensors and config.json, or the .safetensors file
 // itself with config.json beside it.
 Result<std::unique_ptr<Model>> LoadSafetensorsModel(const std::string& path);
+
+// Every tensor the forward pass reads, with the shape the hparams imply (openai/whisper names).
+std::vector<std::pair<std::string, std::vector<int64_t>>> ExpectedTensorShapes(const HParams& h);
 
 // Checks that every tensor of the architecture exists with the shape the hparams imply.
 Status ValidateModel(const Model& model);
