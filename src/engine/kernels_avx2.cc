@@ -2,6 +2,8 @@
 // build stays baseline x86-64; only called after IsaSupported(Isa::kAvx2).
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "engine/kernels.h"
 
 #define CADENCE_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -136,6 +138,19 @@ CADENCE_AVX2 void DotQ4_0T(const void* w, const Q8Block* xq, int64_t xs, int64_t
   for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t])) - (off0[t] + off1[t]);
 }
 
+// Q4_K's twelve bytes of packed 6-bit scales and mins, unpacked for a whole super-block at once
+// with word operations (ggml's layout: sub-blocks 0-3 in the low 6 bits of bytes 0-3 / 4-7,
+// sub-blocks 4-7 split between bytes 8-11 and the top 2 bits of bytes 0-7).
+inline void UnpackQ4KScales(const uint8_t* packed, uint8_t scales[8], uint8_t mins[8]) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  const uint32_t sc[2] = {u[0] & kLow6, (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)};
+  const uint32_t mn[2] = {u[1] & kLow6, ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)};
+  std::memcpy(scales, sc, 8);
+  std::memcpy(mins, mn, 8);
+}
+
 template <int NT>
 CADENCE_AVX2 void DotQ4_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t n, float* y, int64_t ys) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
@@ -145,22 +160,24 @@ CADENCE_AVX2 void DotQ4_KT(const void* w, const Q8Block* xq, int64_t xs, int64_t
   for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps(), mins[t] = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ4_KBytes) {
     const float d = Half(b), dmin = Half(b + 2);
-    const uint8_t* scales = b + 4;
+    uint8_t sc[8], m[8];
+    UnpackQ4KScales(b + 4, sc, m);
+    alignas(32) float dsc[8], dm[8];
+    _mm256_store_ps(dsc, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))))));
+    _mm256_store_ps(dm, _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                               _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m))))));
     for (int j = 0; j < 8; j += 2) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + (j / 2) * 32));
       const __m256i lo = _mm256_and_si256(raw, mask);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-      uint8_t sc0, m0, sc1, m1;
-      Q4KScaleMin(j, scales, &sc0, &m0);
-      Q4KScaleMin(j + 1, scales, &sc1, &m1);
       for (int t = 0; t < NT; ++t) {
         const Q8Block* x = xq + t * xs + sb * 8;
         const __m256i p0 = DotU8I8(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].q)));
         const __m256i p1 = DotU8I8(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j + 1].q)));
-        acc[0][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc0 * x[j].d), _mm256_cvtepi32_ps(p0), acc[0][t]);
-        acc[1][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc[1][t]);
-        mins[t] += dmin * (m0 * x[j].d * static_cast<float>(x[j].sum) +
-                           m1 * x[j + 1].d * static_cast<float>(x[j + 1].sum));
+        acc[0][t] = _mm256_fmadd_ps(_mm256_set1_ps(dsc[j] * x[j].d), _mm256_cvtepi32_ps(p0), acc[0][t]);
+        acc[1][t] = _mm256_fmadd_ps(_mm256_set1_ps(dsc[j + 1] * x[j + 1].d), _mm256_cvtepi32_ps(p1), acc[1][t]);
+        mins[t] += dm[j] * x[j].d * static_cast<float>(x[j].sum) + dm[j + 1] * x[j + 1].d * static_cast<float>(x[j + 1].sum);
       }
     }
   }
