@@ -74,8 +74,8 @@ struct UtteranceCues {
   struct Traits {
     Labelled gender;     // female | male
     Labelled age_group;  // child | adult | senior
-    // Apparent vocal-tract length from the 2nd and 3rd formants (uniform-tube model); 0 when
-    // too little voiced speech. Adult men ~17 cm, women ~14.5 cm, children shorter.
+    // Apparent vocal-tract length from the F1-F4 spacing (uniform-tube model); 0 when too
+    // little voiced speech. Adult men ~17 cm, women ~14.6 cm, children shorter.
     double vocal_tract_cm = 0.0;
   } traits;
 

@@ -114,7 +114,7 @@ double KaiserIntensityDb(const float* samples, long n, long center, const std::v
 }
 
 // Formant peaks from the frame's autocorrelation: pre-emphasis (0.97) applied in the lag domain,
-// LPC by Levinson-Durbin, and the first three maxima of the LPC envelope above 150 Hz.
+// LPC by Levinson-Durbin, and the first four maxima of the LPC envelope above 150 Hz.
 void FormantPeaks(const Analyzer::Impl& impl, const float* ac, FrameFeatures* out) {
   constexpr int p = Analyzer::Impl::kLpcOrder;
   constexpr double a_pe = 0.97;
@@ -124,7 +124,10 @@ void FormantPeaks(const Analyzer::Impl& impl, const float* ac, FrameFeatures* ou
     r[l] = (1.0 + a_pe * a_pe) * ac[l] - a_pe * (left + ac[l + 1]);
   }
   if (r[0] <= 0.0) return;
-  r[0] *= 1.0 + 1e-9;  // tiny white-noise floor keeps the recursion stable on pure tones
+  // White-noise correction of -40 dB (the 1.0001 factor of ITU-T G.729's LPC): the float
+  // autocorrelation of a very clean periodic frame otherwise drives the prediction error to or
+  // below zero and the recursion gives up.
+  r[0] *= 1.0001;
   double a[p + 1] = {1.0}, tmp[p + 1];
   double err = r[0];
   for (int i = 1; i <= p; ++i) {
@@ -139,7 +142,7 @@ void FormantPeaks(const Analyzer::Impl& impl, const float* ac, FrameFeatures* ou
   }
   double prev2 = 0.0, prev1 = 0.0;
   int found = 0;
-  for (int g = 0; g < Analyzer::Impl::kEnvelopePoints && found < 3; ++g) {
+  for (int g = 0; g < Analyzer::Impl::kEnvelopePoints && found < 4; ++g) {
     const double* c = &impl.envelope_cos[g * (p + 1)];
     const double* sn = &impl.envelope_sin[g * (p + 1)];
     double re = 0.0, im = 0.0;

@@ -2,7 +2,7 @@
 // the test clips:
 //  - gender: median F0; adult male speech averages ~120 Hz, adult female ~210 Hz (Titze 1994;
 //    Hillenbrand et al. 1995), so the boundary sits at their geometric mean (~160 Hz) with a
-//    spread of ~2.5 semitones;
+//    spread of ~2.5 semitones; joined by the apparent vocal-tract length (see below);
 //  - age group: children's F0 is ~250-400 Hz before puberty (Hillenbrand et al. 1995: 10-12 year
 //    olds ~ 235-250 Hz; younger higher), so "child" needs a median above ~280 Hz in speech that is
 //    not high-arousal; "senior" voices show raised jitter/shimmer and lower HNR (Ferrand 2002;
@@ -50,11 +50,17 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   // Gender.
   double p_female = 0.5;
   if (has_voice) {
-    // Two independent cues combined as log-odds (naive Bayes): F0 and, when measured, the
-    // vocal-tract length (boundary 15.7 cm between the ~17 cm male and ~14.5 cm female norms,
-    // Fitch & Giedd 1999), which emotional speech moves far less than F0.
-    double log_odds = (HzToSemitones(p.median_hz) - HzToSemitones(160.0)) / 2.5;
-    if (vocal_tract_cm > 0.0) log_odds += (15.7 - vocal_tract_cm) / 0.6;
+    // Two independent cues combined as log-odds (naive Bayes), as listeners combine them
+    // (Gelfer & Mikos 2005: F0 leads, formants decide when F0 is ambiguous):
+    //  - F0 around the 160 Hz boundary, 2.5 st per unit of log-odds, saturating at +-3: aroused
+    //    men reach 200-350 Hz (Banse & Scherer 1996; Juslin & Laukka 2003), so F0 far above the
+    //    female norm is no stronger evidence than F0 at it;
+    //  - apparent vocal-tract length from the F1-F4 spacing (prosody.cc): adult norms ~17.0 cm
+    //    for men and ~14.6 cm for women (the spacing of Hillenbrand et al. 1995's mean formants;
+    //    Fitch & Giedd 1999; Pisanski et al. 2014), within-sex spread ~1 cm with measurement
+    //    noise, i.e. Gaussian log-odds (17.0 - 14.6) / 1^2 = 2.4 per cm around 15.8 cm.
+    double log_odds = std::clamp((HzToSemitones(p.median_hz) - HzToSemitones(160.0)) / 2.5, -3.0, 3.0);
+    if (vocal_tract_cm > 0.0) log_odds += (15.8 - vocal_tract_cm) * 2.4;
     p_female = Logistic(log_odds);
     traits.gender.label = p_female >= 0.5 ? "female" : "male";
     // Short or pitch-poor evidence is weaker evidence.
@@ -118,8 +124,14 @@ void InferStatesAndTraits(UtteranceCues* cues) {
 
   // Age group.
   if (has_voice) {
-    const double child = Logistic((HzToSemitones(p.median_hz) - HzToSemitones(280.0)) / 1.5) *
-                         (state.arousal.label == "high" ? 0.5 : 1.0);
+    // Children have both a high F0 and a short vocal tract (~11-13 cm before puberty against
+    // ~14.6 cm for adult women; Fitch & Giedd 1999), so a measured tract length joins the F0 cue
+    // as log-odds around 13.5 cm (2.3 per cm: the 2.3 cm gap over a ~1 cm spread). Without a
+    // tract length, high F0 in aroused speech is as likely an excited adult, so it counts half.
+    double child_log_odds = (HzToSemitones(p.median_hz) - HzToSemitones(280.0)) / 1.5;
+    if (vocal_tract_cm > 0.0) child_log_odds += (13.5 - vocal_tract_cm) * 2.3;
+    const double child =
+        Logistic(child_log_odds) * (vocal_tract_cm <= 0.0 && state.arousal.label == "high" ? 0.5 : 1.0);
     // Jitter and shimmer of connected speech run far above sustained-vowel norms even in young
     // voices (2-4 % local jitter is ordinary here), so only a clearly rough, noisy voice hints at
     // age, and never with much confidence.

@@ -72,17 +72,21 @@ void MeasureProsody(std::span<const FrameFeatures> frames, double duration_s, Ut
       slope.push_back(f.slope_db_per_khz);
     }
   }
-  // Vocal-tract length: each formant of a uniform tube closed at one end sits at
-  // (2i - 1) c / 4L; F2 and F3 vary less with the vowel than F1, so L is the median of their
-  // per-frame estimates (Fitch 1997; Lammert & Narayanan 2015).
+  // Apparent vocal-tract length from the formant spacing: a uniform tube closed at one end has
+  // formants at Fi = (2i - 1) dF / 2 with dF = c / 2L. dF is the least-squares fit of F1-F4 to
+  // that line through the origin (Reby & McComb 2003; the estimator of Pisanski et al. 2014,
+  // equivalent in spirit to Fitch's 1997 formant dispersion), per voiced frame; L is the median
+  // over the utterance, which keeps vowel-to-vowel variation and odd peak picks out.
   std::vector<double> lengths;
   constexpr double kSoundCmPerS = 35000.0;
+  constexpr double kSumK2 = 0.25 + 2.25 + 6.25 + 12.25;  // sum of ((2i - 1) / 2)^2, i = 1..4
   for (const FrameFeatures& f : frames) {
-    if (f.frame_class != FrameClass::kVoiced || f.formant_hz[2] <= 0.0f) continue;
-    lengths.push_back(3.0 * kSoundCmPerS / (4.0 * f.formant_hz[1]));
-    lengths.push_back(5.0 * kSoundCmPerS / (4.0 * f.formant_hz[2]));
+    if (f.frame_class != FrameClass::kVoiced || f.formant_hz[3] <= 0.0f) continue;
+    const double spacing_hz =
+        (0.5 * f.formant_hz[0] + 1.5 * f.formant_hz[1] + 2.5 * f.formant_hz[2] + 3.5 * f.formant_hz[3]) / kSumK2;
+    lengths.push_back(kSoundCmPerS / (2.0 * spacing_hz));
   }
-  if (lengths.size() >= 40) cues->traits.vocal_tract_cm = Quantile(lengths, 0.5);
+  if (lengths.size() >= 20) cues->traits.vocal_tract_cm = Quantile(lengths, 0.5);
   cues->spectral.alpha_ratio_db = Mean(alpha);
   cues->spectral.hammarberg_db = Mean(hammarberg);
   cues->spectral.slope_db_per_khz = Mean(slope);
