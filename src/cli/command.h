@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace cadence::server {
+struct EngineOptions;
+}  // namespace cadence::server
+
 namespace cadence::cli {
 
 using CommandFn = int (*)(int argc, char** argv);  // argv[0] is the command name
@@ -32,8 +36,9 @@ struct CommandRegistrar {
   }
 };
 
-// Flags: `--name value`, `--name=value`, `--switch`, and positional arguments.
-// Declare what a command accepts, then Parse(); unknown flags are a usage error with a message.
+// Flags: `--name value`, `--name=value`, `--switch`, short aliases (`-o FILE`), and positional
+// arguments. Declare what a command accepts, then Parse(); unknown flags are a usage error with a
+// message. Errors go to stderr as "error: ..." lines; nothing here exits the process.
 class Flags {
  public:
   Flags(std::string usage_line) : usage_(std::move(usage_line)) {}
@@ -41,6 +46,8 @@ class Flags {
   void Value(const std::string& name, const std::string& value_name, const std::string& help,
              std::optional<std::string> default_value = std::nullopt);
   void Switch(const std::string& name, const std::string& help);
+  // `-letter` as another spelling of the declared `--name` ("-o" for "--out", "-n" for "--n").
+  void Short(char letter, const std::string& name);
 
   // Returns false (after printing the error or the help text) when the command should exit;
   // `exit_code` is then 0 for --help and 2 for a usage error.
@@ -50,6 +57,11 @@ class Flags {
   std::string Get(const std::string& name) const;  // "" when absent
   int GetInt(const std::string& name, int fallback) const;
   double GetDouble(const std::string& name, double fallback) const;
+  // Checked numbers: the value (or default) must parse whole and lie in [min, max]; otherwise
+  // prints "error: --name must be ... (got 'x')" and returns false (a usage error: exit 2). An
+  // absent flag without a default leaves *out as it is.
+  bool GetIntIn(const std::string& name, int min, int max, int* out) const;
+  bool GetDoubleIn(const std::string& name, double min, double max, double* out) const;
   bool On(const std::string& name) const { return switches_.count(name) > 0; }
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Help() const;
@@ -62,10 +74,32 @@ class Flags {
   };
   std::string usage_;
   std::vector<Spec> specs_;
+  std::map<char, std::string> shorts_;
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> switches_;
   std::vector<std::string> positional_;
 };
+
+// Flag groups that several commands and benches take, declared and read in one place.
+
+// The engines behind a realtime session (serve, bench realtime): --personas DIR, --voice NAME,
+// --model FILE.gguf, --llm-url URL, --llm-model NAME, --vad-model FILE, --asr-model FILE,
+// --asr-accurate. `personas_default` is the --personas default (serve: the shipped directory).
+void AddEngineFlags(Flags* flags, const std::string& personas_default = "");
+// Those flags as server::EngineOptions (the API key comes from env CADENCE_LLM_API_KEY). Include
+// "server/engine_set.h" to use the result.
+server::EngineOptions EngineOptionsFromFlags(const Flags& flags);
+
+// Thread counts of a server (serve, bench realtime): --threads N (users' audio, >= 1),
+// --reply-threads N (brain and synthesis, 0: share --threads), --io-threads N (>= 1); default 2 each.
+struct WorkerCounts {
+  int threads = 2;
+  int reply_threads = 2;
+  int io_threads = 2;
+};
+void AddWorkerFlags(Flags* flags);
+// False (after an "error: ..." line) when a count is not a number in range.
+bool GetWorkerCounts(const Flags& flags, WorkerCounts* out);
 
 }  // namespace cadence::cli
 
