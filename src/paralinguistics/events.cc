@@ -6,9 +6,10 @@
 //    rather than by voiced consonants as in speech, and breathier overall: a voiced share of
 //    sounding frames at or below ~half, where connected speech runs at ~70-90 %;
 //  - cough: an explosive onset (level rise of ~20 dB within 30 ms) and a short, mostly aperiodic
-//    burst (Korpas et al. 1996: 0.2-0.65 s explosive plus intermediate phase);
-//  - sigh: a long (0.4-3 s) aperiodic or breathy exhalation with a soft onset, usually decaying
-//    (Teigen 2008; Vlemincx et al. 2010);
+//    burst whose voiced phase, if any, is irregular (Korpas et al. 1996: 0.2-0.65 s explosive
+//    plus intermediate phase);
+//  - sigh: a long (0.4-3 s) aperiodic or breathy exhalation with a soft onset, or a sharper
+//    onset followed by a steep decay, usually decaying (Teigen 2008; Vlemincx et al. 2010);
 //  - breath: a soft (>= 10 dB below the utterance peak) aperiodic segment of 0.15-0.8 s, or a
 //    train of aperiodic bursts 0.3-1.5 s apart (panting).
 // Speech-like segments (voiced, irregular syllable train) produce no event.
@@ -104,15 +105,21 @@ void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues) {
     const double below_peak_db = peak_db - seg_peak;
     const double aperiodic = std::max(1.0 - Ramp(voiced_fraction, 0.3, 0.6), 1.0 - Ramp(mean_hnr, 3.0, 8.0));
     const double explosive = Ramp(onset_rise, 15.0, 25.0);
+    // A cough's voiced phase, when there is one, is irregular (Korpas et al. 1996); a sigh's or a
+    // laugh's voicing is ordinary breathy phonation, whose HNR runs ~7-12 dB in connected speech.
+    const double irregular = voiced_fraction < 0.1 ? 1.0 : 1.0 - Ramp(mean_hnr, 7.0, 10.0);
 
     double laughter = 0.0, cough = 0.0, sigh = 0.0, breath = 0.0;
     if (bursts.size() >= 4)
       laughter = Ramp(median_interval, 0.08, 0.12) * (1.0 - Ramp(median_interval, 0.35, 0.45)) *
                  Ramp(unvoiced_dips, 0.7, 0.85) * (1.0 - Ramp(voiced_fraction, 0.5, 0.65)) *
                  (0.7 + 0.3 * Ramp(static_cast<double>(bursts.size()), 4.0, 8.0));
-    cough = explosive * aperiodic * Ramp(dur, 0.1, 0.15) * (1.0 - Ramp(dur, 1.0, 1.5));
-    sigh = Ramp(dur, 0.3, 0.5) * (1.0 - Ramp(dur, 3.0, 4.0)) * aperiodic * (1.0 - explosive) *
-           (0.7 + 0.3 * Ramp(decay_db, 0.0, 6.0));
+    cough = explosive * aperiodic * irregular * Ramp(dur, 0.1, 0.15) * (1.0 - Ramp(dur, 1.0, 1.5));
+    // A sigh's exhalation either starts softly or, when it starts on an audible "h"/vowel onset,
+    // falls away steeply over its course (the level decays as the lungs empty; Vlemincx et al.
+    // 2010): a fall of 6-15 dB from the first to the last third stands in for the soft onset.
+    sigh = Ramp(dur, 0.3, 0.5) * (1.0 - Ramp(dur, 3.0, 4.0)) * aperiodic *
+           std::max(1.0 - explosive, Ramp(decay_db, 6.0, 15.0)) * (0.7 + 0.3 * Ramp(decay_db, 0.0, 6.0));
     breath = Ramp(below_peak_db, 6.0, 10.0) * (1.0 - Ramp(voiced_fraction, 0.2, 0.4)) * Ramp(dur, 0.1, 0.15) *
              (1.0 - Ramp(dur, 0.8, 1.2));
     if (bursts.size() >= 3 && median_interval >= 0.3 && median_interval <= 1.5)
