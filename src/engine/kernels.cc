@@ -220,9 +220,16 @@ DotTokensFn ResolveDotTokensKernel(DType type, Isa isa) {
   return isa == Isa::kAvx2 ? GetDotTokensKernelAvx2(type) : nullptr;
 }
 
-// Rows per parallel chunk: enough work to amortize the atomic hand-out, small enough to balance
-// two cores when one is busy with another process.
-constexpr int64_t kRowsPerChunk = 16;
+// Rows per parallel chunk: at least kMinRowsPerChunk, and about kChunksPerThread chunks per thread
+// for big matrices — enough chunks to balance threads when another process takes a core, few
+// enough that the shared atomic counter stays cold (the 151936-row output matrix would otherwise
+// take ~9500 cross-core hand-outs per token) and each thread streams long contiguous runs.
+constexpr int64_t kMinRowsPerChunk = 16;
+constexpr int64_t kChunksPerThread = 16;
+
+int64_t RowsPerChunk(int64_t rows, int threads) {
+  return std::max(kMinRowsPerChunk, (rows + threads * kChunksPerThread - 1) / (threads * kChunksPerThread));
+}
 
 }  // namespace
 
@@ -243,15 +250,17 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
   struct Plan {
     DotFn dot;
     DotTokensFn dot_tokens;
-    int64_t first_chunk;
+    int64_t first_chunk, rows_per_chunk;
   };
+  const int threads = team ? team->threads() : 1;
   std::vector<Plan> plans;
   plans.reserve(targets.size());
   int64_t chunks = 0;
   for (const MatMulTarget& t : targets) {
+    const int64_t rows_per_chunk = RowsPerChunk(t.w->rows, threads);
     plans.push_back({ResolveDotKernel(t.w->type, isa),
-                     n_tokens > 1 ? ResolveDotTokensKernel(t.w->type, isa) : nullptr, chunks});
-    chunks += (t.w->rows + kRowsPerChunk - 1) / kRowsPerChunk;
+                     n_tokens > 1 ? ResolveDotTokensKernel(t.w->type, isa) : nullptr, chunks, rows_per_chunk});
+    chunks += (t.w->rows + rows_per_chunk - 1) / rows_per_chunk;
   }
   auto run = [&](int64_t c) {
     size_t i = plans.size() - 1;
@@ -260,7 +269,7 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
     float* y = targets[i].y;
     const Plan& plan = plans[i];
     const bool quantized = IsQuantized(w.type);
-    const int64_t r0 = (c - plan.first_chunk) * kRowsPerChunk, r1 = std::min(w.rows, r0 + kRowsPerChunk);
+    const int64_t r0 = (c - plan.first_chunk) * plan.rows_per_chunk, r1 = std::min(w.rows, r0 + plan.rows_per_chunk);
     if (plan.dot_tokens) {
       // Token groups outside, rows inside: the chunk's rows stay in L1 across groups.
       for (int t0 = 0; t0 < n_tokens; t0 += kDotTokens) {

@@ -426,7 +426,13 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), xn.data() + t * E, E, c.rms_eps);
     const MatMulTarget gate_up[] = {{&L.w_gate, gate.data()}, {&L.w_up, up.data()}};
     MatMulMany(gate_up, xn.data(), T, team, isa, &scratch_);
-    for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    // SwiGLU on the team: n_ff exponentials per token per layer are worth a fork/join.
+    const int64_t swiglu_chunk = 1024;
+    team->ParallelFor((static_cast<int64_t>(gate.size()) + swiglu_chunk - 1) / swiglu_chunk, [&](int64_t ch) {
+      const size_t i1 = std::min(gate.size(), static_cast<size_t>((ch + 1) * swiglu_chunk));
+      for (size_t i = static_cast<size_t>(ch * swiglu_chunk); i < i1; ++i)
+        gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    });
     MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, &scratch_);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
   }
