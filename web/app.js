@@ -31,6 +31,7 @@ const hooks = {
   lastTalkMs: 0,            // how long press-to-talk last sent audio
   commits: 0,               // input_audio_buffer.committed events received
   queuedAudioMs: 0,         // microphone audio held while the socket was opening, sent at open
+  micSettings: null,        // the microphone track's applied settings (autoGainControl, ...)
 };
 window.cadence = hooks;
 // For tests: ms of an assistant item's audio the worklet has played.
@@ -485,7 +486,8 @@ async function ToggleConnection() {
   HideError();
   try {
     await audio.Open();
-    await audio.StartMic();
+    await audio.StartMic({ auto_gain: $('agc').checked });
+    hooks.micSettings = audio.micSettings;
   } catch (e) {
     // Still connect: replies can be heard and typed events still work without a microphone.
     ShowError(T(ui.lang, 'error_mic', { message: e.message }));
@@ -567,6 +569,8 @@ function SetLanguage(lang) {
 
 function Init() {
   $('api-key').value = Store.get('cadence.key') || '';
+  $('agc').checked = Store.get('cadence.agc') === '1';
+  $('agc').addEventListener('change', () => Store.set('cadence.agc', $('agc').checked ? '1' : '0'));
   for (const input of document.querySelectorAll('input[name="mode"]')) {
     input.checked = input.value === ui.mode;
     input.addEventListener('change', () => { if (input.checked) SetMode(input.value); });

@@ -60,20 +60,21 @@ export class AudioEngine {
     if (context.state === 'suspended') await context.resume();
   }
 
-  async StartMic() {
+  // `auto_gain`: the browser's automatic gain control, off unless asked for (see below).
+  async StartMic({ auto_gain = false } = {}) {
     await this.Open();
     if (this.mic_stream_) return;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error('this browser offers no microphone access here (a secure context is needed: https or localhost)');
     }
-    // No automatic gain control: Chrome's AGC starts each capture at a high gain and adapts only
+    // No automatic gain control by default: Chrome's AGC starts each capture at a high gain and adapts only
     // after the first loud speech, so the first utterance reached the server clipped (peak 1.0,
     // ~+7 dB over the source) and PocketSphinx misheard its first words ("hello town…",
     // "callahan…" for "hello how…") while later ones were right. The server's VAD and
     // recognizers do not need a levelled input. Echo cancellation stays on: it keeps the reply
-    // played through speakers from barging in on itself.
+    // played through speakers from barging in on itself. A very quiet microphone may want AGC.
     this.mic_stream_ = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: false },
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: auto_gain },
     });
     const source = this.context_.createMediaStreamSource(this.mic_stream_);
     this.capture_node_ = new AudioWorkletNode(this.context_, 'cadence-capture',
@@ -91,6 +92,12 @@ export class AudioEngine {
       const wire = this.capture_resampler_.process(e.data.samples);
       if (this.sending_ && wire.length > 0) this.on_audio_(floatToBase64Pcm16(wire), wire.length);
     };
+  }
+
+  // What the browser applied to the microphone track (MediaTrackSettings), or null.
+  get micSettings() {
+    const track = this.mic_stream_ && this.mic_stream_.getAudioTracks()[0];
+    return track ? track.getSettings() : null;
   }
 
   StopMic() {

@@ -162,6 +162,9 @@ test('talking right after Connect on a slow handshake: the whole first sentence 
       await WaitFor(page, 'connection open', () => window.cadence.state === 'open', undefined, 15000);
       await WaitFor(page, 'session.updated', () => (window.cadence.received['session.updated'] || 0) > 0, undefined, 10000);
       assert.deepEqual(await page.evaluate(() => window.cadence.errors), [], 'the session accepts the page\'s session.update');
+      const mic = await page.evaluate(() => window.cadence.micSettings);
+      t.diagnostic(`microphone track settings: ${JSON.stringify(mic)}`);
+      assert.equal(mic?.autoGainControl, false, 'the microphone is opened without automatic gain control');
       const queued_ms = await page.evaluate(() => window.cadence.queuedAudioMs);
       t.diagnostic(`audio held while the handshake was delayed ${kHandshakeDelayMs} ms: ${queued_ms} ms`);
       assert.ok(queued_ms >= kHandshakeDelayMs - 500, `the page held only ${queued_ms} ms of microphone audio while the socket opened`);

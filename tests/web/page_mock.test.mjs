@@ -149,3 +149,16 @@ test('press to talk: holding the button streams audio, releasing commits and ask
   await WaitFor(page, 'the reply to play', (n) => window.cadence.playback.samplesPlayed > n + 4800, played_before);
   await page.click('label:has(input[value="vad"])');
 });
+
+test('the microphone opens without automatic gain control unless Settings asks for it', async () => {
+  assert.equal(await page.evaluate(() => window.cadence.micSettings?.autoGainControl), false);
+  await page.click('#connect');  // disconnect: the setting applies when the microphone reopens
+  await WaitFor(page, 'disconnected', () => window.cadence.state === 'closed');
+  await page.click('.settings summary');
+  await page.check('#agc');
+  await page.click('#connect');
+  await WaitFor(page, 'connection open', () => window.cadence.state === 'open');
+  assert.equal(await page.evaluate(() => window.cadence.micSettings?.autoGainControl), true);
+  assert.equal(await page.evaluate(() => localStorage.getItem('cadence.agc')), '1');
+  await page.uncheck('#agc');
+});
