@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -31,8 +32,10 @@
 
 #include "audio/pcm.h"
 #include "cli/command.h"
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "realtime/stage_stats.h"
 #include "server/engine_set.h"
 #include "server/server.h"
 #include "speech/tts/synthesizer.h"
@@ -52,28 +55,6 @@ constexpr double kMaxInputLagS = 0.3;
 constexpr double kMaxReplyLatencyS = 1.0;  // p95 speech_stopped -> first audio, to count as live
 
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-std::string Base64(const uint8_t* data, size_t size) {
-  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < size; i += 3) {
-    const uint32_t v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
-    out += kTable[v >> 18];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += kTable[v & 63];
-  }
-  if (i < size) {
-    const uint32_t v = (data[i] << 16) | (i + 1 < size ? data[i + 1] << 8 : 0);
-    out += kTable[v >> 18];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < size ? kTable[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 long RssKiB() {
   std::ifstream in("/proc/self/status");
@@ -107,7 +88,7 @@ TurnAudio MakeTurnAudio(const std::vector<float>& speech_24k) {
   const size_t chunk_bytes = 24000 * kChunkMs / 1000 * 2;
   for (size_t at = 0; at < bytes.size(); at += chunk_bytes) {
     const size_t n = std::min(chunk_bytes, bytes.size() - at);
-    turn.appends.push_back(R"({"type":"input_audio_buffer.append","audio":")" + Base64(bytes.data() + at, n) + "\"}");
+    turn.appends.push_back(R"({"type":"input_audio_buffer.append","audio":")" + cadence::Base64Encode(std::span<const uint8_t>(bytes.data() + at, n)) + "\"}");
   }
   turn.speech_end_chunk = speech_end * 2 / chunk_bytes;
   return turn;
@@ -327,13 +308,42 @@ std::vector<int> ParseList(const std::string& text) {
   return out;
 }
 
+// Thread CPU time per stage (load-independent: other processes do not inflate it) and how long
+// compute tasks waited in the pool, per concurrency level.
+void PrintStages(const std::vector<std::pair<int, cadence::realtime::StageSnapshot>>& rows,
+                 const std::vector<double>& wall_s) {
+  using cadence::realtime::Stage;
+  std::printf("\n[4] where the time goes: thread CPU ms per session-second (and per call), queue wait of compute "
+              "tasks (mean / max so far, ms)\n");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const auto& [n, snap] = rows[r];
+    const double session_s = n * wall_s[r];
+    double total_ms = 0;
+    std::printf("    %d sessions, %.0f s:\n", n, wall_s[r]);
+    for (size_t i = 0; i < snap.size(); ++i) {
+      const auto& t = snap[i];
+      if (t.calls == 0 && t.waits == 0) continue;
+      const double cpu_ms = t.cpu_ns / 1e6;
+      total_ms += cpu_ms;
+      std::printf("      %-13s %8.2f ms/s  %8.3f ms/call  %7lld calls", std::string(StageName(static_cast<Stage>(i))).c_str(),
+                  cpu_ms / session_s, t.calls ? cpu_ms / t.calls : 0.0, static_cast<long long>(t.calls));
+      if (t.waits > 0)
+        std::printf("  wait %7.1f / %7.1f ms", t.wait_ns / 1e6 / t.waits, t.max_wait_ns / 1e6);
+      std::printf("\n");
+    }
+    std::printf("      %-13s %8.2f ms/s  -> %.3f cores per talking session; %.1f sessions fit in 2 cores\n", "all stages",
+                total_ms / session_s, total_ms / session_s / 1000, total_ms > 0 ? 2000.0 / (total_ms / session_s) : 0.0);
+  }
+}
+
 int RunRealtimeBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench realtime [options]");
   flags.Value("turns", "N", "voice turns for the latency figure", "20");
   flags.Value("sessions", "LIST", "concurrent talking sessions to try, comma-separated", "8,16,32,48");
   flags.Value("seconds", "S", "how long each concurrency level talks", "20");
   flags.Value("idle", "N", "idle sessions for the memory figure", "100");
-  flags.Value("threads", "N", "compute worker threads", "2");
+  flags.Value("threads", "N", "compute threads for the users' audio (ASR)", "2");
+  flags.Value("reply-threads", "N", "compute threads for replies (brain, TTS); 0: share --threads", "2");
   flags.Value("io-threads", "N", "server IO threads", "2");
   flags.Value("text", "TEXT", "what the simulated user says", "What is the weather like today?");
   int exit_code = 0;
@@ -345,12 +355,15 @@ int RunRealtimeBench(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", engines.status().message().c_str());
     return 1;
   }
-  auto workers = std::make_unique<cadence::ThreadPool>(static_cast<size_t>(flags.GetInt("threads", 2)));
+  auto workers = std::make_unique<cadence::ThreadPool>(static_cast<size_t>(std::max(1, flags.GetInt("threads", 2))));
+  const int reply_threads = flags.GetInt("reply-threads", 2);
+  auto reply_workers =
+      reply_threads > 0 ? std::make_unique<cadence::ThreadPool>(static_cast<size_t>(reply_threads)) : nullptr;
   cadence::server::ServerConfig config;
   config.port = 0;
   config.io_threads = flags.GetInt("io-threads", 2);
   config.max_sessions = 1024;
-  config.engines = (*engines)->Engines(workers.get());
+  config.engines = (*engines)->Engines(workers.get(), reply_workers.get());
   config.health = (*engines)->Health();
   const long rss_start = RssKiB();
   auto server = cadence::server::Server::Start(std::move(config));
@@ -382,8 +395,10 @@ int RunRealtimeBench(int argc, char** argv) {
     return 1;
   }
   const TurnAudio turn = MakeTurnAudio(speech);
-  std::printf("cadence bench realtime — %u hardware threads, %d compute workers, %d IO threads\n",
-              std::thread::hardware_concurrency(), flags.GetInt("threads", 2), flags.GetInt("io-threads", 2));
+  std::printf("cadence bench realtime — %u hardware threads, %d ASR workers, %s, %d IO threads\n",
+              std::thread::hardware_concurrency(), flags.GetInt("threads", 2),
+              reply_threads > 0 ? (std::to_string(reply_threads) + " reply workers").c_str() : "replies on the same pool",
+              flags.GetInt("io-threads", 2));
   std::printf("engines: vad=%s asr=%s tts=%s brain=%s; user turn: \"%s\" (%.2f s speech, %zu appends of %d ms)\n",
               (*engines)->Health().vad.c_str(), (*engines)->Health().asr.c_str(), (*engines)->Health().tts.c_str(),
               (*engines)->Health().brain.c_str(), request.text.c_str(), speech.size() / 24000.0, turn.appends.size(),
@@ -432,9 +447,14 @@ int RunRealtimeBench(int argc, char** argv) {
   std::printf("    %8s %7s %9s %9s %10s %9s %7s %9s %10s %s\n", "sessions", "turns", "lat p50", "lat p95", "input p95",
               "underrun", "errors", "cpu", "KiB/sess", "real time");
   int best = 0;
+  std::vector<std::pair<int, cadence::realtime::StageSnapshot>> stage_rows;
+  std::vector<double> level_wall_s;
   for (int n : ParseList(flags.Get("sessions"))) {
     const long base = RssKiB();
+    const cadence::realtime::StageSnapshot stages0 = cadence::realtime::StageStats::Global().Snapshot();
     RunResult r = RunTalkers(port, turn, n, 1 << 20, seconds);
+    stage_rows.emplace_back(n, cadence::realtime::Subtract(cadence::realtime::StageStats::Global().Snapshot(), stages0));
+    level_wall_s.push_back(r.wall_s);
     std::vector<double> lat, lag;
     int underruns = 0, errors = 0, done_turns = 0, silent = 0;
     for (const auto& s : r.sessions) {
@@ -456,8 +476,10 @@ int RunRealtimeBench(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }
   std::printf("\nsessions that keep real time on this machine: %d (highest level tried that passed)\n", best);
+  PrintStages(stage_rows, level_wall_s);
   std::printf("process RSS at start (engines loaded, no session): %ld MiB\n", rss_start / 1024);
   (*server)->Stop();
+  reply_workers.reset();
   workers.reset();
   return 0;
 }

@@ -34,7 +34,8 @@ int RunServe(int argc, char** argv) {
   flags.Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
   flags.Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
   flags.Value("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
-  flags.Value("threads", "N", "compute worker threads (ASR, brain, TTS)", "2");
+  flags.Value("threads", "N", "compute threads for the users' audio (speech recognition)", "2");
+  flags.Value("reply-threads", "N", "compute threads for replies (brain, speech synthesis); 0: share --threads", "2");
   flags.Value("io-threads", "N", "network IO threads", "2");
   flags.Value("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", "256");
   flags.Value("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", "8192");
@@ -64,8 +65,9 @@ int RunServe(int argc, char** argv) {
   }
   const int threads = flags.GetInt("threads", 0);
   const int io_threads = flags.GetInt("io-threads", 0);
-  if (threads < 1 || io_threads < 1) {
-    std::fprintf(stderr, "error: --threads and --io-threads must be at least 1\n");
+  const int reply_threads = flags.GetInt("reply-threads", -1);
+  if (threads < 1 || io_threads < 1 || reply_threads < 0) {
+    std::fprintf(stderr, "error: --threads and --io-threads must be at least 1, --reply-threads at least 0\n");
     return 2;
   }
   const int max_sessions = flags.GetInt("max-sessions", 0);
@@ -131,7 +133,9 @@ int RunServe(int argc, char** argv) {
   // Workers outlive the sessions' work but are joined before the server is destroyed, so no
   // late result is posted into a torn-down io_context.
   auto workers = std::make_unique<ThreadPool>(static_cast<size_t>(threads));
-  config.engines = (*engines)->Engines(workers.get());
+  auto reply_workers =
+      reply_threads > 0 ? std::make_unique<ThreadPool>(static_cast<size_t>(reply_threads)) : nullptr;
+  config.engines = (*engines)->Engines(workers.get(), reply_workers.get());
 
   auto server = server::Server::Start(std::move(config));
   if (!server.ok()) {
@@ -145,6 +149,7 @@ int RunServe(int argc, char** argv) {
   CADENCE_LOG(kInfo, "serve", "signal %d: shutting down (%lld open sessions)", signal_number,
               static_cast<long long>((*server)->stats().active_sessions));
   (*server)->Stop();
+  reply_workers.reset();
   workers.reset();
   CADENCE_LOG(kInfo, "serve", "stopped");
   return 0;

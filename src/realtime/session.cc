@@ -20,10 +20,10 @@
 #include "audio/pcm.h"
 #include "audio/resampler.h"
 #include "brain/brain.h"
+#include "core/base64.h"
 #include "core/cancel.h"
 #include "core/log.h"
 #include "paralinguistics/speaker_baseline.h"
-#include "realtime/base64.h"
 #include "realtime/conversation.h"
 #include "realtime/json_fields.h"
 #include "realtime/protocol_error.h"
@@ -32,6 +32,8 @@
 #include "realtime/server_events.h"
 #include "realtime/session_config.h"
 #include "realtime/session_extras.h"
+#include "realtime/stage_stats.h"
+#include "realtime/transcript_deltas.h"
 #include "realtime/turn_detector.h"
 #include "speech/asr/recognizer.h"
 #include "speech/tts/synthesizer.h"
@@ -69,6 +71,11 @@ struct UtteranceJob {
   std::unique_ptr<UtteranceAnalysis> analysis;    // touched only on lane; may be null
   CancelToken cancel;
   int64_t fed_samples = 0;  // on lane
+  // Streaming transcript deltas (lane only); Partial() is asked at most every kPartialEverySamples.
+  std::string item_id;
+  bool partials = false;
+  int64_t samples_since_partial = 0;
+  TranscriptDeltas deltas;
 };
 
 struct SentenceMark {
@@ -166,6 +173,7 @@ class SessionImpl final : public Session {
     std::string client_event_id;
     ProtocolError err;
     try {
+      StageScope scope(Stage::kClientEvent);
       err = Dispatch(frame, &client_event_id);
     } catch (const std::exception& ex) {
       err = ProtocolError::Server("internal_error", std::string("internal error handling the event: ") + ex.what());
@@ -187,8 +195,9 @@ class SessionImpl final : public Session {
   bool closed() const { return closed_; }
 
   // ---- results from workers (strand) ----
-  void OnTranscript(const std::string& item_id, Result<speech::Transcript> result, double audio_s,
-                    std::optional<paralinguistics::UtteranceCues> cues);
+  void OnTranscript(const std::string& item_id, Result<speech::Transcript> result, std::string last_delta,
+                    double audio_s, std::optional<paralinguistics::UtteranceCues> cues);
+  void OnTranscriptDelta(const std::string& item_id, const std::string& delta);
   void OnResponseText(const std::string& response_id, const std::string& spoken);
   void OnResponseSentenceStart(const std::string& response_id, const std::string& spoken);
   void OnResponseAudio(const std::string& response_id, std::string b64, int64_t samples_24k);
@@ -213,6 +222,7 @@ class SessionImpl final : public Session {
   }
   void Send(nlohmann::json event) {
     if (closed_) return;
+    StageScope scope(Stage::kEventOut);
     event["event_id"] = NewEventId();
     io_->Send(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
@@ -351,27 +361,30 @@ class SessionImpl final : public Session {
     }
     if (!it->is_string()) return ProtocolError::Invalid("invalid_type", "'audio' must be a base64 string", "audio");
     const std::string& b64 = it->get_ref<const std::string&>();
-    if (Status s = Base64Decode(b64, &in_bytes_); !s.ok()) {
-      return ProtocolError::Invalid("invalid_base64", s.message() + " in 'audio'", "audio");
+    {
+      StageScope scope(Stage::kInputDecode);
+      if (Status s = Base64Decode(b64, &in_bytes_); !s.ok()) {
+        return ProtocolError::Invalid("invalid_base64", s.message() + " in 'audio'", "audio");
+      }
+      if (config_.input_format == audio::SampleFormat::kPcm16 && in_bytes_.size() % 2 != 0) {
+        return ProtocolError::Invalid("invalid_audio_length",
+                                      "pcm16 audio must hold whole 16-bit samples, got an odd byte count (" +
+                                          std::to_string(in_bytes_.size()) + ")",
+                                      "audio");
+      }
+      if (in_bytes_.empty()) return {};
+      if (WireBytesOf16k(buffer_16k_.size()) + in_bytes_.size() > options_.max_input_buffer_bytes) {
+        return ProtocolError::Invalid(
+            "input_audio_buffer_full",
+            "input audio buffer is full (limit " + std::to_string(options_.max_input_buffer_bytes) +
+                " bytes); commit or clear it before appending more",
+            "audio");
+      }
+      in_scratch_.clear();
+      audio::DecodeSamples(config_.input_format, in_bytes_, &in_scratch_);
+      in_16k_.clear();
+      to_16k_->Process(in_scratch_, &in_16k_);
     }
-    if (config_.input_format == audio::SampleFormat::kPcm16 && in_bytes_.size() % 2 != 0) {
-      return ProtocolError::Invalid("invalid_audio_length",
-                                    "pcm16 audio must hold whole 16-bit samples, got an odd byte count (" +
-                                        std::to_string(in_bytes_.size()) + ")",
-                                    "audio");
-    }
-    if (in_bytes_.empty()) return {};
-    if (WireBytesOf16k(buffer_16k_.size()) + in_bytes_.size() > options_.max_input_buffer_bytes) {
-      return ProtocolError::Invalid(
-          "input_audio_buffer_full",
-          "input audio buffer is full (limit " + std::to_string(options_.max_input_buffer_bytes) +
-              " bytes); commit or clear it before appending more",
-          "audio");
-    }
-    in_scratch_.clear();
-    audio::DecodeSamples(config_.input_format, in_bytes_, &in_scratch_);
-    in_16k_.clear();
-    to_16k_->Process(in_scratch_, &in_16k_);
     ProcessInput16k(in_16k_);
     return {};
   }
@@ -387,7 +400,10 @@ class SessionImpl final : public Session {
     }
     if (utterance_) FeedUtterance(chunk);
     vad_probs_.clear();
-    vad_->Process(chunk, &vad_probs_);
+    {
+      StageScope scope(Stage::kVad);
+      vad_->Process(chunk, &vad_probs_);
+    }
     for (float p : vad_probs_) {
       std::optional<TurnEvent> ev = detector_.Push(p);
       if (!ev) continue;
@@ -416,6 +432,8 @@ class SessionImpl final : public Session {
     utterance_->start_ms = start_ms;
     auto job = std::make_shared<UtteranceJob>();
     job->lane = SerialExecutor::Create(engines_.workers);
+    job->item_id = utterance_->item_id;
+    job->partials = config_.transcription.enabled && engines_.asr != nullptr;
     utterance_->job = job;
     const speech::Recognizer* asr = engines_.asr;
     const paralinguistics::Analyzer* analyzer = config_.paralinguistics ? engines_.analyzer : nullptr;
@@ -436,17 +454,43 @@ class SessionImpl final : public Session {
     if (feed_pending_.size() >= kFeedBatchSamples) FlushFeed();
   }
 
+  // Partial transcripts at most every 320 ms of audio: often enough to read along, rarely enough
+  // that the recognizer's backtrace (or Whisper's re-decode) stays a small share of the feed cost.
+  static constexpr int64_t kPartialEverySamples = 5120;
+
   void FlushFeed() {
     if (!utterance_ || feed_pending_.empty()) return;
     auto job = utterance_->job;
+    Backchannel back = Back();
     std::vector<float> chunk;
     chunk.reserve(kFeedBatchSamples + 1024);
     chunk.swap(feed_pending_);
-    job->lane->Submit([job, chunk = std::move(chunk)] {
+    job->lane->Submit([job, back, chunk = std::move(chunk), submitted = Clock::now()] {
+      RecordQueueWait(Stage::kAsrFeed, submitted);
       if (job->cancel.cancelled()) return;
-      if (job->asr) job->asr->AcceptWaveform(chunk);
-      if (job->analysis) job->analysis->Accept(chunk);
+      if (job->asr) {
+        StageScope scope(Stage::kAsrFeed);
+        job->asr->AcceptWaveform(chunk);
+      }
+      if (job->analysis) {
+        StageScope scope(Stage::kAnalysis);
+        job->analysis->Accept(chunk);
+      }
       job->fed_samples += static_cast<int64_t>(chunk.size());
+      job->samples_since_partial += static_cast<int64_t>(chunk.size());
+      if (job->asr && job->partials && job->samples_since_partial >= kPartialEverySamples) {
+        job->samples_since_partial = 0;
+        std::string delta;
+        {
+          StageScope scope(Stage::kAsrPartial);
+          delta = job->deltas.Partial(job->asr->Partial());
+        }
+        if (!delta.empty()) {
+          back.Post([item_id = job->item_id, delta = std::move(delta)](SessionImpl& s) {
+            s.OnTranscriptDelta(item_id, delta);
+          });
+        }
+      }
     });
   }
 
@@ -520,14 +564,22 @@ class SessionImpl final : public Session {
     auto job = u.job;
     Backchannel back = Back();
     const std::string item_id = item.id;
-    job->lane->Submit([job, back, item_id, audio_s] {
-      Result<speech::Transcript> result =
-          job->asr ? job->asr->Finish()
-                   : Result<speech::Transcript>(Status::Unavailable("no speech recognizer is configured"));
+    job->lane->Submit([job, back, item_id, audio_s, submitted = Clock::now()] {
+      RecordQueueWait(Stage::kAsrFinish, submitted);
+      Result<speech::Transcript> result = Status::Unavailable("no speech recognizer is configured");
+      if (job->asr) {
+        StageScope scope(Stage::kAsrFinish);
+        result = job->asr->Finish();
+      }
       std::optional<paralinguistics::UtteranceCues> cues;
-      if (job->analysis) cues = job->analysis->Finish();
-      back.Post([item_id, result = std::move(result), audio_s, cues = std::move(cues)](SessionImpl& s) mutable {
-        s.OnTranscript(item_id, std::move(result), audio_s, std::move(cues));
+      if (job->analysis) {
+        StageScope scope(Stage::kAnalysis);
+        cues = job->analysis->Finish();
+      }
+      std::string last_delta = result.ok() ? job->deltas.Final(result->text) : std::string();
+      back.Post([item_id, result = std::move(result), last_delta = std::move(last_delta), audio_s,
+                 cues = std::move(cues)](SessionImpl& s) mutable {
+        s.OnTranscript(item_id, std::move(result), std::move(last_delta), audio_s, std::move(cues));
       });
     });
   }
@@ -1025,7 +1077,8 @@ class SessionImpl final : public Session {
     work->brain = engines_.brain;
     work->tts = engines_.tts;
     work->back = Back();
-    work->lane = SerialExecutor::Create(engines_.workers);
+    ThreadPool* reply_pool = engines_.reply_workers != nullptr ? engines_.reply_workers : engines_.workers;
+    work->lane = SerialExecutor::Create(reply_pool);
     work->request.persona = persona_.get();
     work->request.instructions = r.instructions;
     work->request.history = History(r);
@@ -1042,9 +1095,13 @@ class SessionImpl final : public Session {
       CADENCE_LOG(kWarn, "realtime", "response id=%s wants audio but no synthesizer is configured; text only",
                   r.id.c_str());
     }
-    auto run = [work] { RunBrain(work); };
-    if (engines_.workers != nullptr) {
-      engines_.workers->Submit(std::move(run));
+    auto run = [work, submitted = Clock::now()] {
+      RecordQueueWait(Stage::kBrain, submitted);
+      StageScope scope(Stage::kBrain);
+      RunBrain(work);
+    };
+    if (reply_pool != nullptr) {
+      reply_pool->Submit(std::move(run));
     } else {
       run();
     }
@@ -1056,7 +1113,11 @@ class SessionImpl final : public Session {
     auto dispatch = [&](std::vector<std::string>* list) {
       for (std::string& s : *list) {
         if (work->audio) {
-          work->lane->Submit([work, s = std::move(s)] { SynthesizeSentence(work, s); });
+          work->lane->Submit([work, s = std::move(s), submitted = Clock::now()] {
+            RecordQueueWait(Stage::kTts, submitted);
+            StageScope scope(Stage::kTts);
+            SynthesizeSentence(work, s);
+          });
         } else {
           std::string spoken = SpokenText(s);
           work->back.Post([id = work->response_id, spoken = std::move(spoken)](SessionImpl& session) {
@@ -1089,6 +1150,7 @@ class SessionImpl final : public Session {
                                                    audio::SampleFormatBytes(work->format));
     Status st = work->tts->Synthesize(req, work->cancel, [&](std::span<const float> samples_24k) {
       if (work->cancel.cancelled()) return false;
+      StageScope scope(Stage::kAudioOut);
       if (work->to_wire) {
         work->scratch.clear();
         work->to_wire->Process(samples_24k, &work->scratch);
@@ -1105,7 +1167,10 @@ class SessionImpl final : public Session {
       while (work->pending.size() >= chunk_bytes) SendPending(work, chunk_bytes);
       return !work->cancel.cancelled();
     });
-    if (!work->pending.empty() && !work->cancel.cancelled()) SendPending(work, work->pending.size());
+    if (!work->pending.empty() && !work->cancel.cancelled()) {
+      StageScope scope(Stage::kAudioOut);
+      SendPending(work, work->pending.size());
+    }
     if (!st.ok() && st.code() != StatusCode::kCancelled) {
       CADENCE_LOG(kWarn, "realtime", "response id=%s synthesis failed: %s", work->response_id.c_str(),
                   st.ToString().c_str());
@@ -1129,6 +1194,7 @@ class SessionImpl final : public Session {
   }
 
   static void FinishAudio(const std::shared_ptr<ResponseWork>& work, Status status) {
+    StageScope scope(Stage::kAudioOut);
     if (work->audio && work->to_wire && !work->cancel.cancelled()) {
       work->scratch.clear();
       work->to_wire->Flush(&work->scratch);
@@ -1258,7 +1324,21 @@ void Backchannel::Post(F&& fn) const {
   });
 }
 
-void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transcript> result, double audio_s,
+void SessionImpl::OnTranscriptDelta(const std::string& item_id, const std::string& delta) {
+  if (!config_.transcription.enabled) return;
+  // Only for the utterance still being spoken or one awaiting its transcript: a cancelled
+  // utterance's late partials name an item that will never complete.
+  const Item* item = conversation_.Find(item_id);
+  const bool awaiting = item != nullptr && !item->content.empty() && !item->content[0].transcript_known;
+  if (!awaiting && !(utterance_ && utterance_->item_id == item_id)) return;
+  Send({{"type", "conversation.item.input_audio_transcription.delta"},
+        {"item_id", item_id},
+        {"content_index", 0},
+        {"delta", delta}});
+}
+
+void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transcript> result,
+                               std::string last_delta, double audio_s,
                                std::optional<paralinguistics::UtteranceCues> cues) {
   if (pending_transcriptions_ > 0) --pending_transcriptions_;
   Item* item = conversation_.Find(item_id);
@@ -1270,11 +1350,11 @@ void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transc
   }
   if (config_.transcription.enabled) {
     if (result.ok()) {
-      if (!text.empty()) {
+      if (!last_delta.empty()) {
         Send({{"type", "conversation.item.input_audio_transcription.delta"},
               {"item_id", item_id},
               {"content_index", 0},
-              {"delta", text}});
+              {"delta", std::move(last_delta)}});
       }
       Send({{"type", "conversation.item.input_audio_transcription.completed"},
             {"item_id", item_id},

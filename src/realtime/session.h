@@ -4,7 +4,9 @@
 // client text frame to OnClientFrame() and closes with OnClose(). The Session talks back only through
 // SessionIo: Send() queues one server event (JSON text) and Post() schedules a closure on the
 // session's strand. All Session methods run on that strand, so Session state needs no locks.
-// Compute (ASR, brain, TTS, analysis) runs on Engines::workers; results come back via Post().
+// Compute runs on two pools: the user's audio (ASR, analysis) on Engines::workers, replies (brain,
+// TTS) on Engines::reply_workers, so that a long synthesis never holds up recognition of what
+// other users are saying right now. Results come back via Post().
 // Work holds a weak_ptr to the Session, so a closed session's late results are dropped.
 #pragma once
 
@@ -41,7 +43,8 @@ struct Engines {
   const brain::Brain* brain = nullptr;
   const persona::PersonaStore* personas = nullptr;        // optional
   const paralinguistics::Analyzer* analyzer = nullptr;    // optional
-  ThreadPool* workers = nullptr;
+  ThreadPool* workers = nullptr;        // user audio: ASR feed/finish, analysis
+  ThreadPool* reply_workers = nullptr;  // replies: brain and TTS (null: share `workers`)
 };
 
 struct SessionOptions {

@@ -68,7 +68,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   return set;
 }
 
-realtime::Engines EngineSet::Engines(ThreadPool* workers) const {
+realtime::Engines EngineSet::Engines(ThreadPool* workers, ThreadPool* reply_workers) const {
   realtime::Engines e;
   e.vad = vad_.get();
   e.asr = asr_.get();
@@ -77,6 +77,7 @@ realtime::Engines EngineSet::Engines(ThreadPool* workers) const {
   e.personas = personas_.get();
   e.analyzer = analyzer_.get();
   e.workers = workers;
+  e.reply_workers = reply_workers;
   return e;
 }
 

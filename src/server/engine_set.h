@@ -34,8 +34,9 @@ class EngineSet {
   static Result<std::unique_ptr<EngineSet>> Build(const EngineOptions& options);
   ~EngineSet();
 
-  // Pointers for the sessions; `workers` is the compute pool (owned by the caller).
-  realtime::Engines Engines(ThreadPool* workers) const;
+  // Pointers for the sessions; `workers` runs the user's audio (ASR), `reply_workers` the replies
+  // (brain, TTS; null: `workers` too). Both pools are owned by the caller.
+  realtime::Engines Engines(ThreadPool* workers, ThreadPool* reply_workers = nullptr) const;
   // Engine names for /healthz (version left to the caller).
   realtime::HealthInfo Health() const;
   // The body of GET /v1/personas.

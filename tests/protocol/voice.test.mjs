@@ -95,6 +95,44 @@ describe('voice turns', () => {
     rt.close();
   });
 
+  test('transcription deltas stream while the user speaks and add up to the completed transcript', async () => {
+    const spoken = 'hello what music do you like to play on a sunny weekend afternoon';
+    const rt = await OpenRealtime(server, { model: 'gpt-realtime' });
+    await rt.waitFor('session.created');
+    rt.send({
+      type: 'session.update',
+      session: {
+        type: 'realtime',
+        output_modalities: ['text'],
+        audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500, create_response: false } } },
+      },
+    });
+    await rt.waitFor('session.updated');
+    const from = rt.events.length;
+    await StreamAudio(rt, Buffer.concat([Silence(300), Speech(spoken), Silence(1500)]), { speed: 1 });
+    const completed = await rt.waitFor('conversation.item.input_audio_transcription.completed', { from, timeout_ms: 20000 });
+    const ev = rt.events;
+    const deltas = ev.filter((e, i) => i >= from && e.type === 'conversation.item.input_audio_transcription.delta');
+    const done_at = Index(ev, OfType('conversation.item.input_audio_transcription.completed'), from);
+    const stopped_at = Index(ev, OfType('input_audio_buffer.speech_stopped'), from);
+    // More than the one closing delta: partial words arrived before the transcript was complete,
+    // and (the speech being ~4 s long, fed at 1x) before the end of speech was even detected.
+    assert.ok(deltas.length >= 2, `deltas: ${JSON.stringify(deltas.map((e) => e.delta))}, transcript "${completed.transcript}"`);
+    assert.ok(Index(ev, OfType('conversation.item.input_audio_transcription.delta'), from) < stopped_at,
+      `first delta after speech_stopped: ${ev.slice(from).map((e) => e.type).join(', ')}`);
+    for (const d of deltas) {
+      assert.equal(d.item_id, completed.item_id);
+      assert.equal(d.content_index, 0);
+      assert.equal(typeof d.event_id, 'string');
+      assert.ok(ev.indexOf(d) < done_at, 'every delta precedes completed');
+    }
+    const joined = deltas.map((e) => e.delta).join('');
+    assert.ok(completed.transcript.startsWith(joined), `deltas "${joined}" are not a prefix of "${completed.transcript}"`);
+    const { errors } = WordErrors(spoken, completed.transcript);
+    assert.ok(errors <= 5, `transcript "${completed.transcript}" has ${errors} word errors against "${spoken}"`);
+    rt.close();
+  });
+
   test('beta: the same turn with beta names, G.711 mu-law both ways', async () => {
     const rt = await OpenRealtime(server, { beta: true });
     await rt.waitFor('session.created');

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brain/brain.h"
-#include "realtime/base64.h"
+#include "core/base64.h"
 #include "realtime/session.h"
 #include "speech/asr/recognizer.h"
 #include "speech/tts/synthesizer.h"
@@ -50,27 +50,37 @@ class FakeVad : public speech::VadModel {
 // "Transcribes" by measuring what it was fed: "heard N ms loud M ms".
 class FakeRecognizerStream : public speech::RecognizerStream {
  public:
+  explicit FakeRecognizerStream(int* partial_calls = nullptr) : partial_calls_(partial_calls) {}
   void AcceptWaveform(std::span<const float> s) override {
     for (float x : s) {
       ++samples_;
       if (std::fabs(x) > 0.05f) ++loud_;
     }
   }
-  std::string Partial() override { return {}; }
+  // The same words as Finish() would give now: only "heard" stays put while audio keeps coming.
+  std::string Partial() override {
+    if (partial_calls_ != nullptr) ++*partial_calls_;
+    return Text();
+  }
   Result<speech::Transcript> Finish() override {
     speech::Transcript t;
-    t.text = "heard " + std::to_string(samples_ / 16) + " ms loud " + std::to_string(loud_ / 16) + " ms";
+    t.text = Text();
     t.language = "en";
     return t;
   }
+  std::string Text() const {
+    return "heard " + std::to_string(samples_ / 16) + " ms loud " + std::to_string(loud_ / 16) + " ms";
+  }
+  int* partial_calls_;
   int64_t samples_ = 0, loud_ = 0;
 };
 class FakeRecognizer : public speech::Recognizer {
  public:
   std::string_view name() const override { return "fake-asr"; }
   std::unique_ptr<speech::RecognizerStream> CreateStream() const override {
-    return std::make_unique<FakeRecognizerStream>();
+    return std::make_unique<FakeRecognizerStream>(&partial_calls);
   }
+  mutable int partial_calls = 0;  // over all streams
 };
 
 // 100 ms of a 220 Hz tone per spoken word (tags are not words), one callback per word.

@@ -1,10 +1,7 @@
-// Unit tests of the protocol pieces: base64, sentence cutting, tag stripping, turn detection,
+// Unit tests of the protocol pieces: sentence cutting, tag stripping, turn detection,
 // session config parsing.
 #include <gtest/gtest.h>
 
-#include <random>
-
-#include "realtime/base64.h"
 #include "realtime/sentence_stream.h"
 #include "realtime/session_extras.h"
 #include "realtime/session_config.h"
@@ -12,49 +9,6 @@
 
 namespace cadence::realtime {
 namespace {
-
-std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
-
-TEST(Base64Test, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-      {"foobar", "Zm9vYmFy"}};
-  for (const auto& [plain, encoded] : vectors) {
-    EXPECT_EQ(Base64Encode(Bytes(plain)), encoded);
-    std::vector<uint8_t> out;
-    ASSERT_TRUE(Base64Decode(encoded, &out).ok()) << encoded;
-    EXPECT_EQ(std::string(out.begin(), out.end()), plain);
-    EXPECT_EQ(Base64DecodedSize(encoded), std::string_view(plain).size());
-  }
-}
-
-TEST(Base64Test, RandomRoundTripAllLengths) {
-  std::mt19937 rng(7);
-  for (size_t n = 0; n < 300; ++n) {
-    std::vector<uint8_t> data(n);
-    for (auto& b : data) b = static_cast<uint8_t>(rng());
-    std::vector<uint8_t> back;
-    ASSERT_TRUE(Base64Decode(Base64Encode(data), &back).ok());
-    EXPECT_EQ(back, data) << n;
-  }
-}
-
-TEST(Base64Test, AcceptsMissingPadding) {
-  std::vector<uint8_t> out;
-  ASSERT_TRUE(Base64Decode("Zm9vYg", &out).ok());
-  EXPECT_EQ(std::string(out.begin(), out.end()), "foob");
-}
-
-TEST(Base64Test, RejectsBadInputNamingOffset) {
-  std::vector<uint8_t> out;
-  Status s = Base64Decode("Zm9v*mFy", &out);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("offset 4"), std::string::npos) << s.message();
-  EXPECT_FALSE(Base64Decode("Zm9vY", &out).ok());     // 4n+1 characters
-  EXPECT_FALSE(Base64Decode("Zm=9vYmFy", &out).ok()); // padding in the middle
-  EXPECT_FALSE(Base64Decode("Zm9v\nYmFy", &out).ok());
-  EXPECT_FALSE(Base64Decode("Zg===", &out).ok());
-}
 
 std::vector<std::string> Cut(const std::vector<std::string>& pieces) {
   SentenceStream s;

@@ -5,9 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <future>
-#include <mutex>
 #include <thread>
 
 #include "audio/pcm.h"
@@ -16,83 +13,12 @@
 #include "core/thread_pool.h"
 #include "fakes.h"
 #include "persona/store.h"
+#include "strand_io.h"
 
 namespace cadence::realtime::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A strand: one thread runs posted closures in order; Send() records arrival times.
-class RecordingIo : public SessionIo {
- public:
-  RecordingIo() : thread_([this] { Run(); }) {}
-  ~RecordingIo() override { Stop(); }
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  void Send(std::string json) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    frames_.push_back({Clock::now(), Json::parse(json)});
-    cv_.notify_all();
-  }
-  void Post(std::function<void()> fn) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      queue_.push_back(std::move(fn));
-    }
-    cv_.notify_all();
-  }
-  // Runs `fn` on the strand and waits for it.
-  void RunOnStrand(std::function<void()> fn) {
-    std::promise<void> done;
-    Post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-  bool WaitFor(const std::string& type, int timeout_ms) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-      for (const auto& f : frames_) {
-        if (f.second["type"] == type) return true;
-      }
-      return false;
-    });
-  }
-  std::vector<std::pair<Clock::time_point, Json>> Frames() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return frames_;
-  }
-
- private:
-  void Run() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  std::vector<std::pair<Clock::time_point, Json>> frames_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 TEST(RealStackTest, SpokenQuestionGetsASpokenReply) {
   auto vad = speech::CreateVad({});
@@ -105,7 +31,7 @@ TEST(RealStackTest, SpokenQuestionGetsASpokenReply) {
   auto brain = brain::CreateScriptedBrain(store);
   ThreadPool pool(2);
   Engines engines{vad.get(), asr->get(), tts->get(), brain.get(), &store, nullptr, &pool};
-  auto io = std::make_shared<RecordingIo>();
+  auto io = std::make_shared<StrandIo>();
   SessionOptions options;
   options.session_id = "sess_real";
   auto session = Session::Create(engines, options, io);
@@ -133,7 +59,7 @@ TEST(RealStackTest, SpokenQuestionGetsASpokenReply) {
     io->RunOnStrand([&] { session->OnClientFrame(frame); });
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_TRUE(io->WaitFor("response.done", 30000));
+  ASSERT_TRUE(io->WaitFor("response.done", 1, 30000));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   io->RunOnStrand([&] { session->OnClose(); });
   io->Stop();
@@ -141,7 +67,7 @@ TEST(RealStackTest, SpokenQuestionGetsASpokenReply) {
   std::optional<Clock::time_point> stopped, first_audio;
   std::string transcript, reply_transcript, status;
   std::vector<float> reply;
-  for (const auto& [t, e] : io->Frames()) {
+  for (const auto& [t, e] : io->TimedFrames()) {
     const std::string type = e["type"];
     EXPECT_NE(type, "error") << e.dump();
     if (type == "input_audio_buffer.speech_stopped" && !stopped) stopped = t;

@@ -3,81 +3,15 @@
 // delivered after close.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "core/thread_pool.h"
 #include "fakes.h"
+#include "strand_io.h"
 
 namespace cadence::realtime::testing {
 namespace {
-
-// A strand: one thread running posted closures in order.
-class StrandIo : public SessionIo {
- public:
-  StrandIo() : thread_([this] { Run(); }) {}
-  ~StrandIo() override { Stop(); }
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  void Send(std::string json) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    frames_.push_back(Json::parse(json));
-    cv_.notify_all();
-  }
-  void Post(std::function<void()> fn) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      queue_.push_back(std::move(fn));
-    }
-    cv_.notify_all();
-  }
-  // Waits until an event of `type` has been sent `count` times.
-  bool WaitFor(const std::string& type, size_t count = 1, int timeout_ms = 10000) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return CountLocked(type) >= count; });
-  }
-  std::vector<Json> Frames() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return frames_;
-  }
-
- private:
-  size_t CountLocked(const std::string& type) const {
-    size_t n = 0;
-    for (const auto& f : frames_) n += f["type"] == type;
-    return n;
-  }
-  void Run() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  std::vector<Json> frames_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 std::string Pcm16Event(int ms, double amplitude, int64_t* phase) {
   std::vector<uint8_t> bytes;
@@ -96,7 +30,8 @@ TEST(ThreadedSessionTest, VoiceTurnsAndBargeInAcrossThreads) {
   FakeSynthesizer tts;
   FakeBrain brain;
   ThreadPool pool(2);
-  Engines engines{&vad, &asr, &tts, &brain, nullptr, nullptr, &pool};
+  ThreadPool reply_pool(1);  // replies on their own pool, as `cadence serve` runs them
+  Engines engines{&vad, &asr, &tts, &brain, nullptr, nullptr, &pool, &reply_pool};
   auto io = std::make_shared<StrandIo>();
   SessionOptions options;
   options.session_id = "sess_threads";
