@@ -16,8 +16,6 @@
 
 namespace {
 
-using cadence::speech::kSileroContextSamples;
-using cadence::speech::kSileroInputSamples;
 using cadence::speech::kSileroStateSize;
 using cadence::speech::kVadSampleRateHz;
 using cadence::speech::kVadWindowSamples;
@@ -27,6 +25,7 @@ int RunVad(int argc, char** argv) {
   flags.Value("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
   flags.Value("engine", "NAME", "kernels (default), graph (ONNX interpreter, slow) or energy", "kernels");
   flags.Value("threshold", "P", "speech threshold for the segments", "0.5");
+  flags.Value("rate", "HZ", "16000, or 8000 for Silero's 8 kHz branch (default: 8000 for an 8 kHz WAV, else 16000)");
   flags.Switch("json", "print JSON: probabilities and segments");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -45,9 +44,19 @@ int RunVad(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", wave.status().ToString().c_str());
     return 1;
   }
-  std::vector<float> samples = wave->sample_rate_hz == kVadSampleRateHz
+  int rate_hz = flags.GetInt("rate", wave->sample_rate_hz == 8000 && engine != "energy" ? 8000 : kVadSampleRateHz);
+  if (rate_hz != 16000 && rate_hz != 8000) {
+    std::fprintf(stderr, "error: --rate must be 16000 or 8000, not %d\n", rate_hz);
+    return 2;
+  }
+  if (engine == "energy" && rate_hz != kVadSampleRateHz) {
+    std::fprintf(stderr, "error: the energy VAD runs at 16000 Hz only; drop --rate\n");
+    return 2;
+  }
+  std::vector<float> samples = wave->sample_rate_hz == rate_hz
                                    ? wave->samples
-                                   : cadence::audio::Resample(wave->samples, wave->sample_rate_hz, kVadSampleRateHz);
+                                   : cadence::audio::Resample(wave->samples, wave->sample_rate_hz, rate_hz);
+  int window = kVadWindowSamples;
 
   std::string model_path = flags.Get("model");
   std::vector<float> probabilities;
@@ -62,36 +71,38 @@ int RunVad(int argc, char** argv) {
                            "(it installs %s)\n", cadence::speech::kSileroNpmRelativePath);
       return 1;
     }
-    auto model = cadence::speech::SileroVadModel::Load(model_path);
+    auto model = cadence::speech::SileroVadModel::Load(model_path, /*self_check=*/true, rate_hz);
     if (!model.ok()) {
       std::fprintf(stderr, "error: %s\n", model.status().ToString().c_str());
       return 1;
     }
+    window = (*model)->window_samples();
     if (engine == "kernels") {
       (*model)->CreateStream()->Process(samples, &probabilities);
     } else {
-      std::vector<float> state(kSileroStateSize, 0.0f), input(kSileroInputSamples, 0.0f);
-      for (size_t at = 0; at + kVadWindowSamples <= samples.size(); at += kVadWindowSamples) {
-        std::copy_n(samples.begin() + at, kVadWindowSamples, input.begin() + kSileroContextSamples);
+      const size_t context = (*model)->context_samples();
+      std::vector<float> state(kSileroStateSize, 0.0f), input(context + window, 0.0f);
+      for (size_t at = 0; at + window <= samples.size(); at += window) {
+        std::copy_n(samples.begin() + at, window, input.begin() + context);
         auto p = (*model)->RunGraph(input, &state);
         if (!p.ok()) {
-          std::fprintf(stderr, "error: window %zu: %s\n", at / kVadWindowSamples, p.status().ToString().c_str());
+          std::fprintf(stderr, "error: window %zu: %s\n", at / window, p.status().ToString().c_str());
           return 1;
         }
         probabilities.push_back(*p);
-        std::copy_n(samples.begin() + at + kVadWindowSamples - kSileroContextSamples, kSileroContextSamples,
-                    input.begin());
+        std::copy_n(samples.begin() + at + window - context, context, input.begin());
       }
     }
   }
   cadence::speech::SegmentOptions options;
   options.threshold = static_cast<float>(flags.GetDouble("threshold", 0.5));
+  options.sample_rate_hz = rate_hz;
   const auto segments = cadence::speech::FindSpeechSegments(probabilities, samples.size(), options);
 
   if (flags.On("json")) {
     std::printf("{\"file\":\"%s\",\"engine\":\"%s\",\"model\":\"%s\",\"sample_rate_hz\":%d,\"window_samples\":%d,"
                 "\"probabilities\":[",
-                path.c_str(), engine.c_str(), model_path.c_str(), kVadSampleRateHz, kVadWindowSamples);
+                path.c_str(), engine.c_str(), model_path.c_str(), rate_hz, window);
     for (size_t i = 0; i < probabilities.size(); ++i) std::printf("%s%.8f", i ? "," : "", probabilities[i]);
     std::printf("],\"segments\":[");
     for (size_t i = 0; i < segments.size(); ++i)
@@ -100,11 +111,11 @@ int RunVad(int argc, char** argv) {
     return 0;
   }
   std::printf("# %s: %zu windows of %d samples at %d Hz, engine %s%s%s\n", path.c_str(), probabilities.size(),
-              kVadWindowSamples, kVadSampleRateHz, engine.c_str(), model_path.empty() ? "" : ", model ",
+              window, rate_hz, engine.c_str(), model_path.empty() ? "" : ", model ",
               model_path.c_str());
   std::printf("window,start_s,probability\n");
   for (size_t i = 0; i < probabilities.size(); ++i)
-    std::printf("%zu,%.3f,%.6f\n", i, static_cast<double>(i * kVadWindowSamples) / kVadSampleRateHz, probabilities[i]);
+    std::printf("%zu,%.3f,%.6f\n", i, static_cast<double>(i * window) / rate_hz, probabilities[i]);
   for (const auto& s : segments) std::printf("# speech %.3f-%.3f s\n", s.start_s, s.end_s);
   return 0;
 }

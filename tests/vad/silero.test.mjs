@@ -1,6 +1,7 @@
 // Silero VAD in Cadence's own engine against onnxruntime-node on the same ONNX file and the same
 // 16 kHz samples: per-window speech probabilities must agree within 1e-4 on speech, on silence
-// and on the nonverbal clips of ../shared/data/speech. Both of Cadence's paths are checked: the
+// and on the nonverbal clips of ../shared/data/speech. The graph's 8 kHz branch (sr = 8000,
+// 256-sample windows, 32 of context) is checked the same way on 8 kHz copies of some clips. Both of Cadence's paths are checked: the
 // hand-written kernels (`cadence vad --engine kernels`, what the server runs) and the ONNX
 // interpreter (`--engine graph`).
 //
@@ -42,11 +43,11 @@ function readWav(file) {
   return { rate: fmt.rate, samples: x };
 }
 
-function writeWav(file, int16) {
+function writeWav(file, int16, rate = 16000) {
   const b = Buffer.alloc(44 + 2 * int16.length);
   b.write('RIFF', 0, 'ascii'); b.writeUInt32LE(36 + 2 * int16.length, 4); b.write('WAVE', 8, 'ascii');
   b.write('fmt ', 12, 'ascii'); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(16000, 24); b.writeUInt32LE(32000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(2 * rate, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
   b.write('data', 36, 'ascii'); b.writeUInt32LE(2 * int16.length, 40);
   for (let i = 0; i < int16.length; i++) b.writeInt16LE(int16[i], 44 + 2 * i);
   fs.writeFileSync(file, b);
@@ -54,10 +55,12 @@ function writeWav(file, int16) {
 
 // Silero's framing, as its Python and Node wrappers do it: each 512-sample window is prefixed
 // with the previous window's last 64 samples (zeros first); state [2,1,128] carried over.
-async function ortProbabilities(session, samples) {
+async function ortProbabilities(session, samples, rate = 16000) {
+  const WINDOW = rate === 8000 ? 256 : 512;
+  const CONTEXT = rate === 8000 ? 32 : 64;
   let state = new Float32Array(256);
   const input = new Float32Array(CONTEXT + WINDOW);
-  const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
+  const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), []);
   const out = [];
   for (let at = 0; at + WINDOW <= samples.length; at += WINDOW) {
     input.copyWithin(0, WINDOW, WINDOW + CONTEXT);  // last 64 of the previous input
@@ -135,6 +138,37 @@ for (const file of [hiss, path.join(speechDir, 'en_m_jfk.wav'), path.join(speech
     compare(name, cadenceProbabilities(file, 'graph'), reference);
   });
 }
+
+// 8 kHz copies (mean of each pair of samples, rounded to 16 bits) of a speech, a Mandarin, a
+// nonverbal clip and the noise floor; `cadence vad` runs an 8 kHz WAV through the 8 kHz branch.
+function halfRate(file) {
+  const wav = readWav(file);
+  const out = new Int16Array(Math.floor(wav.samples.length / 2));
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(16384 * (wav.samples[2 * i] + wav.samples[2 * i + 1]));
+  const dest = path.join(tmp, path.basename(file, '.wav') + '_8k.wav');
+  writeWav(dest, out, 8000);
+  return dest;
+}
+const eightKhz = [hiss, path.join(speechDir, 'en_m_jfk.wav'), path.join(speechDir, clips.find((c) => c.startsWith('zh_'))),
+  path.join(speechDir, clips.find((c) => c.startsWith('nv_')))].map(halfRate);
+for (const file of eightKhz) {
+  const name = path.basename(file);
+  test(`8 kHz branch: kernels match onnxruntime on ${name}`, async () => {
+    const wav = readWav(file);
+    assert.equal(wav.rate, 8000);
+    const reference = await ortProbabilities(session, wav.samples, 8000);
+    const ours = cadenceProbabilities(file, 'kernels');
+    assert.equal(ours.length, Math.floor(wav.samples.length / 256), `${name}: expected 256-sample windows`);
+    const worst = compare(name, ours, reference);
+    summary.push(`${name} (8 kHz): ${ours.length} windows, max |diff| ${worst.toExponential(2)}, max p ${Math.max(...reference).toFixed(3)}`);
+    if (name.startsWith('en_')) assert.ok(Math.max(...reference) > 0.9, `${name}: onnxruntime finds no speech at 8 kHz`);
+  });
+}
+test('8 kHz branch: ONNX interpreter matches onnxruntime on en_m_jfk_8k.wav', async () => {
+  const file = eightKhz[1];
+  const reference = await ortProbabilities(session, readWav(file).samples, 8000);
+  compare(path.basename(file), cadenceProbabilities(file, 'graph'), reference);
+});
 
 test('summary', () => {
   console.log(summary.join('\n'));
