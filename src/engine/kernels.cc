@@ -271,12 +271,16 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
     const bool quantized = IsQuantized(w.type);
     const int64_t r0 = (c - plan.first_chunk) * plan.rows_per_chunk, r1 = std::min(w.rows, r0 + plan.rows_per_chunk);
     if (plan.dot_tokens) {
-      // Token groups outside, rows inside: the chunk's rows stay in L1 across groups.
-      for (int t0 = 0; t0 < n_tokens; t0 += kDotTokens) {
-        const int nt = std::min(kDotTokens, n_tokens - t0);
-        for (int64_t r = r0; r < r1; ++r)
-          plan.dot_tokens(w.data + static_cast<size_t>(r) * w.row_bytes, xq + t0 * blocks, blocks, nt, cols,
-                          y + static_cast<int64_t>(t0) * w.rows + r, w.rows);
+      // Tiles of kMinRowsPerChunk rows; token groups outside, rows inside, so a tile's rows stay
+      // in L1 while every token group passes over them.
+      for (int64_t rb = r0; rb < r1; rb += kMinRowsPerChunk) {
+        const int64_t re = std::min(r1, rb + kMinRowsPerChunk);
+        for (int t0 = 0; t0 < n_tokens; t0 += kDotTokens) {
+          const int nt = std::min(kDotTokens, n_tokens - t0);
+          for (int64_t r = rb; r < re; ++r)
+            plan.dot_tokens(w.data + static_cast<size_t>(r) * w.row_bytes, xq + t0 * blocks, blocks, nt, cols,
+                            y + static_cast<int64_t>(t0) * w.rows + r, w.rows);
+        }
       }
       return;
     }
