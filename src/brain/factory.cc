@@ -36,7 +36,7 @@ Result<std::unique_ptr<Brain>> CreateBrain(const BrainConfig& config, std::uniqu
   }
   if (kind == "scripted") {
     if (!scripted) return Status::FailedPrecondition("brain: no scripted brain was provided");
-    return std::move(scripted);
+    return scripted;
   }
   return Status::InvalidArgument("brain: unknown kind '" + kind + "' (scripted, engine, remote)");
 }

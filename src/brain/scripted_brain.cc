@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "core/utf8.h"
 #include "persona/card.h"
 #include "persona/macros.h"
 #include "persona/text.h"
@@ -230,24 +231,24 @@ class ScriptedBrain : public Brain {
   }
 
   static Status Stream(const std::string& reply, const CancelToken& cancel, const TextSink& on_text) {
-    std::u32string cps = persona::DecodeUtf8(reply);
+    std::u32string cps = DecodeUtf8(reply);
     size_t i = 0;
     while (i < cps.size()) {
       if (cancel.cancelled()) return Status::Cancelled("scripted reply cancelled");
       size_t end = i;
-      if (persona::IsCjk(cps[i])) {
+      if (IsHan(cps[i])) {
         int han = 0;
         while (end < cps.size() && han < 2) {
-          if (persona::IsCjk(cps[end])) ++han;
+          if (IsHan(cps[end])) ++han;
           ++end;
         }
-        while (end < cps.size() && !persona::IsCjk(cps[end]) && cps[end] >= 0x80) ++end;  // trailing ，。
+        while (end < cps.size() && !IsHan(cps[end]) && cps[end] >= 0x80) ++end;  // trailing ，。
       } else {
-        while (end < cps.size() && cps[end] != ' ' && !persona::IsCjk(cps[end])) ++end;
+        while (end < cps.size() && cps[end] != ' ' && !IsHan(cps[end])) ++end;
         while (end < cps.size() && cps[end] == ' ') ++end;
       }
       if (end == i) ++end;
-      std::string piece = persona::EncodeUtf8(std::u32string_view(cps).substr(i, end - i));
+      std::string piece = EncodeUtf8(std::u32string_view(cps).substr(i, end - i));
       if (!on_text(piece)) return Status::Ok();
       i = end;
     }

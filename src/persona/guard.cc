@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "core/log.h"
+#include "core/utf8.h"
 #include "persona/text.h"
 #include "speech/tts/style_parser.h"
 
@@ -110,10 +111,10 @@ bool After(std::string_view text, std::string_view phrase, std::string_view* res
 std::string LeadingName(std::string_view rest) {
   rest = Trim(rest);
   std::u32string cps = DecodeUtf8(rest);
-  if (!cps.empty() && IsCjk(cps[0])) {
+  if (!cps.empty() && IsHan(cps[0])) {
     std::u32string name;
     for (char32_t c : cps) {
-      if (!IsCjk(c) || c == U'的' || c == U'人' || c == U'长' || c == U'来' || c == U'出') break;
+      if (!IsHan(c) || c == U'的' || c == U'人' || c == U'长' || c == U'来' || c == U'出') break;
       name.push_back(c);
     }
     return EncodeUtf8(name);
@@ -287,7 +288,7 @@ GuardVerdict Guard::Evaluate(std::string_view raw_sentence, const GuardContext& 
   if (!ctx.language.empty()) {
     std::string lang = DetectLanguage(sentence);
     int letters = 0;
-    for (char32_t c : DecodeUtf8(sentence)) letters += IsCjk(c) || (c < 0x80 && std::isalpha(static_cast<int>(c)));
+    for (char32_t c : DecodeUtf8(sentence)) letters += IsHan(c) || (c < 0x80 && std::isalpha(static_cast<int>(c)));
     // Interjections ("Ha!", "OK") and names alone are not a language switch.
     if (!lang.empty() && lang != ctx.language && letters >= 6) {
       v.violation = Violation::kWrongLanguage;

@@ -3,82 +3,9 @@
 #include <algorithm>
 #include <set>
 
+#include "core/utf8.h"
+
 namespace cadence::persona {
-
-std::u32string DecodeUtf8(std::string_view text) {
-  std::u32string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    int extra = 0;
-    char32_t cp = 0;
-    if (c < 0x80) {
-      cp = c;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    bool ok = true;
-    for (int k = 1; k <= extra; ++k) {
-      if (i + k >= text.size()) {
-        ok = false;
-        break;
-      }
-      unsigned char cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xC0) != 0x80) {
-        ok = false;
-        break;
-      }
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (!ok) {
-      out.push_back(0xFFFD);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += extra + 1;
-  }
-  return out;
-}
-
-std::string EncodeUtf8(std::u32string_view text) {
-  std::string out;
-  for (char32_t cp : text) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-  return out;
-}
-
-bool IsCjk(char32_t c) {
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-         (c >= 0xF900 && c <= 0xFAFF);
-}
 
 std::string AsciiLower(std::string_view text) {
   std::string out(text);
@@ -118,7 +45,7 @@ const std::u32string& ChineseFunctionChars() {
 std::string DetectLanguage(std::string_view text) {
   int han = 0, latin = 0;
   for (char32_t c : DecodeUtf8(text)) {
-    if (IsCjk(c))
+    if (IsHan(c))
       ++han;
     else if (IsLatinLetter(c))
       ++latin;
@@ -153,9 +80,9 @@ std::vector<std::string> Terms(std::string_view text) {
         }
       }
       if (!w.empty() && !stop.count(w)) terms.push_back(w);
-    } else if (IsCjk(cps[i])) {
+    } else if (IsHan(cps[i])) {
       std::u32string run;
-      while (i < cps.size() && IsCjk(cps[i])) {
+      while (i < cps.size() && IsHan(cps[i])) {
         if (zh_stop.find(cps[i]) == std::u32string::npos) {
           run.push_back(cps[i]);
         } else if (!run.empty()) {
@@ -208,7 +135,7 @@ int EstimateTokens(std::string_view text) {
   int han = 0;
   size_t han_bytes = 0;
   for (char32_t c : DecodeUtf8(text)) {
-    if (IsCjk(c)) {
+    if (IsHan(c)) {
       ++han;
       han_bytes += 3;
     }

@@ -1,6 +1,6 @@
-// Text helpers shared by cards, lorebook, guard and the scripted brain: UTF-8 decoding, language
+// Text helpers shared by cards, lorebook, guard and the scripted brain: language
 // detection (English vs. Mandarin), retrieval terms and phrase matching (sentence splitting is
-// speech/tts/text_split.h).
+// speech/tts/text_split.h, UTF-8 decoding core/utf8.h).
 //
 // Pure functions on UTF-8 strings (invalid bytes are tolerated, never fatal); thread-safe.
 #pragma once
@@ -11,11 +11,6 @@
 
 namespace cadence::persona {
 
-// Code points of `text`; an invalid byte decodes to U+FFFD and decoding continues.
-std::u32string DecodeUtf8(std::string_view text);
-std::string EncodeUtf8(std::u32string_view text);
-
-bool IsCjk(char32_t c);
 // ASCII letters lowered; other bytes (incl. UTF-8) unchanged.
 std::string AsciiLower(std::string_view text);
 

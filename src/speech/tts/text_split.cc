@@ -10,10 +10,6 @@ namespace {
 // stray bracket cannot hold back the rest of a reply.
 constexpr size_t kMaxTagBytes = 100;
 
-bool IsHan(char32_t c) {
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0xF900 && c <= 0xFAFF);
-}
-
 bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAsciiAlnum(char c) { return IsAsciiAlpha(c) || (c >= '0' && c <= '9'); }
@@ -85,7 +81,7 @@ bool IsAbbreviation(std::string_view s, size_t dot) {
 bool StartsCjk(std::string_view s, size_t i) {
   size_t pos = i;
   const char32_t c = NextCodePoint(s, &pos);
-  return c >= 0x2E80 && c != 0xFFFD;
+  return c >= 0x2E80 && c != kReplacementCharacter;
 }
 
 // Letters, digits or ideographs: something a voice would say or a reader would read.
@@ -99,7 +95,7 @@ bool HasContent(std::string_view s) {
     }
     const bool punctuation = c < 0xC0 || (c >= 0x2000 && c <= 0x206F) || (c >= 0x3000 && c <= 0x303F) ||
                              (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) ||
-                             (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65) || c == 0xFFFD;
+                             (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65) || c == kReplacementCharacter;
     if (!punctuation) return true;
   }
   return false;
@@ -215,27 +211,6 @@ std::vector<std::string> SplitSentences(std::string_view text, const SentenceSpl
   splitter.Push(text, &out);
   splitter.Flush(&out);
   return out;
-}
-
-char32_t NextCodePoint(std::string_view text, size_t* pos) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  size_t i = *pos;
-  unsigned char b0 = byte(i);
-  int len = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || i + len > text.size()) {
-    *pos = i + 1;
-    return 0xFFFD;
-  }
-  char32_t c = len == 1 ? b0 : len == 2 ? (b0 & 0x1F) : len == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-  for (int k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) {
-      *pos = i + 1;
-      return 0xFFFD;
-    }
-    c = (c << 6) | (byte(i + k) & 0x3F);
-  }
-  *pos = i + len;
-  return c;
 }
 
 bool ContainsHan(std::string_view text) {

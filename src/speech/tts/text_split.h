@@ -14,7 +14,7 @@
 // not wait for a long opening sentence. Pieces are trimmed of surrounding whitespace and never empty;
 // a piece with nothing but punctuation joins the previous one when that is still in the same output.
 //
-// SplitSentences and NextCodePoint/ContainsHan are pure functions; thread-safe. A SentenceSplitter
+// SplitSentences and ContainsHan are pure functions; thread-safe. A SentenceSplitter
 // holds one text's state and belongs to one caller. Sizes are in bytes of UTF-8.
 #pragma once
 
@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/utf8.h"
 
 namespace cadence::speech {
 
@@ -56,10 +58,7 @@ class SentenceSplitter {
 // The batch form: one Push of `text` and a Flush.
 std::vector<std::string> SplitSentences(std::string_view text, const SentenceSplitOptions& options = {});
 
-// True when the text holds a Han ideograph (CJK Unified Ideographs, Extension A, compatibility).
+// True when the text holds a Han ideograph (cadence::IsHan).
 bool ContainsHan(std::string_view text);
-
-// Decodes one UTF-8 code point at `*pos`, advancing it; invalid bytes decode as U+FFFD.
-char32_t NextCodePoint(std::string_view text, size_t* pos);
 
 }  // namespace cadence::speech
