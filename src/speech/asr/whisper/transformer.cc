@@ -298,6 +298,15 @@ Status Decoder::Reorder(std::span<const int> sources) {
   return Status::Ok();
 }
 
+void Decoder::Reset() {
+  const size_t slab = static_cast<size_t>(model_.hparams.n_text_ctx) * model_.hparams.n_text_state;
+  for (auto* caches : {&self_k_, &self_v_}) {
+    for (std::vector<float>& cache : *caches) cache.resize(slab);
+  }
+  n_seq_ = 1;
+  n_past_ = 0;
+}
+
 Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logits) {
   const Model& m = model_;
   const HParams& h = m.hparams;
@@ -394,12 +403,18 @@ Result<std::vector<int>> TranscribePrompt(const Model& model, const std::string&
 }
 
 Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& audio, WorkerTeam* team) {
+  Decoder decoder(model, audio, team);
+  return DetectLanguage(&decoder);
+}
+
+Result<LanguageGuess> DetectLanguage(Decoder* decoder) {
+  const Model& model = decoder->model();
   const SpecialTokens& s = model.specials;
   if (s.languages.empty() || s.start_of_transcript < 0) {
     return Status::InvalidArgument("whisper: " + model.path + " has no language tokens to detect a language with");
   }
-  Decoder decoder(model, audio, team);
-  auto logits = decoder.Step(s.start_of_transcript);
+  decoder->Reset();
+  auto logits = decoder->Step(s.start_of_transcript);
   if (!logits.ok()) return logits.status();
   double max_logit = -INFINITY;
   for (const auto& [code, id] : s.languages) {
@@ -429,8 +444,15 @@ Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& au
 
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                       int max_new_tokens, WorkerTeam* team) {
-  if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
   Decoder decoder(model, audio, team);
+  return GreedyDecode(&decoder, prompt, max_new_tokens);
+}
+
+Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens) {
+  if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
+  Decoder& decoder = *decoder_ptr;
+  const Model& model = decoder.model();
+  decoder.Reset();
   std::vector<int> tokens = prompt;
   std::vector<float> logits;
   for (size_t i = 0; i < prompt.size(); ++i) {
@@ -449,14 +471,21 @@ Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& a
 
 Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                           const BeamOptions& options, WorkerTeam* team) {
+  Decoder decoder(model, audio, team);
+  return BeamSearchDecode(&decoder, prompt, options);
+}
+
+Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, const BeamOptions& options) {
   if (prompt.empty()) return Status::InvalidArgument("whisper beam search: the prompt is empty");
   if (options.beam_size < 1) {
     return Status::InvalidArgument("whisper beam search: beam size " + std::to_string(options.beam_size) + " (use >= 1)");
   }
+  Decoder& decoder = *decoder_ptr;
+  const Model& model = decoder.model();
+  decoder.Reset();
   const int beam = options.beam_size;
   const int eot = model.specials.end_of_text;
   const int n_vocab = model.hparams.n_vocab;
-  Decoder decoder(model, audio, team);
   std::vector<float> logits;
   for (size_t i = 0; i < prompt.size(); ++i) {
     const int id[1] = {prompt[i]};

@@ -46,7 +46,11 @@ class Decoder {
   Status StepBatch(std::span<const int> tokens, std::vector<float>* logits);
   // Sequence i becomes a copy of the current sequence sources[i]; the count may grow or shrink.
   Status Reorder(std::span<const int> sources);
+  // Back to one empty sequence over the same audio, keeping the cross-attention keys/values
+  // (language detection, then decoding, pay for them once).
+  void Reset();
   int n_seq() const { return n_seq_; }
+  const Model& model() const { return model_; }
   int n_past() const { return n_past_; }
 
  private:
@@ -72,11 +76,15 @@ struct LanguageGuess {
   std::vector<std::pair<std::string, double>> probabilities;  // every language, most likely first
 };
 Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& audio, engine::WorkerTeam* team = nullptr);
+// The same on a caller's Decoder (Reset() first); leaves it holding <|startoftranscript|>.
+Result<LanguageGuess> DetectLanguage(Decoder* decoder);
 
 // Feeds `prompt`, then appends argmax tokens until <|endoftext|> (included), max_new_tokens or
 // n_text_ctx. Returns prompt + generated ids.
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                       int max_new_tokens, engine::WorkerTeam* team = nullptr);
+// The decoding functions on a caller's Decoder, which they Reset() first.
+Result<std::vector<int>> GreedyDecode(Decoder* decoder, const std::vector<int>& prompt, int max_new_tokens);
 
 // openai-whisper's BeamSearchDecoder with patience 1 and MaximumLikelihoodRanker(length_penalty=None):
 // each step expands every live beam by its beam_size + 1 best log-probabilities, keeps the
@@ -91,5 +99,6 @@ struct BeamOptions {
 };
 Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                           const BeamOptions& options, engine::WorkerTeam* team = nullptr);
+Result<std::vector<int>> BeamSearchDecode(Decoder* decoder, const std::vector<int>& prompt, const BeamOptions& options);
 
 }  // namespace cadence::speech::whisper

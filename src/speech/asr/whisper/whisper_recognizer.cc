@@ -114,17 +114,19 @@ Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k,
   std::lock_guard<std::mutex> lock(mu_);
   auto audio = Encode(m, *mel, team_.get());
   if (!audio.ok()) return audio.status();
+  // One decoder: its cross-attention keys/values serve language detection and decoding.
+  Decoder decoder(m, *audio, team_.get());
   Transcript t;
   t.language = language;
   if (t.language.empty()) {
-    auto guess = DetectLanguage(m, *audio, team_.get());
+    auto guess = DetectLanguage(&decoder);
     if (!guess.ok()) return guess.status();
     t.language = guess->language;
   }
   auto prompt = TranscribePrompt(m, t.language);
   if (!prompt.ok()) return prompt.status();
-  auto ids = beam_size > 1 ? BeamSearchDecode(m, *audio, *prompt, {beam_size, max_tokens}, team_.get())
-                           : GreedyDecode(m, *audio, *prompt, max_tokens, team_.get());
+  auto ids = beam_size > 1 ? BeamSearchDecode(&decoder, *prompt, {beam_size, max_tokens})
+                           : GreedyDecode(&decoder, *prompt, max_tokens);
   if (!ids.ok()) return ids.status();
   t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt->size()), ids->end()));
   return t;
