@@ -27,7 +27,6 @@
 #include "realtime/conversation.h"
 #include "realtime/json_fields.h"
 #include "realtime/protocol_error.h"
-#include "realtime/sentence_stream.h"
 #include "realtime/serial_executor.h"
 #include "realtime/server_events.h"
 #include "realtime/session_config.h"
@@ -37,6 +36,7 @@
 #include "realtime/turn_detector.h"
 #include "speech/asr/recognizer.h"
 #include "speech/tts/synthesizer.h"
+#include "speech/tts/text_split.h"
 #include "speech/vad/vad.h"
 
 namespace cadence::realtime {
@@ -1108,7 +1108,8 @@ class SessionImpl final : public Session {
   }
 
   static void RunBrain(const std::shared_ptr<ResponseWork>& work) {
-    SentenceStream splitter;
+    // The first piece ends at its first comma, so first audio does not wait for a long sentence.
+    speech::SentenceSplitter splitter({.max_bytes = 200, .cut_first_clause = true});
     std::vector<std::string> sentences;
     auto dispatch = [&](std::vector<std::string>* list) {
       for (std::string& s : *list) {

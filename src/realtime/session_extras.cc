@@ -3,7 +3,6 @@
 #include "paralinguistics/analyzer.h"
 #include "paralinguistics/cues_json.h"
 #include "persona/store.h"
-#include "realtime/sentence_stream.h"
 #include "speech/tts/style_parser.h"
 
 namespace cadence::realtime {

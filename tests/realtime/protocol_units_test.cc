@@ -1,59 +1,13 @@
-// Unit tests of the protocol pieces: sentence cutting, tag stripping, turn detection,
+// Unit tests of the protocol pieces: tag stripping, turn detection,
 // session config parsing.
 #include <gtest/gtest.h>
 
-#include "realtime/sentence_stream.h"
 #include "realtime/session_extras.h"
 #include "realtime/session_config.h"
 #include "realtime/turn_detector.h"
 
 namespace cadence::realtime {
 namespace {
-
-std::vector<std::string> Cut(const std::vector<std::string>& pieces) {
-  SentenceStream s;
-  std::vector<std::string> out;
-  for (const auto& p : pieces) s.Push(p, &out);
-  s.Flush(&out);
-  return out;
-}
-
-TEST(SentenceStreamTest, CutsAsSoonAsASentenceIsComplete) {
-  SentenceStream s;
-  std::vector<std::string> out;
-  s.Push("Hello there. How a", &out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0], "Hello there.");
-  s.Push("re you? Fine", &out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1], "How are you?");
-  s.Flush(&out);
-  EXPECT_EQ(out.back(), "Fine");
-}
-
-TEST(SentenceStreamTest, MandarinAbbreviationsAndTags) {
-  EXPECT_EQ(Cut({"你好。今天", "天气很好！"}), (std::vector<std::string>{"你好。", "今天天气很好！"}));
-  EXPECT_EQ(Cut({"Mr. Smith is here. Yes."}), (std::vector<std::string>{"Mr. Smith is here.", "Yes."}));
-  EXPECT_EQ(Cut({"Wait <break time=\"1.5s\"/> now. Ok"}),
-            (std::vector<std::string>{"Wait <break time=\"1.5s\"/> now.", "Ok"}));
-  EXPECT_EQ(Cut({"3.14 is pi. Done"}), (std::vector<std::string>{"3.14 is pi.", "Done"}));
-}
-
-TEST(SentenceStreamTest, FirstPieceEndsAtFirstClause) {
-  EXPECT_EQ(Cut({"Well hello there, my old friend, how are you? Fine, thanks."}),
-            (std::vector<std::string>{"Well hello there,", "my old friend, how are you?", "Fine, thanks."}));
-  EXPECT_EQ(Cut({"Hi, you. Ok"}), (std::vector<std::string>{"Hi, you.", "Ok"}));  // too short to split
-  EXPECT_EQ(Cut({"今天天气真的很好，我们出去走走吧。"}),
-            (std::vector<std::string>{"今天天气真的很好，", "我们出去走走吧。"}));
-}
-
-TEST(SentenceStreamTest, LongSentenceCutAtComma) {
-  std::string long_text;
-  for (int i = 0; i < 30; ++i) long_text += "word word, ";
-  const auto out = Cut({long_text});
-  ASSERT_GT(out.size(), 1u);
-  for (const auto& s : out) EXPECT_LE(s.size(), 200u);
-}
 
 TEST(SpokenTextTest, KeepsOnlySpokenWords) {
   EXPECT_EQ(SpokenText("Well [laughs] that is <emphasis>really</emphasis> funny."),
