@@ -35,7 +35,7 @@ struct Analyzer::Impl {
   std::vector<float> kaiser, syllable_kaiser;
   // LPC envelope grid for formant peaks: kLpcOrder + 1 cos/sin terms at each grid frequency.
   static constexpr int kLpcOrder = 16;
-  static constexpr int kEnvelopePoints = 300;  // 0-6000 Hz in 20 Hz steps (a child's F4 ~5 kHz)
+  static constexpr int kEnvelopePoints = 250;  // 0-5000 Hz in 20 Hz steps (Praat's usual formant ceiling)
   std::vector<double> envelope_cos, envelope_sin;
   // Furthest sample, either side of a frame centre, that any per-frame measure reads.
   int lookahead = 0;

@@ -36,7 +36,7 @@ struct FrameFeatures {
   double slope_db_per_khz = 0.0;       // regression of the log power spectrum over 0-5 kHz
   double low_band_fraction = 0.0;      // fraction of 0-8 kHz energy below 1 kHz
   double zero_crossing_rate = 0.0;     // crossings per sample in the central 20 ms
-  // The first four peaks of the LPC envelope (order 16, pre-emphasized, 0-6 kHz), 0 when not
+  // The first four peaks of the LPC envelope (order 16, pre-emphasized, 0-5 kHz), 0 when not
   // found. Read only on voiced frames; used for the apparent vocal-tract length.
   float formant_hz[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 

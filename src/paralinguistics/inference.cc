@@ -126,12 +126,12 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   if (has_voice) {
     // Children have both a high F0 and a short vocal tract (~11-13 cm before puberty against
     // ~14.6 cm for adult women; Fitch & Giedd 1999), so a measured tract length joins the F0 cue
-    // as log-odds around 13.5 cm (2.3 per cm: the 2.3 cm gap over a ~1 cm spread). Without a
-    // tract length, high F0 in aroused speech is as likely an excited adult, so it counts half.
+    // as log-odds around 13.5 cm (2.3 per cm: the 2.3 cm gap over a ~1 cm spread). High F0 in
+    // aroused speech is as likely an excited adult (aroused women reach 350-450 Hz and their
+    // raised larynx shortens the apparent tract), so under high arousal the result counts half.
     double child_log_odds = (HzToSemitones(p.median_hz) - HzToSemitones(280.0)) / 1.5;
     if (vocal_tract_cm > 0.0) child_log_odds += (13.5 - vocal_tract_cm) * 2.3;
-    const double child =
-        Logistic(child_log_odds) * (vocal_tract_cm <= 0.0 && state.arousal.label == "high" ? 0.5 : 1.0);
+    const double child = Logistic(child_log_odds) * (state.arousal.label == "high" ? 0.5 : 1.0);
     // Jitter and shimmer of connected speech run far above sustained-vowel norms even in young
     // voices (2-4 % local jitter is ordinary here), so only a clearly rough, noisy voice hints at
     // age, and never with much confidence.
