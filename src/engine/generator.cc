@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "core/utf8.h"
+
 namespace cadence::engine {
 
 namespace {

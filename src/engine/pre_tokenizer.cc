@@ -2,32 +2,29 @@
 
 #include <unicode/uchar.h>
 
+#include "core/utf8.h"
+
 namespace cadence::engine {
 
 namespace {
 
-constexpr char32_t kInvalid = 0xFFFFFFFF;  // marks a byte that is not valid UTF-8
-
 bool IsLetter(char32_t c) {
-  if (c == kInvalid) return false;
   const int8_t t = u_charType(static_cast<UChar32>(c));
   return t == U_UPPERCASE_LETTER || t == U_LOWERCASE_LETTER || t == U_TITLECASE_LETTER ||
          t == U_MODIFIER_LETTER || t == U_OTHER_LETTER;
 }
 bool IsNumber(char32_t c) {
-  if (c == kInvalid) return false;
   const int8_t t = u_charType(static_cast<UChar32>(c));
   return t == U_DECIMAL_DIGIT_NUMBER || t == U_LETTER_NUMBER || t == U_OTHER_NUMBER;
 }
 bool IsSpace(char32_t c) {
-  if (c == kInvalid) return false;
   return u_isUWhiteSpace(static_cast<UChar32>(c));
 }
 bool IsNewline(char32_t c) { return c == '\r' || c == '\n'; }
 char32_t Lower(char32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
 // Returns the length of a contraction ('s 't 're 've 'm 'll 'd) at i, or 0.
-size_t Contraction(const std::vector<char32_t>& cp, size_t i, bool ignore_case) {
+size_t Contraction(const std::u32string& cp, size_t i, bool ignore_case) {
   if (cp[i] != '\'' || i + 1 >= cp.size()) return 0;
   auto at = [&](size_t k) -> char32_t {
     if (i + k >= cp.size()) return 0;
@@ -41,7 +38,7 @@ size_t Contraction(const std::vector<char32_t>& cp, size_t i, bool ignore_case) 
 }
 
 // `\s+(?!\S)` then `\s+` at a white-space run starting at i.
-size_t WhitespaceRun(const std::vector<char32_t>& cp, size_t i) {
+size_t WhitespaceRun(const std::u32string& cp, size_t i) {
   size_t j = i;
   while (j < cp.size() && IsSpace(cp[j])) ++j;
   if (j == cp.size()) return j - i;  // run reaches the end: (?!\S) holds
@@ -49,7 +46,7 @@ size_t WhitespaceRun(const std::vector<char32_t>& cp, size_t i) {
   return 1;                          // `\s+` fallback
 }
 
-size_t MatchGpt2(const std::vector<char32_t>& cp, size_t i) {
+size_t MatchGpt2(const std::u32string& cp, size_t i) {
   const size_t n = cp.size();
   if (size_t c = Contraction(cp, i, /*ignore_case=*/false)) return c;
   const size_t s = (cp[i] == ' ' && i + 1 < n) ? 1 : 0;
@@ -73,7 +70,7 @@ size_t MatchGpt2(const std::vector<char32_t>& cp, size_t i) {
   return 1;
 }
 
-size_t MatchLlama3(const std::vector<char32_t>& cp, size_t i, size_t max_digits) {
+size_t MatchLlama3(const std::u32string& cp, size_t i, size_t max_digits) {
   const size_t n = cp.size();
   if (size_t c = Contraction(cp, i, /*ignore_case=*/true)) return c;
   // [^\r\n\p{L}\p{N}]?\p{L}+
@@ -130,82 +127,18 @@ Result<PreTokenizer> PreTokenizerFromName(std::string_view name) {
                                  "' is not supported (gpt-2, llama-bpe, qwen2 are)");
 }
 
-std::vector<char32_t> DecodeUtf8(std::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    const uint8_t c = static_cast<uint8_t>(s[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
-      out.push_back(kInvalid);
-      ++i;
-      continue;
-    }
-    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    bool ok = true;
-    for (int k = 1; k < len; ++k) {
-      const uint8_t cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc >> 6) != 2) { ok = false; break; }
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (!ok) {
-      out.push_back(kInvalid);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-size_t CompleteUtf8Prefix(std::string_view b) {
-  // Walk back at most 3 bytes to the start of the last sequence; cut it if incomplete.
-  const size_t n = b.size();
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    const uint8_t c = static_cast<uint8_t>(b[n - back]);
-    if ((c >> 6) == 2) continue;  // continuation byte
-    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    return back < len ? n - back : n;
-  }
-  return n;
-}
-
 std::vector<std::string> PreTokenize(PreTokenizer kind, std::string_view text) {
-  // Work on code points but cut the original bytes, so invalid bytes pass through unchanged.
-  const std::vector<char32_t> cp = DecodeUtf8(text);
-  std::vector<size_t> byte_pos(cp.size() + 1, 0);
-  {
-    size_t b = 0;
-    for (size_t k = 0; k < cp.size(); ++k) {
-      byte_pos[k] = b;
-      if (cp[k] == kInvalid) {
-        b += 1;
-      } else {
-        b += cp[k] < 0x80 ? 1 : cp[k] < 0x800 ? 2 : cp[k] < 0x10000 ? 3 : 4;
-      }
-    }
-    byte_pos[cp.size()] = b;
+  // Work on code points but cut the original bytes, so invalid bytes pass through unchanged (each
+  // decodes as U+FFFD, one byte long).
+  std::u32string cp;
+  std::vector<size_t> byte_pos;
+  cp.reserve(text.size());
+  byte_pos.reserve(text.size() + 1);
+  for (size_t pos = 0; pos < text.size();) {
+    byte_pos.push_back(pos);
+    cp.push_back(NextCodePoint(text, &pos));
   }
+  byte_pos.push_back(text.size());
   std::vector<std::string> pieces;
   size_t i = 0;
   while (i < cp.size()) {

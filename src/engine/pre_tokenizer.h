@@ -22,10 +22,4 @@ Result<PreTokenizer> PreTokenizerFromName(std::string_view name);
 // kept as single-byte pieces.
 std::vector<std::string> PreTokenize(PreTokenizer kind, std::string_view text);
 
-// UTF-8 helpers shared by the tokenizer.
-std::vector<char32_t> DecodeUtf8(std::string_view text);
-void AppendUtf8(char32_t cp, std::string* out);
-// Length of the longest prefix of `bytes` that is complete UTF-8 (a streaming split point).
-size_t CompleteUtf8Prefix(std::string_view bytes);
-
 }  // namespace cadence::engine

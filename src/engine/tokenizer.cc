@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "core/utf8.h"
+
 namespace cadence::engine {
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& gguf) {
