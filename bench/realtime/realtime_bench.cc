@@ -342,26 +342,27 @@ int RunRealtimeBench(int argc, char** argv) {
   flags.Value("sessions", "LIST", "concurrent talking sessions to try, comma-separated", "8,16,32,48");
   flags.Value("seconds", "S", "how long each concurrency level talks", "20");
   flags.Value("idle", "N", "idle sessions for the memory figure", "100");
-  flags.Value("threads", "N", "compute threads for the users' audio (ASR)", "2");
-  flags.Value("reply-threads", "N", "compute threads for replies (brain, TTS); 0: share --threads", "2");
-  flags.Value("io-threads", "N", "server IO threads", "2");
+  cadence::cli::AddWorkerFlags(&flags);
+  cadence::cli::AddEngineFlags(&flags);
   flags.Value("text", "TEXT", "what the simulated user says", "What is the weather like today?");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
+  cadence::cli::WorkerCounts counts;
+  if (!cadence::cli::GetWorkerCounts(flags, &counts)) return 2;
   cadence::SetLogLevel(cadence::LogLevel::kWarn);
 
-  auto engines = cadence::server::EngineSet::Build({});
+  auto engines = cadence::server::EngineSet::Build(cadence::cli::EngineOptionsFromFlags(flags));
   if (!engines.ok()) {
     std::fprintf(stderr, "error: %s\n", engines.status().message().c_str());
     return 1;
   }
-  auto workers = std::make_unique<cadence::ThreadPool>(static_cast<size_t>(std::max(1, flags.GetInt("threads", 2))));
-  const int reply_threads = flags.GetInt("reply-threads", 2);
+  auto workers = std::make_unique<cadence::ThreadPool>(static_cast<size_t>(counts.threads));
+  const int reply_threads = counts.reply_threads;
   auto reply_workers =
       reply_threads > 0 ? std::make_unique<cadence::ThreadPool>(static_cast<size_t>(reply_threads)) : nullptr;
   cadence::server::ServerConfig config;
   config.port = 0;
-  config.io_threads = flags.GetInt("io-threads", 2);
+  config.io_threads = counts.io_threads;
   config.max_sessions = 1024;
   config.engines = (*engines)->Engines(workers.get(), reply_workers.get());
   config.health = (*engines)->Health();
@@ -396,9 +397,9 @@ int RunRealtimeBench(int argc, char** argv) {
   }
   const TurnAudio turn = MakeTurnAudio(speech);
   std::printf("cadence bench realtime — %u hardware threads, %d ASR workers, %s, %d IO threads\n",
-              std::thread::hardware_concurrency(), flags.GetInt("threads", 2),
+              std::thread::hardware_concurrency(), counts.threads,
               reply_threads > 0 ? (std::to_string(reply_threads) + " reply workers").c_str() : "replies on the same pool",
-              flags.GetInt("io-threads", 2));
+              counts.io_threads);
   std::printf("engines: vad=%s asr=%s tts=%s brain=%s; user turn: \"%s\" (%.2f s speech, %zu appends of %d ms)\n",
               (*engines)->Health().vad.c_str(), (*engines)->Health().asr.c_str(), (*engines)->Health().tts.c_str(),
               (*engines)->Health().brain.c_str(), request.text.c_str(), speech.size() / 24000.0, turn.appends.size(),

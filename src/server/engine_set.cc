@@ -30,9 +30,13 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
 
   if (!options.asr_model.empty() && !std::filesystem::exists(options.asr_model))
     return Status::NotFound("--asr-model: no file '" + options.asr_model + "'");
+  if (options.asr_beam < 1 || options.asr_beam > 16)
+    return Status::InvalidArgument("--asr-beam must be a number from 1 to 16 (1: greedy)");
   speech::RecognizerConfig asr_config;
   asr_config.model_path = options.asr_model;
   asr_config.fast = !options.asr_accurate;
+  asr_config.language = options.asr_language;
+  asr_config.beam_size = options.asr_beam;
   auto asr = speech::CreateRecognizer(asr_config);
   if (!asr.ok()) return asr.status().WithContext("speech recognizer");
   set->asr_ = std::move(asr).value();
