@@ -6,9 +6,11 @@
 //
 // The first utterance must reach the server whole: the audio the page sent (read from Chromium's
 // own frame log) holds the sentence from its onset at its source level (not clipped), and
-// PocketSphinx's transcript of it in the page has no more word errors than the same clip sent
-// straight over a WebSocket (the baseline, so the check measures the page path, not
-// PocketSphinx). Then a reply must play in the page's worklet. A second browser checks the 中文
+// PocketSphinx's transcript of it in the page starts with the sentence's first word and has at
+// most one word error more than the same clip sent straight over a WebSocket (the baseline, so
+// the check measures the page path, not PocketSphinx; one word of slack because Chromium's noise
+// suppression changes the signal slightly and PocketSphinx's single pass sometimes hears "how" as
+// "town" on it — Chrome's gain control, the bug this guards, cost two words and the onset). Then a reply must play in the page's worklet. A second browser checks the 中文
 // UI with the Mandarin persona 小雨: a typed Mandarin question gets her Mandarin answer in her
 // eSpeak cmn voice, played in the page.
 // CADENCE_BIN overrides the binary (default build/cadence).
@@ -189,7 +191,10 @@ test('talking right after Connect on a slow handshake: the whole first sentence 
 
       const page_errors = WordErrors(kSentence, transcript);
       t.diagnostic(`page: "${transcript}", ${page_errors.errors} of ${page_errors.words} words wrong`);
-      assert.ok(page_errors.errors <= baseline.errors,
+      const first_word = kSentence.split(/\s+/)[0].toLowerCase();
+      assert.ok(transcript.toLowerCase().replace(/[^\p{L}\s']/gu, '').trim().split(/\s+/)[0] === first_word,
+        `the page's first transcript "${transcript}" does not start with "${first_word}": the first words were lost`);
+      assert.ok(page_errors.errors <= baseline.errors + 1,
         `the page's first transcript "${transcript}" has ${page_errors.errors} word errors; the same clip sent directly has ${baseline.errors} ("${baseline.transcript}")`);
 
       const reply = await ReplyPlayed(page);

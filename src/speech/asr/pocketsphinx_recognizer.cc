@@ -58,13 +58,14 @@ class DecoderPool {
     static std::once_flag quiet;
     // sphinxbase logs through a process-wide stream; silence it before the first decoder talks.
     std::call_once(quiet, [] { err_set_logfp(nullptr); });
+    // The flat-lexicon and lattice passes re-decode the whole utterance at its end; the single
+    // pass also caps active HMMs, words per frame and Gaussians (see PocketSphinxConfig).
+    const bool fast = paths_.single_pass;
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", paths_.hmm.c_str(), "-lm",
                                    paths_.lm.c_str(), "-dict", paths_.dict.c_str(), "-logfn", "/dev/null",
-                                   "-samprate", "16000",
-                                   // The flat-lexicon and lattice passes re-decode the whole utterance
-                                   // at its end (see PocketSphinxConfig::single_pass).
-                                   "-fwdflat", paths_.single_pass ? "no" : "yes", "-bestpath",
-                                   paths_.single_pass ? "no" : "yes", nullptr);
+                                   "-samprate", "16000", "-fwdflat", fast ? "no" : "yes", "-bestpath",
+                                   fast ? "no" : "yes", "-maxhmmpf", fast ? "2000" : "30000", "-maxwpf",
+                                   fast ? "5" : "-1", "-topn", fast ? "2" : "4", nullptr);
     if (config == nullptr) return Status::Internal("pocketsphinx rejected its configuration (model " + paths_.hmm + ")");
     ps_decoder_t* decoder = ps_init(config);
     cmd_ln_free_r(config);  // the decoder holds its own reference
