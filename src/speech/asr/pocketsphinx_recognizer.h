@@ -19,10 +19,6 @@ struct PocketSphinxConfig {
   // 97 ms from speech_stopped to first reply audio). false: also the flat-lexicon and lattice passes
   // over the whole utterance at its end — fewer word errors on real speech (JFK clip WER 0.21 vs
   // 0.43) for ~100 ms more per turn (median 199 ms) and more CPU.
-  // The single pass also caps the search (-maxhmmpf 2000 -maxwpf 5 -topn 2, CMU's advice for
-  // speed): measured 0.50 -> 0.14 CPU-seconds per second of speech with the same word errors
-  // within noise (33 clips: Flite 0.151 -> 0.164 of 219 words, real clips 0.68 -> 0.63 of 91),
-  // which is what lets one process hold many talking sessions.
   bool single_pass = true;
 };
 
