@@ -21,17 +21,17 @@
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/asr/whisper/model.h"
 #include "speech/asr/whisper/transformer.h"
+#include "whisper_test_data.h"
 
 namespace cadence::speech::whisper {
 namespace {
 
+using testing::ReferenceTokens;
+using testing::TinyPath;
+
 constexpr double kEncoderTolerance = 1e-4;
 // Q8_0 weights with Q8 activations against float64 on the dequantized weights (measured 0.042).
 constexpr double kQ8EncoderTolerance = 0.1;
-
-std::string TinyPath(const std::string& name) {
-  return std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/" + name;
-}
 
 std::vector<uint8_t> ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -51,18 +51,6 @@ bool ReadRows(const std::string& path, int* rows, int* cols, std::vector<float>*
   data->resize(count);
   std::memcpy(data->data(), bytes.data() + 16, 4 * count);
   return true;
-}
-
-std::vector<int> ReferenceTokens() {
-  std::ifstream in(TinyPath("reference_tokens.txt"));
-  std::string line;
-  std::vector<int> ids;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream s(line);
-    for (int id; s >> id;) ids.push_back(id);
-  }
-  return ids;
 }
 
 LogMel ReferenceMel() {

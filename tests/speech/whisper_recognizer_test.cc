@@ -11,25 +11,13 @@
 
 #include "audio/wav.h"
 #include "speech/asr/whisper/whisper_recognizer.h"
+#include "whisper_test_data.h"
 
 namespace cadence::speech::whisper {
 namespace {
 
-std::string TinyPath(const std::string& name) {
-  return std::string(CADENCE_SOURCE_DIR) + "/tests/speech/data/whisper/tiny/" + name;
-}
-
-std::vector<int> ReferenceTokens() {
-  std::ifstream in(TinyPath("reference_tokens.txt"));
-  std::string line;
-  std::vector<int> ids;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream s(line);
-    for (int id; s >> id;) ids.push_back(id);
-  }
-  return ids;
-}
+using testing::ReferenceTokens;
+using testing::TinyPath;
 
 void ExpectStreamMatchesReference(const std::string& model_path) {
   auto recognizer = WhisperRecognizer::Create(model_path, "en");
