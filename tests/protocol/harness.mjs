@@ -180,7 +180,7 @@ export function Speech(text, { rate_hz = 24000, lead_s = 0.3, tail_s = 0 } = {})
     const wav = join(dir, 'x.wav');
     const raw = join(dir, 'x.raw');
     execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', wav], { stdio: 'pipe' });
-    execFileSync('sox', [wav, '-r', String(rate_hz), '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw,
+    execFileSync('sox', ['-R', wav, '-r', String(rate_hz), '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw,
       'pad', String(lead_s), String(tail_s)], { stdio: 'pipe' });
     return readFileSync(raw);
   } finally {

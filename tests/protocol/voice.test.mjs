@@ -6,7 +6,12 @@ import { after, before, describe, test } from 'node:test';
 
 import { Loudness, OpenRealtime, ReplyAudio, Silence, Speech, StartServer, StreamAudio, WordErrors } from './harness.mjs';
 
-const kSpoken = 'hello how are you doing today';
+// PocketSphinx is chaotic on single sentences: a 20 ms shift of where the VAD cuts the utterance
+// can turn 'hello how are you doing today' into 'hello yeah larry viewing today'. These sentences
+// were chosen because their transcripts held (0 errors on 16 kHz, 2 on G.711) with the cut moved
+// from 150 to 400 ms before the speech (`cadence transcribe` on flite clips padded accordingly).
+const kSpoken = 'i would like a cup of coffee please';
+const kSpokenNarrowband = 'hello how are you doing today';
 
 function Index(events, pred, from = 0) {
   for (let i = from; i < events.length; ++i) if (pred(events[i])) return i;
@@ -71,7 +76,7 @@ describe('voice turns', () => {
     const started = ev.find((e, i) => i >= from && e.type === 'input_audio_buffer.speech_started');
     const stopped = ev.find((e, i) => i >= from && e.type === 'input_audio_buffer.speech_stopped');
     assert.ok(stopped.audio_end_ms > started.audio_start_ms);
-    // The speech is ~1.7 s long and starts at 300 ms of silence (+ 300 ms flite lead).
+    // The speech is ~2 s long and starts at 300 ms of silence (+ 300 ms flite lead).
     assert.ok(started.audio_start_ms < 900, `speech_started at ${started.audio_start_ms} ms`);
     assert.ok(stopped.audio_end_ms - started.audio_start_ms > 800, `speech of ${stopped.audio_end_ms - started.audio_start_ms} ms`);
 
@@ -79,7 +84,7 @@ describe('voice turns', () => {
     assert.equal(transcript.item_id, started.item_id);
     const { errors, words } = WordErrors(kSpoken, transcript.transcript);
     assert.ok(errors <= 3, `transcript "${transcript.transcript}" has ${errors} word errors against "${kSpoken}"`);
-    assert.ok(words === 6);
+    assert.ok(words === 8);
 
     assert.equal(done.response.status, 'completed', JSON.stringify(done.response.status_details));
     const audio = ReplyAudio(ev, done.response.id);
@@ -96,7 +101,7 @@ describe('voice turns', () => {
   });
 
   test('transcription deltas stream while the user speaks and add up to the completed transcript', async () => {
-    const spoken = 'hello what music do you like to play on a sunny weekend afternoon';
+    const spoken = 'i would like a cup of coffee please and a glass of water';
     const rt = await OpenRealtime(server, { model: 'gpt-realtime' });
     await rt.waitFor('session.created');
     rt.send({
@@ -116,7 +121,7 @@ describe('voice turns', () => {
     const done_at = Index(ev, OfType('conversation.item.input_audio_transcription.completed'), from);
     const stopped_at = Index(ev, OfType('input_audio_buffer.speech_stopped'), from);
     // More than the one closing delta: partial words arrived before the transcript was complete,
-    // and (the speech being ~4 s long, fed at 1x) before the end of speech was even detected.
+    // and (the speech being ~3.5 s long, fed at 1x) before the end of speech was even detected.
     assert.ok(deltas.length >= 2, `deltas: ${JSON.stringify(deltas.map((e) => e.delta))}, transcript "${completed.transcript}"`);
     assert.ok(Index(ev, OfType('conversation.item.input_audio_transcription.delta'), from) < stopped_at,
       `first delta after speech_stopped: ${ev.slice(from).map((e) => e.type).join(', ')}`);
@@ -149,7 +154,7 @@ describe('voice turns', () => {
     });
     const updated = await rt.waitFor('session.updated');
     assert.equal(updated.session.input_audio_format, 'g711_ulaw');
-    const ulaw = Speech(kSpoken, { rate_hz: 8000 });
+    const ulaw = Speech(kSpokenNarrowband, { rate_hz: 8000 });
     // Convert 8 kHz pcm16 to mu-law here, so the server's decoder is checked against an independent encoder.
     const pcm = new Int16Array(ulaw.buffer, ulaw.byteOffset, ulaw.length / 2);
     const coded = Buffer.from(pcm.map(() => 0));
@@ -163,7 +168,7 @@ describe('voice turns', () => {
     assert.ok(Index(ev, OfType('conversation.item.created'), from) >= 0, 'beta item created');
     assert.ok(Index(ev, OfType('response.output_audio.delta'), from) < 0, 'no GA names on a beta connection');
     const transcript = await rt.waitFor('conversation.item.input_audio_transcription.completed', { from });
-    const { errors } = WordErrors(kSpoken, transcript.transcript);
+    const { errors } = WordErrors(kSpokenNarrowband, transcript.transcript);
     assert.ok(errors <= 3, `G.711 transcript "${transcript.transcript}" has ${errors} word errors`);
     const bytes = Buffer.concat(ev.filter((e, i) => i >= from && e.type === 'response.audio.delta' && e.response_id === done.response.id)
       .map((e) => Buffer.from(e.delta, 'base64')));

@@ -37,7 +37,7 @@ export function MakeSpeechWav(dir, text, { lead_s = 0.5, pad_s = 4 } = {}) {
   const raw = join(dir, 'speech_raw.wav');
   const wav = join(dir, 'speech_48k.wav');
   execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', raw], { stdio: 'pipe' });
-  execFileSync('sox', [raw, '-r', '48000', '-b', '16', '-c', '1', wav, 'pad', String(lead_s), String(pad_s)],
+  execFileSync('sox', ['-R', raw, '-r', '48000', '-b', '16', '-c', '1', wav, 'pad', String(lead_s), String(pad_s)],
     { stdio: 'pipe' });
   return wav;
 }

@@ -27,7 +27,7 @@ import {
 import { Loudness, OpenRealtime, ReplyAudio, Silence, Speech, StreamAudio, WordErrors } from '../protocol/harness.mjs';
 
 const kBinary = process.env.CADENCE_BIN || join(kRepo, 'build', 'cadence');
-const kSentence = 'hello how are you today';
+const kSentence = 'i would like a cup of coffee please';
 const kLeadS = 0.3;
 const kHandshakeDelayMs = 1500;
 const kMandarinQuestion = '你好，外面还在下雨吗？';

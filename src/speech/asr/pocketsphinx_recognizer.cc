@@ -96,18 +96,10 @@ class PocketSphinxStream final : public RecognizerStream {
 
   void AcceptWaveform(std::span<const float> samples_16k) override {
     if (samples_16k.empty() || !EnsureUtterance()) return;
-    pcm_.resize(samples_16k.size());
-    for (size_t i = 0; i < samples_16k.size(); ++i)
-      pcm_[i] = static_cast<int16>(std::lround(std::clamp(samples_16k[i], -1.0f, 1.0f) * 32767.0f));
-    ps_process_raw(decoder_, pcm_.data(), pcm_.size(), FALSE, FALSE);
-    // Live CMN only re-estimates its mean every 8 s or at utterance end, so an utterance whose
-    // channel differs from the last one (or from the model's cmninit) is decoded with a wrong
-    // mean throughout. Re-estimating every 0.5 s fixes most of that (with the reset at utterance start below, JFK clip WER 0.93 → 0.21).
-    samples_since_cmn_ += samples_16k.size();
-    if (samples_since_cmn_ >= kCmnUpdateSamples) {
-      samples_since_cmn_ = 0;
-      cmn_live_update(ps_get_feat(decoder_)->cmn_struct);
-    }
+    block_.insert(block_.end(), samples_16k.begin(), samples_16k.end());
+    size_t whole = block_.size() - block_.size() % kBlockSamples;
+    Feed(std::span<const float>(block_).first(whole));
+    block_.erase(block_.begin(), block_.begin() + static_cast<std::ptrdiff_t>(whole));
   }
 
   std::string Partial() override {
@@ -121,6 +113,8 @@ class PocketSphinxStream final : public RecognizerStream {
     Transcript transcript;
     transcript.language = "en";
     if (!EnsureUtterance()) return error_;
+    Feed(block_);
+    block_.clear();
     ps_end_utt(decoder_);
     in_utterance_ = false;
     int32 score = 0;
@@ -145,6 +139,10 @@ class PocketSphinxStream final : public RecognizerStream {
       decoder_ = *decoder;
     }
     if (!in_utterance_) {
+      // The front end's noise estimate (used by its noise removal) otherwise carries over from
+      // whichever caller used this decoder last, so the same audio decodes differently on a
+      // fresh and a reused decoder. Each utterance is its own stream here.
+      ps_start_stream(decoder_);
       if (ps_start_utt(decoder_) < 0) {
         error_ = Status::Internal("pocketsphinx could not start an utterance");
         return false;
@@ -160,8 +158,54 @@ class PocketSphinxStream final : public RecognizerStream {
         if (static_cast<size_t>(i) < pool_->initial_cmn_mean().size()) cmn->cmn_mean[i] = pool_->initial_cmn_mean()[i];
       }
       samples_since_cmn_ = 0;
+      noise_state_ = kNoiseSeed;
+      block_.clear();
     }
     return true;
+  }
+
+  // Feeds whole 10 ms blocks (a shorter one only at the end of the utterance).
+  void Feed(std::span<const float> samples_16k) {
+    pcm_.resize(samples_16k.size());
+    // Comfort noise at -70 dBFS in blocks that are quieter than that (uniform, from a generator
+    // seeded per utterance), as telephony does: the front end's noise tracker starts from the
+    // first frame, and on digital silence (a test client, a muted line, narrowband audio without
+    // comfort noise) it starts at nothing, its silence removal keeps the leading silence and the
+    // opening words are lost ("hello how are you" -> "are you"). Blocks with any signal, and
+    // real microphones' floors, are left as they are.
+    for (size_t at = 0; at < samples_16k.size(); at += kBlockSamples) {
+      const size_t n = std::min(kBlockSamples, samples_16k.size() - at);
+      double energy = 0;
+      for (size_t i = at; i < at + n; ++i) energy += static_cast<double>(samples_16k[i]) * samples_16k[i];
+      const bool silent = energy < kComfortRms * kComfortRms * static_cast<double>(n);
+      for (size_t i = at; i < at + n; ++i) {
+        const float noise = silent ? kComfortPeak * (2.0f * NextUniform() - 1.0f) : 0.0f;
+        pcm_[i] = static_cast<int16>(std::lround(std::clamp(samples_16k[i] + noise, -1.0f, 1.0f) * 32767.0f));
+      }
+    }
+    // Live CMN only re-estimates its mean every 8 s or at utterance end, so an utterance whose
+    // channel differs from the last one (or from the model's cmninit) is decoded with a wrong
+    // mean throughout. Re-estimating every 0.5 s fixes most of that (with the reset at utterance
+    // start below, JFK clip WER 0.93 -> 0.21). The audio is cut exactly at each 0.5 s mark so the
+    // estimate, and with it the transcript, depends on the audio alone and not on how the caller
+    // happened to chunk it (a server under load delivers bigger chunks).
+    size_t done = 0;
+    while (done < pcm_.size()) {
+      size_t n = std::min(pcm_.size() - done, kCmnUpdateSamples - samples_since_cmn_);
+      ps_process_raw(decoder_, pcm_.data() + done, n, FALSE, FALSE);
+      done += n;
+      samples_since_cmn_ += n;
+      if (samples_since_cmn_ == kCmnUpdateSamples) {
+        samples_since_cmn_ = 0;
+        cmn_live_update(ps_get_feat(decoder_)->cmn_struct);
+      }
+    }
+  }
+
+  // Uniform in [0, 1) from a 32-bit LCG (Numerical Recipes constants): cheap and reproducible.
+  float NextUniform() {
+    noise_state_ = noise_state_ * 1664525u + 1013904223u;
+    return static_cast<float>(noise_state_ >> 8) * (1.0f / 16777216.0f);
   }
 
   std::shared_ptr<DecoderPool> pool_;
@@ -170,6 +214,12 @@ class PocketSphinxStream final : public RecognizerStream {
   Status error_ = Status::Internal("pocketsphinx decoder unavailable");
   std::vector<int16> pcm_;
   size_t samples_since_cmn_ = 0;
+  uint32_t noise_state_ = kNoiseSeed;
+  static constexpr uint32_t kNoiseSeed = 0x2545F491u;
+  static constexpr size_t kBlockSamples = 160;            // 10 ms at 16 kHz
+  static constexpr float kComfortRms = 3.16e-4f;          // -70 dBFS
+  static constexpr float kComfortPeak = 3.16e-4f * 1.7320508f;  // uniform noise of that RMS
+  std::vector<float> block_;  // the tail shorter than one block, fed with the next audio
   static constexpr size_t kCmnUpdateSamples = 8000;
 };
 
