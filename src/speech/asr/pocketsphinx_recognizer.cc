@@ -77,13 +77,14 @@ class DecoderPool {
     static std::once_flag quiet;
     // sphinxbase logs through a process-wide stream; silence it before the first decoder talks.
     std::call_once(quiet, [] { err_set_logfp(nullptr); });
-    // The flat-lexicon and lattice passes re-decode the whole utterance at its end (see
-    // PocketSphinxConfig::single_pass).
+    // The flat-lexicon and lattice passes re-decode the whole utterance at its end; the single
+    // pass also caps active HMMs and words per frame (see PocketSphinxConfig::single_pass).
     const bool fast = paths_.single_pass;
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", paths_.hmm.c_str(), "-lm",
                                    paths_.lm.c_str(), "-dict", paths_.dict.c_str(), "-logfn", "/dev/null",
                                    "-samprate", "16000", "-fwdflat", fast ? "no" : "yes", "-bestpath",
-                                   fast ? "no" : "yes", nullptr);
+                                   fast ? "no" : "yes", "-maxhmmpf", fast ? "5000" : "30000", "-maxwpf",
+                                   fast ? "10" : "-1", nullptr);
     if (config == nullptr) return Status::Internal("pocketsphinx rejected its configuration (model " + paths_.hmm + ")");
     ps_decoder_t* decoder = ps_init(config);
     cmd_ln_free_r(config);  // the decoder holds its own reference
