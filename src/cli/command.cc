@@ -160,6 +160,7 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
   flags->Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
   flags->Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per utterance)", "auto");
   flags->Value("asr-beam", "N", "Whisper: beam size (1: greedy, 5: openai-whisper's default)", "1");
+  flags->Value("asr-preload", "N", "PocketSphinx: decoders loaded at start, one per user talking at once (~85 MiB each)", "1");
 }
 
 server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
@@ -171,6 +172,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_accurate = flags.On("asr-accurate");
   options.asr_language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
   options.asr_beam = flags.GetInt("asr-beam", 0);
+  options.asr_preload = flags.GetInt("asr-preload", 0);
   options.llm_model = flags.Get("model");
   options.llm_url = flags.Get("llm-url");
   options.llm_name = flags.Get("llm-model");

@@ -32,11 +32,14 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     return Status::NotFound("--asr-model: no file '" + options.asr_model + "'");
   if (options.asr_beam < 1 || options.asr_beam > 16)
     return Status::InvalidArgument("--asr-beam must be a number from 1 to 16 (1: greedy)");
+  if (options.asr_preload < 1 || options.asr_preload > 256)
+    return Status::InvalidArgument("--asr-preload must be a number from 1 to 256 (decoders loaded at start)");
   speech::RecognizerConfig asr_config;
   asr_config.model_path = options.asr_model;
   asr_config.fast = !options.asr_accurate;
   asr_config.language = options.asr_language;
   asr_config.beam_size = options.asr_beam;
+  asr_config.preload = options.asr_preload;
   auto asr = speech::CreateRecognizer(asr_config);
   if (!asr.ok()) return asr.status().WithContext("speech recognizer");
   set->asr_ = std::move(asr).value();

@@ -25,6 +25,7 @@ struct EngineOptions {
   bool asr_accurate = false; // PocketSphinx: all search passes (slower, fewer word errors)
   std::string asr_language;  // Whisper: "en" | "zh" | "" (detect per utterance)
   int asr_beam = 1;          // Whisper: beam size (1 = greedy)
+  int asr_preload = 1;       // PocketSphinx: decoders loaded at start (one per user talking at once)
   std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain
   std::string llm_api_key;   // bearer token for --llm-url (from CADENCE_LLM_API_KEY)

@@ -162,6 +162,17 @@ describe('startup', () => {
       return true;
     });
   });
+  test('--asr-preload out of range is a clear error; in range, the log says the decoders loaded', async () => {
+    await assert.rejects(StartServer(['--no-auth', '--asr-preload', '0']), /--asr-preload must be a number from 1 to 256/);
+    const server = await StartServer(['--no-auth', '--asr-preload', '3']);
+    try {
+      assert.match(server.log, /3 of 3 PocketSphinx decoders loaded/);
+      const health = await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).json();
+      assert.equal(health.engines.asr, 'pocketsphinx');
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 async function RawGet(port, target) {

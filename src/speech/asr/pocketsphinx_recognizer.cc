@@ -292,9 +292,21 @@ Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSph
       return Status::NotFound("PocketSphinx model file missing: " + p + " (apt-get install pocketsphinx-en-us)");
   }
   auto pool = std::make_shared<DecoderPool>(paths);
-  auto first = pool->Acquire();
-  if (!first.ok()) return first.status();
-  pool->Release(*first);
+  const int preload = std::max(1, config.preload_decoders);
+  if (preload > 1)
+    CADENCE_LOG(kInfo, "asr", "loading %d PocketSphinx decoders (~0.5 s CPU and ~85 MiB each)", preload);
+  std::vector<ps_decoder_t*> loaded;
+  for (int i = 0; i < preload; ++i) {
+    auto decoder = pool->Acquire();
+    if (!decoder.ok()) {
+      for (ps_decoder_t* d : loaded) pool->Release(d);
+      return decoder.status();
+    }
+    loaded.push_back(*decoder);
+    if (preload > 1 && ((i + 1) % 8 == 0 || i + 1 == preload))
+      CADENCE_LOG(kInfo, "asr", "%d of %d PocketSphinx decoders loaded", i + 1, preload);
+  }
+  for (ps_decoder_t* d : loaded) pool->Release(d);
   pool->StartLoader();
   return std::unique_ptr<Recognizer>(std::make_unique<PocketSphinxRecognizer>(std::move(pool)));
 }

@@ -24,6 +24,12 @@ struct PocketSphinxConfig {
   // Flite 0.160 -> 0.160 of 219 words, real 0.59 -> 0.62 of 91 (2 words). Tighter caps
   // (2000 / 5 / topn 2: 0.15 CPU-s) decoded a second of silence as "the" and lost real words.
   bool single_pass = true;
+  // Decoders loaded before the recognizer is returned (>= 1). Each costs ~0.5 s of CPU and
+  // ~85 MiB (16 preloaded: process RSS 129 -> 1484 MiB). A pool that is empty when a session starts talking loads one on the ASR worker in
+  // front of everyone's audio (a loader thread keeps two spares, but a burst of new talkers outruns
+  // it): bench realtime, 8 sessions, first 20 s p50 637 ms / not real time, the same 8 again with
+  // their decoders loaded p50 167 ms / real time. Serving N users at once: preload N.
+  int preload_decoders = 1;
 };
 
 // The compile-time default model dir of Debian's pocketsphinx-en-us.

@@ -19,7 +19,7 @@ Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& con
                                  "needs a Whisper model (--asr-model FILE); use language \"en\" or \"\"");
   if (!config.language.empty() && config.language != "en")
     return Status::InvalidArgument("recognizer language '" + config.language + "' is not supported; use \"en\", \"zh\" or \"\"");
-  return CreatePocketSphinxRecognizer({DefaultPocketSphinxModelDir(), config.fast});
+  return CreatePocketSphinxRecognizer({DefaultPocketSphinxModelDir(), config.fast, config.preload});
 }
 
 }  // namespace cadence::speech

@@ -42,6 +42,7 @@ struct RecognizerConfig {
   std::string language;    // "en" | "zh" | "" (auto where the engine can)
   bool fast = true;        // PocketSphinx: single search pass (lowest latency); false: more accurate
   int beam_size = 1;       // Whisper: 1 greedy, else beam search (openai-whisper's transcribe uses 5)
+  int preload = 1;         // PocketSphinx: decoders loaded up front (see PocketSphinxConfig)
 };
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);
