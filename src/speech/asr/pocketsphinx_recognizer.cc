@@ -226,7 +226,7 @@ class PocketSphinxStream final : public RecognizerStream {
     // Live CMN only re-estimates its mean every 8 s or at utterance end, so an utterance whose
     // channel differs from the last one (or from the model's cmninit) is decoded with a wrong
     // mean throughout. Re-estimating every 0.5 s fixes most of that (with the reset at utterance
-    // start below, JFK clip WER 0.93 -> 0.21). The audio is cut exactly at each 0.5 s mark so the
+    // start in EnsureUtterance, JFK clip WER 0.93 -> 0.21). The audio is cut exactly at each 0.5 s mark so the
     // estimate, and with it the transcript, depends on the audio alone and not on how the caller
     // happened to chunk it (a server under load delivers bigger chunks).
     size_t done = 0;

@@ -1,8 +1,10 @@
 // PocketSphinx recognizer (CMU Sphinx, US English acoustic model, trigram LM, CMU dictionary).
 //
-// Decoders load the acoustic model (~0.3 s, ~30 MB each), so the recognizer keeps a pool of ready
-// decoders shared by its streams: a stream takes one on its first audio and returns it when it
-// is destroyed. The pool is thread-safe and outlives the Recognizer if streams still hold it.
+// Decoders load the acoustic model, language model and dictionary (~0.5 s CPU, ~85 MiB each), so
+// the recognizer keeps a pool of ready decoders shared by its streams: a stream takes one on its
+// first audio and returns it when it is destroyed. The pool is thread-safe and outlives the
+// Recognizer if streams still hold it. A transcript depends on the utterance's audio alone — not
+// on how it was chunked, nor on which decoder or caller came before.
 #pragma once
 
 #include <memory>
