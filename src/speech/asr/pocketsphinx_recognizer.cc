@@ -74,6 +74,12 @@ class DecoderPool {
 
  private:
   Result<ps_decoder_t*> Create() {
+    // ps_init is not thread-safe: with -logfn it swaps and closes sphinxbase's process-wide log
+    // file, so two decoders created at once (the loader thread and an ASR worker, or two pools)
+    // can close a stream the other is using — a crash seen in CI. Creation is serialized; it is
+    // CPU-bound on a small machine anyway.
+    static std::mutex create_mutex;
+    std::lock_guard<std::mutex> create_lock(create_mutex);
     static std::once_flag quiet;
     // sphinxbase logs through a process-wide stream; silence it before the first decoder talks.
     std::call_once(quiet, [] { err_set_logfp(nullptr); });
