@@ -7,10 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/log.h"
@@ -28,26 +26,15 @@ struct ModelPaths {
 };
 
 // Thread-safe pool of idle decoders; grows on demand, never shrinks below what streams returned.
-// Loading a decoder takes ~0.5 s of CPU (27 MB language model, 134k-word dictionary). Done on the
-// caller's thread — an ASR worker — it stalls every other session's recognition queued behind it,
-// so a loader thread keeps `kSpareDecoders` loaded ahead of need; Acquire() loads inline only when
-// sessions start talking faster than the loader keeps up.
+// Loading a decoder takes ~0.5 s of CPU (27 MB language model, 134k-word dictionary) on the
+// caller's thread — an ASR worker — so it stalls the recognition queued behind it; a server that
+// expects N users talking at once preloads N (PocketSphinxConfig::preload_decoders). Nothing
+// loads in the background: memory grows only when sessions talk.
 class DecoderPool {
  public:
   explicit DecoderPool(ModelPaths paths) : paths_(std::move(paths)) {}
   ~DecoderPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    refill_.notify_all();
-    if (loader_.joinable()) loader_.join();
     for (ps_decoder_t* d : idle_) ps_free(d);
-  }
-
-  // Starts the loader thread (after the first decoder loaded, so start-up errors surface first).
-  void StartLoader() {
-    loader_ = std::thread([this] { LoadSpares(); });
   }
 
   Result<ps_decoder_t*> Acquire() {
@@ -56,11 +43,9 @@ class DecoderPool {
       if (!idle_.empty()) {
         ps_decoder_t* d = idle_.back();
         idle_.pop_back();
-        refill_.notify_one();
         return d;
       }
     }
-    refill_.notify_one();
     return Create();  // outside the lock: loading takes a few hundred ms
   }
 
@@ -75,8 +60,8 @@ class DecoderPool {
  private:
   Result<ps_decoder_t*> Create() {
     // ps_init is not thread-safe: with -logfn it swaps and closes sphinxbase's process-wide log
-    // file, so two decoders created at once (the loader thread and an ASR worker, or two pools)
-    // can close a stream the other is using — a crash seen in CI. Creation is serialized; it is
+    // file, so two decoders created at once (two ASR workers, or two pools) can close a stream
+    // the other is using — a crash seen in CI. Creation is serialized; it is
     // CPU-bound on a small machine anyway.
     static std::mutex create_mutex;
     std::lock_guard<std::mutex> create_lock(create_mutex);
@@ -104,31 +89,11 @@ class DecoderPool {
     return decoder;
   }
 
-  void LoadSpares() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-      refill_.wait(lock, [&] { return stopping_ || idle_.size() < kSpareDecoders; });
-      if (stopping_) return;
-      lock.unlock();
-      auto decoder = Create();
-      lock.lock();
-      if (!decoder.ok()) {
-        CADENCE_LOG(kError, "asr", "loading a spare decoder: %s", decoder.status().ToString().c_str());
-        return;  // Acquire() still loads inline and reports the error to its stream
-      }
-      idle_.push_back(*decoder);
-    }
-  }
-
-  static constexpr size_t kSpareDecoders = 2;
   ModelPaths paths_;
   std::once_flag cmn_once_;
   std::vector<mfcc_t> initial_cmn_mean_;  // written once under cmn_once_, then read-only
   std::mutex mutex_;
-  std::condition_variable refill_;   // idle_ fell below kSpareDecoders, or stopping_
   std::vector<ps_decoder_t*> idle_;  // guarded by mutex_
-  bool stopping_ = false;            // guarded by mutex_
-  std::thread loader_;
 };
 
 class PocketSphinxStream final : public RecognizerStream {
@@ -313,7 +278,6 @@ Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSph
       CADENCE_LOG(kInfo, "asr", "%d of %d PocketSphinx decoders loaded", i + 1, preload);
   }
   for (ps_decoder_t* d : loaded) pool->Release(d);
-  pool->StartLoader();
   return std::unique_ptr<Recognizer>(std::make_unique<PocketSphinxRecognizer>(std::move(pool)));
 }
 

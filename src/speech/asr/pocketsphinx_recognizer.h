@@ -27,10 +27,11 @@ struct PocketSphinxConfig {
   // (2000 / 5 / topn 2: 0.15 CPU-s) decoded a second of silence as "the" and lost real words.
   bool single_pass = true;
   // Decoders loaded before the recognizer is returned (>= 1). Each costs ~0.5 s of CPU and
-  // ~85 MiB (16 preloaded: process RSS 129 -> 1484 MiB). A pool that is empty when a session starts talking loads one on the ASR worker in
-  // front of everyone's audio (a loader thread keeps two spares, but a burst of new talkers outruns
-  // it): bench realtime, 8 sessions, first 20 s p50 637 ms / not real time, the same 8 again with
-  // their decoders loaded p50 167 ms / real time. Serving N users at once: preload N.
+  // ~85 MiB (16 preloaded: process RSS 129 -> 1484 MiB). A pool that is empty when a session
+  // starts talking loads one on the ASR worker in front of everyone's audio: bench realtime, 8
+  // sessions, first 20 s p50 637 ms / not real time; the same 8 again with their decoders loaded
+  // p50 167 ms / real time. Serving N users at once: preload N. (A background loader that kept
+  // two spares was tried; it made an idle server's memory grow at unpredictable moments.)
   int preload_decoders = 1;
 };
 
