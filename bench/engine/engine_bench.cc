@@ -16,23 +16,18 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/cpu_time.h"
 #include "engine/model.h"
 #include "engine/parallel.h"
 
 namespace {
 
+using cadence::ThreadCpuSeconds;
+
 using namespace cadence::engine;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// CPU seconds of the calling thread: unlike wall time, not inflated when other processes take
-// the cores (this machine is shared), so kernel figures stay comparable under load.
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 double ProcessCpuSeconds() {
   timespec ts;

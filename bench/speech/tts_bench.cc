@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "core/cpu_time.h"
 #include "speech/tts/synthesizer.h"
 
 namespace cadence::speech {
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 struct Case {
   const char* name;

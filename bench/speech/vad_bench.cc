@@ -13,20 +13,16 @@
 
 #include "audio/wav.h"
 #include "cli/command.h"
+#include "core/cpu_time.h"
 #include "engine/kernels.h"
 #include "speech/vad/silero_vad.h"
 #include "speech/vad/vad.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using cadence::ThreadCpuSeconds;
 
-// CPU time of this thread: on a shared machine wall time also counts other processes' turns.
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+using Clock = std::chrono::steady_clock;
 
 struct Timing {
   double wall_s = 0, cpu_s = 0;

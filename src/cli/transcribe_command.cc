@@ -4,22 +4,18 @@
 // to 16 kHz and fed in --chunk-ms pieces, as a session feeds it.
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <vector>
 
 #include "audio/resampler.h"
 #include "audio/wav.h"
 #include "cli/command.h"
+#include "core/cpu_time.h"
 #include "speech/asr/recognizer.h"
 
 namespace {
 
-double ThreadCpuSeconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using cadence::ThreadCpuSeconds;
 
 int RunTranscribe(int argc, char** argv) {
   cadence::cli::Flags flags(
