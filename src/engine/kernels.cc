@@ -14,34 +14,45 @@ DotFn GetDotKernelAvx512(DType type);
 DotTokensFn GetDotTokensKernelAvx2(DType type);
 DotTokensFn GetDotTokensKernelAvx512(DType type);
 QuantizeFn GetQuantizeKernelAvx2();
+QuantizeKFn GetQuantizeKKernelAvx2();
+
+// Fills a Q8K block's 16-value sums from its quants (shared by the scalar and SIMD quantizers).
+void SumQ8KGroups(Q8KBlock* b) {
+  for (int g = 0; g < 16; ++g) {
+    int sum = 0;
+    for (int i = 0; i < 16; ++i) sum += b->q[g * 16 + i];
+    b->bsums[g] = static_cast<int16_t>(sum);
+  }
+}
 
 namespace {
 
 inline float Half(const uint8_t* p) { return Fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
 
-float DotF32(const void* w, const float* x, const Q8Block*, int64_t n) {
+float DotF32(const void* w, const float* x, QuantizedRow, int64_t n) {
   const float* a = static_cast<const float*>(w);
   float s = 0;
   for (int64_t i = 0; i < n; ++i) s += a[i] * x[i];
   return s;
 }
 
-float DotF16(const void* w, const float* x, const Q8Block*, int64_t n) {
+float DotF16(const void* w, const float* x, QuantizedRow, int64_t n) {
   const uint8_t* a = static_cast<const uint8_t*>(w);
   float s = 0;
   for (int64_t i = 0; i < n; ++i) s += Half(a + 2 * i) * x[i];
   return s;
 }
 
-float DotBF16(const void* w, const float* x, const Q8Block*, int64_t n) {
+float DotBF16(const void* w, const float* x, QuantizedRow, int64_t n) {
   const uint8_t* a = static_cast<const uint8_t*>(w);
   float s = 0;
   for (int64_t i = 0; i < n; ++i) s += Bf16ToFp32(static_cast<uint16_t>(a[2 * i] | (a[2 * i + 1] << 8))) * x[i];
   return s;
 }
 
-float DotQ8_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+float DotQ8_0(const void* w, const float*, QuantizedRow row, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
   float s = 0;
   for (int64_t k = 0; k < n / 32; ++k, b += kQ8_0Bytes) {
     const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
@@ -52,8 +63,9 @@ float DotQ8_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
   return s;
 }
 
-float DotQ4_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+float DotQ4_0(const void* w, const float*, QuantizedRow row, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
   float s = 0;
   for (int64_t k = 0; k < n / 32; ++k, b += kQ4_0Bytes) {
     const uint8_t* q = b + 2;
@@ -67,49 +79,53 @@ float DotQ4_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
   return s;
 }
 
-float DotQ4_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+// The K-quants take one activation scale per super-block: the sub-block products (weight quant x
+// activation quant, times the sub-block's integer scale) add up in integers.
+float DotQ4_K(const void* w, const float*, QuantizedRow row, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   float s = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ4_KBytes) {
-    const float d = Half(b), dmin = Half(b + 2);
+    const Q8KBlock& x = row.q8k[sb];
     const uint8_t* scales = b + 4;
     const uint8_t* q = b + 16;
+    int32_t sum = 0, min_sum = 0;
     for (int j = 0; j < 8; ++j) {
-      const Q8Block& x = xq[sb * 8 + j];
       uint8_t sc, m;
       Q4KScaleMin(j, scales, &sc, &m);
       const uint8_t* qq = q + (j / 2) * 32;
       const int shift = (j % 2) * 4;
       int32_t acc = 0;
-      for (int l = 0; l < 32; ++l) acc += ((qq[l] >> shift) & 0xF) * x.q[l];
-      s += x.d * (d * sc * static_cast<float>(acc) - dmin * m * static_cast<float>(x.sum));
+      for (int l = 0; l < 32; ++l) acc += ((qq[l] >> shift) & 0xF) * x.q[j * 32 + l];
+      sum += sc * acc;
+      min_sum += m * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
     }
+    s += x.d * (Half(b) * static_cast<float>(sum) - Half(b + 2) * static_cast<float>(min_sum));
   }
   return s;
 }
 
-float DotQ6_K(const void* w, const float*, const Q8Block* xq, int64_t n) {
+float DotQ6_K(const void* w, const float*, QuantizedRow row, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
   float s = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
+    const Q8KBlock& x = row.q8k[sb];
     const uint8_t* ql = b;
     const uint8_t* qh = b + 128;
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-    const float d = Half(b + 208);
+    int32_t sum = 0;
     for (int j = 0; j < 8; ++j) {  // 32-value chunk j of the super-block
       const int half = j / 4, part = j % 4;
       const uint8_t* l = ql + half * 64 + (part % 2) * 32;
       const uint8_t* h = qh + half * 32;
       const int lshift = (part / 2) * 4, hshift = part * 2;
-      const Q8Block& x = xq[sb * 8 + j];
       int32_t acc[2] = {0, 0};
       for (int i = 0; i < 32; ++i) {
         const int q = static_cast<int>(((l[i] >> lshift) & 0xF) | (((h[i] >> hshift) & 3) << 4)) - 32;
-        acc[i / 16] += q * x.q[i];
+        acc[i / 16] += q * x.q[j * 32 + i];
       }
-      const int8_t* s2 = sc + half * 8 + part * 2;
-      s += d * x.d * static_cast<float>(s2[0] * acc[0] + s2[1] * acc[1]);
+      sum += sc[2 * j] * acc[0] + sc[2 * j + 1] * acc[1];
     }
+    s += Half(b + 208) * x.d * static_cast<float>(sum);
   }
   return s;
 }
@@ -156,9 +172,9 @@ Isa BestIsa() {
   return Isa::kScalar;
 }
 
-bool IsQuantized(DType type) {
-  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ4_K || type == DType::kQ6_K;
-}
+bool ReadsQ8(DType type) { return type == DType::kQ8_0 || type == DType::kQ4_0; }
+bool ReadsQ8K(DType type) { return type == DType::kQ4_K || type == DType::kQ6_K; }
+bool IsQuantized(DType type) { return ReadsQ8(type) || ReadsQ8K(type); }
 
 DotFn GetDotKernel(DType type, Isa isa) {
   switch (isa) {
@@ -199,6 +215,20 @@ void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n) {
   }
 }
 
+void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n) {
+  for (int64_t k = 0; k < n / 256; ++k) {
+    const float* v = x + k * 256;
+    float amax = 0;
+    for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(v[i]));
+    const float d = amax / 127.0f;
+    const float id = d > 0 ? 1.0f / d : 0.0f;
+    for (int i = 0; i < 256; ++i)
+      out[k].q[i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lround(v[i] * id)), -127, 127));
+    out[k].d = d;
+    SumQ8KGroups(&out[k]);
+  }
+}
+
 DotTokensFn GetDotTokensKernel(DType type, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return nullptr;
@@ -209,6 +239,27 @@ DotTokensFn GetDotTokensKernel(DType type, Isa isa) {
 }
 
 QuantizeFn GetQuantizeKernel(Isa isa) { return isa == Isa::kScalar ? QuantizeRowQ8 : GetQuantizeKernelAvx2(); }
+QuantizeKFn GetQuantizeKKernel(Isa isa) { return isa == Isa::kScalar ? QuantizeRowQ8K : GetQuantizeKKernelAvx2(); }
+
+void QuantizedActivations::Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa) {
+  cols_ = cols;
+  has_q8_ = q8;
+  has_q8k_ = q8k;
+  if (q8) {
+    const QuantizeFn quantize = GetQuantizeKernel(isa);
+    q8_.resize(static_cast<size_t>(cols / 32 * n_tokens));
+    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, q8_.data() + t * (cols / 32), cols);
+  }
+  if (q8k) {
+    const QuantizeKFn quantize = GetQuantizeKKernel(isa);
+    q8k_.resize(static_cast<size_t>(cols / 256 * n_tokens));
+    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, q8k_.data() + t * (cols / 256), cols);
+  }
+}
+
+QuantizedRow QuantizedActivations::Row(int t) const {
+  return {has_q8_ ? q8_.data() + t * (cols_ / 32) : nullptr, has_q8k_ ? q8k_.data() + t * (cols_ / 256) : nullptr};
+}
 
 namespace {
 
@@ -237,16 +288,10 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
                 MatMulScratch* scratch) {
   if (targets.empty() || n_tokens <= 0) return;
   const int64_t cols = targets[0].w->cols;
-  const int64_t blocks = cols / 32;
-  bool any_quantized = false;
-  for (const MatMulTarget& t : targets) any_quantized |= IsQuantized(t.w->type);
-  const Q8Block* xq = nullptr;
-  if (any_quantized) {
-    const QuantizeFn quantize = GetQuantizeKernel(isa);
-    scratch->xq.resize(static_cast<size_t>(blocks * n_tokens));
-    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, scratch->xq.data() + t * blocks, cols);
-    xq = scratch->xq.data();
-  }
+  bool q8 = false, q8k = false;
+  for (const MatMulTarget& t : targets) q8 |= ReadsQ8(t.w->type), q8k |= ReadsQ8K(t.w->type);
+  if (q8 || q8k) scratch->xq.Quantize(x, n_tokens, cols, q8, q8k, isa);
+  const QuantizedActivations& xq = scratch->xq;
   struct Plan {
     DotFn dot;
     DotTokensFn dot_tokens;
@@ -278,7 +323,7 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
         for (int t0 = 0; t0 < n_tokens; t0 += kDotTokens) {
           const int nt = std::min(kDotTokens, n_tokens - t0);
           for (int64_t r = rb; r < re; ++r)
-            plan.dot_tokens(w.data + static_cast<size_t>(r) * w.row_bytes, xq + t0 * blocks, blocks, nt, cols,
+            plan.dot_tokens(w.data + static_cast<size_t>(r) * w.row_bytes, xq.Row(t0), cols, nt, cols,
                             y + static_cast<int64_t>(t0) * w.rows + r, w.rows);
         }
       }
@@ -289,7 +334,7 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
       for (int t = 0; t < n_tokens; ++t)
         y[static_cast<int64_t>(t) * w.rows + r] =
             plan.dot(row, quantized ? nullptr : x + static_cast<int64_t>(t) * cols,
-                     quantized ? xq + t * blocks : nullptr, cols);
+                     quantized ? xq.Row(t) : QuantizedRow{}, cols);
     }
   };
   if (team) {

@@ -1,9 +1,12 @@
 // Kernels: dot products of one weight row with activations, and the multi-threaded mat-vec /
 // mat-mat built on them.
 //
-// Float weights (F32, F16, BF16) multiply f32 activations. Quantized weights (Q8_0, Q4_0, Q4_K,
-// Q6_K) multiply activations quantized to Q8 blocks of 32 (one f32 scale, the int sum of the
-// quants, 32 x int8; the same scheme for every type so one quantized input serves all matrices).
+// Float weights (F32, F16, BF16) multiply f32 activations. Quantized weights multiply quantized
+// activations: Q8_0 and Q4_0 read Q8 blocks of 32 (one f32 scale per 32 values, like their own
+// blocks); the K-quants Q4_K and Q6_K read Q8K blocks of 256 (one scale per super-block, as ggml's
+// Q8_K), so a super-block's sub-block products add up in integers and meet a float once — the
+// per-32 scheme cost them a conversion and a float FMA every 32 values and made them
+// compute-bound. A mat-mul quantizes its input once in each block size its matrices need.
 // Each kernel exists as a scalar reference and as SIMD versions (AVX2; AVX-512 where built in)
 // chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
 // Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
@@ -27,8 +30,21 @@ class WorkerTeam;
 
 struct Q8Block {
   float d;      // scale: value = d * q
-  int32_t sum;  // sum of q, for the min terms of Q4_K and the offset of Q6_K
+  int32_t sum;  // sum of q, for the offset of Q4_0
   int8_t q[32];
+};
+
+struct Q8KBlock {
+  float d;             // scale: value = d * q
+  int16_t bsums[16];   // sums of each 16 consecutive q: the min terms of Q4_K, the offset of Q6_K
+  int8_t q[256];
+};
+
+// One row of activations quantized for the quantized kernels: `q8` (n/32 blocks) for Q8_0 and
+// Q4_0, `q8k` (n/256 blocks) for Q4_K and Q6_K. Only the form a kernel reads need be set.
+struct QuantizedRow {
+  const Q8Block* q8 = nullptr;
+  const Q8KBlock* q8k = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };
@@ -39,10 +55,16 @@ bool IsaSupported(Isa isa);
 
 // Quantizes n values (a multiple of 32): d = max|x| / 127, q = round(x / d) (ties away from 0).
 void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n);
+// The same per 256 values (n a multiple of 256), with the 16-value sums.
+void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n);
 
-// w_row: one weight row of `n` values in `type`; x: n floats (float types); xq: n/32 blocks
+// Which activation blocks a weight type's kernels read.
+bool ReadsQ8(DType type);   // Q8_0, Q4_0
+bool ReadsQ8K(DType type);  // Q4_K, Q6_K
+
+// w_row: one weight row of `n` values in `type`; x: n floats (float types); xq: the row quantized
 // (quantized types). Returns the dot product.
-using DotFn = float (*)(const void* w_row, const float* x, const Q8Block* xq, int64_t n);
+using DotFn = float (*)(const void* w_row, const float* x, QuantizedRow xq, int64_t n);
 // nullptr when `isa` has no kernel for `type` (callers fall back to scalar).
 DotFn GetDotKernel(DType type, Isa isa);
 // The kernel MatMul uses: `isa`'s own, else the next narrower ISA's, else scalar.
@@ -51,15 +73,33 @@ bool IsQuantized(DType type);
 
 // Tokens one DotTokensFn call serves.
 constexpr int kDotTokens = 4;
-// Quantized types only: y[t * y_stride] = dot(w_row, xq + t * xq_stride) for t < n_tok
-// (1..kDotTokens). nullptr when `isa` has none for `type` (scalar: loop the DotFn).
-using DotTokensFn = void (*)(const void* w_row, const Q8Block* xq, int64_t xq_stride, int n_tok, int64_t n, float* y,
+// Quantized types only: y[t * y_stride] = dot(w_row, token t's row) for t < n_tok (1..kDotTokens),
+// where token t's blocks start t * x_stride values after xq's (x_stride a multiple of 256 when the
+// kernel reads Q8K blocks). nullptr when `isa` has none for `type` (scalar: loop the DotFn).
+using DotTokensFn = void (*)(const void* w_row, QuantizedRow xq, int64_t x_stride, int n_tok, int64_t n, float* y,
                              int64_t y_stride);
 DotTokensFn GetDotTokensKernel(DType type, Isa isa);
 
-// QuantizeRowQ8 for `isa` (SIMD versions give the scalar one's blocks bit for bit).
+// QuantizeRowQ8 / QuantizeRowQ8K for `isa` (SIMD versions give the scalar one's blocks bit for bit).
 using QuantizeFn = void (*)(const float* x, Q8Block* out, int64_t n);
 QuantizeFn GetQuantizeKernel(Isa isa);
+using QuantizeKFn = void (*)(const float* x, Q8KBlock* out, int64_t n);
+QuantizeKFn GetQuantizeKKernel(Isa isa);
+
+// Quantized copies of n_tokens rows of `cols` activations, in the block sizes asked for; reused
+// across calls to avoid allocation.
+class QuantizedActivations {
+ public:
+  void Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa);
+  // Token t's row (blocks of the sizes last quantized).
+  QuantizedRow Row(int t) const;
+
+ private:
+  int64_t cols_ = 0;
+  bool has_q8_ = false, has_q8k_ = false;
+  std::vector<Q8Block> q8_;
+  std::vector<Q8KBlock> q8k_;
+};
 
 // A weight matrix in row-major order: `rows` outputs, each a row of `cols` inputs.
 struct WeightMatrix {
@@ -71,7 +111,7 @@ struct WeightMatrix {
 
 // Scratch for MatMul's quantized activations; reused across calls to avoid allocation.
 struct MatMulScratch {
-  std::vector<Q8Block> xq;
+  QuantizedActivations xq;
 };
 
 // y[t * w.rows + r] = dot(w row r, x[t * w.cols ...]) for t < n_tokens, rows split over `team`

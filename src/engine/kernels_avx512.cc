@@ -17,8 +17,9 @@ namespace {
 CADENCE_AVX512 inline float Half(const uint8_t* p) { return _cvtsh_ss(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
 
 // Two Q8_0 blocks per 512-bit step: |w| * sign(w)·x via maddubs, widened with madd.
-CADENCE_AVX512 float DotQ8_0(const void* w, const float*, const Q8Block* xq, int64_t n) {
+CADENCE_AVX512 float DotQ8_0(const void* w, const float*, QuantizedRow row, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
   __m512 acc = _mm512_setzero_ps();
   const int64_t blocks = n / 32;
   int64_t k = 0;

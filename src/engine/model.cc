@@ -406,7 +406,7 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
       const int kvh = h / group;
       float max_score = -INFINITY;
       for (int p = 0; p < n_ctx; ++p) {
-        scores[p] = dot_f32(kc + static_cast<size_t>(p) * kv_dim + kvh * hd, qh, nullptr, hd) * attn_scale;
+        scores[p] = dot_f32(kc + static_cast<size_t>(p) * kv_dim + kvh * hd, qh, {}, hd) * attn_scale;
         max_score = std::max(max_score, scores[p]);
       }
       double sum = 0;

@@ -49,6 +49,29 @@ std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols, std::
   return data;
 }
 
+// x quantized in both block sizes (each kernel reads the one its type needs), `tokens` rows
+// `stride` values apart.
+struct Quantized {
+  std::vector<Q8Block> q8;
+  std::vector<Q8KBlock> q8k;
+  int64_t stride = 0;
+  Quantized(const float* x, int64_t n, int tokens = 1, int64_t stride_values = 0)
+      : q8(static_cast<size_t>((stride_values ? stride_values : n) / 32 * tokens)),
+        q8k(static_cast<size_t>((stride_values ? stride_values : n) / 256 * tokens)),
+        stride(stride_values ? stride_values : n) {
+    for (int t = 0; t < tokens; ++t) {
+      QuantizeRowQ8(x + t * n, q8.data() + t * (stride / 32), n);
+      QuantizeRowQ8K(x + t * n, q8k.data() + t * (stride / 256), n);
+    }
+  }
+  QuantizedRow Row(int t = 0) const { return {q8.data() + t * (stride / 32), q8k.data() + t * (stride / 256)}; }
+  // The value the kernels see for x[i] of token 0 under `type`'s activation blocks.
+  double Value(DType type, int64_t i) const {
+    if (ReadsQ8K(type)) return static_cast<double>(q8k[i / 256].d) * q8k[i / 256].q[i % 256];
+    return static_cast<double>(q8[i / 32].d) * q8[i / 32].q[i % 32];
+  }
+};
+
 const DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
 
 TEST(KernelsTest, ScalarDotMatchesDequantizedReference) {
@@ -57,20 +80,23 @@ TEST(KernelsTest, ScalarDotMatchesDequantizedReference) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 512;
-  for (DType type : kTypes) {
-    auto w = RandomWeights(type, 1, n, rng);
-    std::vector<float> x(n), wf(n);
-    for (auto& v : x) v = normal(rng);
-    std::vector<Q8Block> xq(n / 32);
-    QuantizeRowQ8(x.data(), xq.data(), n);
-    DequantizeRow(type, w.data(), wf.data(), n);
-    double ref = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const double xi = IsQuantized(type) ? static_cast<double>(xq[i / 32].d) * xq[i / 32].q[i % 32] : x[i];
-      ref += static_cast<double>(wf[i]) * xi;
+  // Also activations all of one magnitude (every quant at +-127): the integer sums' worst case.
+  for (bool extreme : {false, true}) {
+    for (DType type : kTypes) {
+      auto w = RandomWeights(type, 1, n, rng);
+      std::vector<float> x(n), wf(n);
+      for (auto& v : x) v = extreme ? (normal(rng) < 0 ? -3.0f : 3.0f) : normal(rng);
+      const Quantized xq(x.data(), n);
+      DequantizeRow(type, w.data(), wf.data(), n);
+      double ref = 0;
+      for (int64_t i = 0; i < n; ++i) ref += static_cast<double>(wf[i]) * (IsQuantized(type) ? xq.Value(type, i) : x[i]);
+      const float got = GetDotKernel(type, Isa::kScalar)(w.data(), x.data(), xq.Row(), n);
+      EXPECT_NEAR(got, ref, 1e-4 * (1 + std::fabs(ref))) << DTypeName(type) << (extreme ? " extreme" : "");
+      if (extreme && IsaSupported(Isa::kAvx2)) {
+        const float simd = ResolveDotKernel(type, BestIsa())(w.data(), x.data(), xq.Row(), n);
+        EXPECT_NEAR(simd, ref, 1e-4 * (1 + std::fabs(ref))) << DTypeName(type) << " extreme " << IsaName(BestIsa());
+      }
     }
-    const float got = GetDotKernel(type, Isa::kScalar)(w.data(), x.data(), xq.data(), n);
-    EXPECT_NEAR(got, ref, 1e-4 * (1 + std::fabs(ref))) << DTypeName(type);
   }
 }
 
@@ -90,10 +116,9 @@ TEST(KernelsTest, EverySimdKernelMatchesScalar) {
         auto w = RandomWeights(type, 1, n, rng);
         std::vector<float> x(n);
         for (auto& v : x) v = normal(rng);
-        std::vector<Q8Block> xq(n / 32);
-        QuantizeRowQ8(x.data(), xq.data(), n);
-        const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), x.data(), xq.data(), n);
-        const float got = simd(w.data(), x.data(), xq.data(), n);
+        const Quantized xq(x.data(), n);
+        const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), x.data(), xq.Row(), n);
+        const float got = simd(w.data(), x.data(), xq.Row(), n);
         EXPECT_NEAR(got, ref, 1e-4f * (1 + std::fabs(ref))) << IsaName(isa) << " " << DTypeName(type) << " n=" << n;
         ++checked;
       }
@@ -133,25 +158,24 @@ TEST(KernelsTest, MultiTokenKernelsEqualOneTokenKernels) {
     for (DType type : kTypes) {
       DotTokensFn many = GetDotTokensKernel(type, isa);
       if (!many) continue;
-      const int64_t n = 512, stride = n / 32 + 3;
+      const int64_t n = 512, stride = n + 256;
       auto w = RandomWeights(type, 1, n, rng);
       std::vector<float> x(n * kDotTokens);
       for (auto& v : x) v = normal(rng);
-      std::vector<Q8Block> xq(static_cast<size_t>(stride * kDotTokens));
-      for (int t = 0; t < kDotTokens; ++t) QuantizeRowQ8(x.data() + t * n, xq.data() + t * stride, n);
+      const Quantized xq(x.data(), n, kDotTokens, stride);
       for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
         std::vector<float> y(static_cast<size_t>(2 * kDotTokens), -1.0f);
-        many(w.data(), xq.data(), stride, n_tok, n, y.data(), 2);
+        many(w.data(), xq.Row(), stride, n_tok, n, y.data(), 2);
         for (int t = 0; t < kDotTokens; ++t) {
           if (t >= n_tok) {
             EXPECT_EQ(y[2 * t], -1.0f) << "wrote past n_tok";
             continue;
           }
-          const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.data() + t * stride, n);
+          const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.Row(t), n);
           EXPECT_NEAR(y[2 * t], ref, 1e-4f * (1 + std::fabs(ref)))
               << IsaName(isa) << " " << DTypeName(type) << " n_tok=" << n_tok << " t=" << t;
           // Same operation order as the SIMD one-token kernel: bit for bit.
-          EXPECT_EQ(y[2 * t], GetDotKernel(type, isa)(w.data(), nullptr, xq.data() + t * stride, n));
+          EXPECT_EQ(y[2 * t], GetDotKernel(type, isa)(w.data(), nullptr, xq.Row(t), n));
           ++checked;
         }
       }
@@ -176,6 +200,8 @@ TEST(KernelsTest, SimdQuantizerEqualsScalar) {
   x[159] = 127.0f;
   std::vector<Q8Block> ref(n / 32);
   QuantizeRowQ8(x.data(), ref.data(), n);
+  std::vector<Q8KBlock> ref_k(n / 256);
+  QuantizeRowQ8K(x.data(), ref_k.data(), n);
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!IsaSupported(isa)) continue;
     std::vector<Q8Block> got(n / 32);
@@ -184,6 +210,22 @@ TEST(KernelsTest, SimdQuantizerEqualsScalar) {
       ASSERT_EQ(got[k].d, ref[k].d) << IsaName(isa) << " block " << k;
       ASSERT_EQ(got[k].sum, ref[k].sum) << IsaName(isa) << " block " << k;
       for (int i = 0; i < 32; ++i) ASSERT_EQ(got[k].q[i], ref[k].q[i]) << IsaName(isa) << " block " << k << " i " << i;
+    }
+    // The K-quants' 256-value blocks from the same input.
+    std::vector<Q8KBlock> got_k(n / 256);
+    GetQuantizeKKernel(isa)(x.data(), got_k.data(), n);
+    for (size_t k = 0; k < ref_k.size(); ++k) {
+      ASSERT_EQ(got_k[k].d, ref_k[k].d) << IsaName(isa) << " Q8K block " << k;
+      ASSERT_EQ(std::memcmp(got_k[k].q, ref_k[k].q, 256), 0) << IsaName(isa) << " Q8K block " << k;
+      ASSERT_EQ(std::memcmp(got_k[k].bsums, ref_k[k].bsums, sizeof ref_k[k].bsums), 0) << IsaName(isa) << " Q8K block " << k;
+    }
+  }
+  // The 16-value sums are the sums of the quants.
+  for (const Q8KBlock& b : ref_k) {
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += b.q[g * 16 + i];
+      ASSERT_EQ(b.bsums[g], sum) << "group " << g;
     }
   }
 }

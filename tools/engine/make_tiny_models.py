@@ -8,7 +8,8 @@ Output: tests/engine/data/. Deterministic (fixed seeds). Needs only python3-nump
 
 Quantized layouts follow ggml's block formats; quantization here is a simple valid encoding (not
 ggml's error-minimizing search). For quantized weight types the reference also quantizes the
-activations to Q8 blocks of 32 (d = max|x|/127, round half away from zero), as Cadence does.
+activations as Cadence does (d = max|x|/127, round half away from zero): in blocks of 32 for Q8_0
+and Q4_0, in blocks of 256 for the K-quants (ggml's Q8_K).
 """
 import json
 import os
@@ -315,9 +316,9 @@ def permute_rows(w, n_head):
     # llama.cpp's convert_hf_to_gguf permutation of Llama q/k rows (for its non-NeoX RoPE).
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
-def q8_act(x):
+def q8_act(x, block):
     shp = x.shape
-    b = x.reshape(-1, 32).astype(np.float32)
+    b = x.reshape(-1, block).astype(np.float32)
     d = (np.abs(b).max(axis=1) / np.float32(127.0)).astype(np.float32)
     idv = np.where(d > 0, np.float32(1.0) / np.where(d > 0, d, 1), 0).astype(np.float32)
     v = b * idv[:, None]
@@ -325,10 +326,11 @@ def q8_act(x):
     return (q.astype(np.float64) * d[:, None].astype(np.float64)).reshape(shp)
 
 def forward(cfg, W, ids, quant_act):
+    """quant_act: activation block size for the mat-muls (32 or 256), or 0 for none."""
     E, H, KV, hd = cfg["n_embd"], cfg["n_head"], cfg["n_head_kv"], cfg["head_dim"]
     T = len(ids)
     def mm(x, w):
-        return (q8_act(x) if quant_act else x) @ w.T
+        return (q8_act(x, quant_act) if quant_act else x) @ w.T
     def rms(x, w):
         return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + cfg["eps"]) * w
     inv = 1.0 / (cfg["theta"] ** (np.arange(0, hd, 2) / hd))
@@ -431,7 +433,7 @@ def build(arch, shape, qtype, fmt):
             else:
                 raw[(i, m)], LQ[m] = encode(w, qtype)
         Wq["layers"].append(LQ)
-    quant_act = qtype in ("Q8_0", "Q4_0", "Q4_K", "Q6_K")
+    quant_act = {"Q8_0": 32, "Q4_0": 32, "Q4_K": 256, "Q6_K": 256}.get(qtype, 0)
     ids = bpe_encode(PROMPT, vocab, ranks, ignore_merges=(arch == "llama"))
     if tok["add_bos"]:
         ids = [tok["bos"]] + ids

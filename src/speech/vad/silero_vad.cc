@@ -278,7 +278,7 @@ float SileroVadStream::ProcessWindow(const float* window) {
   float* spec = s.spectrum.data();
   for (int f = 0; f < 2 * r.bins; ++f) {
     const float* row = &w.basis[static_cast<size_t>(f) * r.filter];
-    for (int t = 0; t < kFrames; ++t) spec[f * kFrames + t] = dot(row, padded + t * r.hop, nullptr, r.filter);
+    for (int t = 0; t < kFrames; ++t) spec[f * kFrames + t] = dot(row, padded + t * r.hop, {}, r.filter);
   }
   // Magnitudes overwrite the real half in place: [bins][kFrames].
   for (int i = 0; i < r.bins * kFrames; ++i) {
@@ -308,7 +308,7 @@ float SileroVadStream::ProcessWindow(const float* window) {
     for (int o = 0; o < layer.out_channels; ++o) {
       const float* row = &layer.weight[static_cast<size_t>(o) * cols];
       for (int t = 0; t < out_frames; ++t) {
-        const float v = layer.bias[o] + dot(row, col + t * cols, nullptr, cols);
+        const float v = layer.bias[o] + dot(row, col + t * cols, {}, cols);
         out[o * out_frames + t] = v > 0.0f ? v : 0.0f;
       }
     }
@@ -322,7 +322,7 @@ float SileroVadStream::ProcessWindow(const float* window) {
   for (int j = 0; j < kHidden; ++j) s.xh[j] = in[j * in_frames];
   std::copy_n(h, kHidden, s.xh.data() + kHidden);
   for (int g = 0; g < 4 * kHidden; ++g) {
-    s.gates[g] = w.lstm_bias[g] + dot(&w.lstm_weight[static_cast<size_t>(g) * 2 * kHidden], s.xh.data(), nullptr, 2 * kHidden);
+    s.gates[g] = w.lstm_bias[g] + dot(&w.lstm_weight[static_cast<size_t>(g) * 2 * kHidden], s.xh.data(), {}, 2 * kHidden);
   }
   float logit = w.out_bias;
   for (int j = 0; j < kHidden; ++j) {

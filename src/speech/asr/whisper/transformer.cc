@@ -42,14 +42,21 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
   const engine::DotFn dot = engine::ResolveDotKernel(w.type, Isa());
   const bool quantized = engine::IsQuantized(w.type);
-  const int64_t blocks = w.cols / 32;
-  std::vector<engine::Q8Block> xq;
+  const bool q8 = engine::ReadsQ8(w.type), q8k = engine::ReadsQ8K(w.type);
+  std::vector<engine::Q8Block> xq8(q8 ? static_cast<size_t>(w.cols / 32 * n) : 0);
+  std::vector<engine::Q8KBlock> xq8k(q8k ? static_cast<size_t>(w.cols / 256 * n) : 0);
   if (quantized) {
-    xq.resize(static_cast<size_t>(blocks * n));
     ParallelRange(team, n, 64, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) engine::QuantizeRowQ8(x + t * w.cols, xq.data() + t * blocks, w.cols);
+      for (int64_t t = t0; t < t1; ++t) {
+        if (q8) engine::QuantizeRowQ8(x + t * w.cols, xq8.data() + t * (w.cols / 32), w.cols);
+        if (q8k) engine::QuantizeRowQ8K(x + t * w.cols, xq8k.data() + t * (w.cols / 256), w.cols);
+      }
     });
   }
+  auto row_of = [&](int64_t t) {
+    return engine::QuantizedRow{q8 ? xq8.data() + t * (w.cols / 32) : nullptr,
+                                q8k ? xq8k.data() + t * (w.cols / 256) : nullptr};
+  };
   constexpr int64_t kTokens = 64, kRows = 16;
   const int64_t token_blocks = (n + kTokens - 1) / kTokens;
   const int64_t row_blocks = (w.rows + kRows - 1) / kRows;
@@ -59,7 +66,7 @@ void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<floa
     const int64_t r0 = rb * kRows, r1 = std::min(w.rows, r0 + kRows);
     for (int64_t t = t0; t < t1; ++t) {
       const float* xt = quantized ? nullptr : x + t * w.cols;
-      const engine::Q8Block* xqt = quantized ? xq.data() + t * blocks : nullptr;
+      const engine::QuantizedRow xqt = quantized ? row_of(t) : engine::QuantizedRow{};
       float* yt = y + t * w.rows;
       for (int64_t r = r0; r < r1; ++r) {
         yt[r] = dot(w.data + static_cast<size_t>(r) * w.row_bytes, xt, xqt, w.cols) + (b ? (*b)[r] : 0.0f);
@@ -148,11 +155,11 @@ void DecoderAttention(const float* q, const float* k, int nk, const float* v, co
   std::vector<float> p(nk);
   for (int h = 0; h < heads; ++h) {
     const float* qh = q + h * hd;
-    for (int j = 0; j < nk; ++j) p[j] = dot(k + static_cast<size_t>(j) * d + h * hd, qh, nullptr, hd);
+    for (int j = 0; j < nk; ++j) p[j] = dot(k + static_cast<size_t>(j) * d + h * hd, qh, {}, hd);
     Softmax(p.data(), nk);
     float* o = out + h * hd;
     if (vt != nullptr) {
-      for (int c = 0; c < hd; ++c) o[c] = dot(vt + static_cast<size_t>(h * hd + c) * vt_stride, p.data(), nullptr, nk);
+      for (int c = 0; c < hd; ++c) o[c] = dot(vt + static_cast<size_t>(h * hd + c) * vt_stride, p.data(), {}, nk);
     } else {
       std::fill(o, o + hd, 0.0f);
       for (int j = 0; j < nk; ++j) {
