@@ -53,18 +53,18 @@ size_t RowBytes(DType type, int64_t elems) {
 }
 
 float Fp16ToFp32(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1;
+  // Bit assembly, no ldexp: it runs once per weight when F16 matrices are packed or dequantized.
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exp = (h >> 10) & 0x1F;
   const uint32_t mant = h & 0x3FF;
-  float value;
-  if (exp == 0) {
-    value = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    value = mant ? NAN : INFINITY;
-  } else {
-    value = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+    const float value = static_cast<float>(mant) * 5.9604644775390625e-08f;
+    return sign ? -value : value;
   }
-  return sign ? -value : value;
+  const uint32_t bits = sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
 }
 
 uint16_t Fp32ToFp16(float f) {

@@ -279,6 +279,22 @@ TEST(WorkerTeamTest, EveryChunkRunsOnceAcrossSpinAndSleep) {
   }
 }
 
+TEST(DtypeTest, Fp16ToFp32IsExactForEveryHalf) {
+  // All 65536 halves against the definition: (-1)^s * 2^(e-15) * 1.m, subnormals 2^-14 * 0.m.
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+    const double mag = e == 0 ? std::ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(m | 0x400, e - 25);
+    const double want = (h & 0x8000) ? -mag : mag;
+    const float got = Fp16ToFp32(static_cast<uint16_t>(h));
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(got)) << h;
+    } else {
+      ASSERT_EQ(got, static_cast<float>(want)) << h;
+      ASSERT_EQ(std::signbit(got), (h & 0x8000) != 0) << h;
+    }
+  }
+}
+
 TEST(DtypeTest, Fp16RoundTrip) {
   for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035e-05f, 5.96e-08f, 0.1f}) {
     const float back = Fp16ToFp32(Fp32ToFp16(v));

@@ -6,7 +6,9 @@
 #include <string>
 #include <tuple>
 
+#include "engine/gemm.h"
 #include "engine/kernels.h"
+#include "engine/softmax.h"
 
 namespace cadence::speech::whisper {
 namespace {
@@ -24,6 +26,10 @@ engine::Isa Isa() {
   return isa;
 }
 
+// Below this many rows of activations (decoding: one token per beam) the dot kernels win: GEMM
+// packs the whole weight matrix first.
+constexpr int kGemmMinRows = 16;
+
 // Runs fn(begin, end) over [0, n) in blocks spread over the team.
 template <typename Fn>
 void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
@@ -40,6 +46,11 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
 // block of x and a few weight rows in cache (the engine's MatMul streams all tokens per row, which
 // is right for decoding but re-reads a 30-s window's activations from memory once per row).
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
+  // Float weights over many positions (the encoder, attention, a prompt): the register-blocked GEMM.
+  if (engine::GemmSupports(w.type) && n >= kGemmMinRows && Isa() != engine::Isa::kScalar) {
+    engine::GemmFloat(w, x, n, w.cols, b ? b->data() : nullptr, y, w.rows, team, Isa());
+    return;
+  }
   const engine::DotFn dot = engine::ResolveDotKernel(w.type, Isa());
   const bool quantized = engine::IsQuantized(w.type);
   const bool q8 = engine::ReadsQ8(w.type), q8k = engine::ReadsQ8K(w.type);
@@ -112,14 +123,7 @@ void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {
 }
 
 // In-place softmax of a row; returns nothing, the row sums to 1.
-void Softmax(float* s, int n) {
-  float max_score = -INFINITY;
-  for (int j = 0; j < n; ++j) max_score = std::max(max_score, s[j]);
-  float sum = 0.0f;
-  for (int j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - max_score));
-  const float inv = 1.0f / sum;
-  for (int j = 0; j < n; ++j) s[j] *= inv;
-}
+void Softmax(float* s, int n) { engine::Softmax(s, n, Isa()); }
 
 // Encoder self-attention (no mask) of q, k, v [n][d] (q and k already scaled), per head as two
 // matrix products on the kernels: scores = Q_h K_h^T, out_h = softmax(scores) V_h.

@@ -1,0 +1,31 @@
+// GEMM for float weights: C = A · Wᵀ (+ bias) over many rows of activations at once — the shape of
+// a transformer layer applied to a whole audio window (Whisper's encoder: 1500 positions) or of
+// attention's Q·Kᵀ and P·V.
+//
+// The mat-vec kernels (kernels.h) read each weight row once per few tokens and so are bound by
+// arithmetic per load; here W is packed once per call into panels of kGemmNr rows, transposed and
+// converted to f32 (F16/BF16 weights), and a register-blocked micro-kernel keeps a kGemmMr x kGemmNr
+// tile of C in registers while it streams a panel over K: 2 loads and kGemmMr broadcasts feed
+// 2 x kGemmMr FMAs. Tiles are spread over a WorkerTeam. The AVX2 kernel is chosen at run time; the
+// scalar kernel is the reference the tests hold it to.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/kernels.h"
+
+namespace cadence::engine {
+
+constexpr int kGemmMr = 6;   // rows of A per micro-tile
+constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
+
+// c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
+// w: F32, F16 or BF16 (GemmSupports; quantized types go through MatMul). bias may be null; team
+// may be null (single-threaded). isa kScalar runs the reference tile, any other the AVX2 one.
+void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
+               WorkerTeam* team, Isa isa);
+
+// Whether GemmFloat takes `type` (F32, F16, BF16).
+bool GemmSupports(DType type);
+
+}  // namespace cadence::engine
