@@ -107,8 +107,15 @@ Result<LogMel> ComputeLogMel(std::span<const float> samples_16k, const LogMelOpt
   double max_log = -1e300;
   for (int f = 0; f < mel.n_frames; ++f) {
     const int64_t start = static_cast<int64_t>(f) * kHopSamples - kFftSize / 2;
-    for (int t = 0; t < kFftSize; ++t) frame[t] = ReflectAt(audio, start + t) * window[t];
-    fft.PowerSpectrum(frame.data(), power.data(), &scratch);
+    bool silent = true;
+    for (int t = 0; t < kFftSize; ++t) silent &= (frame[t] = ReflectAt(audio, start + t) * window[t]) == 0.0;
+    // A window of exact zeros (the 30-s padding after a short utterance: most frames of a final)
+    // has zero power in every bin; skipping its FFT gives the same values.
+    if (silent) {
+      std::fill(power.begin(), power.end(), 0.0);
+    } else {
+      fft.PowerSpectrum(frame.data(), power.data(), &scratch);
+    }
     for (int m = 0; m < n_mels; ++m) {
       const float* row = filters.data() + static_cast<size_t>(m) * kFftBins;
       double sum = 0.0;
