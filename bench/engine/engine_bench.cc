@@ -93,7 +93,8 @@ double MeasureBandwidthGBs(int threads, size_t bytes) {
 // Random but well-formed weights of `type`: random quants, small positive scales.
 WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<std::vector<uint8_t>>* storage,
                           uint64_t seed) {
-  if (IsQuantized(type) && cols % BlockElems(type) != 0) type = DType::kQ4_0;  // as llama.cpp falls back
+  // llama.cpp's quantizer falls back for rows that are not whole super-blocks (Qwen2-0.5B's 896).
+  if (IsQuantized(type) && cols % BlockElems(type) != 0) type = type == DType::kQ6_K ? DType::kQ8_0 : DType::kQ5_0;
   const size_t row_bytes = RowBytes(type, cols);
   storage->emplace_back(row_bytes * static_cast<size_t>(rows));
   std::vector<uint8_t>& data = storage->back();
@@ -106,7 +107,8 @@ WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<st
   const size_t bb = BlockBytes(type);
   for (size_t off = 0; off + bb <= data.size(); off += bb) {
     switch (type) {
-      case DType::kQ8_0: case DType::kQ4_0: std::memcpy(&data[off], &d, 2); break;
+      case DType::kQ8_0: case DType::kQ4_0: case DType::kQ5_0: std::memcpy(&data[off], &d, 2); break;
+      case DType::kQ5_1: std::memcpy(&data[off], &d, 2), std::memcpy(&data[off + 2], &d, 2); break;
       case DType::kQ4_K: std::memcpy(&data[off], &d, 2), std::memcpy(&data[off + 2], &d, 2); break;
       case DType::kQ6_K: std::memcpy(&data[off + 208], &d, 2); break;
       case DType::kF16: case DType::kBF16: data[off + 1] &= 0x23; break;  // small magnitudes
@@ -231,7 +233,7 @@ int RunEngineBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]");
   flags.Value("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
   flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated)", "0.5b,1.5b");
-  flags.Value("types", "TYPES", "weight types of the synthetic models: q8_0, q4_k, q4_0, q6_k, f16", "q8_0,q4_k");
+  flags.Value("types", "TYPES", "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16", "q8_0,q4_k");
   flags.Value("prompt-tokens", "N", "prompt length", "64");
   flags.Value("decode-tokens", "N", "tokens to decode", "64");
   flags.Value("threads", "N", "compute threads (0: all cores)", "0");
@@ -244,7 +246,7 @@ int RunEngineBench(int argc, char** argv) {
   const double bw = MeasureBandwidthGBs(threads, size_t{1} << 30);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5) at start: %.1f GB/s\n", threads, bw);
   if (flags.On("kernels"))
-    RunKernels({DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
+    RunKernels({DType::kQ8_0, DType::kQ5_0, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
   if (!flags.Get("model").empty()) {
     LoadOptions load;
     load.threads = threads;
@@ -272,6 +274,8 @@ int RunEngineBench(int argc, char** argv) {
       if (type_name == "q8_0") type = DType::kQ8_0;
       else if (type_name == "q4_k") type = DType::kQ4_K;
       else if (type_name == "q4_0") type = DType::kQ4_0;
+      else if (type_name == "q5_0") type = DType::kQ5_0;
+      else if (type_name == "q5_1") type = DType::kQ5_1;
       else if (type_name == "q6_k") type = DType::kQ6_K;
       else if (type_name == "f16") type = DType::kF16;
       else {

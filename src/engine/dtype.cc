@@ -7,7 +7,7 @@ namespace cadence::engine {
 
 bool IsSupportedDType(uint32_t t) {
   switch (static_cast<DType>(t)) {
-    case DType::kF32: case DType::kF16: case DType::kQ4_0: case DType::kQ8_0:
+    case DType::kF32: case DType::kF16: case DType::kQ4_0: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0:
     case DType::kQ4_K: case DType::kQ6_K: case DType::kBF16:
       return true;
   }
@@ -19,6 +19,8 @@ std::string_view DTypeName(DType type) {
     case DType::kF32: return "F32";
     case DType::kF16: return "F16";
     case DType::kQ4_0: return "Q4_0";
+    case DType::kQ5_0: return "Q5_0";
+    case DType::kQ5_1: return "Q5_1";
     case DType::kQ8_0: return "Q8_0";
     case DType::kQ4_K: return "Q4_K";
     case DType::kQ6_K: return "Q6_K";
@@ -30,7 +32,7 @@ std::string_view DTypeName(DType type) {
 int BlockElems(DType type) {
   switch (type) {
     case DType::kF32: case DType::kF16: case DType::kBF16: return 1;
-    case DType::kQ4_0: case DType::kQ8_0: return 32;
+    case DType::kQ4_0: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: return 32;
     case DType::kQ4_K: case DType::kQ6_K: return 256;
   }
   return 1;
@@ -41,6 +43,8 @@ size_t BlockBytes(DType type) {
     case DType::kF32: return 4;
     case DType::kF16: case DType::kBF16: return 2;
     case DType::kQ4_0: return kQ4_0Bytes;
+    case DType::kQ5_0: return kQ5_0Bytes;
+    case DType::kQ5_1: return kQ5_1Bytes;
     case DType::kQ8_0: return kQ8_0Bytes;
     case DType::kQ4_K: return kQ4_KBytes;
     case DType::kQ6_K: return kQ6_KBytes;
@@ -117,6 +121,20 @@ void DequantQ4_0(const uint8_t* src, float* dst, int64_t blocks) {
   }
 }
 
+void DequantQ5_0(const uint8_t* src, float* dst, int64_t blocks) {
+  for (int64_t b = 0; b < blocks; ++b, src += kQ5_0Bytes, dst += 32) {
+    const float d = Fp16ToFp32(LoadU16(src));
+    for (int i = 0; i < 32; ++i) dst[i] = d * (Q5Quant(src + 2, src + 6, i) - 16);
+  }
+}
+
+void DequantQ5_1(const uint8_t* src, float* dst, int64_t blocks) {
+  for (int64_t b = 0; b < blocks; ++b, src += kQ5_1Bytes, dst += 32) {
+    const float d = Fp16ToFp32(LoadU16(src)), m = Fp16ToFp32(LoadU16(src + 2));
+    for (int i = 0; i < 32; ++i) dst[i] = d * Q5Quant(src + 4, src + 8, i) + m;
+  }
+}
+
 void DequantQ4_K(const uint8_t* src, float* dst, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b, src += kQ4_KBytes) {
     const float d = Fp16ToFp32(LoadU16(src));
@@ -178,6 +196,8 @@ void DequantizeRow(DType type, const void* src_v, float* dst, int64_t elems) {
       return;
     case DType::kQ8_0: DequantQ8_0(src, dst, elems / 32); return;
     case DType::kQ4_0: DequantQ4_0(src, dst, elems / 32); return;
+    case DType::kQ5_0: DequantQ5_0(src, dst, elems / 32); return;
+    case DType::kQ5_1: DequantQ5_1(src, dst, elems / 32); return;
     case DType::kQ4_K: DequantQ4_K(src, dst, elems / 256); return;
     case DType::kQ6_K: DequantQ6_K(src, dst, elems / 256); return;
   }

@@ -156,7 +156,7 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     CADENCE_RETURN_IF_ERROR(r.Read(&type, "tensor " + info.name + ".type"));
     if (!IsSupportedDType(type))
       return Status::Unimplemented(path + ": tensor " + info.name + ".type: ggml type " + std::to_string(type) +
-                                   " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K are); requantize the model");
+                                   " is not supported (F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_K, Q6_K are); requantize the model");
     info.type = static_cast<DType>(type);
     CADENCE_RETURN_IF_ERROR(r.Read(&info.offset, "tensor " + info.name + ".offset"));
     if (info.shape[0] % BlockElems(info.type) != 0)

@@ -79,6 +79,29 @@ float DotQ4_0(const void* w, const float*, QuantizedRow row, int64_t n) {
   return s;
 }
 
+// Q5_0 / Q5_1: the 32 high bits once per block, then as Q4_0.
+float DotQ5(const uint8_t* b, bool with_min, const Q8Block* xq, int64_t n) {
+  const size_t bytes = with_min ? kQ5_1Bytes : kQ5_0Bytes;
+  const uint8_t* qh = b + (with_min ? 4 : 2);
+  float s = 0;
+  for (int64_t k = 0; k < n / 32; ++k, b += bytes, qh += bytes) {
+    const uint8_t* qs = qh + 4;
+    int32_t acc = 0;
+    for (int i = 0; i < 32; ++i) acc += (Q5Quant(qh, qs, i) - (with_min ? 0 : 16)) * xq[k].q[i];
+    s += Half(b) * xq[k].d * static_cast<float>(acc);
+    if (with_min) s += Half(b + 2) * xq[k].d * static_cast<float>(xq[k].sum);
+  }
+  return s;
+}
+
+float DotQ5_0(const void* w, const float*, QuantizedRow row, int64_t n) {
+  return DotQ5(static_cast<const uint8_t*>(w), false, row.q8, n);
+}
+
+float DotQ5_1(const void* w, const float*, QuantizedRow row, int64_t n) {
+  return DotQ5(static_cast<const uint8_t*>(w), true, row.q8, n);
+}
+
 // The K-quants take one activation scale per super-block: the sub-block products (weight quant x
 // activation quant, times the sub-block's integer scale) add up in integers.
 float DotQ4_K(const void* w, const float*, QuantizedRow row, int64_t n) {
@@ -137,6 +160,8 @@ DotFn ScalarKernel(DType type) {
     case DType::kBF16: return DotBF16;
     case DType::kQ8_0: return DotQ8_0;
     case DType::kQ4_0: return DotQ4_0;
+    case DType::kQ5_0: return DotQ5_0;
+    case DType::kQ5_1: return DotQ5_1;
     case DType::kQ4_K: return DotQ4_K;
     case DType::kQ6_K: return DotQ6_K;
   }
@@ -172,7 +197,9 @@ Isa BestIsa() {
   return Isa::kScalar;
 }
 
-bool ReadsQ8(DType type) { return type == DType::kQ8_0 || type == DType::kQ4_0; }
+bool ReadsQ8(DType type) {
+  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ5_0 || type == DType::kQ5_1;
+}
 bool ReadsQ8K(DType type) { return type == DType::kQ4_K || type == DType::kQ6_K; }
 bool IsQuantized(DType type) { return ReadsQ8(type) || ReadsQ8K(type); }
 

@@ -2,7 +2,7 @@
 // mat-mat built on them.
 //
 // Float weights (F32, F16, BF16) multiply f32 activations. Quantized weights multiply quantized
-// activations: Q8_0 and Q4_0 read Q8 blocks of 32 (one f32 scale per 32 values, like their own
+// activations: Q8_0, Q5_0, Q5_1 and Q4_0 read Q8 blocks of 32 (one f32 scale per 32 values, like their own
 // blocks); the K-quants Q4_K and Q6_K read Q8K blocks of 256 (one scale per super-block, as ggml's
 // Q8_K), so a super-block's sub-block products add up in integers and meet a float once — the
 // per-32 scheme cost them a conversion and a float FMA every 32 values and made them
@@ -30,7 +30,7 @@ class WorkerTeam;
 
 struct Q8Block {
   float d;      // scale: value = d * q
-  int32_t sum;  // sum of q, for the offset of Q4_0
+  int32_t sum;  // sum of q, for the min term of Q5_1
   int8_t q[32];
 };
 
@@ -40,8 +40,8 @@ struct Q8KBlock {
   int8_t q[256];
 };
 
-// One row of activations quantized for the quantized kernels: `q8` (n/32 blocks) for Q8_0 and
-// Q4_0, `q8k` (n/256 blocks) for Q4_K and Q6_K. Only the form a kernel reads need be set.
+// One row of activations quantized for the quantized kernels: `q8` (n/32 blocks) for Q8_0, Q5_0,
+// Q5_1 and Q4_0, `q8k` (n/256 blocks) for Q4_K and Q6_K. Only the form a kernel reads need be set.
 struct QuantizedRow {
   const Q8Block* q8 = nullptr;
   const Q8KBlock* q8k = nullptr;
@@ -59,7 +59,7 @@ void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n);
 void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n);
 
 // Which activation blocks a weight type's kernels read.
-bool ReadsQ8(DType type);   // Q8_0, Q4_0
+bool ReadsQ8(DType type);   // Q8_0, Q5_0, Q5_1, Q4_0
 bool ReadsQ8K(DType type);  // Q4_K, Q6_K
 
 // w_row: one weight row of `n` values in `type`; x: n floats (float types); xq: the row quantized

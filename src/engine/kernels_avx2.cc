@@ -158,6 +158,91 @@ CADENCE_AVX2 void DotQ4_0T(const void* w, QuantizedRow row, int64_t x_stride, in
   for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
+// 32 bytes, 0xFF where bit i of the little-endian `bits` is set: byte i takes byte i/8 of the
+// word, then its own bit i%8 is tested.
+CADENCE_AVX2 inline __m256i BytesFromBits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// A Q5 block's 32 quants 0..15 from the nibbles (low nibbles first), in order.
+CADENCE_AVX2 inline __m256i Nibbles32(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+
+// Q5_0: quants q - 16 as signed bytes (nibble | 0xF0 where the high bit is clear), then Q8_0's
+// sign trick.
+template <int NT>
+CADENCE_AVX2 inline void StepQ5_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
+  const __m256i q = _mm256_or_si256(Nibbles32(b + 6), _mm256_andnot_si256(BytesFromBits(b + 2), _mm256_set1_epi8(-16)));
+  const __m256i aq = _mm256_sign_epi8(q, q);
+  const float dw = Half(b);
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) {
+    const Q8Block& xt = x[t * xs];
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
+    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(DotU8I8(aq, _mm256_sign_epi8(yv, q))),
+                             acc[t]);
+  }
+}
+
+// Q5_1: quants 0..31 unsigned, d * x.d * (q . y) + m * x.d * (sum of y).
+template <int NT>
+CADENCE_AVX2 inline void StepQ5_1(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc, float* offset) {
+  const __m256i q = _mm256_or_si256(Nibbles32(b + 8), _mm256_and_si256(BytesFromBits(b + 4), _mm256_set1_epi8(16)));
+  const float dw = Half(b), mw = Half(b + 2);
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) {
+    const Q8Block& xt = x[t * xs];
+    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
+    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(DotU8I8(q, yv)), acc[t]);
+    offset[t] += mw * xt.d * static_cast<float>(xt.sum);
+  }
+}
+
+template <int NT>
+CADENCE_AVX2 void DotQ5_0T(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
+  const int64_t xs = x_stride / 32;
+  __m256 acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  const int64_t blocks = n / 32;
+  int64_t k = 0;
+  for (; k + 2 <= blocks; k += 2, b += 2 * kQ5_0Bytes) {
+    Prefetch(b);
+    StepQ5_0<NT>(b, xq + k, xs, acc0);
+    StepQ5_0<NT>(b + kQ5_0Bytes, xq + k + 1, xs, acc1);
+  }
+  if (k < blocks) StepQ5_0<NT>(b, xq + k, xs, acc0);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
+}
+
+template <int NT>
+CADENCE_AVX2 void DotQ5_1T(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
+  const int64_t xs = x_stride / 32;
+  __m256 acc0[NT], acc1[NT];
+  float off0[NT], off1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps(), off0[t] = off1[t] = 0.0f;
+  const int64_t blocks = n / 32;
+  int64_t k = 0;
+  for (; k + 2 <= blocks; k += 2, b += 2 * kQ5_1Bytes) {
+    Prefetch(b);
+    StepQ5_1<NT>(b, xq + k, xs, acc0, off0);
+    StepQ5_1<NT>(b + kQ5_1Bytes, xq + k + 1, xs, acc1, off1);
+  }
+  if (k < blocks) StepQ5_1<NT>(b, xq + k, xs, acc0, off0);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t])) + (off0[t] + off1[t]);
+}
+
 // Q4_K's twelve bytes of packed 6-bit scales and mins, unpacked for a whole super-block at once
 // with word operations (ggml's layout: sub-blocks 0-3 in the low 6 bits of bytes 0-3 / 4-7,
 // sub-blocks 4-7 split between bytes 8-11 and the top 2 bits of bytes 0-7).
@@ -317,6 +402,8 @@ static_assert(kDotTokens == 4, "DotTokens dispatches 1..4 tokens");
 
 template <int NT> struct Q8_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ8_0T<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q4_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_0T<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q5_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_0T<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q5_1K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_1T<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q4_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_KT<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q6_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ6_KT<NT>(w, x, xs, n, y, ys); } };
 
@@ -393,6 +480,8 @@ DotFn GetDotKernelAvx2(DType type) {
     case DType::kBF16: return DotBF16;
     case DType::kQ8_0: return DotOne<DotQ8_0T<1>>;
     case DType::kQ4_0: return DotOne<DotQ4_0T<1>>;
+    case DType::kQ5_0: return DotOne<DotQ5_0T<1>>;
+    case DType::kQ5_1: return DotOne<DotQ5_1T<1>>;
     case DType::kQ4_K: return DotOne<DotQ4_KT<1>>;
     case DType::kQ6_K: return DotOne<DotQ6_KT<1>>;
   }
@@ -403,6 +492,8 @@ DotTokensFn GetDotTokensKernelAvx2(DType type) {
   switch (type) {
     case DType::kQ8_0: return DotTokens<Q8_0K>;
     case DType::kQ4_0: return DotTokens<Q4_0K>;
+    case DType::kQ5_0: return DotTokens<Q5_0K>;
+    case DType::kQ5_1: return DotTokens<Q5_1K>;
     case DType::kQ4_K: return DotTokens<Q4_KK>;
     case DType::kQ6_K: return DotTokens<Q6_KK>;
     default: return nullptr;

@@ -38,7 +38,11 @@ std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols, std::
       }
       case DType::kF16: put_half(base, normal(rng)); break;
       case DType::kBF16: data[base + 1] = static_cast<uint8_t>(0x3C + (byte(rng) & 1)); break;
-      case DType::kQ8_0: case DType::kQ4_0: put_half(base, 0.01f + 0.02f * std::fabs(normal(rng))); break;
+      case DType::kQ8_0: case DType::kQ4_0: case DType::kQ5_0: put_half(base, 0.01f + 0.02f * std::fabs(normal(rng))); break;
+      case DType::kQ5_1:
+        put_half(base, 0.01f + 0.02f * std::fabs(normal(rng)));
+        put_half(base + 2, 0.1f * normal(rng));
+        break;
       case DType::kQ4_K:
         put_half(base, 0.01f * std::fabs(normal(rng)));
         put_half(base + 2, 0.01f * std::fabs(normal(rng)));
@@ -72,7 +76,8 @@ struct Quantized {
   }
 };
 
-const DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+const DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ5_0,
+                        DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
 
 TEST(KernelsTest, ScalarDotMatchesDequantizedReference) {
   // The scalar kernel against an independent path: dequantize the row, dot with the

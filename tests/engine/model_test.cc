@@ -22,7 +22,9 @@ struct Case {
   std::string golden;
   // max |ours - golden| / max |golden|. Quantized types are looser: the reference computes in
   // double, we in float, so an activation sitting on a Q8 rounding boundary can round the other
-  // way; one such flip moves logits by ~1e-3 of their range.
+  // way. How far one such flip moves the logits depends on the model; the golden file records it
+  // ("reference_spread": the reference's own largest change under 1e-6 relative perturbations), and
+  // the bound is the larger of this tolerance and 1.5 x that spread.
   double tolerance;
   double max_f32_error;    // relative RMS error of the quantized model vs its F32 original
 };
@@ -32,7 +34,8 @@ std::vector<Case> Cases() {
   for (std::string arch : {"qwen2", "llama"}) {
     for (auto [type, tol, f32err] : std::vector<std::tuple<std::string, double, double>>{
              {"small-f32", 1e-4, 1e-6}, {"small-f16", 1e-4, 0.01}, {"small-q8_0", 5e-3, 0.05},
-             {"small-q4_0", 5e-3, 0.5}, {"kquant-q4_k", 5e-3, 0.3}, {"kquant-q6_k", 5e-3, 0.1}}) {
+             {"small-q5_0", 5e-3, 0.3}, {"small-q5_1", 5e-3, 0.3}, {"small-q4_0", 5e-3, 0.5},
+             {"kquant-q4_k", 5e-3, 0.3}, {"kquant-q6_k", 5e-3, 0.1}}) {
       const std::string base = arch + "-" + type;
       cases.push_back({base + ".gguf", base + ".golden.json", tol, f32err});
     }
@@ -47,6 +50,11 @@ nlohmann::json ReadJson(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return nlohmann::json::parse(ss.str());
+}
+
+// The allowed max |ours - golden| (see Case::tolerance).
+double Allowed(const Case& c, const nlohmann::json& golden, double max_abs) {
+  return std::max(c.tolerance * max_abs, 1.5 * golden.value("reference_spread", 0.0));
 }
 
 double MaxAbs(const std::vector<float>& v) {
@@ -76,7 +84,7 @@ TEST_P(GoldenTest, LogitsMatchNumpyReference) {
     ASSERT_EQ(all.size(), want.size());
     double max_diff = 0;
     for (size_t i = 0; i < all.size(); ++i) max_diff = std::max(max_diff, std::fabs(static_cast<double>(all[i]) - want[i]));
-    EXPECT_LE(max_diff, c.tolerance * MaxAbs(want)) << c.model << " isa=" << IsaName(isa);
+    EXPECT_LE(max_diff, Allowed(c, golden, MaxAbs(want))) << c.model << " isa=" << IsaName(isa);
 
     // Quantized/rounded weights stay close to the F32 original (relative RMS error).
     const std::vector<float> f32 = golden["logits_f32"].get<std::vector<float>>();
@@ -109,7 +117,7 @@ TEST_P(GoldenTest, PrefixReuseAndChunkedPrefillMatchOneShot) {
   EXPECT_EQ(*reused, 3);
   double max_diff = 0;
   for (int i = 0; i < n_vocab; ++i) max_diff = std::max(max_diff, std::fabs(static_cast<double>(logits[i]) - want_last[i]));
-  EXPECT_LE(max_diff, c.tolerance * MaxAbs(want_last)) << c.model;
+  EXPECT_LE(max_diff, Allowed(c, golden, MaxAbs(want_last))) << c.model;
 }
 
 TEST_P(GoldenTest, GreedyGenerationMatchesReference) {
@@ -136,10 +144,21 @@ TEST_P(GoldenTest, GreedyGenerationMatchesReference) {
     auto r = Generate(seq, tok, ids, options, nullptr, nullptr);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     // End-of-generation ids stop early; the reference does not know about them.
+    // Where a perturbed reference chose differently (a near tie after a rounding flip), its
+    // sequence is as valid an answer as the unperturbed one.
     std::vector<TokenId> got = r->tokens;
-    ASSERT_LE(got.size(), want.size());
-    EXPECT_EQ(got, std::vector<TokenId>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(got.size()))) << c.model;
-    if (got.size() < want.size()) EXPECT_TRUE(tok.IsEndOfGeneration(want[got.size()])) << c.model;
+    bool matched = false;
+    std::vector<std::vector<TokenId>> answers{want};
+    for (const auto& alt : golden.value("greedy_alternatives", nlohmann::json::array()))
+      answers.push_back(alt.get<std::vector<TokenId>>());
+    for (const std::vector<TokenId>& answer : answers) {
+      if (got.size() > answer.size()) continue;
+      if (!std::equal(got.begin(), got.end(), answer.begin())) continue;
+      // End-of-generation ids stop early; the reference does not know about them.
+      matched |= got.size() == answer.size() || tok.IsEndOfGeneration(answer[got.size()]);
+    }
+    EXPECT_TRUE(matched) << c.model << ": greedy " << testing::PrintToString(got) << " matches neither the reference "
+                         << testing::PrintToString(want) << " nor a perturbed reference's sequence";
   }
 }
 

@@ -129,8 +129,8 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
     const std::string name(reinterpret_cast<const char*>(name_bytes), name_len);
     if (type < 0 || !engine::IsSupportedDType(static_cast<uint32_t>(type)) || type == 30) {
       return err("tensor " + name + " has ggml type " + std::string(engine::DTypeName(static_cast<engine::DType>(type))) +
-                 "; supported: f32, f16, q8_0, q4_0, q4_k, q6_k (requantize q5_0/q5_1/q4_1 files with whisper.cpp's "
-                 "quantize to q8_0)");
+                 "; supported: f32, f16, q8_0, q5_0, q5_1, q4_0, q4_k, q6_k (requantize q4_1 files with "
+                 "whisper.cpp's quantize to q5_1 or q8_0)");
     }
     const auto dtype = static_cast<engine::DType>(type);
     Tensor t;
