@@ -4,11 +4,14 @@
 #include <utility>
 
 #include "speech/asr/whisper/log_mel.h"
+#include "speech/asr/whisper/long_form.h"
 #include "speech/asr/whisper/transformer.h"
 
 namespace cadence::speech::whisper {
 namespace {
 
+// Audio past one window is finished segment by segment as it arrives (long_form.h): Partial()
+// transcribes each completed segment once, at final quality, and Finish() only the rest.
 class WhisperStream : public RecognizerStream {
  public:
   explicit WhisperStream(const WhisperRecognizer& recognizer) : recognizer_(recognizer) {}
@@ -18,24 +21,61 @@ class WhisperStream : public RecognizerStream {
   }
 
   std::string Partial() override {
+    if (!FinishCompleteSegments().ok()) return done_text_ + partial_;
     const size_t interval =
         static_cast<size_t>(std::max(1, recognizer_.options().partial_interval_ms)) * kSampleRateHz / 1000;
     if (samples_.size() >= partial_at_samples_ + interval) {
       partial_at_samples_ = samples_.size();
-      auto t = recognizer_.TranscribePartial(samples_, language_);
+      auto t = recognizer_.TranscribePartial(Tail(), language_);
       if (t.ok()) {
         partial_ = t->text;
         language_ = t->language;  // detect once per utterance, then keep it
       }
     }
-    return partial_;
+    return done_text_ + partial_;
   }
 
-  Result<Transcript> Finish() override { return recognizer_.Transcribe(samples_); }
+  Result<Transcript> Finish() override {
+    if (Status s = FinishCompleteSegments(); !s.ok()) return s;
+    Transcript t;
+    t.language = language_;
+    if (samples_.size() > done_until_) {
+      auto rest = recognizer_.TranscribeWindow(Tail(), language_);
+      if (!rest.ok()) return rest.status();
+      t = std::move(rest).value();
+    }
+    t.text = done_text_ + t.text;
+    return t;
+  }
 
  private:
+  std::vector<float> Tail() const {
+    return std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_), samples_.end());
+  }
+
+  // Transcribes every segment that more than a window of buffered audio has closed.
+  Status FinishCompleteSegments() {
+    const size_t window = recognizer_.window_samples();
+    while (samples_.size() - done_until_ > window) {
+      const size_t cut = NextCut(samples_, done_until_, window);
+      auto t = recognizer_.TranscribeWindow(
+          std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_),
+                             samples_.begin() + static_cast<std::ptrdiff_t>(cut)),
+          language_);
+      if (!t.ok()) return t.status();
+      done_text_ += t->text;
+      language_ = t->language;
+      done_until_ = cut;
+      partial_.clear();
+      partial_at_samples_ = done_until_;
+    }
+    return Status::Ok();
+  }
+
   const WhisperRecognizer& recognizer_;
   std::vector<float> samples_;
+  size_t done_until_ = 0;   // samples before this are transcribed into done_text_
+  std::string done_text_;
   size_t partial_at_samples_ = 0;
   std::string partial_;
   std::string language_ = recognizer_.options().language;
@@ -83,14 +123,33 @@ std::unique_ptr<RecognizerStream> WhisperRecognizer::CreateStream() const {
   return std::make_unique<WhisperStream>(*this);
 }
 
+size_t WhisperRecognizer::window_samples() const {
+  return static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
+}
+
+Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>& samples_16k,
+                                                       const std::string& language) const {
+  return Run(samples_16k, window_samples(), language, options_.beam_size, model_->hparams.n_text_ctx / 2);
+}
+
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
-  const size_t window = static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
-  return Run(samples_16k, window, options_.language, options_.beam_size, model_->hparams.n_text_ctx / 2);
+  Transcript all;
+  all.language = options_.language;
+  for (const Segment& s : LongFormSegments(samples_16k, window_samples())) {
+    auto t = TranscribeWindow(std::vector<float>(samples_16k.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                                                 samples_16k.begin() + static_cast<std::ptrdiff_t>(s.end)),
+                              all.language);
+    if (!t.ok()) return t.status();
+    all.text += t->text;
+    all.language = t->language;  // the first segment's (detected) language holds for the rest
+  }
+  if (samples_16k.empty()) return TranscribeWindow(samples_16k, all.language);
+  return all;
 }
 
 Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
                                                         const std::string& language) const {
-  const size_t full = static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
+  const size_t full = window_samples();
   const size_t second = kSampleRateHz;
   const size_t window = std::min(full, std::max<size_t>(1, (samples_16k.size() + second - 1) / second) * second);
   return Run(samples_16k, window, language, 1, std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2));

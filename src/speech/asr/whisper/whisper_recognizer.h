@@ -5,9 +5,11 @@
 // (options.threads) and a mutex: one decode runs at a time and uses every thread of the team, so
 // concurrent streams queue instead of splitting the cores (lowest latency per utterance).
 //
-// Each stream buffers its 16 kHz audio. Finish() decodes the utterance as Whisper does: its first
-// 30 s zero-padded to the full window, greedy (beam_size 1) or beam search, no timestamps, after
-// the language token (options.language, or detected from the audio when it is ""). Partial() is
+// Each stream buffers its 16 kHz audio. Finish() decodes the utterance as Whisper does: zero-padded
+// to the full 30-s window, greedy (beam_size 1) or beam search, no timestamps, after the language
+// token (options.language, or detected from the audio when it is ""). Longer utterances are cut
+// into segments of at most one window (long_form.h), each transcribed as soon as it is complete,
+// and their texts joined; the first segment's language holds for the rest. Partial() is
 // cheap by construction: at most once per partial_interval_ms of new audio it encodes only the
 // audio buffered so far (rounded up to whole seconds, not the 30-s window: the encoder's cost is
 // proportional to the frames it sees) and greedy-decodes at most partial_max_tokens; between those
@@ -41,8 +43,12 @@ class WhisperRecognizer : public Recognizer {
   std::string_view name() const override { return "whisper"; }
   std::unique_ptr<RecognizerStream> CreateStream() const override;
 
-  // Final transcript of up to one 30-s window of audio (what Finish() returns).
+  // Final transcript of an utterance of any length (what Finish() returns).
   Result<Transcript> Transcribe(const std::vector<float>& samples_16k) const;
+  // Final transcript of at most one window of audio (longer input is truncated). `language` as below.
+  Result<Transcript> TranscribeWindow(const std::vector<float>& samples_16k, const std::string& language) const;
+  // The model's window in 16 kHz samples (30 s for released checkpoints).
+  size_t window_samples() const;
   // Partial transcript: greedy on the audio itself padded to whole seconds (see above). `language`
   // is the language to use ("" detects).
   Result<Transcript> TranscribePartial(const std::vector<float>& samples_16k, const std::string& language) const;
