@@ -84,80 +84,6 @@ CADENCE_AVX2 float DotBF16(const void* w, const float* x, QuantizedRow, int64_t 
 // path gives the mat-vec path's results bit for bit. Token t's blocks start t * xs values after
 // the first token's.
 
-// Two accumulators per token (even and odd blocks): one FMA chain's latency, not the load and
-// multiply throughput, would otherwise bound the mat-vec.
-template <int NT>
-CADENCE_AVX2 inline void StepQ8_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-  const __m256i aq = _mm256_sign_epi8(q, q);
-  const float dw = Half(b);
-  for (int t = 0; t < NT; ++t) {
-    const Q8Block& xt = x[t * xs];
-    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
-    // |w| * sign(w) * x: maddubs needs an unsigned left operand.
-    const __m256i p = DotU8I8(aq, _mm256_sign_epi8(yv, q));
-    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(p), acc[t]);
-  }
-}
-
-// Two accumulators per token (even and odd blocks): one FMA chain's latency, not the load and
-// multiply throughput, would otherwise bound the mat-vec.
-template <int NT>
-CADENCE_AVX2 void DotQ8_0T(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
-  const uint8_t* b = static_cast<const uint8_t*>(w);
-  const Q8Block* xq = row.q8;
-  const int64_t xs = x_stride / 32;
-  __m256 acc0[NT], acc1[NT];
-  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
-  const int64_t blocks = n / 32;
-  int64_t k = 0;
-  for (; k + 2 <= blocks; k += 2, b += 2 * kQ8_0Bytes) {
-    Prefetch(b);
-    Prefetch(b + 64);
-    StepQ8_0<NT>(b, xq + k, xs, acc0);
-    StepQ8_0<NT>(b + kQ8_0Bytes, xq + k + 1, xs, acc1);
-  }
-  if (k < blocks) StepQ8_0<NT>(b, xq + k, xs, acc0);
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
-}
-
-// Q4_0 as signed quants (q - 8) through Q8_0's sign trick, so no offset term is left to add.
-template <int NT>
-CADENCE_AVX2 inline void StepQ4_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  // Low nibbles then high nibbles, as -8..7.
-  const __m256i q = _mm256_sub_epi8(_mm256_and_si256(both, mask), _mm256_set1_epi8(8));
-  const __m256i aq = _mm256_sign_epi8(q, q);
-  const float dw = Half(b);
-#pragma GCC unroll 4
-  for (int t = 0; t < NT; ++t) {
-    const Q8Block& xt = x[t * xs];
-    const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt.q));
-    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(DotU8I8(aq, _mm256_sign_epi8(yv, q))),
-                             acc[t]);
-  }
-}
-
-template <int NT>
-CADENCE_AVX2 void DotQ4_0T(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
-  const uint8_t* b = static_cast<const uint8_t*>(w);
-  const Q8Block* xq = row.q8;
-  const int64_t xs = x_stride / 32;
-  __m256 acc0[NT], acc1[NT];
-  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
-  const int64_t blocks = n / 32;
-  int64_t k = 0;
-  for (; k + 2 <= blocks; k += 2, b += 2 * kQ4_0Bytes) {
-    Prefetch(b);
-    StepQ4_0<NT>(b, xq + k, xs, acc0);
-    StepQ4_0<NT>(b + kQ4_0Bytes, xq + k + 1, xs, acc1);
-  }
-  if (k < blocks) StepQ4_0<NT>(b, xq + k, xs, acc0);
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
-}
-
 // 32 bytes, 0xFF where bit i of the little-endian `bits` is set: byte i takes byte i/8 of the
 // word, then its own bit i%8 is tested.
 CADENCE_AVX2 inline __m256i BytesFromBits(const uint8_t* p) {
@@ -176,11 +102,23 @@ CADENCE_AVX2 inline __m256i Nibbles32(const uint8_t* qs) {
   return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
 }
 
-// Q5_0: quants q - 16 as signed bytes (nibble | 0xF0 where the high bit is clear), then Q8_0's
-// sign trick.
-template <int NT>
-CADENCE_AVX2 inline void StepQ5_0(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
-  const __m256i q = _mm256_or_si256(Nibbles32(b + 6), _mm256_andnot_si256(BytesFromBits(b + 2), _mm256_set1_epi8(-16)));
+// The 32 quants of a Q8_0, Q4_0 or Q5_0 block as signed bytes (Q4_0: q - 8; Q5_0: q - 16, the
+// nibble | 0xF0 where the high bit is clear).
+CADENCE_AVX2 inline __m256i SignedQ8_0(const uint8_t* b) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
+}
+CADENCE_AVX2 inline __m256i SignedQ4_0(const uint8_t* b) {
+  return _mm256_sub_epi8(Nibbles32(b + 2), _mm256_set1_epi8(8));
+}
+CADENCE_AVX2 inline __m256i SignedQ5_0(const uint8_t* b) {
+  return _mm256_or_si256(Nibbles32(b + 6), _mm256_andnot_si256(BytesFromBits(b + 2), _mm256_set1_epi8(-16)));
+}
+
+// One block of signed quants (f16 scale first) against each token's Q8 block: |w| * sign(w) * x,
+// as maddubs needs an unsigned left operand.
+template <int NT, __m256i (*Quants)(const uint8_t*)>
+CADENCE_AVX2 inline void StepSigned(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc) {
+  const __m256i q = Quants(b);
   const __m256i aq = _mm256_sign_epi8(q, q);
   const float dw = Half(b);
 #pragma GCC unroll 4
@@ -190,6 +128,39 @@ CADENCE_AVX2 inline void StepQ5_0(const uint8_t* b, const Q8Block* x, int64_t xs
     acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(DotU8I8(aq, _mm256_sign_epi8(yv, q))),
                              acc[t]);
   }
+}
+
+// Two accumulators per token (even and odd blocks): one FMA chain's latency, not the load and
+// multiply throughput, would otherwise bound the mat-vec.
+template <int NT, size_t kBytes, __m256i (*Quants)(const uint8_t*)>
+CADENCE_AVX2 void DotSignedT(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
+  const uint8_t* b = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
+  const int64_t xs = x_stride / 32;
+  __m256 acc0[NT], acc1[NT];
+  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
+  const int64_t blocks = n / 32;
+  int64_t k = 0;
+  for (; k + 2 <= blocks; k += 2, b += 2 * kBytes) {
+    for (size_t line = 0; line < 2 * kBytes; line += 64) Prefetch(b + line);
+    StepSigned<NT, Quants>(b, xq + k, xs, acc0);
+    StepSigned<NT, Quants>(b + kBytes, xq + k + 1, xs, acc1);
+  }
+  if (k < blocks) StepSigned<NT, Quants>(b, xq + k, xs, acc0);
+  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
+}
+
+template <int NT>
+CADENCE_AVX2 void DotQ8_0T(const void* w, QuantizedRow row, int64_t xs, int64_t n, float* y, int64_t ys) {
+  DotSignedT<NT, kQ8_0Bytes, SignedQ8_0>(w, row, xs, n, y, ys);
+}
+template <int NT>
+CADENCE_AVX2 void DotQ4_0T(const void* w, QuantizedRow row, int64_t xs, int64_t n, float* y, int64_t ys) {
+  DotSignedT<NT, kQ4_0Bytes, SignedQ4_0>(w, row, xs, n, y, ys);
+}
+template <int NT>
+CADENCE_AVX2 void DotQ5_0T(const void* w, QuantizedRow row, int64_t xs, int64_t n, float* y, int64_t ys) {
+  DotSignedT<NT, kQ5_0Bytes, SignedQ5_0>(w, row, xs, n, y, ys);
 }
 
 // Q5_1: quants 0..31 unsigned, d * x.d * (q . y) + m * x.d * (sum of y).
@@ -204,24 +175,6 @@ CADENCE_AVX2 inline void StepQ5_1(const uint8_t* b, const Q8Block* x, int64_t xs
     acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xt.d), _mm256_cvtepi32_ps(DotU8I8(q, yv)), acc[t]);
     offset[t] += mw * xt.d * static_cast<float>(xt.sum);
   }
-}
-
-template <int NT>
-CADENCE_AVX2 void DotQ5_0T(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
-  const uint8_t* b = static_cast<const uint8_t*>(w);
-  const Q8Block* xq = row.q8;
-  const int64_t xs = x_stride / 32;
-  __m256 acc0[NT], acc1[NT];
-  for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm256_setzero_ps();
-  const int64_t blocks = n / 32;
-  int64_t k = 0;
-  for (; k + 2 <= blocks; k += 2, b += 2 * kQ5_0Bytes) {
-    Prefetch(b);
-    StepQ5_0<NT>(b, xq + k, xs, acc0);
-    StepQ5_0<NT>(b + kQ5_0Bytes, xq + k + 1, xs, acc1);
-  }
-  if (k < blocks) StepQ5_0<NT>(b, xq + k, xs, acc0);
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
 template <int NT>
