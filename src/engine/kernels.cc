@@ -224,34 +224,31 @@ DotFn ResolveDotKernel(DType type, Isa isa) {
   return ScalarKernel(type);
 }
 
+namespace {
+
+// q[i] = round(v[i] / d) (ties away from 0) with d = max|v| / 127; returns d.
+float QuantizeSymmetric(const float* v, int n, int8_t* q) {
+  float amax = 0;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[i]));
+  const float d = amax / 127.0f;
+  const float id = d > 0 ? 1.0f / d : 0.0f;
+  for (int i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lround(v[i] * id)), -127, 127));
+  return d;
+}
+
+}  // namespace
+
 void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n) {
   for (int64_t k = 0; k < n / 32; ++k) {
-    const float* v = x + k * 32;
-    float amax = 0;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const float d = amax / 127.0f;
-    const float id = d > 0 ? 1.0f / d : 0.0f;
-    int32_t sum = 0;
-    for (int i = 0; i < 32; ++i) {
-      const int q = static_cast<int>(std::lround(v[i] * id));
-      out[k].q[i] = static_cast<int8_t>(std::clamp(q, -127, 127));
-      sum += out[k].q[i];
-    }
-    out[k].d = d;
-    out[k].sum = sum;
+    out[k].d = QuantizeSymmetric(x + k * 32, 32, out[k].q);
+    out[k].sum = 0;
+    for (int i = 0; i < 32; ++i) out[k].sum += out[k].q[i];
   }
 }
 
 void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n) {
   for (int64_t k = 0; k < n / 256; ++k) {
-    const float* v = x + k * 256;
-    float amax = 0;
-    for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const float d = amax / 127.0f;
-    const float id = d > 0 ? 1.0f / d : 0.0f;
-    for (int i = 0; i < 256; ++i)
-      out[k].q[i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lround(v[i] * id)), -127, 127));
-    out[k].d = d;
+    out[k].d = QuantizeSymmetric(x + k * 256, 256, out[k].q);
     SumQ8KGroups(&out[k]);
   }
 }
