@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -122,7 +123,7 @@ void ExpectDecodingMatchesReference(const std::string& model_path) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const Model& m = **model;
   const auto reference = ReferenceDecoding();
-  ASSERT_EQ(reference.size(), 10u) << "regenerate with tools/whisper/tiny_model.py";
+  ASSERT_EQ(reference.size(), 14u) << "regenerate with tools/whisper/tiny_model.py";
   engine::WorkerTeam team(2);
   for (const std::string clip : {"en", "zh"}) {
     LogMel mel;
@@ -183,6 +184,46 @@ TEST(WhisperModelTest, BeamsThatFinishEarlyMatchNumpyReference) {
     const std::vector<int> expected = Ids(reference.at("beam5_eotx" + scale + " en"));
     EXPECT_LT(expected.size(), 4u + 20u) << "the reference beam should finish early";
     EXPECT_EQ(*beam, expected) << "eot x" << scale;
+  }
+}
+
+// The logit filters (SuppressLogits), on the reference's two fixtures: the " " embedding row set to
+// 1.05 x the row of greedy's first token (unfiltered decoding would start with a blank), and the
+// <|nospeech|> row scaled by 3 (unfiltered decoding would emit it; tiny_model.py checks both).
+// Greedy and beam 5 must give the filtered reference's ids.
+TEST(WhisperModelTest, LogitFiltersMatchNumpyReference) {
+  const auto reference = ReferenceDecoding();
+  for (const std::string fixture : {"blank", "nospeech"}) {
+    auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+    ASSERT_TRUE(model.ok());
+    Model& m = **model;
+    ASSERT_EQ(m.specials.blank, 0) << "the tiny vocabulary's \" \" is id 0";
+    Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
+    const int d = m.hparams.n_text_state;
+    emb.raw.clear();  // the matmul reads the f32 data
+    auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
+    auto audio = Encode(m, ReferenceMel());
+    ASSERT_TRUE(audio.ok());
+    auto prompt = TranscribePrompt(m, "en");
+    ASSERT_TRUE(prompt.ok());
+    if (fixture == "blank") {
+      auto plain = GreedyDecode(m, *audio, *prompt, 1);
+      ASSERT_TRUE(plain.ok());
+      const int first = plain->back();
+      for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
+    } else {
+      const int nospeech = static_cast<int>(std::find(m.vocab.begin(), m.vocab.end(), "<|nospeech|>") - m.vocab.begin());
+      ASSERT_LT(nospeech, static_cast<int>(m.vocab.size()));
+      for (int c = 0; c < d; ++c) row(nospeech)[c] *= 3.0f;
+    }
+    auto greedy = GreedyDecode(m, *audio, *prompt, 20);
+    ASSERT_TRUE(greedy.ok()) << greedy.status().ToString();
+    EXPECT_EQ(*greedy, Ids(reference.at("greedy_" + fixture + " en"))) << fixture;
+    BeamOptions options;
+    options.max_new_tokens = 20;
+    auto beam = BeamSearchDecode(m, *audio, *prompt, options);
+    ASSERT_TRUE(beam.ok()) << beam.status().ToString();
+    EXPECT_EQ(*beam, Ids(reference.at("beam5_" + fixture + " en"))) << fixture;
   }
 }
 
@@ -276,6 +317,36 @@ TEST(WhisperModelTest, BothFormatsLoadIdenticalWeights) {
   ASSERT_FALSE((*st)->vocab.empty());
   EXPECT_EQ((*st)->vocab[0], " ");
   EXPECT_EQ((*st)->vocab, (*gg)->vocab);
+}
+
+// A Hugging Face checkpoint's generation_config.json lists the tokens to suppress; they are read
+// and SuppressLogits applies them (begin_suppress_tokens only at the first position).
+TEST(WhisperModelTest, GenerationConfigSuppressListsAreApplied) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "cadence_whisper_suppress";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const char* f : {"model.safetensors", "config.json", "vocab.json"}) fs::copy_file(TinyPath(f), dir / f);
+  std::ifstream in(TinyPath("generation_config.json"));
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t brace = config.rfind('}');
+  ASSERT_NE(brace, std::string::npos);
+  config.insert(brace, ", \"suppress_tokens\": [13, 63], \"begin_suppress_tokens\": [26]");
+  std::ofstream(dir / "generation_config.json") << config;
+  auto model = LoadModel(dir.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const Model& m = **model;
+  EXPECT_EQ(m.specials.suppress, (std::vector<int>{13, 63}));
+  EXPECT_EQ(m.specials.begin_suppress, (std::vector<int>{26}));
+  for (bool first : {false, true}) {
+    std::vector<float> logits(static_cast<size_t>(m.hparams.n_vocab), 1.0f);
+    SuppressLogits(m, first, logits.data());
+    for (int id = 0; id < m.hparams.n_vocab; ++id) {
+      const bool off = id == 13 || id == 63 || id > m.specials.end_of_text || (first && id == 26);
+      EXPECT_EQ(std::isinf(logits[static_cast<size_t>(id)]), off) << "id " << id << " first " << first;
+    }
+  }
+  fs::remove_all(dir);
 }
 
 TEST(WhisperModelTest, HfNamesMapToOpenaiNames) {

@@ -57,6 +57,9 @@ VOCAB = BASE_TOKENS + SPECIALS
 TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
 PROMPT = [TOKEN_ID[t] for t in ("<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>")]
 EOT = TOKEN_ID["<|endoftext|>"]
+BLANK = TOKEN_ID[" "]
+
+BLANK_OVER_FIRST, NOSPEECH_SCALE = 1.05, 3.0  # embedding rows of the logit-filter fixtures
 
 F16_MATRICES = True  # 2-D weights stored as float16 (as released ggml f16 files); the rest float32
 
@@ -405,13 +408,25 @@ def decode_logits(w, tokens, audio):
     return x[-1] @ w["decoder.token_embedding.weight"].T
 
 
+def suppressed(logits, first):
+    """openai-whisper's logit filters for decoding without timestamps, as Cadence applies them:
+    SuppressTokens with every special token after <|endoftext|> (none of them is text: start,
+    language, task, no-speech, no-timestamps) and SuppressBlank (" " and <|endoftext|> at the first
+    generated position)."""
+    out = logits.copy()
+    out[EOT + 1:] = -np.inf
+    if first:
+        out[[BLANK, EOT]] = -np.inf
+    return out
+
+
 def greedy(w, audio):
     """Greedy ids and the smallest top-1 minus top-2 logit margin met (how robust the argmax is
     to float32 rounding in another implementation)."""
     tokens = list(PROMPT)
     margin = float("inf")
     while len(tokens) < len(PROMPT) + MAX_TOKENS and len(tokens) < N_TEXT_CTX:
-        logits = decode_logits(w, tokens, audio)
+        logits = suppressed(decode_logits(w, tokens, audio), len(tokens) == len(PROMPT))
         top2 = np.sort(logits)[-2:]
         margin = min(margin, top2[1] - top2[0])
         nxt = int(np.argmax(logits))
@@ -442,7 +457,7 @@ def detect_language(w, audio):
 def greedy_prompt(w, audio, prompt):
     tokens = list(prompt)
     while len(tokens) < len(prompt) + MAX_TOKENS and len(tokens) < N_TEXT_CTX:
-        nxt = int(np.argmax(decode_logits(w, tokens, audio)))
+        nxt = int(np.argmax(suppressed(decode_logits(w, tokens, audio), len(tokens) == len(prompt))))
         tokens.append(nxt)
         if nxt == EOT:
             break
@@ -451,8 +466,8 @@ def greedy_prompt(w, audio, prompt):
 
 def beam_search(w, audio, prompt, beam_size=5, sample_len=MAX_TOKENS):
     """openai/whisper decoding.py BeamSearchDecoder (patience 1, so max_candidates = beam_size)
-    and MaximumLikelihoodRanker(length_penalty=None), without logit filters, written from that
-    code: beam_size copies of the prompt; each step every beam's beam_size + 1 best log-probs form
+    and MaximumLikelihoodRanker(length_penalty=None), with the logit filters above, written from
+    that code: beam_size copies of the prompt; each step every beam's beam_size + 1 best log-probs form
     candidates keyed by sequence; the beam_size best unfinished survive, finished ones are
     collected (best first) until beam_size; at the end live beams fill up the finished list; the
     winner maximizes sum logprob / generated length. Returns (ids, gap between the best two scores,
@@ -464,7 +479,7 @@ def beam_search(w, audio, prompt, beam_size=5, sample_len=MAX_TOKENS):
     for _ in range(sample_len):
         scores = {}
         for j in range(beam_size):
-            lp = log_softmax(decode_logits(w, tokens[j], audio))
+            lp = log_softmax(suppressed(decode_logits(w, tokens[j], audio), len(tokens[j]) == len(prompt)))
             for tok in np.argsort(-lp, kind="stable")[: beam_size + 1]:
                 scores[tuple(tokens[j] + [int(tok)])] = sum_logprobs[j] + lp[tok]
         ranked = sorted(scores, key=scores.get, reverse=True)
@@ -590,6 +605,31 @@ def main(out_dir):
         ids, gap, min_gap = beam_search(w_eot, audio_st, PROMPT)
         runs.append("beam5_eotx%g en %s" % (scale, " ".join(map(str, ids))))
         print("beam5 with <|endoftext|> x%g: %d ids, best-second gap %.4f" % (scale, len(ids) - len(PROMPT), gap))
+    # The logit filters. With the " " row set to 1.05 x the row of the first token greedy picks,
+    # unfiltered decoding starts with a blank; with the <|nospeech|> row scaled by 3, it emits
+    # <|nospeech|> (both checked here). The filtered reference must do neither.
+    first = greedy(from_st, audio_st)[0][len(PROMPT)]
+    for name, tok in (("blank", BLANK), ("nospeech", TOKEN_ID["<|nospeech|>"])):
+        w_boost = dict(from_st)
+        emb = w_boost["decoder.token_embedding.weight"].copy()
+        if name == "blank":
+            emb[BLANK] = BLANK_OVER_FIRST * emb[first]
+        else:
+            emb[tok] *= NOSPEECH_SCALE
+        w_boost["decoder.token_embedding.weight"] = emb
+        unfiltered = list(PROMPT)
+        while len(unfiltered) < len(PROMPT) + MAX_TOKENS:
+            unfiltered.append(int(np.argmax(decode_logits(w_boost, unfiltered, audio_st))))
+        filtered, _ = greedy(w_boost, audio_st)
+        if name == "blank":
+            assert unfiltered[len(PROMPT)] == BLANK and filtered[len(PROMPT)] != BLANK, (unfiltered, filtered)
+        else:
+            assert tok in unfiltered and tok not in filtered, (unfiltered, filtered)
+        runs.append("greedy_%s en %s" % (name, " ".join(map(str, filtered))))
+        ids, _, _ = beam_search(w_boost, audio_st, PROMPT)
+        assert tok not in ids[len(PROMPT):len(PROMPT) + 1] and max(ids[len(PROMPT):]) <= EOT, ids
+        runs.append("beam5_%s en %s" % (name, " ".join(map(str, ids))))
+        print("%s fixture: unfiltered %s, filtered %s" % (name, unfiltered[len(PROMPT):], filtered[len(PROMPT):]))
     write_decoding(os.path.join(out_dir, "reference_decoding.txt"), runs)
     print("encoder out", audio_st.shape, "std %.3f" % audio_st.std(), "min logit margin %.4f" % margin)
     print("tokens", tokens)

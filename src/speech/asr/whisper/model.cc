@@ -1,5 +1,6 @@
 #include "speech/asr/whisper/model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -141,11 +142,16 @@ Status ValidateModel(const Model& m) {
 
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec) ||
-      (path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0)) {
-    return LoadSafetensorsModel(path);
+  auto model = std::filesystem::is_directory(path, ec) ||
+                       (path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0)
+                   ? LoadSafetensorsModel(path)
+                   : LoadGgmlModel(path);
+  if (!model.ok()) return model;
+  const std::vector<std::string>& vocab = (*model)->vocab;
+  if (auto it = std::find(vocab.begin(), vocab.end(), " "); it != vocab.end()) {
+    (*model)->specials.blank = static_cast<int>(it - vocab.begin());
   }
-  return LoadGgmlModel(path);
+  return model;
 }
 
 }  // namespace cadence::speech::whisper

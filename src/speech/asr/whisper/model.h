@@ -43,7 +43,13 @@ struct SpecialTokens {
   int transcribe = -1;
   int translate = -1;
   int no_timestamps = -1;
+  int blank = -1;  // the token " " (looked up in the vocabulary)
   std::map<std::string, int> languages;  // "en" -> id of <|en|>
+  // From a Hugging Face generation_config.json when it lists them: tokens never generated
+  // ("suppress_tokens": openai-whisper's non-speech symbols) and tokens not generated first
+  // ("begin_suppress_tokens": " " and <|endoftext|>). See SuppressLogits in transformer.h.
+  std::vector<int> suppress;
+  std::vector<int> begin_suppress;
 };
 
 struct Tensor {

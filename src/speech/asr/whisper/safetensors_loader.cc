@@ -134,6 +134,12 @@ Result<std::unique_ptr<Model>> LoadSafetensorsModel(const std::string& path) {
       sp.transcribe = IntOr(*t, "transcribe", -1);
       sp.translate = IntOr(*t, "translate", -1);
     }
+    for (auto [key, out] : {std::pair{"suppress_tokens", &sp.suppress}, std::pair{"begin_suppress_tokens", &sp.begin_suppress}}) {
+      if (auto list = g.find(key); list != g.end() && list->is_array()) {
+        for (const auto& id : *list)
+          if (id.is_number_integer()) out->push_back(id.get<int>());
+      }
+    }
     if (auto l = g.find("lang_to_id"); l != g.end() && l->is_object()) {
       for (const auto& [token, id] : l->items()) {
         // "<|en|>" -> "en"

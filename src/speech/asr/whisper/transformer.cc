@@ -459,6 +459,23 @@ Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& a
   return GreedyDecode(&decoder, prompt, max_new_tokens);
 }
 
+void SuppressLogits(const Model& model, bool first, float* logits) {
+  const int n_vocab = model.hparams.n_vocab;
+  const int eot = model.specials.end_of_text;
+  auto suppress = [&](int id) {
+    if (id >= 0 && id < n_vocab) logits[id] = -INFINITY;
+  };
+  if (eot >= 0) std::fill(logits + eot + 1, logits + n_vocab, -INFINITY);
+  for (int id : model.specials.suppress) suppress(id);
+  if (!first) return;
+  if (!model.specials.begin_suppress.empty()) {
+    for (int id : model.specials.begin_suppress) suppress(id);
+  } else {
+    suppress(model.specials.blank);
+    suppress(eot);
+  }
+}
+
 Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens) {
   if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
   Decoder& decoder = *decoder_ptr;
@@ -471,6 +488,7 @@ Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<in
     if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? &logits : nullptr); !s.ok()) return s;
   }
   for (int n = 0; n < max_new_tokens && decoder.n_past() < model.hparams.n_text_ctx; ++n) {
+    SuppressLogits(model, n == 0, logits.data());
     const int next = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     tokens.push_back(next);
     if (next == model.specials.end_of_text) break;
@@ -513,6 +531,7 @@ Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vecto
     std::map<std::vector<int>, std::pair<double, int>> scores;  // sequence -> (logprob, source)
     std::vector<std::vector<int>> order;                         // first-insertion order
     for (int j = 0; j < static_cast<int>(live.size()); ++j) {
+      SuppressLogits(model, step == 0, logits.data() + static_cast<size_t>(j) * n_vocab);
       const float* l = logits.data() + static_cast<size_t>(j) * n_vocab;
       const float max_l = *std::max_element(l, l + n_vocab);
       double sum = 0.0;

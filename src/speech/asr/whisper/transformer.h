@@ -79,8 +79,15 @@ Result<LanguageGuess> DetectLanguage(const Model& model, const EncoderOutput& au
 // The same on a caller's Decoder (Reset() first); leaves it holding <|startoftranscript|>.
 Result<LanguageGuess> DetectLanguage(Decoder* decoder);
 
-// Feeds `prompt`, then appends argmax tokens until <|endoftext|> (included), max_new_tokens or
-// n_text_ctx. Returns prompt + generated ids.
+// openai-whisper's logit filters for decoding without timestamps, applied to one position's logits
+// (n_vocab floats) before the choice: SuppressTokens sets to -inf every token after <|endoftext|>
+// (start, language, task, no-speech, no-timestamps and timestamp tokens: none is text) and the
+// model's generation_config "suppress_tokens"; SuppressBlank, at the first generated position
+// (`first`), also " " and <|endoftext|> (or the config's "begin_suppress_tokens").
+void SuppressLogits(const Model& model, bool first, float* logits);
+
+// Feeds `prompt`, then appends argmax tokens (after SuppressLogits) until <|endoftext|> (included),
+// max_new_tokens or n_text_ctx. Returns prompt + generated ids.
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                       int max_new_tokens, engine::WorkerTeam* team = nullptr);
 // The decoding functions on a caller's Decoder, which they Reset() first.
@@ -91,7 +98,7 @@ Result<std::vector<int>> GreedyDecode(Decoder* decoder, const std::vector<int>& 
 // beam_size best unfinished sequences and collects finished ones until beam_size are finished (or
 // max_new_tokens / n_text_ctx is reached, when the live beams are finished with <|endoftext|>);
 // the result is the finished sequence with the highest sum log-probability / length (tokens after
-// the prompt, <|endoftext|> excluded). No logit filters (the same as GreedyDecode). Returns
+// the prompt, <|endoftext|> excluded). Logits pass SuppressLogits first, as in GreedyDecode. Returns
 // prompt + chosen ids + <|endoftext|>.
 struct BeamOptions {
   int beam_size = 5;
