@@ -232,7 +232,7 @@ void Run(const std::string& label, const Model& model, int prompt_tokens, int de
 int RunEngineBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]");
   flags.Value("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
-  flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated)", "0.5b,1.5b");
+  flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated), or none", "0.5b,1.5b");
   flags.Value("types", "TYPES", "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16", "q8_0,q4_k");
   flags.Value("prompt-tokens", "N", "prompt length", "64");
   flags.Value("decode-tokens", "N", "tokens to decode", "64");
@@ -259,7 +259,8 @@ int RunEngineBench(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> sizes, types;
-  for (auto [text, out] : {std::pair{flags.Get("synthetic"), &sizes}, std::pair{flags.Get("types"), &types}}) {
+  const std::string synthetic = flags.Get("synthetic") == "none" ? "" : flags.Get("synthetic");
+  for (auto [text, out] : {std::pair{synthetic, &sizes}, std::pair{flags.Get("types"), &types}}) {
     std::stringstream ss(text);
     std::string item;
     while (std::getline(ss, item, ',')) out->push_back(item);
