@@ -105,5 +105,31 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
   EXPECT_EQ(partial.substr(0, finished.size()), finished);
 }
 
+// With the language left to detection, the stream detects on the first segment as the batch pass
+// does (not on a partial's shorter window), so both give the same language and text.
+TEST(WhisperLongFormTest, DetectedLanguageStreamEqualsBatch) {
+  WhisperOptions options;
+  options.language = "";
+  options.partial_interval_ms = 300;
+  auto recognizer = WhisperRecognizer::Create(testing::TinyPath("ggml-tiny-random.bin"), options);
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  for (const char* clip : {"en_m_jfk.wav", "zh_aishell_BAC009S0724W0121.wav"}) {
+    auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/" + clip);
+    ASSERT_TRUE(wave.ok()) << wave.status().ToString();
+    auto batch = (*recognizer)->Transcribe(wave->samples);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    auto stream = (*recognizer)->CreateStream();
+    for (size_t at = 0; at < wave->samples.size(); at += 1600) {
+      stream->AcceptWaveform(
+          std::span<const float>(wave->samples).subspan(at, std::min<size_t>(1600, wave->samples.size() - at)));
+      stream->Partial();
+    }
+    auto streamed = stream->Finish();
+    ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+    EXPECT_EQ(streamed->language, batch->language) << clip;
+    EXPECT_EQ(streamed->text, batch->text) << clip;
+  }
+}
+
 }  // namespace
 }  // namespace cadence::speech::whisper

@@ -38,9 +38,9 @@ class WhisperStream : public RecognizerStream {
   Result<Transcript> Finish() override {
     if (Status s = FinishCompleteSegments(); !s.ok()) return s;
     Transcript t;
-    t.language = language_;
+    t.language = FinalLanguage();
     if (samples_.size() > done_until_) {
-      auto rest = recognizer_.TranscribeWindow(Tail(), language_);
+      auto rest = recognizer_.TranscribeWindow(Tail(), FinalLanguage());
       if (!rest.ok()) return rest.status();
       t = std::move(rest).value();
     }
@@ -61,10 +61,10 @@ class WhisperStream : public RecognizerStream {
       auto t = recognizer_.TranscribeWindow(
           std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_),
                              samples_.begin() + static_cast<std::ptrdiff_t>(cut)),
-          language_);
+          FinalLanguage());
       if (!t.ok()) return t.status();
       done_text_ += t->text;
-      language_ = t->language;
+      segment_language_ = language_ = t->language;
       done_until_ = cut;
       partial_.clear();
       partial_at_samples_ = done_until_;
@@ -72,13 +72,20 @@ class WhisperStream : public RecognizerStream {
     return Status::Ok();
   }
 
+  // As the batch Transcribe(): the first segment detects on its own audio when the options leave
+  // the language open (not on a partial's shorter window); later ones keep its language.
+  std::string FinalLanguage() const {
+    return segment_language_.empty() ? recognizer_.options().language : segment_language_;
+  }
+
   const WhisperRecognizer& recognizer_;
   std::vector<float> samples_;
   size_t done_until_ = 0;   // samples before this are transcribed into done_text_
   std::string done_text_;
+  std::string segment_language_;  // the first finished segment's
   size_t partial_at_samples_ = 0;
   std::string partial_;
-  std::string language_ = recognizer_.options().language;
+  std::string language_ = recognizer_.options().language;  // the partials'
 };
 
 }  // namespace
