@@ -14,8 +14,13 @@ namespace cadence::engine {
 using GemmTileFn = void (*)(const float* a, int64_t lda, int mr, const float* panel, int64_t k, float* c,
                             int64_t ldc, int nr, const float* bias);
 GemmTileFn GetGemmTileAvx2();
+// A weight row widened to f32 (packing); defined in gemm_avx2.cc.
+using RowToF32Fn = void (*)(DType type, const uint8_t* src, float* dst, int64_t n);
+RowToF32Fn GetRowToF32Avx2();
 
 namespace {
+
+void RowToF32Scalar(DType type, const uint8_t* src, float* dst, int64_t n) { DequantizeRow(type, src, dst, n); }
 
 void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int64_t k, float* c, int64_t ldc, int nr,
                     const float* bias) {
@@ -28,11 +33,6 @@ void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int
   }
 }
 
-// Rows of A per work item: enough tiles to reuse each packed panel from cache many times.
-constexpr int64_t kRowsPerItem = 16 * kGemmMr;
-// Panels per work item: the item's A rows stay in cache across them.
-constexpr int64_t kPanelsPerItem = 4;
-
 }  // namespace
 
 bool GemmSupports(DType type) { return type == DType::kF32 || type == DType::kF16 || type == DType::kBF16; }
@@ -43,43 +43,34 @@ void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, co
   const int64_t n = w.rows, k = w.cols;
   if (m <= 0 || n <= 0) return;
   const int64_t panels = (n + kGemmNr - 1) / kGemmNr;
-  // Pack: panel p holds rows [p * kGemmNr, +kGemmNr) of W as [k][kGemmNr] f32, zero-padded.
-  std::vector<float> packed(static_cast<size_t>(panels * k * kGemmNr));
-  auto pack = [&](int64_t p) {
-    std::vector<float> row(static_cast<size_t>(k));
-    float* dst = packed.data() + p * k * kGemmNr;
-    for (int j = 0; j < kGemmNr; ++j) {
-      const int64_t r = p * kGemmNr + j;
-      if (r < n) {
-        DequantizeRow(w.type, w.data + static_cast<size_t>(r) * w.row_bytes, row.data(), k);
-      } else {
-        std::fill(row.begin(), row.end(), 0.0f);
-      }
-      for (int64_t q = 0; q < k; ++q) dst[q * kGemmNr + j] = row[q];
-    }
-  };
+  const RowToF32Fn to_f32 = isa == Isa::kScalar ? RowToF32Scalar : GetRowToF32Avx2();
   const GemmTileFn tile = isa == Isa::kScalar ? GemmTileScalar : GetGemmTileAvx2();
-  const int64_t row_items = (m + kRowsPerItem - 1) / kRowsPerItem;
-  const int64_t panel_items = (panels + kPanelsPerItem - 1) / kPanelsPerItem;
-  auto run = [&](int64_t item) {
-    const int64_t i0 = (item / panel_items) * kRowsPerItem, i1 = std::min(m, i0 + kRowsPerItem);
-    const int64_t p0 = (item % panel_items) * kPanelsPerItem, p1 = std::min(panels, p0 + kPanelsPerItem);
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t j0 = p * kGemmNr;
-      const int nr = static_cast<int>(std::min<int64_t>(kGemmNr, n - j0));
-      for (int64_t i = i0; i < i1; i += kGemmMr) {
-        const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, i1 - i));
-        tile(a + i * lda, lda, mr, packed.data() + p * k * kGemmNr, k, c + i * ldc + j0, ldc, nr,
-             bias ? bias + j0 : nullptr);
+  // One work item per panel: pack its kGemmNr rows of W ([k][kGemmNr] f32, zero past the matrix)
+  // into this thread's buffer, then run every row tile of A against it. The panel (k x 64 bytes)
+  // stays in cache while A streams by; nothing the size of W is ever allocated.
+  auto run = [&](int64_t p) {
+    thread_local std::vector<float> panel, row;
+    panel.resize(static_cast<size_t>(k * kGemmNr));
+    row.resize(static_cast<size_t>(k));
+    const int64_t j0 = p * kGemmNr;
+    const int nr = static_cast<int>(std::min<int64_t>(kGemmNr, n - j0));
+    for (int j = 0; j < kGemmNr; ++j) {
+      if (j < nr) {
+        to_f32(w.type, w.data + static_cast<size_t>(j0 + j) * w.row_bytes, row.data(), k);
+        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = row[static_cast<size_t>(q)];
+      } else {
+        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = 0.0f;
       }
+    }
+    for (int64_t i = 0; i < m; i += kGemmMr) {
+      const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, m - i));
+      tile(a + i * lda, lda, mr, panel.data(), k, c + i * ldc + j0, ldc, nr, bias ? bias + j0 : nullptr);
     }
   };
   if (team != nullptr) {
-    team->ParallelFor(panels, pack);
-    team->ParallelFor(row_items * panel_items, run);
+    team->ParallelFor(panels, run);
   } else {
-    for (int64_t p = 0; p < panels; ++p) pack(p);
-    for (int64_t item = 0; item < row_items * panel_items; ++item) run(item);
+    for (int64_t p = 0; p < panels; ++p) run(p);
   }
 }
 

@@ -3,10 +3,10 @@
 // attention's Q·Kᵀ and P·V.
 //
 // The mat-vec kernels (kernels.h) read each weight row once per few tokens and so are bound by
-// arithmetic per load; here W is packed once per call into panels of kGemmNr rows, transposed and
-// converted to f32 (F16/BF16 weights), and a register-blocked micro-kernel keeps a kGemmMr x kGemmNr
-// tile of C in registers while it streams a panel over K: 2 loads and kGemmMr broadcasts feed
-// 2 x kGemmMr FMAs. Tiles are spread over a WorkerTeam. The AVX2 kernel is chosen at run time; the
+// arithmetic per load; here W is packed panel by panel (kGemmNr rows, transposed and converted to
+// f32 from F16/BF16) into a per-thread buffer, and a register-blocked micro-kernel keeps a
+// kGemmMr x kGemmNr tile of C in registers while it streams the panel over K: 2 loads and kGemmMr
+// broadcasts feed 2 x kGemmMr FMAs. Panels are spread over a WorkerTeam; each is packed once. The AVX2 kernel is chosen at run time; the
 // scalar kernel is the reference the tests hold it to.
 #pragma once
 
@@ -18,6 +18,9 @@ namespace cadence::engine {
 
 constexpr int kGemmMr = 6;   // rows of A per micro-tile
 constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
+// From this many rows of activations on, MatMul and Whisper's layers use GemmFloat for float
+// weights; below it the dot kernels win (GEMM packs the whole weight matrix first).
+constexpr int kGemmMinRows = 16;
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
 // w: F32, F16 or BF16 (GemmSupports; quantized types go through MatMul). bias may be null; team

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/gemm.h"
 #include "engine/parallel.h"
 
 namespace cadence::engine {
@@ -306,11 +307,9 @@ int64_t RowsPerChunk(int64_t rows, int threads) {
   return std::max(kMinRowsPerChunk, (rows + threads * kChunksPerThread - 1) / (threads * kChunksPerThread));
 }
 
-}  // namespace
-
-void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
+// MatMulMany on the dot kernels: one parallel loop over every target's rows.
+void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
                 MatMulScratch* scratch) {
-  if (targets.empty() || n_tokens <= 0) return;
   const int64_t cols = targets[0].w->cols;
   bool q8 = false, q8k = false;
   for (const MatMulTarget& t : targets) q8 |= ReadsQ8(t.w->type), q8k |= ReadsQ8K(t.w->type);
@@ -366,6 +365,25 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
   } else {
     for (int64_t c = 0; c < chunks; ++c) run(c);
   }
+}
+
+}  // namespace
+
+void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
+                MatMulScratch* scratch) {
+  if (targets.empty() || n_tokens <= 0) return;
+  if (n_tokens < kGemmMinRows || isa == Isa::kScalar) return MatMulDots(targets, x, n_tokens, team, isa, scratch);
+  // Float matrices over a long prompt go to the register-blocked GEMM (the dot kernels would
+  // reload each weight row once per token); the others share the dot kernels' loop.
+  std::vector<MatMulTarget> dots;
+  for (const MatMulTarget& t : targets) {
+    if (GemmSupports(t.w->type)) {
+      GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
+    } else {
+      dots.push_back(t);
+    }
+  }
+  if (!dots.empty()) MatMulDots(dots, x, n_tokens, team, isa, scratch);
 }
 
 void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,

@@ -237,33 +237,34 @@ TEST(KernelsTest, SimdQuantizerEqualsScalar) {
 
 TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
   // q/k/v-style fusion: matrices of different types and row counts over one input, several
-  // tokens (the blocked path) and one token (the mat-vec path), on a team.
+  // tokens (the blocked path), one token (the mat-vec path) and a prompt long enough that the
+  // float matrices go to the GEMM while the quantized ones stay on the dot kernels, on a team.
   std::mt19937 rng(13);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   const int64_t cols = 512;
-  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16};
-  const int64_t rows[] = {70, 33, 17};
+  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16, DType::kBF16};
+  const int64_t rows[] = {70, 33, 17, 21};
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightMatrix> ws;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     data.push_back(RandomWeights(types[i], rows[i], cols, rng));
     ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
   }
-  for (int tokens : {1, 6}) {
+  for (int tokens : {1, 6, 40}) {
     std::vector<float> x(cols * tokens);
     for (auto& v : x) v = normal(rng);
-    std::vector<std::vector<float>> fused(3), separate(3);
+    std::vector<std::vector<float>> fused(4), separate(4);
     std::vector<MatMulTarget> targets;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < 4; ++i) {
       fused[i].assign(rows[i] * tokens, 0.0f);
       separate[i].assign(rows[i] * tokens, 0.0f);
       targets.push_back({&ws[i], fused[i].data()});
     }
     MatMulScratch s1, s2;
     MatMulMany(targets, x.data(), tokens, &team, BestIsa(), &s1);
-    for (int i = 0; i < 3; ++i) MatMul(ws[i], x.data(), tokens, separate[i].data(), nullptr, Isa::kScalar, &s2);
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < 4; ++i) MatMul(ws[i], x.data(), tokens, separate[i].data(), nullptr, Isa::kScalar, &s2);
+    for (int i = 0; i < 4; ++i)
       for (size_t j = 0; j < fused[i].size(); ++j)
         ASSERT_NEAR(fused[i][j], separate[i][j], 1e-4f * (1 + std::fabs(separate[i][j])))
             << DTypeName(types[i]) << " tokens=" << tokens << " at " << j;

@@ -26,10 +26,6 @@ engine::Isa Isa() {
   return isa;
 }
 
-// Below this many rows of activations (decoding: one token per beam) the dot kernels win: GEMM
-// packs the whole weight matrix first.
-constexpr int kGemmMinRows = 16;
-
 // Runs fn(begin, end) over [0, n) in blocks spread over the team.
 template <typename Fn>
 void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
@@ -47,7 +43,7 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
 // is right for decoding but re-reads a 30-s window's activations from memory once per row).
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
   // Float weights over many positions (the encoder, attention, a prompt): the register-blocked GEMM.
-  if (engine::GemmSupports(w.type) && n >= kGemmMinRows && Isa() != engine::Isa::kScalar) {
+  if (engine::GemmSupports(w.type) && n >= engine::kGemmMinRows && Isa() != engine::Isa::kScalar) {
     engine::GemmFloat(w, x, n, w.cols, b ? b->data() : nullptr, y, w.rows, team, Isa());
     return;
   }
