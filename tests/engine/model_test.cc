@@ -169,6 +169,28 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, GoldenTest, testing::ValuesIn(Cases()), [](
   return name;
 });
 
+// A prompt of 16 tokens or more runs float matrices on the GEMM (gemm.h), one token at a time on
+// the dot kernels: the logits of both paths agree.
+TEST(ModelTest, LongPromptOnGemmMatchesTokenByToken) {
+  for (const char* name : {"qwen2-small-f32.gguf", "qwen2-small-f16-safetensors", "llama-small-bf16-safetensors"}) {
+    auto model = Model::Load(kData + name);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    std::vector<TokenId> ids;
+    for (int i = 0; i < 24; ++i) ids.push_back(static_cast<TokenId>((i * 37 + 11) % (*model)->config().n_vocab));
+    Sequence whole(**model, 64), single(**model, 64);
+    std::vector<float> a, b;
+    ASSERT_TRUE(whole.Append(ids, &a).ok());
+    for (TokenId id : ids) ASSERT_TRUE(single.Append({id}, &b).ok());
+    ASSERT_EQ(a.size(), b.size());
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      max_diff = std::max(max_diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(b[i])));
+    }
+    EXPECT_LE(max_diff, 1e-4 * max_abs) << name;
+  }
+}
+
 TEST(ModelTest, CorruptOrMissingFilesGiveClearErrors) {
   auto missing = Model::Load("/no/such/model.gguf");
   ASSERT_FALSE(missing.ok());
