@@ -2,11 +2,11 @@
 // mat-mat built on them.
 //
 // Float weights (F32, F16, BF16) multiply f32 activations. Quantized weights multiply quantized
-// activations: Q8_0, Q5_0, Q5_1 and Q4_0 read Q8 blocks of 32 (one f32 scale per 32 values, like their own
-// blocks); the K-quants Q4_K and Q6_K read Q8K blocks of 256 (one scale per super-block, as ggml's
-// Q8_K), so a super-block's sub-block products add up in integers and meet a float once — the
-// per-32 scheme cost them a conversion and a float FMA every 32 values and made them
-// compute-bound. A mat-mul quantizes its input once in each block size its matrices need.
+// activations: Q8_0, Q5_0, Q5_1 and Q4_0 read Q8 blocks of 32 (one f32 scale per 32 values, like
+// their own blocks); the K-quants Q4_K and Q6_K read Q8K blocks of 256 (one scale per super-block,
+// as ggml's Q8_K), so a super-block's sub-block products add up in integers and meet a float once
+// (the per-32 scheme cost them a conversion and a float FMA every 32 values and made them
+// compute-bound). A mat-mul quantizes its input once in each block size its matrices need.
 // Each kernel exists as a scalar reference and as SIMD versions (AVX2; AVX-512 where built in)
 // chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
 // Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
