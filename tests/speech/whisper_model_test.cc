@@ -123,7 +123,7 @@ void ExpectDecodingMatchesReference(const std::string& model_path) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const Model& m = **model;
   const auto reference = ReferenceDecoding();
-  ASSERT_EQ(reference.size(), 14u) << "regenerate with tools/whisper/tiny_model.py";
+  ASSERT_EQ(reference.size(), 19u) << "regenerate with tools/whisper/tiny_model.py";
   engine::WorkerTeam team(2);
   for (const std::string clip : {"en", "zh"}) {
     LogMel mel;
@@ -224,6 +224,58 @@ TEST(WhisperModelTest, LogitFiltersMatchNumpyReference) {
     auto beam = BeamSearchDecode(m, *audio, *prompt, options);
     ASSERT_TRUE(beam.ok()) << beam.status().ToString();
     EXPECT_EQ(*beam, Ids(reference.at("beam5_" + fixture + " en"))) << fixture;
+  }
+}
+
+// DecodeStats (no_speech_prob, avg_logprob) and the silence rule against the reference: the plain
+// model, the two filter fixtures, and a fixture whose <|nospeech|> row is 7 x the row of the most
+// likely token at the <|startoftranscript|> position (no_speech_prob 0.81: dropped as silence).
+TEST(WhisperModelTest, DecodeStatsAndSilenceRuleMatchNumpyReference) {
+  const auto reference = ReferenceDecoding();
+  for (const std::string fixture : {"plain", "blank", "nospeech", "silence"}) {
+    auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+    ASSERT_TRUE(model.ok());
+    Model& m = **model;
+    ASSERT_GE(m.specials.no_speech, 0);
+    Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
+    const int d = m.hparams.n_text_state;
+    emb.raw.clear();  // the matmul reads the f32 data
+    auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
+    auto audio = Encode(m, ReferenceMel());
+    ASSERT_TRUE(audio.ok());
+    auto prompt = TranscribePrompt(m, "en");
+    ASSERT_TRUE(prompt.ok());
+    if (fixture == "blank") {
+      auto plain = GreedyDecode(m, *audio, *prompt, 1);
+      ASSERT_TRUE(plain.ok());
+      const int first = plain->back();
+      for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
+    } else if (fixture == "nospeech") {
+      for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] *= 3.0f;
+    } else if (fixture == "silence") {
+      Decoder decoder(m, *audio);
+      std::vector<float> sot_logits;
+      const int sot[1] = {m.specials.start_of_transcript};
+      ASSERT_TRUE(decoder.StepBatch(sot, &sot_logits).ok());
+      const int top = static_cast<int>(std::max_element(sot_logits.begin(), sot_logits.end()) - sot_logits.begin());
+      for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] = 7.0f * row(top)[c];
+      audio = Encode(m, ReferenceMel());  // the encoder does not read the token rows; same output
+      ASSERT_TRUE(audio.ok());
+    }
+    Decoder decoder(m, *audio);
+    DecodeStats stats;
+    auto ids = GreedyDecode(&decoder, *prompt, 20, &stats);
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+    if (fixture == "plain") {
+      EXPECT_EQ(*ids, ReferenceTokens()) << fixture;
+    } else {
+      EXPECT_EQ(*ids, Ids(reference.at("greedy_" + fixture + " en"))) << fixture;
+    }
+    const std::vector<std::string>& want = reference.at("stats_" + fixture + " en");
+    ASSERT_EQ(want.size(), 2u);
+    EXPECT_NEAR(stats.no_speech_prob, std::stod(want[0]), 1e-4) << fixture;
+    EXPECT_NEAR(stats.avg_logprob, std::stod(want[1]), 1e-4) << fixture;
+    EXPECT_EQ(IsNoSpeech(stats, 0.6, -1.0), fixture == "silence") << fixture;
   }
 }
 

@@ -60,6 +60,7 @@ EOT = TOKEN_ID["<|endoftext|>"]
 BLANK = TOKEN_ID[" "]
 
 BLANK_OVER_FIRST, NOSPEECH_SCALE = 1.05, 3.0  # embedding rows of the logit-filter fixtures
+SILENCE_OVER_TOP = 7.0  # the <|nospeech|> row of the silence-rule fixture
 
 F16_MATRICES = True  # 2-D weights stored as float16 (as released ggml f16 files); the rest float32
 
@@ -420,6 +421,23 @@ def suppressed(logits, first):
     return out
 
 
+def decode_stats(w, audio, prompt, ids):
+    """openai-whisper's per-result figures for a decoded sequence: no_speech_prob (the softmax of
+    the logits at the <|startoftranscript|> position, unfiltered, at <|nospeech|>) and avg_logprob
+    (the log-probabilities of the generated tokens, <|endoftext|> included, under the filtered
+    logits, summed and divided by the text tokens + 1)."""
+    sot_logits = decode_logits(w, [prompt[0]], audio)
+    p = np.exp(sot_logits - sot_logits.max())
+    no_speech = p[TOKEN_ID["<|nospeech|>"]] / p.sum()
+    total, text = 0.0, 0
+    for i in range(len(prompt), len(ids)):
+        lp = log_softmax(suppressed(decode_logits(w, ids[:i], audio), i == len(prompt)))
+        total += lp[ids[i]]
+        if ids[i] != EOT:
+            text += 1
+    return float(no_speech), total / (text + 1)
+
+
 def greedy(w, audio):
     """Greedy ids and the smallest top-1 minus top-2 logit margin met (how robust the argmax is
     to float32 rounding in another implementation)."""
@@ -572,6 +590,7 @@ def main(out_dir):
     assert np.array_equal(audio_st, audio_gg)
     write_rows(os.path.join(out_dir, "reference_encoder_out.bin"), audio_st)
     tokens, margin = greedy(from_st, audio_st)
+    stats_plain = decode_stats(from_st, audio_st, PROMPT, tokens)
     with open(os.path.join(out_dir, "reference_tokens.txt"), "w") as f:
         f.write("# prompt (4 ids) then greedy ids; tools/whisper/tiny_model.py, seed %d\n" % SEED)
         f.write(" ".join(map(str, tokens)) + "\n")
@@ -626,10 +645,26 @@ def main(out_dir):
         else:
             assert tok in unfiltered and tok not in filtered, (unfiltered, filtered)
         runs.append("greedy_%s en %s" % (name, " ".join(map(str, filtered))))
+        runs.append("stats_%s en %.6f %.6f" % ((name,) + decode_stats(w_boost, audio_st, PROMPT, filtered)))
         ids, _, _ = beam_search(w_boost, audio_st, PROMPT)
         assert tok not in ids[len(PROMPT):len(PROMPT) + 1] and max(ids[len(PROMPT):]) <= EOT, ids
         runs.append("beam5_%s en %s" % (name, " ".join(map(str, ids))))
         print("%s fixture: unfiltered %s, filtered %s" % (name, unfiltered[len(PROMPT):], filtered[len(PROMPT):]))
+    runs.append("stats_plain en %.6f %.6f" % stats_plain)
+    # openai-whisper's silence rule: with the <|nospeech|> row set to SILENCE_OVER_TOP x the row of
+    # the most likely token at the <|startoftranscript|> position, no_speech_prob passes 0.6 while
+    # the random model's avg_logprob stays under -1: the transcript must be dropped (checked here).
+    sot_logits = decode_logits(from_st, [PROMPT[0]], audio_st)
+    w_silence = dict(from_st)
+    emb = w_silence["decoder.token_embedding.weight"].copy()
+    emb[TOKEN_ID["<|nospeech|>"]] = SILENCE_OVER_TOP * emb[int(np.argmax(sot_logits))]
+    w_silence["decoder.token_embedding.weight"] = emb
+    silence_ids, _ = greedy(w_silence, audio_st)
+    stats_silence = decode_stats(w_silence, audio_st, PROMPT, silence_ids)
+    assert stats_silence[0] > 0.6 and stats_silence[1] <= -1.0 and stats_plain[0] < 0.6, (stats_silence, stats_plain)
+    runs.append("greedy_silence en %s" % " ".join(map(str, silence_ids)))
+    runs.append("stats_silence en %.6f %.6f" % stats_silence)
+    print("no-speech fixture: no_speech_prob %.3f, avg_logprob %.3f (plain: %.3f, %.3f)" % (stats_silence + stats_plain))
     write_decoding(os.path.join(out_dir, "reference_decoding.txt"), runs)
     print("encoder out", audio_st.shape, "std %.3f" % audio_st.std(), "min logit margin %.4f" % margin)
     print("tokens", tokens)

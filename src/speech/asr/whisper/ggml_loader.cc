@@ -50,6 +50,7 @@ void StandardSpecials(int n_vocab, SpecialTokens* s) {
   for (int i = 0; i < languages; ++i) s->languages[WhisperLanguageCodes()[i]] = 50259 + i;
   s->translate = 50259 + languages;
   s->transcribe = s->translate + 1;
+  s->no_speech = s->translate + 4;
   s->no_timestamps = s->translate + 5;
 }
 
@@ -61,6 +62,7 @@ void SpecialsFromVocab(const std::vector<std::string>& vocab, SpecialTokens* s) 
     else if (t == "<|transcribe|>") s->transcribe = id;
     else if (t == "<|translate|>") s->translate = id;
     else if (t == "<|notimestamps|>") s->no_timestamps = id;
+    else if (t == "<|nospeech|>" || t == "<|nocaptions|>") s->no_speech = id;
     else if (t.size() > 4 && t.rfind("<|", 0) == 0 && t.compare(t.size() - 2, 2, "|>") == 0) {
       const std::string code = t.substr(2, t.size() - 4);
       const auto& codes = WhisperLanguageCodes();

@@ -148,8 +148,10 @@ Result<std::unique_ptr<Model>> LoadModel(const std::string& path) {
                    : LoadGgmlModel(path);
   if (!model.ok()) return model;
   const std::vector<std::string>& vocab = (*model)->vocab;
-  if (auto it = std::find(vocab.begin(), vocab.end(), " "); it != vocab.end()) {
-    (*model)->specials.blank = static_cast<int>(it - vocab.begin());
+  SpecialTokens& sp = (*model)->specials;
+  for (int id = 0; id < static_cast<int>(vocab.size()); ++id) {
+    if (vocab[id] == " " && sp.blank < 0) sp.blank = id;
+    if ((vocab[id] == "<|nospeech|>" || vocab[id] == "<|nocaptions|>") && sp.no_speech < 0) sp.no_speech = id;
   }
   return model;
 }

@@ -43,6 +43,7 @@ struct SpecialTokens {
   int transcribe = -1;
   int translate = -1;
   int no_timestamps = -1;
+  int no_speech = -1;  // <|nospeech|> (<|nocaptions|> in older vocabularies)
   int blank = -1;  // the token " " (looked up in the vocabulary)
   std::map<std::string, int> languages;  // "en" -> id of <|en|>
   // From a Hugging Face generation_config.json when it lists them: tokens never generated

@@ -472,25 +472,63 @@ void SuppressLogits(const Model& model, bool first, float* logits) {
   }
 }
 
-Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens) {
+bool IsNoSpeech(const DecodeStats& stats, double no_speech_threshold, double logprob_threshold) {
+  return stats.no_speech_prob > no_speech_threshold && stats.avg_logprob <= logprob_threshold;
+}
+
+namespace {
+
+// log(sum(exp(l))) over one position's logits (-inf entries count zero).
+double LogSumExp(const float* l, int n) {
+  const float max_l = *std::max_element(l, l + n);
+  double sum = 0.0;
+  for (int t = 0; t < n; ++t) sum += std::exp(static_cast<double>(l[t]) - max_l);
+  return std::log(sum) + max_l;
+}
+
+// Feeds the prompt; `logits` gets the last position's, `sot_logits` (when not null) the first's.
+Status FeedPrompt(Decoder& decoder, const std::vector<int>& prompt, std::vector<float>* logits,
+                  std::vector<float>* sot_logits) {
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const int id[1] = {prompt[i]};
+    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? logits : (i == 0 ? sot_logits : nullptr)); !s.ok())
+      return s;
+    if (i == 0 && sot_logits != nullptr && prompt.size() == 1) *sot_logits = *logits;
+  }
+  return Status::Ok();
+}
+
+double NoSpeechProb(const Model& model, const std::vector<float>& sot_logits) {
+  const int id = model.specials.no_speech;
+  if (id < 0 || id >= static_cast<int>(sot_logits.size())) return 0.0;
+  return std::exp(static_cast<double>(sot_logits[id]) - LogSumExp(sot_logits.data(), static_cast<int>(sot_logits.size())));
+}
+
+}  // namespace
+
+Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens,
+                                      DecodeStats* stats) {
   if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
   Decoder& decoder = *decoder_ptr;
   const Model& model = decoder.model();
+  const int n_vocab = model.hparams.n_vocab;
   decoder.Reset();
   std::vector<int> tokens = prompt;
-  std::vector<float> logits;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const int id[1] = {prompt[i]};
-    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? &logits : nullptr); !s.ok()) return s;
-  }
+  std::vector<float> logits, sot_logits;
+  if (Status s = FeedPrompt(decoder, prompt, &logits, stats ? &sot_logits : nullptr); !s.ok()) return s;
+  double sum_logprob = 0.0;
+  int text_tokens = 0;
   for (int n = 0; n < max_new_tokens && decoder.n_past() < model.hparams.n_text_ctx; ++n) {
     SuppressLogits(model, n == 0, logits.data());
     const int next = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (stats) sum_logprob += static_cast<double>(logits[next]) - LogSumExp(logits.data(), n_vocab);
     tokens.push_back(next);
     if (next == model.specials.end_of_text) break;
+    ++text_tokens;
     const int id[1] = {next};
     if (Status s = decoder.StepBatch(id, &logits); !s.ok()) return s;
   }
+  if (stats) *stats = {NoSpeechProb(model, sot_logits), sum_logprob / (text_tokens + 1)};
   return tokens;
 }
 
@@ -500,7 +538,8 @@ Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutpu
   return BeamSearchDecode(&decoder, prompt, options);
 }
 
-Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, const BeamOptions& options) {
+Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, const BeamOptions& options,
+                                          DecodeStats* stats) {
   if (prompt.empty()) return Status::InvalidArgument("whisper beam search: the prompt is empty");
   if (options.beam_size < 1) {
     return Status::InvalidArgument("whisper beam search: beam size " + std::to_string(options.beam_size) + " (use >= 1)");
@@ -511,11 +550,8 @@ Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vecto
   const int beam = options.beam_size;
   const int eot = model.specials.end_of_text;
   const int n_vocab = model.hparams.n_vocab;
-  std::vector<float> logits;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const int id[1] = {prompt[i]};
-    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? &logits : nullptr); !s.ok()) return s;
-  }
+  std::vector<float> logits, sot_logits;
+  if (Status s = FeedPrompt(decoder, prompt, &logits, stats ? &sot_logits : nullptr); !s.ok()) return s;
   // openai-whisper starts with beam_size copies of the prompt; the copies' identical candidates
   // collapse into one (its scores are keyed by sequence), so one live sequence is equivalent.
   std::vector<std::vector<int>> live = {{}};  // generated ids per live sequence
@@ -604,6 +640,10 @@ Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vecto
   }
   std::vector<int> tokens = prompt;
   if (!finished.empty()) tokens.insert(tokens.end(), finished[best].first.begin(), finished[best].first.end());
+  if (stats) {
+    const double text = finished.empty() ? 0.0 : static_cast<double>(finished[best].first.size() - 1);
+    *stats = {NoSpeechProb(model, sot_logits), finished.empty() ? 0.0 : finished[best].second / (text + 1)};
+  }
   return tokens;
 }
 

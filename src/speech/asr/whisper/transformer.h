@@ -86,12 +86,24 @@ Result<LanguageGuess> DetectLanguage(Decoder* decoder);
 // (`first`), also " " and <|endoftext|> (or the config's "begin_suppress_tokens").
 void SuppressLogits(const Model& model, bool first, float* logits);
 
+// openai-whisper's figures of a decoding result: the probability of <|nospeech|> at the
+// <|startoftranscript|> position (unfiltered logits), and the generated tokens' log-probabilities
+// (under the filtered logits, <|endoftext|> included) summed and divided by the text tokens + 1.
+struct DecodeStats {
+  double no_speech_prob = 0.0;
+  double avg_logprob = 0.0;
+};
+// openai-whisper's silence rule: no speech when <|nospeech|> is likely (> no_speech_threshold,
+// 0.6 there) and the text is not confidently decoded (avg_logprob <= logprob_threshold, -1.0).
+bool IsNoSpeech(const DecodeStats& stats, double no_speech_threshold, double logprob_threshold);
+
 // Feeds `prompt`, then appends argmax tokens (after SuppressLogits) until <|endoftext|> (included),
-// max_new_tokens or n_text_ctx. Returns prompt + generated ids.
+// max_new_tokens or n_text_ctx. Returns prompt + generated ids; fills `stats` when given.
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                       int max_new_tokens, engine::WorkerTeam* team = nullptr);
 // The decoding functions on a caller's Decoder, which they Reset() first.
-Result<std::vector<int>> GreedyDecode(Decoder* decoder, const std::vector<int>& prompt, int max_new_tokens);
+Result<std::vector<int>> GreedyDecode(Decoder* decoder, const std::vector<int>& prompt, int max_new_tokens,
+                                      DecodeStats* stats = nullptr);
 
 // openai-whisper's BeamSearchDecoder with patience 1 and MaximumLikelihoodRanker(length_penalty=None):
 // each step expands every live beam by its beam_size + 1 best log-probabilities, keeps the
@@ -106,6 +118,8 @@ struct BeamOptions {
 };
 Result<std::vector<int>> BeamSearchDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                           const BeamOptions& options, engine::WorkerTeam* team = nullptr);
-Result<std::vector<int>> BeamSearchDecode(Decoder* decoder, const std::vector<int>& prompt, const BeamOptions& options);
+// `stats` (when given) describes the chosen sequence.
+Result<std::vector<int>> BeamSearchDecode(Decoder* decoder, const std::vector<int>& prompt, const BeamOptions& options,
+                                          DecodeStats* stats = nullptr);
 
 }  // namespace cadence::speech::whisper

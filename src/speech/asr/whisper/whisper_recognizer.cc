@@ -191,9 +191,13 @@ Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k,
   }
   auto prompt = TranscribePrompt(m, t.language);
   if (!prompt.ok()) return prompt.status();
-  auto ids = beam_size > 1 ? BeamSearchDecode(&decoder, *prompt, {beam_size, max_tokens})
-                           : GreedyDecode(&decoder, *prompt, max_tokens);
+  DecodeStats stats;
+  auto ids = beam_size > 1 ? BeamSearchDecode(&decoder, *prompt, {beam_size, max_tokens}, &stats)
+                           : GreedyDecode(&decoder, *prompt, max_tokens, &stats);
   if (!ids.ok()) return ids.status();
+  // openai-whisper's silence rule: Whisper fills noise with plausible text ("Thank you."); when
+  // <|nospeech|> is likely and the text is not confidently decoded, there is no transcript.
+  if (IsNoSpeech(stats, options_.no_speech_threshold, options_.logprob_threshold)) return t;
   t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt->size()), ids->end()));
   return t;
 }

@@ -34,6 +34,10 @@ struct WhisperOptions {
   int partial_interval_ms = 1000;
   int partial_max_tokens = 32;
   int threads = 0;               // <= 0: engine::DefaultThreads()
+  // openai-whisper's silence rule (IsNoSpeech): an empty transcript when <|nospeech|> is more likely
+  // than no_speech_threshold and the average log-probability is at most logprob_threshold.
+  double no_speech_threshold = 0.6;
+  double logprob_threshold = -1.0;
 };
 
 class WhisperRecognizer : public Recognizer {
