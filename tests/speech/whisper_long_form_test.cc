@@ -93,6 +93,9 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
   ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
   EXPECT_EQ(streamed->text, batch->text);
   EXPECT_EQ(streamed->language, "en");
+  EXPECT_EQ(streamed->confidence, batch->confidence);
+  EXPECT_GT(batch->confidence, 0.0);
+  EXPECT_LE(batch->confidence, 1.0);
   // The last partial holds every finished segment's final text.
   std::string finished;
   for (size_t i = 0; i + 1 < segments.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "speech/asr/whisper/whisper_recognizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "speech/asr/whisper/log_mel.h"
@@ -12,6 +13,13 @@ namespace {
 
 // Audio past one window is finished segment by segment as it arrives (long_form.h): Partial()
 // transcribes each completed segment once, at final quality, and Finish() only the rest.
+// A long utterance's confidence: the lowest of its segments' that hold text (-1 while none does;
+// a transcript reports 0 then).
+double JoinedConfidence(double so_far, const Transcript& segment) {
+  if (segment.text.empty()) return so_far;
+  return so_far < 0.0 ? segment.confidence : std::min(so_far, segment.confidence);
+}
+
 class WhisperStream : public RecognizerStream {
  public:
   explicit WhisperStream(const WhisperRecognizer& recognizer) : recognizer_(recognizer) {}
@@ -44,6 +52,7 @@ class WhisperStream : public RecognizerStream {
       if (!rest.ok()) return rest.status();
       t = std::move(rest).value();
     }
+    t.confidence = std::max(0.0, JoinedConfidence(done_confidence_, t));
     t.text = done_text_ + t.text;
     return t;
   }
@@ -63,6 +72,7 @@ class WhisperStream : public RecognizerStream {
                              samples_.begin() + static_cast<std::ptrdiff_t>(cut)),
           FinalLanguage());
       if (!t.ok()) return t.status();
+      done_confidence_ = JoinedConfidence(done_confidence_, *t);
       done_text_ += t->text;
       segment_language_ = language_ = t->language;
       done_until_ = cut;
@@ -83,6 +93,7 @@ class WhisperStream : public RecognizerStream {
   size_t done_until_ = 0;   // samples before this are transcribed into done_text_
   std::string done_text_;
   std::string segment_language_;  // the first finished segment's
+  double done_confidence_ = -1.0;  // JoinedConfidence of the finished segments; -1: none with text
   size_t partial_at_samples_ = 0;
   std::string partial_;
   std::string language_ = recognizer_.options().language;  // the partials'
@@ -142,14 +153,17 @@ Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>&
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
   Transcript all;
   all.language = options_.language;
+  double confidence = -1.0;
   for (const Segment& s : LongFormSegments(samples_16k, window_samples())) {
     auto t = TranscribeWindow(std::vector<float>(samples_16k.begin() + static_cast<std::ptrdiff_t>(s.begin),
                                                  samples_16k.begin() + static_cast<std::ptrdiff_t>(s.end)),
                               all.language);
     if (!t.ok()) return t.status();
+    confidence = JoinedConfidence(confidence, *t);
     all.text += t->text;
     all.language = t->language;  // the first segment's (detected) language holds for the rest
   }
+  all.confidence = std::max(0.0, confidence);
   if (samples_16k.empty()) return TranscribeWindow(samples_16k, all.language);
   return all;
 }
@@ -199,6 +213,7 @@ Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k,
   // <|nospeech|> is likely and the text is not confidently decoded, there is no transcript.
   if (IsNoSpeech(stats, options_.no_speech_threshold, options_.logprob_threshold)) return t;
   t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt->size()), ids->end()));
+  t.confidence = std::exp(stats.avg_logprob);  // the tokens' geometric-mean probability
   return t;
 }
 
