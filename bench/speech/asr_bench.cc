@@ -95,7 +95,28 @@ struct Random {
   }
 };
 
-std::unique_ptr<whisper::Model> RandomModel(const std::string& name, int d, int layers, int heads) {
+// Q8_0 blocks of `values` (a multiple of 32): d = max|v| / 127 as f16, q = round(v / d); `values`
+// becomes what the blocks decode to.
+std::vector<uint8_t> QuantizeQ8_0(std::vector<float>* values) {
+  std::vector<uint8_t> raw(values->size() / 32 * cadence::engine::kQ8_0Bytes);
+  for (size_t b = 0; b < values->size() / 32; ++b) {
+    float* v = values->data() + 32 * b;
+    uint8_t* out = raw.data() + b * cadence::engine::kQ8_0Bytes;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+    const uint16_t h = cadence::engine::Fp32ToFp16(amax / 127.0f);
+    std::memcpy(out, &h, 2);
+    const float d = cadence::engine::Fp16ToFp32(h);
+    for (int i = 0; i < 32; ++i) {
+      const int q = d > 0.0f ? static_cast<int>(std::lround(v[i] / d)) : 0;
+      out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127, 127)));
+      v[i] = d * static_cast<int8_t>(out[2 + i]);
+    }
+  }
+  return raw;
+}
+
+std::unique_ptr<whisper::Model> RandomModel(const std::string& name, int d, int layers, int heads, bool q8_0) {
   auto m = std::make_unique<whisper::Model>();
   m->path = "random " + name + "-shaped model";
   m->format = "memory";
@@ -122,7 +143,11 @@ std::unique_ptr<whisper::Model> RandomModel(const std::string& name, int d, int 
     if (tensor_name == "decoder.token_embedding.weight") {
       std::fill_n(t.data.begin() + static_cast<size_t>(s.end_of_text) * d, d, 0.0f);
     }
-    if (matrix && tensor_name.find("positional") == std::string::npos) {
+    if (q8_0 && shape.size() == 2 && tensor_name.find("positional") == std::string::npos && shape[1] % 32 == 0) {
+      // As whisper.cpp's quantize: 2-D matrices in Q8_0, convolutions and positions as before.
+      t.stored_type = cadence::engine::DType::kQ8_0;
+      t.raw = QuantizeQ8_0(&t.data);
+    } else if (matrix && tensor_name.find("positional") == std::string::npos) {
       // Stored as F16, as in released ggml f16 files; data holds the same values widened.
       t.stored_type = cadence::engine::DType::kF16;
       t.raw.resize(2 * static_cast<size_t>(count));
@@ -319,12 +344,18 @@ int RunAsrBench(int argc, char** argv) {
   flags.Value("tokens", "N", "tokens decoded for a 5-s utterance", "20");
   flags.Value("beam", "N", "beam size for the beam-step figure (1: skip)", "5");
   flags.Value("repeat", "N", "repetitions of the encoder and end-to-end runs (the best is shown)", "2");
+  flags.Value("weights", "TYPE", "matrix type of the random models: f16 or q8_0", "f16");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   const int threads = flags.GetInt("threads", cadence::engine::DefaultThreads());
   const int tokens = std::max(2, flags.GetInt("tokens", 20));
   const int beam = flags.GetInt("beam", 5);
   const int repeat = std::max(1, flags.GetInt("repeat", 2));
+  if (flags.Get("weights") != "f16" && flags.Get("weights") != "q8_0") {
+    std::fprintf(stderr, "error: --weights: '%s' is not f16 or q8_0\n", flags.Get("weights").c_str());
+    return 2;
+  }
+  const bool q8_0 = flags.Get("weights") == "q8_0";
   std::printf("asr bench: %d thread(s), kernels %s, load average %s\n", threads,
               std::string(cadence::engine::IsaName(cadence::engine::BestIsa())).c_str(), LoadAverage().c_str());
   if (!flags.Get("model").empty()) {
@@ -336,11 +367,11 @@ int RunAsrBench(int argc, char** argv) {
     if (BenchModel(**model, threads, tokens, beam, repeat) != 0) return 1;
   } else {
     const auto build = Clock::now();
-    auto tiny = RandomModel("whisper-tiny", 384, 4, 6);
+    auto tiny = RandomModel("whisper-tiny", 384, 4, 6, q8_0);
     std::printf("(random weights built in %.1f s)\n", Since(build));
     if (BenchModel(*tiny, threads, tokens, beam, repeat) != 0) return 1;
     tiny.reset();
-    auto base = RandomModel("whisper-base", 512, 6, 8);
+    auto base = RandomModel("whisper-base", 512, 6, 8, q8_0);
     if (BenchModel(*base, threads, tokens, beam, repeat) != 0) return 1;
   }
   BenchSilero();

@@ -1,7 +1,6 @@
 #include "engine/gemm.h"
 
 #include <algorithm>
-#include <cassert>
 #include <vector>
 
 #include "engine/parallel.h"
@@ -35,11 +34,8 @@ void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int
 
 }  // namespace
 
-bool GemmSupports(DType type) { return type == DType::kF32 || type == DType::kF16 || type == DType::kBF16; }
-
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa) {
-  assert(GemmSupports(w.type));
   const int64_t n = w.rows, k = w.cols;
   if (m <= 0 || n <= 0) return;
   const int64_t panels = (n + kGemmNr - 1) / kGemmNr;

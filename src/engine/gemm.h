@@ -23,12 +23,12 @@ constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
 constexpr int kGemmMinRows = 16;
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
-// w: F32, F16 or BF16 (GemmSupports; quantized types go through MatMul). bias may be null; team
-// may be null (single-threaded). isa kScalar runs the reference tile, any other the AVX2 one.
+// w: any DType; quantized rows are dequantized into the panels, so the product is the f32
+// activations times the stored weights (MatMul instead quantizes the activations; the LLM keeps
+// that path for quantized weights, Whisper's encoder takes this one for every type). bias may be
+// null; team may be null (single-threaded). isa kScalar runs the reference tile, any other the
+// AVX2 one.
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa);
-
-// Whether GemmFloat takes `type` (F32, F16, BF16).
-bool GemmSupports(DType type);
 
 }  // namespace cadence::engine

@@ -377,7 +377,7 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
   // reload each weight row once per token); the others share the dot kernels' loop.
   std::vector<MatMulTarget> dots;
   for (const MatMulTarget& t : targets) {
-    if (GemmSupports(t.w->type)) {
+    if (!IsQuantized(t.w->type)) {
       GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
     } else {
       dots.push_back(t);

@@ -31,8 +31,11 @@ using testing::ReferenceTokens;
 using testing::TinyPath;
 
 constexpr double kEncoderTolerance = 1e-4;
-// Q8_0 weights with Q8 activations against float64 on the dequantized weights (measured 0.042).
-constexpr double kQ8EncoderTolerance = 0.1;
+// The Q8_0 model's encoder against float64 on the dequantized weights: the encoder's GEMM widens
+// the stored rows and keeps the activations in f32, so it is held to the float bound (measured
+// 2.2e-6; with Q8-quantized activations on the dot kernels it was 0.042). Its decoder steps still
+// run the Q8_0 dot kernels.
+constexpr double kQ8EncoderTolerance = kEncoderTolerance;
 
 std::vector<uint8_t> ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -42,8 +42,9 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
 // block of x and a few weight rows in cache (the engine's MatMul streams all tokens per row, which
 // is right for decoding but re-reads a 30-s window's activations from memory once per row).
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
-  // Float weights over many positions (the encoder, attention, a prompt): the register-blocked GEMM.
-  if (engine::GemmSupports(w.type) && n >= engine::kGemmMinRows && Isa() != engine::Isa::kScalar) {
+  // Many positions (the encoder, attention, cross-attention keys/values): the register-blocked
+  // GEMM, for every weight type (quantized rows are widened to f32 once per call).
+  if (n >= engine::kGemmMinRows && Isa() != engine::Isa::kScalar) {
     engine::GemmFloat(w, x, n, w.cols, b ? b->data() : nullptr, y, w.rows, team, Isa());
     return;
   }
