@@ -190,90 +190,78 @@ TEST(WhisperModelTest, BeamsThatFinishEarlyMatchNumpyReference) {
   }
 }
 
-// The logit filters (SuppressLogits), on the reference's two fixtures: the " " embedding row set to
-// 1.05 x the row of greedy's first token (unfiltered decoding would start with a blank), and the
-// <|nospeech|> row scaled by 3 (unfiltered decoding would emit it; tiny_model.py checks both).
-// Greedy and beam 5 must give the filtered reference's ids.
+// The tiny model with one of tools/whisper/tiny_model.py's decoding fixtures applied to its token
+// embedding (the encoder does not read it): "plain" (unchanged); "blank", the " " row set to
+// 1.05 x the row of greedy's first token (unfiltered decoding would start with a blank);
+// "nospeech", the <|nospeech|> row scaled by 3 (unfiltered decoding would emit it); "silence", the
+// <|nospeech|> row set to 7 x the row of the most likely token at <|startoftranscript|>.
+struct Fixture {
+  std::unique_ptr<Model> model;
+  EncoderOutput audio;
+  std::vector<int> prompt;
+};
+
+Fixture LoadFixture(const std::string& name) {
+  Fixture f;
+  auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
+  EXPECT_TRUE(model.ok());
+  if (!model.ok()) return f;
+  f.model = std::move(model).value();
+  Model& m = *f.model;
+  EXPECT_EQ(m.specials.blank, 0) << "the tiny vocabulary's \" \" is id 0";
+  EXPECT_GE(m.specials.no_speech, 0);
+  f.audio = Encode(m, ReferenceMel()).value();
+  f.prompt = TranscribePrompt(m, "en").value();
+  Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
+  const int d = m.hparams.n_text_state;
+  emb.raw.clear();  // the matmul reads the f32 data
+  auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
+  if (name == "blank") {
+    const int first = GreedyDecode(m, f.audio, f.prompt, 1).value().back();
+    for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
+  } else if (name == "nospeech") {
+    for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] *= 3.0f;
+  } else if (name == "silence") {
+    Decoder decoder(m, f.audio);
+    std::vector<float> sot_logits;
+    const int sot[1] = {m.specials.start_of_transcript};
+    EXPECT_TRUE(decoder.StepBatch(sot, &sot_logits).ok());
+    const int top = static_cast<int>(std::max_element(sot_logits.begin(), sot_logits.end()) - sot_logits.begin());
+    for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] = 7.0f * row(top)[c];
+  }
+  return f;
+}
+
+// The logit filters (SuppressLogits) on the "blank" and "nospeech" fixtures (tiny_model.py checks
+// that unfiltered decoding would go wrong on both): greedy and beam 5 give the reference's ids.
 TEST(WhisperModelTest, LogitFiltersMatchNumpyReference) {
   const auto reference = ReferenceDecoding();
   for (const std::string fixture : {"blank", "nospeech"}) {
-    auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
-    ASSERT_TRUE(model.ok());
-    Model& m = **model;
-    ASSERT_EQ(m.specials.blank, 0) << "the tiny vocabulary's \" \" is id 0";
-    Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
-    const int d = m.hparams.n_text_state;
-    emb.raw.clear();  // the matmul reads the f32 data
-    auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
-    auto audio = Encode(m, ReferenceMel());
-    ASSERT_TRUE(audio.ok());
-    auto prompt = TranscribePrompt(m, "en");
-    ASSERT_TRUE(prompt.ok());
-    if (fixture == "blank") {
-      auto plain = GreedyDecode(m, *audio, *prompt, 1);
-      ASSERT_TRUE(plain.ok());
-      const int first = plain->back();
-      for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
-    } else {
-      const int nospeech = static_cast<int>(std::find(m.vocab.begin(), m.vocab.end(), "<|nospeech|>") - m.vocab.begin());
-      ASSERT_LT(nospeech, static_cast<int>(m.vocab.size()));
-      for (int c = 0; c < d; ++c) row(nospeech)[c] *= 3.0f;
-    }
-    auto greedy = GreedyDecode(m, *audio, *prompt, 20);
+    Fixture f = LoadFixture(fixture);
+    ASSERT_TRUE(f.model);
+    auto greedy = GreedyDecode(*f.model, f.audio, f.prompt, 20);
     ASSERT_TRUE(greedy.ok()) << greedy.status().ToString();
     EXPECT_EQ(*greedy, Ids(reference.at("greedy_" + fixture + " en"))) << fixture;
     BeamOptions options;
     options.max_new_tokens = 20;
-    auto beam = BeamSearchDecode(m, *audio, *prompt, options);
+    auto beam = BeamSearchDecode(*f.model, f.audio, f.prompt, options);
     ASSERT_TRUE(beam.ok()) << beam.status().ToString();
     EXPECT_EQ(*beam, Ids(reference.at("beam5_" + fixture + " en"))) << fixture;
   }
 }
 
-// DecodeStats (no_speech_prob, avg_logprob) and the silence rule against the reference: the plain
-// model, the two filter fixtures, and a fixture whose <|nospeech|> row is 7 x the row of the most
-// likely token at the <|startoftranscript|> position (no_speech_prob 0.81: dropped as silence).
+// DecodeStats (no_speech_prob, avg_logprob) and the silence rule against the reference on every
+// fixture; only "silence" (no_speech_prob 0.81) is dropped.
 TEST(WhisperModelTest, DecodeStatsAndSilenceRuleMatchNumpyReference) {
   const auto reference = ReferenceDecoding();
   for (const std::string fixture : {"plain", "blank", "nospeech", "silence"}) {
-    auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
-    ASSERT_TRUE(model.ok());
-    Model& m = **model;
-    ASSERT_GE(m.specials.no_speech, 0);
-    Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
-    const int d = m.hparams.n_text_state;
-    emb.raw.clear();  // the matmul reads the f32 data
-    auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
-    auto audio = Encode(m, ReferenceMel());
-    ASSERT_TRUE(audio.ok());
-    auto prompt = TranscribePrompt(m, "en");
-    ASSERT_TRUE(prompt.ok());
-    if (fixture == "blank") {
-      auto plain = GreedyDecode(m, *audio, *prompt, 1);
-      ASSERT_TRUE(plain.ok());
-      const int first = plain->back();
-      for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
-    } else if (fixture == "nospeech") {
-      for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] *= 3.0f;
-    } else if (fixture == "silence") {
-      Decoder decoder(m, *audio);
-      std::vector<float> sot_logits;
-      const int sot[1] = {m.specials.start_of_transcript};
-      ASSERT_TRUE(decoder.StepBatch(sot, &sot_logits).ok());
-      const int top = static_cast<int>(std::max_element(sot_logits.begin(), sot_logits.end()) - sot_logits.begin());
-      for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] = 7.0f * row(top)[c];
-      audio = Encode(m, ReferenceMel());  // the encoder does not read the token rows; same output
-      ASSERT_TRUE(audio.ok());
-    }
-    Decoder decoder(m, *audio);
+    Fixture f = LoadFixture(fixture);
+    ASSERT_TRUE(f.model);
+    Decoder decoder(*f.model, f.audio);
     DecodeStats stats;
-    auto ids = GreedyDecode(&decoder, *prompt, 20, &stats);
+    auto ids = GreedyDecode(&decoder, f.prompt, 20, &stats);
     ASSERT_TRUE(ids.ok()) << ids.status().ToString();
-    if (fixture == "plain") {
-      EXPECT_EQ(*ids, ReferenceTokens()) << fixture;
-    } else {
-      EXPECT_EQ(*ids, Ids(reference.at("greedy_" + fixture + " en"))) << fixture;
-    }
+    EXPECT_EQ(*ids, fixture == "plain" ? ReferenceTokens() : Ids(reference.at("greedy_" + fixture + " en"))) << fixture;
     const std::vector<std::string>& want = reference.at("stats_" + fixture + " en");
     ASSERT_EQ(want.size(), 2u);
     EXPECT_NEAR(stats.no_speech_prob, std::stod(want[0]), 1e-4) << fixture;
