@@ -5,12 +5,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/generator.h"
+#include "engine/gguf.h"
 
 namespace cadence::engine {
 namespace {
@@ -35,7 +37,7 @@ std::vector<Case> Cases() {
     for (auto [type, tol, f32err] : std::vector<std::tuple<std::string, double, double>>{
              {"small-f32", 1e-4, 1e-6}, {"small-f16", 1e-4, 0.01}, {"small-q8_0", 5e-3, 0.05},
              {"small-q5_0", 5e-3, 0.3}, {"small-q5_1", 5e-3, 0.3}, {"small-q4_0", 5e-3, 0.5},
-             {"kquant-q4_k", 5e-3, 0.3}, {"kquant-q6_k", 5e-3, 0.1}}) {
+             {"kquant-q4_k", 5e-3, 0.3}, {"kquant-q6_k", 5e-3, 0.1}, {"mixed-q4_k_m", 5e-3, 0.4}}) {
       const std::string base = arch + "-" + type;
       cases.push_back({base + ".gguf", base + ".golden.json", tol, f32err});
     }
@@ -188,6 +190,21 @@ TEST(ModelTest, LongPromptOnGemmMatchesTokenByToken) {
       max_abs = std::max(max_abs, std::fabs(static_cast<double>(b[i])));
     }
     EXPECT_LE(max_diff, 1e-4 * max_abs) << name;
+  }
+}
+
+// The Q4_K_M-like files mix four weight types as llama.cpp's Q4_K_M does (Q4_K; Q6_K for attn_v /
+// ffn_down on even layers and the output; Q5_0 / Q8_0 where rows are not whole super-blocks), so
+// one fused q/k/v or gate/up mat-mul reads activations in both block sizes; their goldens are in
+// Cases() above.
+TEST(ModelTest, MixedFilesHoldTheQ4KMTypes) {
+  for (const char* name : {"qwen2-mixed-q4_k_m.gguf", "llama-mixed-q4_k_m.gguf"}) {
+    auto file = GgufFile::Open(kData + name);
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    std::set<DType> types;
+    for (const GgufTensor& t : (*file)->tensors())
+      if (t.shape.size() == 2) types.insert(t.type);
+    EXPECT_EQ(types, (std::set<DType>{DType::kQ4_K, DType::kQ6_K, DType::kQ5_0, DType::kQ8_0})) << name;
   }
 }
 

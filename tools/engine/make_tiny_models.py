@@ -373,13 +373,15 @@ def q8_act(x, block):
     return (q.astype(np.float64) * d[:, None].astype(np.float64)).reshape(shp)
 
 def forward(cfg, W, ids, quant_act, noise=None):
-    """quant_act: activation block size for the mat-muls (32 or 256), or 0 for none. noise: a NumPy
+    """quant_act: activation block size for the mat-muls (32 or 256), or 0 for none, or a function
+    of the weight matrix giving it (mixed-type models). noise: a NumPy
     generator to perturb every mat-mul output by 1e-6 relative (float32 rounding's order of size),
     to measure how sensitive the reference itself is."""
     E, H, KV, hd = cfg["n_embd"], cfg["n_head"], cfg["n_head_kv"], cfg["head_dim"]
     T = len(ids)
     def mm(x, w):
-        y = (q8_act(x, quant_act) if quant_act else x) @ w.T
+        block = quant_act(w) if callable(quant_act) else quant_act
+        y = (q8_act(x, block) if block else x) @ w.T
         return y * (1 + 1e-6 * noise.standard_normal(y.shape)) if noise is not None else y
     def rms(x, w):
         return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + cfg["eps"]) * w
@@ -439,7 +441,27 @@ SHAPES = {
     "small": dict(n_embd=64, n_head=4, n_head_kv=2, head_dim=16, n_ff=128, n_layer=2),
     # K-quants need rows that are multiples of 256.
     "kquant": dict(n_embd=256, n_head=2, n_head_kv=1, head_dim=128, n_ff=256, n_layer=1),
+    # For the Q4_K_M-like mix: n_ff 288 is not a multiple of 256, so ffn_down falls back.
+    "mixed": dict(n_embd=256, n_head=2, n_head_kv=1, head_dim=128, n_ff=288, n_layer=2),
 }
+
+ACT_BLOCK = {"Q8_0": 32, "Q4_0": 32, "Q5_0": 32, "Q5_1": 32, "Q4_K": 256, "Q6_K": 256}
+
+def tensor_type(qtype, key, layer, cols):
+    """The type a tensor is stored in. Plain types: every matrix. "Q4_K_M": a small version of
+    llama.cpp's mix: attn_v and ffn_down in Q6_K on even layers (its "more bits" layers) and Q4_K on
+    odd ones, the output matrix in Q6_K, the rest Q4_K; rows that are not whole 256-value
+    super-blocks fall back as llama.cpp's quantizer does (Q4_K -> Q5_0, Q6_K -> Q8_0)."""
+    if qtype != "Q4_K_M":
+        return qtype
+    t = "Q4_K"
+    if key in ("wv", "w_down") and layer % 2 == 0:
+        t = "Q6_K"
+    if key == "out":
+        t = "Q6_K"
+    if cols % 256:
+        t = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}[t]
+    return t
 MATS = ["wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"]
 GGUF_NAMES = {"wq": "attn_q", "wk": "attn_k", "wv": "attn_v", "wo": "attn_output",
               "w_gate": "ffn_gate", "w_up": "ffn_up", "w_down": "ffn_down"}
@@ -458,13 +480,17 @@ def build(arch, shape, qtype, fmt):
     W = random_weights(cfg, rng, tied)
     # Quantize / round every matrix; the reference runs on exactly the stored values.
     Wq = {"embd": None, "norm": W["norm"].astype(np.float32).astype(np.float64), "layers": []}
-    raw = {}
-    embd_type = qtype
-    raw["embd"], Wq["embd"] = encode(W["embd"], embd_type)
+    raw, types, blocks = {}, {}, {}  # by tensor key: bytes, type name; by id(matrix): activation block
+    def put(key, w, layer=0, store=None):
+        t = tensor_type(qtype, key if isinstance(key, str) else key[1], layer, w.shape[-1])
+        types[key] = t
+        raw[key], dq = encode(w if store is None else store, t)
+        return dq
+    Wq["embd"] = put("embd", W["embd"])
     if tied:
         Wq["out"] = Wq["embd"]
     else:
-        raw["out"], Wq["out"] = encode(W["out"], qtype)
+        Wq["out"] = put("out", W["out"])
     for i, L in enumerate(W["layers"]):
         LQ = {}
         for k in ["attn_norm", "ffn_norm", "bq", "bk", "bv"]:
@@ -476,14 +502,15 @@ def build(arch, shape, qtype, fmt):
                 # Row permutation commutes with row-wise quantization: quantize the permuted rows,
                 # un-permute the dequantized copy for the (Hugging Face order) reference.
                 n_head = cfg["n_head"] if m == "wq" else cfg["n_head_kv"]
-                wp = permute_rows(w, n_head)
-                raw[(i, m)], dq = encode(wp, qtype)
+                dq = put((i, m), w, i, store=permute_rows(w, n_head))
                 inv = np.argsort(permute_rows(np.arange(w.shape[0])[:, None].astype(np.float64), n_head)[:, 0])
                 LQ[m] = dq[inv]
             else:
-                raw[(i, m)], LQ[m] = encode(w, qtype)
+                LQ[m] = put((i, m), w, i)
+            blocks[id(LQ[m])] = ACT_BLOCK.get(types[(i, m)], 0)
         Wq["layers"].append(LQ)
-    quant_act = {"Q8_0": 32, "Q4_0": 32, "Q5_0": 32, "Q5_1": 32, "Q4_K": 256, "Q6_K": 256}.get(qtype, 0)
+    blocks[id(Wq["out"])] = ACT_BLOCK.get(types["out" if not tied else "embd"], 0)
+    quant_act = lambda w: blocks[id(w)]
     ids = bpe_encode(PROMPT, vocab, ranks, ignore_merges=(arch == "llama"))
     if tok["add_bos"]:
         ids = [tok["bos"]] + ids
@@ -518,17 +545,17 @@ def build(arch, shape, qtype, fmt):
               "tokenizer.ggml.eos_token_id": tok["eos"], "tokenizer.ggml.add_bos_token": tok["add_bos"]}
         f32 = lambda v: v.astype(np.float32).tobytes()
         E = cfg["n_embd"]
-        tensors = [("token_embd.weight", [E, cfg["n_vocab"]], embd_type, raw["embd"]),
+        tensors = [("token_embd.weight", [E, cfg["n_vocab"]], types["embd"], raw["embd"]),
                    ("output_norm.weight", [E], "F32", f32(W["norm"]))]
         if not tied:
-            tensors.append(("output.weight", [E, cfg["n_vocab"]], qtype, raw["out"]))
+            tensors.append(("output.weight", [E, cfg["n_vocab"]], types["out"], raw["out"]))
         for i, L in enumerate(W["layers"]):
             p = "blk.%d." % i
             tensors += [(p + "attn_norm.weight", [E], "F32", f32(L["attn_norm"])),
                         (p + "ffn_norm.weight", [E], "F32", f32(L["ffn_norm"]))]
             for m in MATS:
                 w = L[m]
-                tensors.append((p + GGUF_NAMES[m] + ".weight", [w.shape[1], w.shape[0]], qtype, raw[(i, m)]))
+                tensors.append((p + GGUF_NAMES[m] + ".weight", [w.shape[1], w.shape[0]], types[(i, m)], raw[(i, m)]))
             for b, nm in (("bq", "attn_q"), ("bk", "attn_k"), ("bv", "attn_v")):
                 if b in L:
                     tensors.append((p + nm + ".bias", [L[b].shape[0]], "F32", f32(L[b])))
@@ -577,6 +604,7 @@ def main():
             build(arch, "small", qtype, "gguf")
         for qtype in ("F32", "Q4_K", "Q6_K"):
             build(arch, "kquant", qtype, "gguf") if qtype != "F32" else None
+        build(arch, "mixed", "Q4_K_M", "gguf")
         build(arch, "small", "F16" if arch == "qwen2" else "BF16", "safetensors")
 
 if __name__ == "__main__":
