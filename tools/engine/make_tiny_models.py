@@ -462,6 +462,7 @@ def tensor_type(qtype, key, layer, cols):
     if cols % 256:
         t = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}[t]
     return t
+
 MATS = ["wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"]
 GGUF_NAMES = {"wq": "attn_q", "wk": "attn_k", "wv": "attn_v", "wo": "attn_output",
               "w_gate": "ffn_gate", "w_up": "ffn_up", "w_down": "ffn_down"}
