@@ -96,6 +96,13 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
   EXPECT_EQ(streamed->confidence, batch->confidence);
   EXPECT_GT(batch->confidence, 0.0);
   EXPECT_LE(batch->confidence, 1.0);
+  // Without partials the segments are finished as the audio arrives, to the same text.
+  auto quiet = (*recognizer)->CreateStream();
+  for (size_t at = 0; at < samples.size(); at += 1600)
+    quiet->AcceptWaveform(std::span<const float>(samples).subspan(at, std::min<size_t>(1600, samples.size() - at)));
+  auto no_partials = quiet->Finish();
+  ASSERT_TRUE(no_partials.ok()) << no_partials.status().ToString();
+  EXPECT_EQ(no_partials->text, batch->text);
   // The last partial holds every finished segment's final text.
   std::string finished;
   for (size_t i = 0; i + 1 < segments.size(); ++i) {

@@ -11,8 +11,8 @@
 namespace cadence::speech::whisper {
 namespace {
 
-// Audio past one window is finished segment by segment as it arrives (long_form.h): Partial()
-// transcribes each completed segment once, at final quality, and Finish() only the rest.
+// Audio past one window is finished segment by segment as it arrives (long_form.h): each completed
+// segment is transcribed once, at final quality, and Finish() transcribes only the rest.
 // A long utterance's confidence: the lowest of its segments' that hold text (-1 while none does;
 // a transcript reports 0 then).
 double JoinedConfidence(double so_far, const Transcript& segment) {
@@ -24,12 +24,15 @@ class WhisperStream : public RecognizerStream {
  public:
   explicit WhisperStream(const WhisperRecognizer& recognizer) : recognizer_(recognizer) {}
 
+  // A segment completed by this audio is transcribed here, whether or not partials are asked for,
+  // so Finish() has only the last one left; an error is kept for Finish() to report.
   void AcceptWaveform(std::span<const float> samples_16k) override {
     samples_.insert(samples_.end(), samples_16k.begin(), samples_16k.end());
+    if (error_.ok()) error_ = FinishCompleteSegments();
   }
 
   std::string Partial() override {
-    if (!FinishCompleteSegments().ok()) return done_text_ + partial_;
+    if (!error_.ok()) return done_text_ + partial_;
     const size_t interval =
         static_cast<size_t>(std::max(1, recognizer_.options().partial_interval_ms)) * kSampleRateHz / 1000;
     if (samples_.size() >= partial_at_samples_ + interval) {
@@ -44,7 +47,7 @@ class WhisperStream : public RecognizerStream {
   }
 
   Result<Transcript> Finish() override {
-    if (Status s = FinishCompleteSegments(); !s.ok()) return s;
+    if (!error_.ok()) return error_;
     Transcript t;
     t.language = FinalLanguage();
     if (samples_.size() > done_until_) {
@@ -94,6 +97,7 @@ class WhisperStream : public RecognizerStream {
   std::string done_text_;
   std::string segment_language_;  // the first finished segment's
   double done_confidence_ = -1.0;  // JoinedConfidence of the finished segments; -1: none with text
+  Status error_ = Status::Ok();     // the first failure finishing a segment
   size_t partial_at_samples_ = 0;
   std::string partial_;
   std::string language_ = recognizer_.options().language;  // the partials'
