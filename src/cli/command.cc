@@ -160,6 +160,8 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
   flags->Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
   flags->Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per utterance)", "auto");
   flags->Value("asr-beam", "N", "Whisper: beam size (1: greedy, 5: openai-whisper's default)", "1");
+  flags->Value("asr-window", "W", "Whisper's final: full (padded 30-s window, as trained) | speech (the utterance only: faster)",
+               "full");
   flags->Value("asr-preload", "N", "PocketSphinx: decoders loaded at start, one per user talking at once (~85 MiB each)", "1");
 }
 
@@ -173,6 +175,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
   options.asr_beam = flags.GetInt("asr-beam", 0);
   options.asr_preload = flags.GetInt("asr-preload", 0);
+  options.asr_window = flags.Get("asr-window");
   options.llm_model = flags.Get("model");
   options.llm_url = flags.Get("llm-url");
   options.llm_name = flags.Get("llm-model");

@@ -23,6 +23,7 @@ int RunTranscribe(int argc, char** argv) {
   flags.Value("asr-model", "FILE", "Whisper model (HF safetensors dir or whisper.cpp ggml .bin; default: PocketSphinx)");
   flags.Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per file)", "auto");
   flags.Value("asr-beam", "N", "Whisper: beam size (1: greedy)", "1");
+  flags.Value("asr-window", "W", "Whisper: full (padded 30-s window) | speech (the utterance only)", "full");
   flags.Switch("asr-accurate", "PocketSphinx: run every search pass (the server's --asr-accurate)");
   flags.Value("chunk-ms", "MS", "feed the recognizer in pieces of this length, as a session does", "160");
   flags.Switch("stats", "also print audio seconds, CPU seconds and confidence per file (to stderr)");
@@ -40,6 +41,11 @@ int RunTranscribe(int argc, char** argv) {
   config.language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
   config.fast = !flags.On("asr-accurate");
   config.beam_size = beam;
+  if (flags.Get("asr-window") != "full" && flags.Get("asr-window") != "speech") {
+    std::fprintf(stderr, "error: --asr-window must be full or speech\n");
+    return 2;
+  }
+  config.encode_padding = flags.Get("asr-window") == "full";
   auto recognizer = cadence::speech::CreateRecognizer(config);
   if (!recognizer.ok()) {
     std::fprintf(stderr, "error: %s\n", recognizer.status().ToString().c_str());

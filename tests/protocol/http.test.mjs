@@ -164,6 +164,7 @@ describe('startup', () => {
   });
   test('--asr-preload out of range is a clear error; in range, the log says the decoders loaded', async () => {
     await assert.rejects(StartServer(['--no-auth', '--asr-preload', '0']), /--asr-preload must be a number from 1 to 256/);
+    await assert.rejects(StartServer(['--no-auth', '--asr-window', '10s']), /--asr-window must be full .* or speech/);
     const server = await StartServer(['--no-auth', '--asr-preload', '3']);
     try {
       assert.match(server.log, /3 of 3 PocketSphinx decoders loaded/);

@@ -100,6 +100,30 @@ TEST(WhisperRecognizerTest, DetectsTheLanguageAndPartialCoversTheSameAudio) {
   EXPECT_EQ(partial, transcript->text);
 }
 
+// encode_padding = false (--asr-window speech): the final encodes the utterance rounded up to whole
+// seconds, the window a partial takes, instead of the padded model window; so on 1 s of audio (the
+// tiny model's window is 2 s) the final is the partial's decode of the same audio, and differs
+// from the padded final.
+TEST(WhisperRecognizerTest, SpeechWindowFinalEncodesOnlyTheUtterance) {
+  auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
+  ASSERT_TRUE(wave.ok());
+  const std::vector<float> one_second(wave->samples.begin(), wave->samples.begin() + 16000);
+  WhisperOptions options;
+  options.language = "en";
+  auto padded = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), options);
+  options.encode_padding = false;
+  auto speech = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), options);
+  ASSERT_TRUE(padded.ok() && speech.ok());
+  ASSERT_EQ((*speech)->window_samples(), 32000u);
+  EXPECT_EQ((*speech)->SpeechWindow(one_second.size()), 16000u);
+  auto fast = (*speech)->Transcribe(one_second);
+  auto partial = (*speech)->TranscribePartial(one_second, "en");
+  auto full = (*padded)->Transcribe(one_second);
+  ASSERT_TRUE(fast.ok() && partial.ok() && full.ok());
+  EXPECT_EQ(fast->text, partial->text);
+  EXPECT_NE(fast->text, full->text) << "the window should change what the tiny model decodes";
+}
+
 TEST(WhisperRecognizerTest, MissingModelAndUnknownLanguageAreClearErrors) {
   auto missing = WhisperRecognizer::Create("/nonexistent/ggml-base.bin", "en");
   ASSERT_FALSE(missing.ok());

@@ -43,6 +43,7 @@ struct RecognizerConfig {
   bool fast = true;        // PocketSphinx: single search pass (lowest latency); false: more accurate
   int beam_size = 1;       // Whisper: 1 greedy, else beam search (openai-whisper's transcribe uses 5)
   int preload = 1;         // PocketSphinx: decoders loaded up front (see PocketSphinxConfig)
+  bool encode_padding = true;  // Whisper: the final encodes the padded 30-s window (see WhisperOptions)
 };
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);

@@ -149,9 +149,15 @@ size_t WhisperRecognizer::window_samples() const {
   return static_cast<size_t>(2 * model_->hparams.n_audio_ctx) * kHopSamples;
 }
 
+size_t WhisperRecognizer::SpeechWindow(size_t samples) const {
+  const size_t second = kSampleRateHz;
+  return std::min(window_samples(), std::max<size_t>(1, (samples + second - 1) / second) * second);
+}
+
 Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>& samples_16k,
                                                        const std::string& language) const {
-  return Run(samples_16k, window_samples(), language, options_.beam_size, model_->hparams.n_text_ctx / 2);
+  const size_t window = options_.encode_padding ? window_samples() : SpeechWindow(samples_16k.size());
+  return Run(samples_16k, window, language, options_.beam_size, model_->hparams.n_text_ctx / 2);
 }
 
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
@@ -174,10 +180,7 @@ Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& sampl
 
 Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
                                                         const std::string& language) const {
-  const size_t full = window_samples();
-  const size_t second = kSampleRateHz;
-  const size_t window = std::min(full, std::max<size_t>(1, (samples_16k.size() + second - 1) / second) * second);
-  return Run(samples_16k, window, language, 1, std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2));
+  return Run(samples_16k, SpeechWindow(samples_16k.size()), language, 1, std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2));
 }
 
 Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k, size_t window_samples,

@@ -38,6 +38,10 @@ struct WhisperOptions {
   // than no_speech_threshold and the average log-probability is at most logprob_threshold.
   double no_speech_threshold = 0.6;
   double logprob_threshold = -1.0;
+  // The final encodes the utterance zero-padded to the 30-s window, as Whisper was trained. false:
+  // only the utterance, rounded up to whole seconds, as partials do — a 5-s final takes about a
+  // third of the time, but what a real checkpoint outputs on short windows was not measured here.
+  bool encode_padding = true;
 };
 
 class WhisperRecognizer : public Recognizer {
@@ -53,6 +57,8 @@ class WhisperRecognizer : public Recognizer {
   Result<Transcript> TranscribeWindow(const std::vector<float>& samples_16k, const std::string& language) const;
   // The model's window in 16 kHz samples (30 s for released checkpoints).
   size_t window_samples() const;
+  // `samples` rounded up to whole seconds, at most one window: what partials encode.
+  size_t SpeechWindow(size_t samples) const;
   // Partial transcript: greedy on the audio itself padded to whole seconds (see above). `language`
   // is the language to use ("" detects).
   Result<Transcript> TranscribePartial(const std::vector<float>& samples_16k, const std::string& language) const;
