@@ -52,6 +52,20 @@ TEST(WhisperLongFormTest, SegmentsCoverTheAudioAndCutInTheQuietGaps) {
   EXPECT_TRUE(LongFormSegments({}, window).empty());
 }
 
+// `samples` through a stream in 100-ms chunks, as a session feeds it, asking for a partial after
+// each chunk when `partials`; the last partial goes to *last_partial when given.
+Result<Transcript> Streamed(const WhisperRecognizer& recognizer, const std::vector<float>& samples, bool partials,
+                            std::string* last_partial = nullptr) {
+  auto stream = recognizer.CreateStream();
+  for (size_t at = 0; at < samples.size(); at += 1600) {
+    stream->AcceptWaveform(std::span<const float>(samples).subspan(at, std::min<size_t>(1600, samples.size() - at)));
+    if (!partials) continue;
+    const std::string partial = stream->Partial();
+    if (last_partial) *last_partial = partial;
+  }
+  return stream->Finish();
+}
+
 TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
   WhisperOptions options;
   options.language = "en";
@@ -83,13 +97,8 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
 
   // Streamed in 100-ms chunks with partials: the same text, and partials grow with the finished
   // segments.
-  auto stream = (*recognizer)->CreateStream();
   std::string partial;
-  for (size_t at = 0; at < samples.size(); at += 1600) {
-    stream->AcceptWaveform(std::span<const float>(samples).subspan(at, std::min<size_t>(1600, samples.size() - at)));
-    partial = stream->Partial();
-  }
-  auto streamed = stream->Finish();
+  auto streamed = Streamed(**recognizer, samples, true, &partial);
   ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
   EXPECT_EQ(streamed->text, batch->text);
   EXPECT_EQ(streamed->language, "en");
@@ -97,10 +106,7 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
   EXPECT_GT(batch->confidence, 0.0);
   EXPECT_LE(batch->confidence, 1.0);
   // Without partials the segments are finished as the audio arrives, to the same text.
-  auto quiet = (*recognizer)->CreateStream();
-  for (size_t at = 0; at < samples.size(); at += 1600)
-    quiet->AcceptWaveform(std::span<const float>(samples).subspan(at, std::min<size_t>(1600, samples.size() - at)));
-  auto no_partials = quiet->Finish();
+  auto no_partials = Streamed(**recognizer, samples, false);
   ASSERT_TRUE(no_partials.ok()) << no_partials.status().ToString();
   EXPECT_EQ(no_partials->text, batch->text);
   // The last partial holds every finished segment's final text.
@@ -128,13 +134,7 @@ TEST(WhisperLongFormTest, DetectedLanguageStreamEqualsBatch) {
     ASSERT_TRUE(wave.ok()) << wave.status().ToString();
     auto batch = (*recognizer)->Transcribe(wave->samples);
     ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-    auto stream = (*recognizer)->CreateStream();
-    for (size_t at = 0; at < wave->samples.size(); at += 1600) {
-      stream->AcceptWaveform(
-          std::span<const float>(wave->samples).subspan(at, std::min<size_t>(1600, wave->samples.size() - at)));
-      stream->Partial();
-    }
-    auto streamed = stream->Finish();
+    auto streamed = Streamed(**recognizer, wave->samples, true);
     ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
     EXPECT_EQ(streamed->language, batch->language) << clip;
     EXPECT_EQ(streamed->text, batch->text) << clip;

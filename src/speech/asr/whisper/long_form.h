@@ -23,7 +23,8 @@ struct Segment {
 // window after `begin` (samples.size() - begin > window).
 size_t NextCut(std::span<const float> samples, size_t begin, size_t window);
 
-// All segments of `samples` (one when it fits a window; none when empty).
+// All segments of `samples` (one when it fits a window; none when empty): the cuts NextCut makes
+// one after another, as a stream makes them while the audio arrives.
 std::vector<Segment> LongFormSegments(std::span<const float> samples, size_t window);
 
 }  // namespace cadence::speech::whisper

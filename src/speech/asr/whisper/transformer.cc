@@ -38,55 +38,19 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
   }
 }
 
-// y[t][r] = dot(w row r, x[t]) (+ b[r]) for t < n. Tiles of 64 tokens x 16 rows keep one token
-// block of x and a few weight rows in cache (the engine's MatMul streams all tokens per row, which
-// is right for decoding but re-reads a 30-s window's activations from memory once per row).
+// y[t][r] = dot(w row r, x[t]) (+ b[r]) for t < n: the register-blocked GEMM over many positions
+// (the encoder, attention, cross-attention keys/values), for every weight type (quantized rows are
+// widened to f32 once per call); the engine's MatMul for the few rows of a decoder step.
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
-  // Many positions (the encoder, attention, cross-attention keys/values): the register-blocked
-  // GEMM, for every weight type (quantized rows are widened to f32 once per call).
   if (n >= engine::kGemmMinRows && Isa() != engine::Isa::kScalar) {
     engine::GemmFloat(w, x, n, w.cols, b ? b->data() : nullptr, y, w.rows, team, Isa());
     return;
   }
-  const engine::DotFn dot = engine::ResolveDotKernel(w.type, Isa());
-  const bool quantized = engine::IsQuantized(w.type);
-  const bool q8 = engine::ReadsQ8(w.type), q8k = engine::ReadsQ8K(w.type);
-  std::vector<engine::Q8Block> xq8(q8 ? static_cast<size_t>(w.cols / 32 * n) : 0);
-  std::vector<engine::Q8KBlock> xq8k(q8k ? static_cast<size_t>(w.cols / 256 * n) : 0);
-  if (quantized) {
-    ParallelRange(team, n, 64, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        if (q8) engine::QuantizeRowQ8(x + t * w.cols, xq8.data() + t * (w.cols / 32), w.cols);
-        if (q8k) engine::QuantizeRowQ8K(x + t * w.cols, xq8k.data() + t * (w.cols / 256), w.cols);
-      }
-    });
-  }
-  auto row_of = [&](int64_t t) {
-    return engine::QuantizedRow{q8 ? xq8.data() + t * (w.cols / 32) : nullptr,
-                                q8k ? xq8k.data() + t * (w.cols / 256) : nullptr};
-  };
-  constexpr int64_t kTokens = 64, kRows = 16;
-  const int64_t token_blocks = (n + kTokens - 1) / kTokens;
-  const int64_t row_blocks = (w.rows + kRows - 1) / kRows;
-  auto run = [&](int64_t c) {
-    const int64_t tb = c / row_blocks, rb = c % row_blocks;
-    const int64_t t0 = tb * kTokens, t1 = std::min<int64_t>(n, t0 + kTokens);
-    const int64_t r0 = rb * kRows, r1 = std::min(w.rows, r0 + kRows);
-    for (int64_t t = t0; t < t1; ++t) {
-      const float* xt = quantized ? nullptr : x + t * w.cols;
-      const engine::QuantizedRow xqt = quantized ? row_of(t) : engine::QuantizedRow{};
-      float* yt = y + t * w.rows;
-      for (int64_t r = r0; r < r1; ++r) {
-        yt[r] = dot(w.data + static_cast<size_t>(r) * w.row_bytes, xt, xqt, w.cols) + (b ? (*b)[r] : 0.0f);
-      }
-    }
-  };
-  const int64_t chunks = token_blocks * row_blocks;
-  if (team != nullptr && chunks > 1) {
-    team->ParallelFor(chunks, run);
-  } else {
-    for (int64_t c = 0; c < chunks; ++c) run(c);
-  }
+  engine::MatMulScratch scratch;
+  engine::MatMul(w, x, n, y, team, Isa(), &scratch);
+  if (b == nullptr) return;
+  for (int t = 0; t < n; ++t)
+    for (int64_t r = 0; r < w.rows; ++r) y[t * w.rows + r] += (*b)[static_cast<size_t>(r)];
 }
 
 void Linear(const Model& m, const std::string& name, const float* x, int n, float* y, WorkerTeam* team,
@@ -566,10 +530,7 @@ Result<std::vector<int>> BeamSearchDecode(Decoder* decoder_ptr, const std::vecto
     for (int j = 0; j < static_cast<int>(live.size()); ++j) {
       SuppressLogits(model, step == 0, logits.data() + static_cast<size_t>(j) * n_vocab);
       const float* l = logits.data() + static_cast<size_t>(j) * n_vocab;
-      const float max_l = *std::max_element(l, l + n_vocab);
-      double sum = 0.0;
-      for (int t = 0; t < n_vocab; ++t) sum += std::exp(static_cast<double>(l[t]) - max_l);
-      const double log_sum = std::log(sum) + max_l;
+      const double log_sum = LogSumExp(l, n_vocab);
       std::vector<int> ids(n_vocab);
       for (int t = 0; t < n_vocab; ++t) ids[t] = t;
       const int top = std::min(beam + 1, n_vocab);

@@ -11,8 +11,6 @@
 namespace cadence::speech::whisper {
 namespace {
 
-// Audio past one window is finished segment by segment as it arrives (long_form.h): each completed
-// segment is transcribed once, at final quality, and Finish() transcribes only the rest.
 // A long utterance's confidence: the lowest of its segments' that hold text (-1 while none does;
 // a transcript reports 0 then).
 double JoinedConfidence(double so_far, const Transcript& segment) {
@@ -20,6 +18,9 @@ double JoinedConfidence(double so_far, const Transcript& segment) {
   return so_far < 0.0 ? segment.confidence : std::min(so_far, segment.confidence);
 }
 
+// Audio past one window is finished segment by segment as it arrives (long_form.h): each completed
+// segment is transcribed once, at final quality, and Finish() transcribes only the rest. The batch
+// Transcribe() is this stream fed the whole utterance at once.
 class WhisperStream : public RecognizerStream {
  public:
   explicit WhisperStream(const WhisperRecognizer& recognizer) : recognizer_(recognizer) {}
@@ -161,21 +162,10 @@ Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>&
 }
 
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
-  Transcript all;
-  all.language = options_.language;
-  double confidence = -1.0;
-  for (const Segment& s : LongFormSegments(samples_16k, window_samples())) {
-    auto t = TranscribeWindow(std::vector<float>(samples_16k.begin() + static_cast<std::ptrdiff_t>(s.begin),
-                                                 samples_16k.begin() + static_cast<std::ptrdiff_t>(s.end)),
-                              all.language);
-    if (!t.ok()) return t.status();
-    confidence = JoinedConfidence(confidence, *t);
-    all.text += t->text;
-    all.language = t->language;  // the first segment's (detected) language holds for the rest
-  }
-  all.confidence = std::max(0.0, confidence);
-  if (samples_16k.empty()) return TranscribeWindow(samples_16k, all.language);
-  return all;
+  if (samples_16k.empty()) return TranscribeWindow(samples_16k, options_.language);
+  WhisperStream stream(*this);
+  stream.AcceptWaveform(samples_16k);
+  return stream.Finish();
 }
 
 Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
