@@ -10,7 +10,8 @@
 //   - log-mel of a 30-s window, encoder on the 30-s window (3000 frames), cross-attention K/V;
 //   - decoder ms/token (greedy, one sequence) and ms/step for a beam of --beam sequences;
 //   - speech_stopped -> final transcript for a 5-s utterance: one end-to-end run of mel (30-s
-//     window, as Whisper pads) + encoder + prompt (4 tokens) + --tokens greedy tokens;
+//     window, as Whisper pads) + encoder + prompt (4 tokens) + --tokens greedy tokens; the same
+//     with --asr-window speech; and both as early finals, started at the turn detector's pause;
 //   - a partial: the same on only the audio buffered so far (2 s and 5 s, as Partial() does);
 //   - real-time factors: final latency / 5 s, and (encoder + 4 tokens/s x 30 s) / 30 s for a
 //     full window of speech.
@@ -297,6 +298,24 @@ int BenchModel(const whisper::Model& m, int threads, int tokens, int beam, int r
   }
   std::snprintf(note, sizeof note, "(--asr-window speech: encoder on the 5 s only + 4 + %d tokens)", tokens);
   Line("speech_stopped -> final, 5 s", speech_final_c, note);
+  // The early final (recognizer.h): with the default 500 ms of silence the turn detector reports
+  // a pause 224 ms into the silence (7 windows of 32 ms) and the stop at 512 ms (16 windows). The
+  // final of the audio up to the pause starts at the pause, so at speech_stopped only what is left
+  // of it 288 ms later remains: measured here by running that final and subtracting the 288 ms.
+  constexpr double kPauseToStopS = (16 - 7) * 0.032;
+  const std::vector<float> to_pause(speech.begin(), speech.begin() + 5 * 16000 + 224 * 16);
+  for (const bool padded : {true, false}) {
+    Cost early_c;
+    for (int r = 0; r < repeat; ++r) {
+      Cost run;
+      if (!Transcribe(m, to_pause, padded ? window : to_pause.size(), tokens, &team, &run)) return 1;
+      early_c.wall_s = std::min(early_c.wall_s, std::max(0.0, run.wall_s - kPauseToStopS));
+      early_c.cpu_s = std::min(early_c.cpu_s, run.cpu_s);
+    }
+    std::snprintf(note, sizeof note, "(early final from the pause, 288 ms before the stop%s; CPU: the whole final)",
+                  padded ? "" : ", --asr-window speech");
+    Line("speech_stopped -> final, 5 s", early_c, note);
+  }
   for (int seconds : {2, 5}) {
     const std::vector<float> buffered(speech.begin(), speech.begin() + seconds * 16000);
     Cost partial_c;

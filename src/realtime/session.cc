@@ -407,10 +407,13 @@ class SessionImpl final : public Session {
     for (float p : vad_probs_) {
       std::optional<TurnEvent> ev = detector_.Push(p);
       if (!ev) continue;
-      if (ev->kind == TurnEvent::Kind::kSpeechStarted) {
-        OnSpeechStarted(ev->audio_ms);
-      } else {
-        OnSpeechStopped(ev->audio_ms);
+      switch (ev->kind) {
+        case TurnEvent::Kind::kSpeechStarted: OnSpeechStarted(ev->audio_ms); break;
+        case TurnEvent::Kind::kSpeechPaused: OnSpeechPaused(); break;
+        case TurnEvent::Kind::kSpeechResumed:
+          if (utterance_) utterance_->paused = false;
+          break;
+        case TurnEvent::Kind::kSpeechStopped: OnSpeechStopped(ev->audio_ms); break;
       }
     }
     if (!detector_.in_speech() && !utterance_) {
@@ -520,6 +523,20 @@ class SessionImpl final : public Session {
     }
   }
 
+  // The speaker paused: the recognizer may start its final now (an early final, recognizer.h),
+  // on all the audio so far. The stop that may follow reuses it if no speech came in between.
+  void OnSpeechPaused() {
+    if (!utterance_) return;
+    FlushFeed();
+    utterance_->paused = true;
+    auto job = utterance_->job;
+    job->lane->Submit([job] {
+      if (job->cancel.cancelled() || !job->asr) return;
+      StageScope scope(Stage::kAsrPause);
+      job->asr->Pause();
+    });
+  }
+
   void OnSpeechStopped(int64_t audio_end_ms) {
     if (!utterance_) return;
     turn_end_ = Clock::now();
@@ -564,12 +581,12 @@ class SessionImpl final : public Session {
     auto job = u.job;
     Backchannel back = Back();
     const std::string item_id = item.id;
-    job->lane->Submit([job, back, item_id, audio_s, submitted = Clock::now()] {
+    job->lane->Submit([job, back, item_id, audio_s, at_pause = u.paused, submitted = Clock::now()] {
       RecordQueueWait(Stage::kAsrFinish, submitted);
       Result<speech::Transcript> result = Status::Unavailable("no speech recognizer is configured");
       if (job->asr) {
         StageScope scope(Stage::kAsrFinish);
-        result = job->asr->Finish();
+        result = at_pause ? job->asr->FinishAtPause() : job->asr->Finish();
       }
       std::optional<paralinguistics::UtteranceCues> cues;
       if (job->analysis) {
@@ -1274,6 +1291,7 @@ class SessionImpl final : public Session {
   struct Utterance {
     std::string item_id;
     int64_t start_ms = 0;
+    bool paused = false;  // the turn detector's pause, and no speech since: audio after it is silence
     std::shared_ptr<UtteranceJob> job;
   };
 

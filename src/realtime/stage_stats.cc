@@ -18,6 +18,7 @@ std::string_view StageName(Stage stage) {
     case Stage::kVad: return "vad";
     case Stage::kAsrFeed: return "asr feed";
     case Stage::kAsrPartial: return "asr partial";
+    case Stage::kAsrPause: return "asr early final";
     case Stage::kAsrFinish: return "asr finish";
     case Stage::kAnalysis: return "analysis";
     case Stage::kBrain: return "brain";

@@ -23,6 +23,7 @@ enum class Stage : int {
   kVad,              // voice activity windows (strand)
   kAsrFeed,          // RecognizerStream::AcceptWaveform (utterance lane)
   kAsrPartial,       // RecognizerStream::Partial (utterance lane)
+  kAsrPause,         // RecognizerStream::Pause: the early final (utterance lane)
   kAsrFinish,        // RecognizerStream::Finish (utterance lane)
   kAnalysis,         // paralinguistic analysis (utterance lane)
   kBrain,            // Brain::Reply, excluding nested scopes (worker)

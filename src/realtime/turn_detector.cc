@@ -10,6 +10,8 @@ void TurnDetector::Configure(double threshold, int prefix_padding_ms, int silenc
   silence_duration_ms_ = silence_duration_ms;
 }
 
+int TurnDetector::pause_ms() const { return std::min(kMaxPauseMs, silence_duration_ms_ / 2); }
+
 void TurnDetector::Reset(int64_t audio_ms) {
   offset_ms_ = audio_ms;
   floor_ms_ = audio_ms;
@@ -17,6 +19,7 @@ void TurnDetector::Reset(int64_t audio_ms) {
   in_speech_ = false;
   speech_run_ = 0;
   silence_run_ = 0;
+  paused_ = false;
 }
 
 std::optional<TurnEvent> TurnDetector::Push(float probability) {
@@ -31,6 +34,7 @@ std::optional<TurnEvent> TurnDetector::Push(float probability) {
     if (speech_run_ >= kMinSpeechWindows) {
       in_speech_ = true;
       silence_run_ = 0;
+      paused_ = false;
       speech_start_ms_ = window_start_ms - (kMinSpeechWindows - 1) * kWindowMs;
       const int64_t start = std::max(floor_ms_, speech_start_ms_ - prefix_padding_ms_);
       return TurnEvent{TurnEvent::Kind::kSpeechStarted, start};
@@ -38,16 +42,23 @@ std::optional<TurnEvent> TurnDetector::Push(float probability) {
     return std::nullopt;
   }
   const double low = std::max(0.01, threshold_ - 0.15);
-  if (probability < low) {
-    ++silence_run_;
-  } else {
+  if (probability >= low) {
     silence_run_ = 0;
+    if (!paused_) return std::nullopt;
+    paused_ = false;
+    return TurnEvent{TurnEvent::Kind::kSpeechResumed, position_ms()};
   }
+  ++silence_run_;
   if (silence_run_ * kWindowMs >= silence_duration_ms_) {
     in_speech_ = false;
     speech_run_ = 0;
     silence_run_ = 0;
+    paused_ = false;
     return TurnEvent{TurnEvent::Kind::kSpeechStopped, position_ms()};
+  }
+  if (!paused_ && silence_run_ * kWindowMs >= pause_ms()) {
+    paused_ = true;
+    return TurnEvent{TurnEvent::Kind::kSpeechPaused, position_ms()};
   }
   return std::nullopt;
 }

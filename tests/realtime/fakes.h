@@ -74,12 +74,35 @@ class FakeRecognizerStream : public speech::RecognizerStream {
   int* partial_calls_;
   int64_t samples_ = 0, loud_ = 0;
 };
+// With early finals (recognizer.h): Pause() keeps the text of the audio so far, and
+// FinishAtPause() returns it marked " at pause".
+class FakeEarlyFinalStream : public FakeRecognizerStream {
+ public:
+  using FakeRecognizerStream::FakeRecognizerStream;
+  void Pause() override {
+    ++pauses;
+    at_pause_ = Text();
+  }
+  Result<speech::Transcript> FinishAtPause() override {
+    if (at_pause_.empty()) return Finish();
+    speech::Transcript t;
+    t.text = at_pause_ + " at pause";
+    t.language = "en";
+    return t;
+  }
+  int pauses = 0;
+
+ private:
+  std::string at_pause_;
+};
 class FakeRecognizer : public speech::Recognizer {
  public:
   std::string_view name() const override { return "fake-asr"; }
   std::unique_ptr<speech::RecognizerStream> CreateStream() const override {
+    if (early_finals) return std::make_unique<FakeEarlyFinalStream>(&partial_calls);
     return std::make_unique<FakeRecognizerStream>(&partial_calls);
   }
+  bool early_finals = false;
   mutable int partial_calls = 0;  // over all streams
 };
 

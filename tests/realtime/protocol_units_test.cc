@@ -2,6 +2,9 @@
 // session config parsing.
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "realtime/session_extras.h"
 #include "realtime/session_config.h"
 #include "realtime/turn_detector.h"
@@ -29,16 +32,48 @@ TEST(TurnDetectorTest, StartAndStopWithPaddingAndHysteresis) {
   EXPECT_EQ(start->audio_ms, 640 - 300);
   // 0.4 is below the threshold but above the hysteresis level: still speech.
   for (int i = 0; i < 30; ++i) EXPECT_FALSE(d.Push(0.4f));
-  std::optional<TurnEvent> stop;
-  int windows = 0;
-  while (!stop && windows < 100) {
-    stop = d.Push(0.0f);
-    ++windows;
+  // The silence is first reported as a pause after min(200, 500 / 2) ms, then as the stop.
+  std::vector<std::pair<int, TurnEvent>> events;
+  for (int windows = 1; windows <= 100 && (events.empty() || events.back().second.kind != TurnEvent::Kind::kSpeechStopped);
+       ++windows) {
+    if (auto ev = d.Push(0.0f)) events.emplace_back(windows, *ev);
   }
-  ASSERT_TRUE(stop);
-  EXPECT_EQ(stop->kind, TurnEvent::Kind::kSpeechStopped);
-  EXPECT_EQ(windows, 16);  // ceil(500 / 32)
-  EXPECT_EQ(stop->audio_ms, (20 + 2 + 30 + 16) * 32);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].second.kind, TurnEvent::Kind::kSpeechPaused);
+  EXPECT_EQ(events[0].first, 7);  // ceil(200 / 32)
+  EXPECT_EQ(events[0].second.audio_ms, (20 + 2 + 30 + 7) * 32);
+  EXPECT_EQ(events[1].second.kind, TurnEvent::Kind::kSpeechStopped);
+  EXPECT_EQ(events[1].first, 16);  // ceil(500 / 32)
+  EXPECT_EQ(events[1].second.audio_ms, (20 + 2 + 30 + 16) * 32);
+}
+
+TEST(TurnDetectorTest, SpeechAfterAPauseResumesTheTurn) {
+  TurnDetector d;
+  d.Configure(0.5, 0, 300);
+  d.Reset(0);
+  EXPECT_EQ(d.pause_ms(), 150);
+  EXPECT_FALSE(d.Push(0.9f));
+  ASSERT_TRUE(d.Push(0.9f));
+  // A short silence: no pause, nothing to report when speech goes on.
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(d.Push(0.0f));
+  EXPECT_FALSE(d.Push(0.9f));
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(d.Push(0.0f));
+  auto pause = d.Push(0.0f);  // 5 x 32 >= 150
+  ASSERT_TRUE(pause);
+  EXPECT_EQ(pause->kind, TurnEvent::Kind::kSpeechPaused);
+  EXPECT_FALSE(d.Push(0.0f));  // reported once
+  auto resumed = d.Push(0.6f);
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->kind, TurnEvent::Kind::kSpeechResumed);
+  EXPECT_EQ(resumed->audio_ms, 14 * 32);
+  EXPECT_TRUE(d.in_speech());
+  // The silence count starts again: a new pause, then the stop after a full 300 ms.
+  std::vector<TurnEvent::Kind> kinds;
+  for (int i = 0; i < 10; ++i) {
+    if (auto ev = d.Push(0.0f)) kinds.push_back(ev->kind);
+  }
+  EXPECT_EQ(kinds, (std::vector<TurnEvent::Kind>{TurnEvent::Kind::kSpeechPaused, TurnEvent::Kind::kSpeechStopped}));
+  EXPECT_FALSE(d.in_speech());
 }
 
 TEST(TurnDetectorTest, SingleWindowBlipIsNotSpeech) {

@@ -129,6 +129,61 @@ TEST(SessionTest, VoiceTurnWithServerVad) {
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
 }
 
+// The turn detector's pause (224 ms into the 500 ms of silence that ends the turn) starts the
+// recognizer's early final; the stop then takes it, and the transcript covers the audio up to the
+// pause, not the whole committed span.
+TEST(SessionTest, EarlyFinalAtThePauseBecomesTheTranscript) {
+  Harness h;
+  h.asr.early_finals = true;
+  h.AppendPcm16(400, 0.0);
+  h.AppendPcm16(1000, 0.3);
+  h.AppendPcm16(800, 0.0);
+  h.io->Drain();
+  const Json start = h.Last("input_audio_buffer.speech_started");
+  const Json tr = h.Last("conversation.item.input_audio_transcription.completed");
+  ASSERT_FALSE(tr.is_null());
+  const std::string text = tr["transcript"];
+  int heard = 0, loud = 0;
+  ASSERT_EQ(std::sscanf(text.c_str(), "heard %d ms loud %d ms at pause", &heard, &loud), 2) << text;
+  EXPECT_NE(text.find(" at pause"), std::string::npos) << text;
+  // From the padded start (~100 ms) to the pause: speech ends at 1400 ms, plus 7 windows of
+  // silence (ceil(200 / 32) x 32 = 224 ms), plus at most one feed batch (160 ms) of lookahead.
+  const int pause_ms = 1400 + 224;
+  EXPECT_GE(heard, pause_ms - start["audio_start_ms"].get<int>() - 40);
+  EXPECT_LE(heard, pause_ms + 160 - start["audio_start_ms"].get<int>() + 40);
+  EXPECT_NEAR(loud, 893, 40);
+  EXPECT_EQ(h.Last("response.done")["response"]["status"], "completed");
+}
+
+// Speech after a pause makes its early final stale. The turn's own pause, in the silence that
+// stops it, is the one the transcript comes from; a commit while speech goes on finishes it all.
+TEST(SessionTest, SpeechAfterAPauseMakesItsEarlyFinalStale) {
+  Harness h;
+  h.asr.early_finals = true;
+  h.AppendPcm16(400, 0.0);
+  h.AppendPcm16(1000, 0.3);
+  h.AppendPcm16(320, 0.0);  // a pause (224 ms), not a stop (500 ms)
+  h.AppendPcm16(600, 0.3);
+  h.AppendPcm16(800, 0.0);
+  h.io->Drain();
+  EXPECT_EQ(h.Of("input_audio_buffer.speech_started").size(), 1u);
+  std::string text = h.Last("conversation.item.input_audio_transcription.completed")["transcript"];
+  int heard = 0, loud = 0;
+  ASSERT_EQ(std::sscanf(text.c_str(), "heard %d ms loud %d ms", &heard, &loud), 2) << text;
+  EXPECT_NE(text.find(" at pause"), std::string::npos) << text;
+  EXPECT_NEAR(loud, 1600 * 0.893, 40);  // both stretches of speech, not the first pause's
+
+  h.AppendPcm16(1000, 0.3);
+  h.AppendPcm16(320, 0.0);
+  h.AppendPcm16(600, 0.3);
+  h.Client({{"type", "input_audio_buffer.commit"}});
+  h.io->Drain();
+  text = h.Last("conversation.item.input_audio_transcription.completed")["transcript"];
+  EXPECT_EQ(text.find("at pause"), std::string::npos) << text;
+  ASSERT_EQ(std::sscanf(text.c_str(), "heard %d ms loud %d ms", &heard, &loud), 2) << text;
+  EXPECT_NEAR(loud, 1600 * 0.893, 40);
+}
+
 TEST(SessionTest, ManualCommitThenResponseCreateBeta) {
   Harness h(/*beta=*/true);
   h.Client({{"type", "session.update"}, {"session", {{"turn_detection", nullptr}}}});

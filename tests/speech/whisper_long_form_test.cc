@@ -38,7 +38,9 @@ TEST(WhisperLongFormTest, SegmentsCoverTheAudioAndCutInTheQuietGaps) {
   EXPECT_EQ(segments.back().end, audio.size());
   for (size_t i = 0; i < segments.size(); ++i) {
     EXPECT_LE(segments[i].end - segments[i].begin, window) << i;
-    if (i > 0) EXPECT_EQ(segments[i].begin, segments[i - 1].end) << i;
+    if (i > 0) {
+      EXPECT_EQ(segments[i].begin, segments[i - 1].end) << i;
+    }
   }
   const double cut1 = segments[0].end / static_cast<double>(kSampleRateHz);
   const double cut2 = segments[1].end / static_cast<double>(kSampleRateHz);

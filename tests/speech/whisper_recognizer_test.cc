@@ -2,6 +2,7 @@
 // first 2 s of en_m_jfk.wav must give the text of the NumPy reference's greedy ids, spelled with the
 // tiny vocabulary (id i < 96 is the character 32 + i), up to the recognizer's n_text_ctx / 2 cap,
 // from both the ggml file and the Hugging Face directory.
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -122,6 +123,68 @@ TEST(WhisperRecognizerTest, SpeechWindowFinalEncodesOnlyTheUtterance) {
   ASSERT_TRUE(fast.ok() && partial.ok() && full.ok());
   EXPECT_EQ(fast->text, partial->text);
   EXPECT_NE(fast->text, full->text) << "the window should change what the tiny model decodes";
+}
+
+// The early final (recognizer.h): Pause() transcribes the audio so far, and FinishAtPause()
+// returns that transcript without the trailing silence; speech after the pause, or a segment
+// finished after it, makes the stream decode again.
+TEST(WhisperRecognizerTest, EarlyFinalAtAPauseIsTheTranscriptOfTheAudioBeforeIt) {
+  auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
+  ASSERT_TRUE(wave.ok());
+  auto recognizer = WhisperRecognizer::Create(TinyPath("ggml-tiny-random.bin"), "en");
+  ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
+  ASSERT_EQ((*recognizer)->window_samples(), 32000u);
+  auto clip = [&](size_t begin, size_t end) {
+    return std::vector<float>(wave->samples.begin() + static_cast<long>(begin), wave->samples.begin() + static_cast<long>(end));
+  };
+  // Trailing "silence": room noise at about -50 dBFS (exact zeros would equal Whisper's padding).
+  std::vector<float> hiss(8000);
+  uint32_t seed = 12345;
+  for (float& x : hiss) {
+    seed = seed * 1664525u + 1013904223u;
+    x = 0.003f * (static_cast<float>(seed >> 8) / 8388608.0f - 1.0f);
+  }
+  auto joined = [](std::vector<float> a, const std::vector<float>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  auto paused_stream = [&](const std::vector<float>& before, const std::vector<float>& after) {
+    auto stream = (*recognizer)->CreateStream();
+    stream->AcceptWaveform(before);
+    stream->Pause();
+    stream->AcceptWaveform(after);
+    return stream;
+  };
+
+  const std::vector<float> speech = clip(0, 16000);
+  auto before = (*recognizer)->Transcribe(speech);
+  auto with_hiss = (*recognizer)->Transcribe(joined(speech, hiss));
+  ASSERT_TRUE(before.ok() && with_hiss.ok());
+  ASSERT_NE(before->text, with_hiss->text) << "the trailing noise should change the tiny model's decode";
+
+  auto early = paused_stream(speech, hiss)->FinishAtPause();
+  ASSERT_TRUE(early.ok()) << early.status().ToString();
+  EXPECT_EQ(early->text, before->text);
+  EXPECT_EQ(early->confidence, before->confidence);
+  EXPECT_EQ(early->language, "en");
+  // Finish() ignores the pause: the whole utterance.
+  auto whole = paused_stream(speech, hiss)->Finish();
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->text, with_hiss->text);
+  // Without a pause, FinishAtPause() is Finish().
+  auto never_paused = (*recognizer)->CreateStream();
+  never_paused->AcceptWaveform(joined(speech, hiss));
+  auto unpaused = never_paused->FinishAtPause();
+  ASSERT_TRUE(unpaused.ok());
+  EXPECT_EQ(unpaused->text, with_hiss->text);
+
+  // A pause near the end of the 2-s window: the trailing audio closes a segment, so the pause's
+  // decode no longer covers the rest, and the stream transcribes it all again.
+  const std::vector<float> long_speech = clip(0, 30000);
+  auto stale = paused_stream(long_speech, hiss)->FinishAtPause();
+  auto long_whole = (*recognizer)->Transcribe(joined(long_speech, hiss));
+  ASSERT_TRUE(stale.ok() && long_whole.ok());
+  EXPECT_EQ(stale->text, long_whole->text);
 }
 
 TEST(WhisperRecognizerTest, MissingModelAndUnknownLanguageAreClearErrors) {

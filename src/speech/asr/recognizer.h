@@ -3,6 +3,12 @@
 // A Recognizer is loaded once and shared (const, thread-safe); each utterance gets its own
 // RecognizerStream. Streams are fed on a compute worker, never on an IO thread: AcceptWaveform()
 // may decode. Partial() returns the best hypothesis so far; Finish() ends the utterance.
+//
+// Early finals: when the turn detector hears the speaker pause (part of the way into the silence
+// that would end the turn), the caller says Pause(). An engine whose final is slow (Whisper)
+// transcribes the audio so far right then, on the same worker. If the turn does end without more
+// speech, the caller ends it with FinishAtPause(), which returns that transcript without decoding
+// the trailing silence; the final then costs only what the pause's decode has not yet finished.
 #pragma once
 
 #include <memory>
@@ -28,6 +34,11 @@ class RecognizerStream {
   virtual void AcceptWaveform(std::span<const float> samples_16k) = 0;
   virtual std::string Partial() = 0;
   virtual Result<Transcript> Finish() = 0;
+  // The speaker paused: compute the final of the audio accepted so far, if that is worth it.
+  virtual void Pause() {}
+  // Finish() when every sample accepted after the last Pause() was trailing silence: the pause's
+  // transcript if one was computed (and is still valid), else Finish().
+  virtual Result<Transcript> FinishAtPause() { return Finish(); }
 };
 
 class Recognizer {

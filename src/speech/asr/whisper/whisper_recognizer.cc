@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "speech/asr/whisper/log_mel.h"
@@ -49,21 +50,49 @@ class WhisperStream : public RecognizerStream {
 
   Result<Transcript> Finish() override {
     if (!error_.ok()) return error_;
-    Transcript t;
-    t.language = FinalLanguage();
-    if (samples_.size() > done_until_) {
-      auto rest = recognizer_.TranscribeWindow(Tail(), FinalLanguage());
-      if (!rest.ok()) return rest.status();
-      t = std::move(rest).value();
-    }
-    t.confidence = std::max(0.0, JoinedConfidence(done_confidence_, t));
-    t.text = done_text_ + t.text;
-    return t;
+    return Joined(TranscribeRest());
+  }
+
+  void Pause() override {
+    pause_.reset();
+    if (!error_.ok()) return;
+    pause_.emplace(PauseFinal{done_until_, TranscribeRest()});
+  }
+
+  Result<Transcript> FinishAtPause() override {
+    if (!error_.ok()) return error_;
+    // A segment finished since the pause moved the start of the rest: the pause's decode is stale.
+    if (!pause_ || pause_->done_until != done_until_) return Finish();
+    return Joined(std::move(pause_->rest));
   }
 
  private:
+  struct PauseFinal {
+    size_t done_until;  // the segments finished when the pause was transcribed
+    Result<Transcript> rest;
+  };
+
   std::vector<float> Tail() const {
     return std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_), samples_.end());
+  }
+
+  // The final of the audio after the finished segments.
+  Result<Transcript> TranscribeRest() const {
+    if (samples_.size() <= done_until_) {
+      Transcript empty;
+      empty.language = FinalLanguage();
+      return empty;
+    }
+    return recognizer_.TranscribeWindow(Tail(), FinalLanguage());
+  }
+
+  // The utterance's transcript: the finished segments' text followed by `rest`'s.
+  Result<Transcript> Joined(Result<Transcript> rest) const {
+    if (!rest.ok()) return rest.status();
+    Transcript t = std::move(rest).value();
+    t.confidence = std::max(0.0, JoinedConfidence(done_confidence_, t));
+    t.text = done_text_ + t.text;
+    return t;
   }
 
   // Transcribes every segment that more than a window of buffered audio has closed.
@@ -102,6 +131,7 @@ class WhisperStream : public RecognizerStream {
   size_t partial_at_samples_ = 0;
   std::string partial_;
   std::string language_ = recognizer_.options().language;  // the partials'
+  std::optional<PauseFinal> pause_;  // the final computed at the last Pause()
 };
 
 }  // namespace

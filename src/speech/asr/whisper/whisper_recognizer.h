@@ -14,6 +14,8 @@
 // audio buffered so far (rounded up to whole seconds, not the 30-s window: the encoder's cost is
 // proportional to the frames it sees) and greedy-decodes at most partial_max_tokens; between those
 // it returns the cached text. Partials may therefore differ from the final transcript.
+// Pause() computes the final of the audio so far (the recognizer.h early final), and
+// FinishAtPause() returns it unless a segment was finished after it.
 // Decoding runs on the caller's thread (a compute worker) plus the team's threads.
 #pragma once
 
