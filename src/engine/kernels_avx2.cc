@@ -196,17 +196,24 @@ CADENCE_AVX2 void DotQ5_1T(const void* w, QuantizedRow row, int64_t x_stride, in
   for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t])) + (off0[t] + off1[t]);
 }
 
-// Q4_K's twelve bytes of packed 6-bit scales and mins, unpacked for a whole super-block at once
-// with word operations (ggml's layout: sub-blocks 0-3 in the low 6 bits of bytes 0-3 / 4-7,
-// sub-blocks 4-7 split between bytes 8-11 and the top 2 bits of bytes 0-7).
-inline void UnpackQ4KScales(const uint8_t* packed, uint8_t scales[8], uint8_t mins[8]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  const uint32_t sc[2] = {u[0] & kLow6, (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)};
-  const uint32_t mn[2] = {u[1] & kLow6, ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)};
-  std::memcpy(scales, sc, 8);
-  std::memcpy(mins, mn, 8);
+// Q4_K's twelve bytes of packed 6-bit scales and mins as 16 bytes: the eight scales, then the
+// eight mins. ggml's layout: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7
+// (mins); sub-blocks 4-7 in the nibbles of bytes 8-11 (scale low, min high) with their top 2 bits
+// in the top 2 bits of bytes 0-3 (scales) and 4-7 (mins). All in one register, with byte shuffles
+// and masks: scalar unpacking cost about a fifth of the kernel's instructions. Reads 16 bytes from
+// `packed` (the 4 after the scales are the first quants).
+CADENCE_AVX2 inline __m128i UnpackQ4KScales(const uint8_t* packed) {
+  const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
+  // Output byte k: its low bits come from byte a[k], its top 2 bits (sub-blocks 4-7) from b[k].
+  const __m128i a = _mm_shuffle_epi8(u, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const __m128i b = _mm_shuffle_epi8(u, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i low = _mm_and_si128(a, _mm_setr_epi8(0x3f, 0x3f, 0x3f, 0x3f, 0x0f, 0x0f, 0x0f, 0x0f, 0x3f, 0x3f, 0x3f,
+                                                    0x3f, 0, 0, 0, 0));
+  const __m128i min_nibbles = _mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                               0x0f, 0x0f, 0x0f, 0x0f));
+  const __m128i top = _mm_and_si128(_mm_srli_epi16(b, 2), _mm_setr_epi8(0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0,
+                                                                       0x30, 0x30, 0x30, 0x30));
+  return _mm_or_si128(_mm_or_si128(low, min_nibbles), top);
 }
 
 // Per super-block: d * sum_j sc_j * (q4_j . y_j) - dmin * sum_j m_j * (sum of y_j), with the sums
@@ -226,9 +233,8 @@ CADENCE_AVX2 void DotQ4_KT(const void* w, QuantizedRow row, int64_t x_stride, in
     Prefetch(b + 64);
     Prefetch(b + 128);
     const float d = Half(b), dmin = Half(b + 2);
-    alignas(16) uint8_t sm[16];  // the eight scales, then the eight mins
-    UnpackQ4KScales(b + 4, sm, sm + 8);
-    const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
+    // The eight scales, then the eight mins, as int16.
+    const __m256i sm16 = _mm256_cvtepu8_epi16(UnpackQ4KScales(b + 4));
     const __m128i mins16 = _mm256_extracti128_si256(sm16, 1);
     // The eight scales as int16 in both 128-bit lanes; a byte shuffle broadcasts one of them.
     const __m256i scales16 = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm16));
@@ -284,7 +290,7 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, QuantizedRow row, int64_t x_stride, in
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
-    for (int line = 0; line < kQ6_KBytes; line += 64) Prefetch(b + line);
+    for (size_t line = 0; line < kQ6_KBytes; line += 64) Prefetch(b + line);
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
     const float d = Half(b + 208);
     const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
