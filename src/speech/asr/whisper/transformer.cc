@@ -112,13 +112,16 @@ void EncoderAttention(const float* q, const float* k, const float* v, int n, int
 }
 
 // One query over nk keys [nk][key_stride] and values, per head. `vt` holds V transposed
-// ([d][vt_stride]) when non-null, else `v` holds [nk][d] rows.
+// ([d][vt_stride]) when non-null, else `v` holds [nk][d] rows. Heads may run on `team`.
 void DecoderAttention(const float* q, const float* k, int nk, const float* v, const float* vt, int vt_stride, int d,
-                      int heads, float* out) {
+                      int heads, float* out, WorkerTeam* team) {
   const int hd = d / heads;
   const engine::DotFn dot = engine::ResolveDotKernel(engine::DType::kF32, Isa());
-  std::vector<float> p(nk);
-  for (int h = 0; h < heads; ++h) {
+  // Heads in parallel when there is enough work to pay for the fork and join (cross-attention:
+  // one head reads 2 x 1500 x hd floats); a decoder's few self-attention keys stay serial.
+  auto head = [&](int64_t h) {
+    thread_local std::vector<float> p;
+    p.resize(static_cast<size_t>(nk));
     const float* qh = q + h * hd;
     for (int j = 0; j < nk; ++j) p[j] = dot(k + static_cast<size_t>(j) * d + h * hd, qh, {}, hd);
     Softmax(p.data(), nk);
@@ -132,6 +135,11 @@ void DecoderAttention(const float* q, const float* k, int nk, const float* v, co
         for (int c = 0; c < hd; ++c) o[c] += p[j] * vj[c];
       }
     }
+  };
+  if (team != nullptr && heads > 1 && static_cast<int64_t>(nk) * hd >= 16384) {
+    team->ParallelFor(heads, head);
+  } else {
+    for (int h = 0; h < heads; ++h) head(h);
   }
 }
 
@@ -324,7 +332,8 @@ Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logit
         v_row[c] = v[static_cast<size_t>(s) * d + c];
       }
       DecoderAttention(q.data() + static_cast<size_t>(s) * d, self_k_[layer].data() + s * slab, n_past_ + 1,
-                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(s) * d);
+                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(s) * d,
+                       team_);
     }
     Linear(m, p + ".attn.out", att.data(), n, proj.data(), team_);
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
@@ -335,7 +344,7 @@ Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logit
     for (int s = 0; s < n; ++s) {
       DecoderAttention(q.data() + static_cast<size_t>(s) * d, cross_k_[layer].data(), audio_.n_positions, nullptr,
                        cross_vt_[layer].data(), audio_.n_positions, d, h.n_text_head,
-                       att.data() + static_cast<size_t>(s) * d);
+                       att.data() + static_cast<size_t>(s) * d, team_);
     }
     Linear(m, p + ".cross_attn.out", att.data(), n, proj.data(), team_);
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
