@@ -1,0 +1,318 @@
+// SessionImpl: the Realtime Session state machine (session.h), split by concern over
+//   session.cc           lifecycle, event dispatch, ids and sending, session.update
+//   session_input.cc     input audio, turn detection, utterances and their transcripts
+//   session_items.cc     conversation.item.* events and truncation
+//   session_response.cc  responses: parameters, brain, TTS lane, audio out, completion
+//
+// Everything in SessionImpl runs on the session's strand (SessionIo::Post). Work on the compute
+// pool (ASR feeding, brain, TTS) reaches back only through Backchannel::Post, which drops the
+// result when the session is gone or closed, and every result names the response/utterance it
+// belongs to so that a cancelled response's late audio is dropped too. Internal to realtime/.
+#pragma once
+
+#include "realtime/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <map>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audio/pcm.h"
+#include "audio/resampler.h"
+#include "brain/brain.h"
+#include "core/base64.h"
+#include "core/cancel.h"
+#include "core/log.h"
+#include "paralinguistics/speaker_baseline.h"
+#include "realtime/conversation.h"
+#include "realtime/json_fields.h"
+#include "realtime/protocol_error.h"
+#include "realtime/serial_executor.h"
+#include "realtime/server_events.h"
+#include "realtime/session_config.h"
+#include "realtime/session_extras.h"
+#include "realtime/stage_stats.h"
+#include "realtime/transcript_deltas.h"
+#include "realtime/turn_detector.h"
+#include "speech/asr/recognizer.h"
+#include "speech/tts/synthesizer.h"
+#include "speech/tts/text_split.h"
+#include "speech/vad/vad.h"
+
+namespace cadence::realtime::session_internal {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kRate16k = 16000;
+constexpr int kTtsRate = speech::kTtsSampleRateHz;
+constexpr int kMinCommitMs = 100;
+constexpr int kAudioChunkMs = 100;
+constexpr size_t kMaxHistoryItems = 200;
+
+inline int64_t MsOf16k(int64_t samples) { return samples / 16; }
+inline double MsSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+class SessionImpl;
+
+// The way back from compute workers to the strand.
+struct Backchannel {
+  std::weak_ptr<SessionImpl> session;
+  std::shared_ptr<SessionIo> io;
+  template <typename F>
+  void Post(F&& fn) const;
+};
+
+// One user utterance being recognized: the ASR (and paralinguistic) streams live on `lane`.
+struct UtteranceJob {
+  std::shared_ptr<SerialExecutor> lane;
+  std::unique_ptr<speech::RecognizerStream> asr;  // touched only on lane
+  std::unique_ptr<UtteranceAnalysis> analysis;    // touched only on lane; may be null
+  CancelToken cancel;
+  int64_t fed_samples = 0;  // on lane
+  // Streaming transcript deltas (lane only); Partial() is asked at most every kPartialEverySamples.
+  std::string item_id;
+  bool partials = false;
+  int64_t samples_since_partial = 0;
+  TranscriptDeltas deltas;
+};
+
+struct SentenceMark {
+  size_t transcript_end = 0;  // bytes of the response transcript through this sentence
+  size_t transcript_begin = 0;
+  int64_t audio_begin_ms = 0;
+  int64_t audio_end_ms = -1;  // -1 while its audio is still being sent
+};
+
+struct Response {
+  std::string id;
+  std::string item_id;
+  bool audio = true;
+  std::string voice;
+  std::string voice_id;
+  audio::SampleFormat format = audio::SampleFormat::kPcm16;
+  std::string instructions;
+  double temperature = 0.8;
+  int64_t max_output_tokens = 0;
+  bool in_conversation = true;
+  nlohmann::json metadata;
+  std::optional<std::vector<Item>> input;  // response.create input replaces the conversation
+  CancelToken cancel;
+  bool compute_started = false;
+  // Output sent so far (strand only).
+  std::string text;        // text modality
+  std::string transcript;  // audio modality
+  int64_t audio_samples_24k = 0;
+  std::vector<SentenceMark> marks;
+  int audio_deltas = 0;
+  Clock::time_point created;
+  std::optional<Clock::time_point> turn_end;  // speech_stopped of the turn that triggered it
+  double first_audio_ms = -1.0;
+  int64_t input_chars = 0;
+  int64_t audio_ms() const { return audio_samples_24k * 1000 / kTtsRate; }
+};
+
+// Worker-side state of one response (shared by its brain task and its TTS lane).
+struct ResponseWork {
+  std::string response_id;
+  bool audio = true;
+  audio::SampleFormat format = audio::SampleFormat::kPcm16;
+  speech::SynthesisRequest synth;  // text filled per sentence
+  brain::ReplyRequest request;
+  CancelToken cancel;
+  std::shared_ptr<SerialExecutor> lane;
+  const brain::Brain* brain = nullptr;
+  const speech::Synthesizer* tts = nullptr;
+  Backchannel back;
+  // TTS lane only.
+  std::optional<audio::Resampler> to_wire;
+  std::vector<float> scratch;
+  std::vector<uint8_t> pending;  // encoded wire bytes not yet sent
+  int64_t pending_samples_24k = 0;
+  bool first_chunk_sent = false;
+  Status synth_status;
+};
+
+class SessionImpl final : public Session {
+ public:
+  SessionImpl(const Engines& engines, SessionOptions options, std::shared_ptr<SessionIo> io);
+  ~SessionImpl() override { CancelAllWork(); }
+  void Start() override;
+  void OnClientFrame(std::string_view frame) override;
+  void OnClose() override;
+  bool closed() const { return closed_; }
+
+  // ---- results from workers (strand) ----
+  void OnTranscript(const std::string& item_id, Result<speech::Transcript> result, std::string last_delta,
+                    double audio_s, std::optional<paralinguistics::UtteranceCues> cues);
+  void OnTranscriptDelta(const std::string& item_id, const std::string& delta);
+  void OnResponseText(const std::string& response_id, const std::string& spoken);
+  void OnResponseSentenceStart(const std::string& response_id, const std::string& spoken);
+  void OnResponseAudio(const std::string& response_id, std::string b64, int64_t samples_24k);
+  void OnResponseSentenceEnd(const std::string& response_id);
+  void OnResponseFinished(const std::string& response_id, Status status);
+
+ private:
+  // ---- ids and sending ----
+  std::string NewId(const char* prefix);
+  std::string NewEventId();
+  void Send(nlohmann::json event);
+  void SendError(const ProtocolError& e);
+  Backchannel Back() { return Backchannel{std::static_pointer_cast<SessionImpl>(shared_from_this()), io_}; }
+
+  // ---- dispatch ----
+  ProtocolError Dispatch(std::string_view frame, std::string* client_event_id);
+  static std::string ScanClientEventId(std::string_view frame);
+
+  // ---- session.update ----
+  ProtocolError HandleSessionUpdate(const nlohmann::json& j);
+
+  // ---- input audio ----
+  void ConfigureInput();
+  bool VadActive() const;
+  size_t WireBytesOf16k(size_t samples) const;
+  ProtocolError HandleAppend(const nlohmann::json& j);
+  void ProcessInput16k(std::span<const float> chunk);
+  void DropBufferFront(size_t samples);
+  void BeginUtterance(int64_t start_ms);
+
+  // Audio reaches the recognizer in ~160 ms batches: one worker task per 20 ms append costs more
+  // in task and decoder-call overhead than the decoding itself.
+  static constexpr size_t kFeedBatchSamples = 2560;
+
+  void FeedUtterance(std::span<const float> samples);
+
+  // Partial transcripts at most every 320 ms of audio: often enough to read along, rarely enough
+  // that the recognizer's backtrace (or Whisper's re-decode) stays a small share of the feed cost.
+  static constexpr int64_t kPartialEverySamples = 5120;
+
+  void FlushFeed();
+  void CancelUtterance();
+  void OnSpeechStarted(int64_t audio_start_ms);
+
+  // The speaker paused: the recognizer may start its final now (an early final, recognizer.h),
+  // on all the audio so far. The stop that may follow reuses it if no speech came in between.
+  void OnSpeechPaused();
+  void OnSpeechStopped(int64_t audio_end_ms);
+
+  // Commits the first `samples` of the buffer as a user audio item.
+  void CommitUtterance(size_t samples);
+  ProtocolError HandleCommit();
+  ProtocolError HandleClear();
+
+  // ---- conversation items ----
+  ProtocolError HandleItemCreate(const nlohmann::json& j);
+  ProtocolError HandleItemTruncate(const nlohmann::json& j);
+  ProtocolError HandleItemDelete(const nlohmann::json& j);
+  ProtocolError HandleItemRetrieve(const nlohmann::json& j);
+
+  // Keeps the words of the sentences whose audio was played before `audio_end_ms`; the sentence
+  // cut in the middle keeps the fraction of its words that matches the fraction of its audio.
+  std::string TruncateTranscript(const std::string& item_id, const std::string& transcript, int64_t total_ms,
+                                 int64_t audio_end_ms);
+
+  static std::string CutWords(const std::string& text, double fraction);
+
+  // ---- responses ----
+  struct ResponseParams {
+    std::optional<bool> audio;
+    std::optional<std::string> instructions;
+    std::optional<std::string> voice, voice_id;
+    std::optional<audio::SampleFormat> format;
+    std::optional<double> temperature;
+    std::optional<int64_t> max_output_tokens;
+    bool in_conversation = true;
+    nlohmann::json metadata;
+    std::optional<std::vector<Item>> input;
+  };
+
+  ProtocolError ParseResponseParams(const nlohmann::json& r, ResponseParams* p);
+  ProtocolError HandleResponseCreate(const nlohmann::json& j);
+  ProtocolError HandleResponseCancel(const nlohmann::json& j);
+  ProtocolError HandleOutputAudioClear();
+  nlohmann::json ResponseJson(const Response& r, const std::string& status, const nlohmann::json& status_details,
+                              bool with_output, bool with_usage);
+
+  Item AssistantItem(const Response& r, const std::string& status);
+  nlohmann::json AssistantItemJson(const Response& r);
+  nlohmann::json PartJson(const Response& r);
+  void StartResponse(ResponseParams params, std::optional<Clock::time_point> turn_end);
+  std::vector<brain::Message> History(const Response& r);
+  void StartResponseCompute();
+  static void RunBrain(const std::shared_ptr<ResponseWork>& work);
+  static void SynthesizeSentence(const std::shared_ptr<ResponseWork>& work, const std::string& sentence);
+
+  // Sends the first `bytes` of the pending wire audio as one delta.
+  static void SendPending(const std::shared_ptr<ResponseWork>& work, size_t bytes);
+  static void FinishAudio(const std::shared_ptr<ResponseWork>& work, Status status);
+  bool IsActive(const std::string& response_id) const { return response_ && response_->id == response_id; }
+  void CancelResponse(const char* reason);
+  void FinishResponse(const std::string& status, const Status& why);
+  void CancelAllWork();
+
+  struct Utterance {
+    std::string item_id;
+    int64_t start_ms = 0;
+    bool paused = false;  // the turn detector's pause, and no speech since: audio after it is silence
+    std::shared_ptr<UtteranceJob> job;
+  };
+
+  const Engines engines_;
+  SessionOptions options_;
+  std::shared_ptr<SessionIo> io_;
+  const EventNames& names_;
+  SessionIdentity identity_;
+  SessionConfig config_;
+  std::shared_ptr<const persona::Persona> persona_;
+  Conversation conversation_;
+  std::mt19937_64 rng_;
+  std::string event_prefix_;
+  uint64_t event_counter_ = 0;
+  bool closed_ = false;
+
+  // Input audio: the uncommitted buffer at 16 kHz and its position in session time.
+  std::optional<audio::Resampler> to_16k_;
+  std::vector<uint8_t> in_bytes_;
+  std::vector<float> in_scratch_, in_16k_;
+  std::vector<float> buffer_16k_;
+  int64_t buffer_start_ms_ = 0;
+  int64_t total_16k_ = 0;
+  std::unique_ptr<speech::VadStream> vad_;
+  std::vector<float> vad_probs_;
+  TurnDetector detector_;
+  std::optional<Utterance> utterance_;
+  std::vector<float> feed_pending_;  // audio for the utterance's lane, not yet submitted
+  int pending_transcriptions_ = 0;
+  std::optional<paralinguistics::UtteranceCues> last_cues_;  // of the latest user utterance
+  paralinguistics::SpeakerBaseline baseline_;
+  std::optional<Clock::time_point> turn_end_;
+
+  std::unique_ptr<Response> response_;
+  std::string item_status_ = "in_progress";
+  std::string cancel_reason_;
+  std::map<std::string, std::vector<SentenceMark>> sentence_marks_;
+  int turns_ = 0;
+  int responses_ = 0;
+
+ public:
+  std::function<void(double)> stats_hook_;
+};
+
+template <typename F>
+void Backchannel::Post(F&& fn) const {
+  io->Post([weak = session, fn = std::forward<F>(fn)]() mutable {
+    if (auto s = weak.lock(); s && !s->closed()) fn(*s);
+  });
+}
+
+}  // namespace cadence::realtime::session_internal
