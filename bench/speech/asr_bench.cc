@@ -9,6 +9,7 @@
 // tokens. It measures, with the same functions WhisperRecognizer calls:
 //   - log-mel of a 30-s window, encoder on the 30-s window (3000 frames), cross-attention K/V;
 //   - decoder ms/token (greedy, one sequence) and ms/step for a beam of --beam sequences;
+//   - one retry of the temperature fallback (5 samples at T 0.2, --tokens each);
 //   - speech_stopped -> final transcript for a 5-s utterance: one end-to-end run of mel (30-s
 //     window, as Whisper pads) + encoder + prompt (4 tokens) + --tokens greedy tokens; the same
 //     with --asr-window speech; and both as early finals, started at the turn detector's pause;
@@ -34,6 +35,7 @@
 #include "engine/dtype.h"
 #include "engine/kernels.h"
 #include "engine/parallel.h"
+#include "speech/asr/whisper/fallback.h"
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/asr/whisper/model.h"
 #include "speech/asr/whisper/transformer.h"
@@ -282,6 +284,25 @@ int BenchModel(const whisper::Model& m, int threads, int tokens, int beam, int r
     beam_c.cpu_s = beam_span.CpuS() / tokens;
     std::snprintf(note, sizeof note, "per step of a beam of %d (all sequences + reorder)", beam);
     Line("beam decoder step", beam_c, note);
+  }
+
+  // One retry of openai-whisper's temperature fallback (fallback.h): 5 samples decoded as one
+  // batch at T 0.2 over the same audio, the prompt included; what a repetitive or unlikely final
+  // costs on top of its first decode, per retry.
+  {
+    whisper::Decoder sampler(m, *audio, &team);
+    whisper::SampleOptions sample;
+    sample.temperature = 0.2;
+    sample.best_of = 5;
+    sample.max_new_tokens = tokens;
+    Cost retry_c;
+    for (int r = 0; r < repeat; ++r) {
+      const Span span;
+      if (!whisper::SampleDecode(&sampler, *prompt, sample).ok()) return 1;
+      retry_c.Keep(span);
+    }
+    std::snprintf(note, sizeof note, "(best_of 5 at T 0.2, 4 + %d tokens)", tokens);
+    Line("fallback retry", retry_c, note);
   }
 
   // speech_stopped -> final for 5 s of speech: the whole recognizer path, end to end.

@@ -162,6 +162,10 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
   flags->Value("asr-beam", "N", "Whisper: beam size (1: greedy, 5: openai-whisper's default)", "1");
   flags->Value("asr-window", "W", "Whisper's final: full (padded 30-s window, as trained) | speech (the utterance only: faster)",
                "full");
+  flags->Value("asr-temperature-inc", "T",
+               "Whisper: openai-whisper's fallback — a repetitive or unlikely final is resampled at T, 2T, ... 1.0 "
+               "(0: off)",
+               "0.2");
   flags->Value("asr-preload", "N", "PocketSphinx: decoders loaded at start, one per user talking at once (~85 MiB each)", "1");
 }
 
@@ -176,6 +180,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_beam = flags.GetInt("asr-beam", 0);
   options.asr_preload = flags.GetInt("asr-preload", 0);
   options.asr_window = flags.Get("asr-window");
+  options.asr_temperature_inc = flags.GetDouble("asr-temperature-inc", std::nan(""));
   options.llm_model = flags.Get("model");
   options.llm_url = flags.Get("llm-url");
   options.llm_name = flags.Get("llm-model");

@@ -24,6 +24,8 @@ int RunTranscribe(int argc, char** argv) {
   flags.Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per file)", "auto");
   flags.Value("asr-beam", "N", "Whisper: beam size (1: greedy)", "1");
   flags.Value("asr-window", "W", "Whisper: full (padded 30-s window) | speech (the utterance only)", "full");
+  flags.Value("asr-temperature-inc", "T", "Whisper: fallback temperature step for repetitive or unlikely text (0: off)",
+              "0.2");
   flags.Switch("asr-accurate", "PocketSphinx: run every search pass (the server's --asr-accurate)");
   flags.Value("chunk-ms", "MS", "feed the recognizer in pieces of this length, as a session does", "160");
   flags.Switch("stats", "also print audio seconds, CPU seconds and confidence per file (to stderr)");
@@ -34,7 +36,10 @@ int RunTranscribe(int argc, char** argv) {
     return 2;
   }
   int chunk_ms = 0, beam = 0;
-  if (!flags.GetIntIn("chunk-ms", 10, 60000, &chunk_ms) || !flags.GetIntIn("asr-beam", 1, 16, &beam)) return 2;
+  double temperature_inc = 0.0;
+  if (!flags.GetIntIn("chunk-ms", 10, 60000, &chunk_ms) || !flags.GetIntIn("asr-beam", 1, 16, &beam) ||
+      !flags.GetDoubleIn("asr-temperature-inc", 0.0, 1.0, &temperature_inc))
+    return 2;
 
   cadence::speech::RecognizerConfig config;
   config.model_path = flags.Get("asr-model");
@@ -46,6 +51,7 @@ int RunTranscribe(int argc, char** argv) {
     return 2;
   }
   config.encode_padding = flags.Get("asr-window") == "full";
+  config.temperature_increment = temperature_inc;
   auto recognizer = cadence::speech::CreateRecognizer(config);
   if (!recognizer.ok()) {
     std::fprintf(stderr, "error: %s\n", recognizer.status().ToString().c_str());

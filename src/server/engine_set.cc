@@ -34,6 +34,8 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     return Status::InvalidArgument("--asr-beam must be a number from 1 to 16 (1: greedy)");
   if (options.asr_window != "full" && options.asr_window != "speech")
     return Status::InvalidArgument("--asr-window must be full (the padded 30-s window) or speech (the utterance only)");
+  if (!(options.asr_temperature_inc >= 0.0 && options.asr_temperature_inc <= 1.0))
+    return Status::InvalidArgument("--asr-temperature-inc must be a number from 0 (no fallback) to 1");
   if (options.asr_preload < 1 || options.asr_preload > 256)
     return Status::InvalidArgument("--asr-preload must be a number from 1 to 256 (decoders loaded at start)");
   speech::RecognizerConfig asr_config;
@@ -43,6 +45,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   asr_config.beam_size = options.asr_beam;
   asr_config.preload = options.asr_preload;
   asr_config.encode_padding = options.asr_window == "full";
+  asr_config.temperature_increment = options.asr_temperature_inc;
   auto asr = speech::CreateRecognizer(asr_config);
   if (!asr.ok()) return asr.status().WithContext("speech recognizer");
   set->asr_ = std::move(asr).value();

@@ -26,6 +26,7 @@ struct EngineOptions {
   std::string asr_language;  // Whisper: "en" | "zh" | "" (detect per utterance)
   int asr_beam = 1;          // Whisper: beam size (1 = greedy)
   int asr_preload = 1;       // PocketSphinx: decoders loaded at start (one per user talking at once)
+  double asr_temperature_inc = 0.2;  // Whisper: fallback temperature step (0: off)
   std::string asr_window = "full";  // Whisper: "full" (padded 30-s window) | "speech" (the utterance only)
   std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain

@@ -165,6 +165,8 @@ describe('startup', () => {
   test('--asr-preload out of range is a clear error; in range, the log says the decoders loaded', async () => {
     await assert.rejects(StartServer(['--no-auth', '--asr-preload', '0']), /--asr-preload must be a number from 1 to 256/);
     await assert.rejects(StartServer(['--no-auth', '--asr-window', '10s']), /--asr-window must be full .* or speech/);
+    await assert.rejects(StartServer(['--no-auth', '--asr-temperature-inc', 'high']),
+      /--asr-temperature-inc must be a number from 0 \(no fallback\) to 1/);
     const server = await StartServer(['--no-auth', '--asr-preload', '3']);
     try {
       assert.match(server.log, /3 of 3 PocketSphinx decoders loaded/);

@@ -27,6 +27,11 @@
 namespace cadence::speech::whisper {
 namespace {
 
+using testing::Fixture;
+using testing::LoadFixture;
+using testing::ReadAll;
+using testing::ReadRows;
+using testing::ReferenceMel;
 using testing::ReferenceTokens;
 using testing::TinyPath;
 
@@ -36,32 +41,6 @@ constexpr double kEncoderTolerance = 1e-4;
 // 2.2e-6; with Q8-quantized activations on the dot kernels it was 0.042). Its decoder steps still
 // run the Q8_0 dot kernels.
 constexpr double kQ8EncoderTolerance = kEncoderTolerance;
-
-std::vector<uint8_t> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-// CMEL fixture (tools/whisper/reference.py write_mel): magic, int32 rows, cols, stored cols, f32.
-bool ReadRows(const std::string& path, int* rows, int* cols, std::vector<float>* data) {
-  const std::vector<uint8_t> bytes = ReadAll(path);
-  if (bytes.size() < 16 || std::memcmp(bytes.data(), "CMEL", 4) != 0) return false;
-  int32_t header[3];
-  std::memcpy(header, bytes.data() + 4, 12);
-  *rows = header[0];
-  *cols = header[2];
-  const size_t count = static_cast<size_t>(*rows) * *cols;
-  if (bytes.size() != 16 + 4 * count) return false;
-  data->resize(count);
-  std::memcpy(data->data(), bytes.data() + 16, 4 * count);
-  return true;
-}
-
-LogMel ReferenceMel() {
-  LogMel mel;
-  EXPECT_TRUE(ReadRows(TinyPath("reference_input_mel.bin"), &mel.n_mels, &mel.n_frames, &mel.data));
-  return mel;
-}
 
 void ExpectMatchesReference(const std::string& model_path) {
   auto model = LoadModel(model_path);
@@ -190,50 +169,6 @@ TEST(WhisperModelTest, BeamsThatFinishEarlyMatchNumpyReference) {
   }
 }
 
-// The tiny model with one of tools/whisper/tiny_model.py's decoding fixtures applied to its token
-// embedding (the encoder does not read it): "plain" (unchanged); "blank", the " " row set to
-// 1.05 x the row of greedy's first token (unfiltered decoding would start with a blank);
-// "nospeech", the <|nospeech|> row scaled by 3 (unfiltered decoding would emit it); "silence", the
-// <|nospeech|> row set to 7 x the row of the most likely token at <|startoftranscript|>.
-struct Fixture {
-  std::unique_ptr<Model> model;
-  EncoderOutput audio;
-  std::vector<int> prompt;
-};
-
-Fixture LoadFixture(const std::string& name) {
-  Fixture f;
-  auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
-  EXPECT_TRUE(model.ok());
-  if (!model.ok()) return f;
-  f.model = std::move(model).value();
-  Model& m = *f.model;
-  EXPECT_EQ(m.specials.blank, 0) << "the tiny vocabulary's \" \" is id 0";
-  EXPECT_GE(m.specials.no_speech, 0);
-  f.audio = Encode(m, ReferenceMel()).value();
-  f.prompt = TranscribePrompt(m, "en").value();
-  Tensor& emb = m.tensors.at("decoder.token_embedding.weight");
-  const int d = m.hparams.n_text_state;
-  emb.raw.clear();  // the matmul reads the f32 data
-  auto row = [&](int id) { return emb.data.data() + static_cast<size_t>(id) * d; };
-  if (name == "blank") {
-    const int first = GreedyDecode(m, f.audio, f.prompt, 1).value().back();
-    for (int c = 0; c < d; ++c) row(m.specials.blank)[c] = static_cast<float>(1.05 * row(first)[c]);
-  } else if (name == "nospeech") {
-    for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] *= 3.0f;
-  } else if (name == "silence") {
-    Decoder decoder(m, f.audio);
-    std::vector<float> sot_logits;
-    const int sot[1] = {m.specials.start_of_transcript};
-    EXPECT_TRUE(decoder.StepBatch(sot, &sot_logits).ok());
-    const int top = static_cast<int>(std::max_element(sot_logits.begin(), sot_logits.end()) - sot_logits.begin());
-    for (int c = 0; c < d; ++c) row(m.specials.no_speech)[c] = 7.0f * row(top)[c];
-  }
-  return f;
-}
-
-// The logit filters (SuppressLogits) on the "blank" and "nospeech" fixtures (tiny_model.py checks
-// that unfiltered decoding would go wrong on both): greedy and beam 5 give the reference's ids.
 TEST(WhisperModelTest, LogitFiltersMatchNumpyReference) {
   const auto reference = ReferenceDecoding();
   for (const std::string fixture : {"blank", "nospeech"}) {

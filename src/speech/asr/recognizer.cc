@@ -11,6 +11,7 @@ Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& con
     options.language = config.language;
     options.beam_size = config.beam_size;
     options.encode_padding = config.encode_padding;
+    options.temperature_increment = config.temperature_increment;
     auto whisper = whisper::WhisperRecognizer::Create(config.model_path, options);
     if (!whisper.ok()) return whisper.status().WithContext("--asr-model");
     return std::unique_ptr<Recognizer>(std::move(whisper).value());

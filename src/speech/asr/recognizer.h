@@ -55,6 +55,7 @@ struct RecognizerConfig {
   int beam_size = 1;       // Whisper: 1 greedy, else beam search (openai-whisper's transcribe uses 5)
   int preload = 1;         // PocketSphinx: decoders loaded up front (see PocketSphinxConfig)
   bool encode_padding = true;  // Whisper: the final encodes the padded 30-s window (see WhisperOptions)
+  double temperature_increment = 0.2;  // Whisper: the fallback's temperature step, 0: off (WhisperOptions)
 };
 
 Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& config);

@@ -39,6 +39,15 @@ engine::WeightMatrix Tensor::Matrix() const {
   return m;
 }
 
+std::string DecodeText(const Model& model, const std::vector<int>& ids) {
+  std::string text;
+  for (int id : ids) {
+    if (id < 0 || id >= model.specials.end_of_text || id >= static_cast<int>(model.vocab.size())) continue;
+    text += model.vocab[id];
+  }
+  return text;
+}
+
 const std::vector<std::string>& WhisperLanguageCodes() {
   // openai/whisper tokenizer.py LANGUAGES, in token order.
   static const std::vector<std::string> kCodes = {

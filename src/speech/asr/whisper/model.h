@@ -81,6 +81,9 @@ struct Model {
 // 100 for large-v3 vocabularies, 99 before).
 const std::vector<std::string>& WhisperLanguageCodes();
 
+// Text of token ids: the raw bytes of every id below <|endoftext|> that the vocabulary holds.
+std::string DecodeText(const Model& model, const std::vector<int>& ids);
+
 // Dispatches on the file: a directory or *.safetensors loads the Hugging Face form; anything else
 // must start with the ggml magic 0x67676d6c. Validates every tensor the forward pass needs.
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path);

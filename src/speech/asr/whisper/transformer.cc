@@ -450,9 +450,6 @@ bool IsNoSpeech(const DecodeStats& stats, double no_speech_threshold, double log
   return stats.no_speech_prob > no_speech_threshold && stats.avg_logprob <= logprob_threshold;
 }
 
-namespace {
-
-// log(sum(exp(l))) over one position's logits (-inf entries count zero).
 double LogSumExp(const float* l, int n) {
   const float max_l = *std::max_element(l, l + n);
   double sum = 0.0;
@@ -460,7 +457,6 @@ double LogSumExp(const float* l, int n) {
   return std::log(sum) + max_l;
 }
 
-// Feeds the prompt; `logits` gets the last position's, `sot_logits` (when not null) the first's.
 Status FeedPrompt(Decoder& decoder, const std::vector<int>& prompt, std::vector<float>* logits,
                   std::vector<float>* sot_logits) {
   for (size_t i = 0; i < prompt.size(); ++i) {
@@ -477,8 +473,6 @@ double NoSpeechProb(const Model& model, const std::vector<float>& sot_logits) {
   if (id < 0 || id >= static_cast<int>(sot_logits.size())) return 0.0;
   return std::exp(static_cast<double>(sot_logits[id]) - LogSumExp(sot_logits.data(), static_cast<int>(sot_logits.size())));
 }
-
-}  // namespace
 
 Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens,
                                       DecodeStats* stats) {

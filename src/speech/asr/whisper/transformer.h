@@ -97,6 +97,16 @@ struct DecodeStats {
 // 0.6 there) and the text is not confidently decoded (avg_logprob <= logprob_threshold, -1.0).
 bool IsNoSpeech(const DecodeStats& stats, double no_speech_threshold, double logprob_threshold);
 
+// Pieces every decoding strategy shares (greedy and beam here, sampling in fallback.h):
+// log(sum(exp(l))) over one position's logits (-inf entries count zero);
+double LogSumExp(const float* logits, int n);
+// feeds the prompt to a Reset() decoder: `logits` gets the last position's, `sot_logits` (when not
+// null) the first's, <|startoftranscript|>'s, where <|nospeech|> is read;
+Status FeedPrompt(Decoder& decoder, const std::vector<int>& prompt, std::vector<float>* logits,
+                  std::vector<float>* sot_logits);
+// the probability of <|nospeech|> in those logits (0 when the model has no such token).
+double NoSpeechProb(const Model& model, const std::vector<float>& sot_logits);
+
 // Feeds `prompt`, then appends argmax tokens (after SuppressLogits) until <|endoftext|> (included),
 // max_new_tokens or n_text_ctx. Returns prompt + generated ids; fills `stats` when given.
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,

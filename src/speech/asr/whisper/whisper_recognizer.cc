@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "speech/asr/whisper/fallback.h"
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/asr/whisper/long_form.h"
 #include "speech/asr/whisper/transformer.h"
@@ -136,15 +137,6 @@ class WhisperStream : public RecognizerStream {
 
 }  // namespace
 
-std::string DecodeText(const Model& model, const std::vector<int>& ids) {
-  std::string text;
-  for (int id : ids) {
-    if (id < 0 || id >= model.specials.end_of_text || id >= static_cast<int>(model.vocab.size())) continue;
-    text += model.vocab[id];
-  }
-  return text;
-}
-
 Result<std::unique_ptr<WhisperRecognizer>> WhisperRecognizer::Create(const std::string& model_path,
                                                                      const std::string& language) {
   WhisperOptions options;
@@ -188,7 +180,7 @@ size_t WhisperRecognizer::SpeechWindow(size_t samples) const {
 Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>& samples_16k,
                                                        const std::string& language) const {
   const size_t window = options_.encode_padding ? window_samples() : SpeechWindow(samples_16k.size());
-  return Run(samples_16k, window, language, options_.beam_size, model_->hparams.n_text_ctx / 2);
+  return Run(samples_16k, window, language, options_.beam_size, model_->hparams.n_text_ctx / 2, true);
 }
 
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
@@ -200,11 +192,13 @@ Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& sampl
 
 Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
                                                         const std::string& language) const {
-  return Run(samples_16k, SpeechWindow(samples_16k.size()), language, 1, std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2));
+  return Run(samples_16k, SpeechWindow(samples_16k.size()), language, 1,
+             std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2), false);
 }
 
 Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k, size_t window_samples,
-                                          const std::string& language, int beam_size, int max_tokens) const {
+                                          const std::string& language, int beam_size, int max_tokens,
+                                          bool fallback) const {
   const Model& m = *model_;
   if (m.vocab.empty()) {
     return Status::Unimplemented(m.path + ": no token texts in this checkpoint (no vocab.json beside it); add the "
@@ -232,14 +226,22 @@ Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k,
   }
   auto prompt = TranscribePrompt(m, t.language);
   if (!prompt.ok()) return prompt.status();
-  DecodeStats stats;
-  auto ids = beam_size > 1 ? BeamSearchDecode(&decoder, *prompt, {beam_size, max_tokens}, &stats)
-                           : GreedyDecode(&decoder, *prompt, max_tokens, &stats);
-  if (!ids.ok()) return ids.status();
+  FallbackOptions decode;
+  decode.beam_size = beam_size;
+  decode.max_new_tokens = max_tokens;
+  decode.temperature_increment = fallback ? options_.temperature_increment : 0.0;
+  decode.best_of = options_.best_of;
+  decode.compression_ratio_threshold = options_.compression_ratio_threshold;
+  decode.logprob_threshold = options_.logprob_threshold;
+  decode.no_speech_threshold = options_.no_speech_threshold;
+  auto decoded = DecodeWithFallback(&decoder, *prompt, decode);
+  if (!decoded.ok()) return decoded.status();
+  const DecodeStats& stats = decoded->stats;
   // openai-whisper's silence rule: Whisper fills noise with plausible text ("Thank you."); when
   // <|nospeech|> is likely and the text is not confidently decoded, there is no transcript.
   if (IsNoSpeech(stats, options_.no_speech_threshold, options_.logprob_threshold)) return t;
-  t.text = DecodeText(m, std::vector<int>(ids->begin() + static_cast<long>(prompt->size()), ids->end()));
+  const std::vector<int>& ids = decoded->tokens;
+  t.text = DecodeText(m, std::vector<int>(ids.begin() + static_cast<long>(prompt->size()), ids.end()));
   t.confidence = std::exp(stats.avg_logprob);  // the tokens' geometric-mean probability
   return t;
 }

@@ -13,7 +13,9 @@
 // cheap by construction: at most once per partial_interval_ms of new audio it encodes only the
 // audio buffered so far (rounded up to whole seconds, not the 30-s window: the encoder's cost is
 // proportional to the frames it sees) and greedy-decodes at most partial_max_tokens; between those
-// it returns the cached text. Partials may therefore differ from the final transcript.
+// it returns the cached text. Partials may therefore differ from the final transcript. A final
+// whose decode looks like a repetition loop or is too unlikely is redone at higher temperatures
+// (openai-whisper's fallback, fallback.h), unless the window is silence.
 // Pause() computes the final of the audio so far (the recognizer.h early final), and
 // FinishAtPause() returns it unless a segment was finished after it.
 // Decoding runs on the caller's thread (a compute worker) plus the team's threads.
@@ -44,6 +46,12 @@ struct WhisperOptions {
   // only the utterance, rounded up to whole seconds, as partials do — a 5-s final takes about a
   // third of the time, but what a real checkpoint outputs on short windows was not measured here.
   bool encode_padding = true;
+  // openai-whisper's temperature fallback for finals (fallback.h): a decode whose text is too
+  // repetitive or too unlikely is redone by sampling best_of sequences at temperature_increment,
+  // 2 x temperature_increment, ... up to 1.0. <= 0 turns it off. Partials never retry.
+  double temperature_increment = 0.2;
+  int best_of = 5;
+  double compression_ratio_threshold = 2.4;
 };
 
 class WhisperRecognizer : public Recognizer {
@@ -68,16 +76,14 @@ class WhisperRecognizer : public Recognizer {
   const WhisperOptions& options() const { return options_; }
 
  private:
+  // `fallback`: retry at higher temperatures as the options say (finals only).
   Result<Transcript> Run(const std::vector<float>& samples_16k, size_t window_samples, const std::string& language,
-                         int beam_size, int max_tokens) const;
+                         int beam_size, int max_tokens, bool fallback) const;
 
   std::unique_ptr<Model> model_;
   WhisperOptions options_;
   mutable std::mutex mu_;  // serializes use of team_
   std::unique_ptr<engine::WorkerTeam> team_;
 };
-
-// Text of token ids: the raw bytes of every id below <|endoftext|> that the vocabulary holds.
-std::string DecodeText(const Model& model, const std::vector<int>& ids);
 
 }  // namespace cadence::speech::whisper
