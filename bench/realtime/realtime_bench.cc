@@ -325,13 +325,13 @@ void PrintStages(const std::vector<std::pair<int, cadence::realtime::StageSnapsh
       if (t.calls == 0 && t.waits == 0) continue;
       const double cpu_ms = t.cpu_ns / 1e6;
       total_ms += cpu_ms;
-      std::printf("      %-13s %8.2f ms/s  %8.3f ms/call  %7lld calls", std::string(StageName(static_cast<Stage>(i))).c_str(),
+      std::printf("      %-16s %8.2f ms/s  %8.3f ms/call  %7lld calls", std::string(StageName(static_cast<Stage>(i))).c_str(),
                   cpu_ms / session_s, t.calls ? cpu_ms / t.calls : 0.0, static_cast<long long>(t.calls));
       if (t.waits > 0)
         std::printf("  wait %7.1f / %7.1f ms", t.wait_ns / 1e6 / t.waits, t.max_wait_ns / 1e6);
       std::printf("\n");
     }
-    std::printf("      %-13s %8.2f ms/s  -> %.3f cores per talking session; %.1f sessions fit in 2 cores\n", "all stages",
+    std::printf("      %-16s %8.2f ms/s  -> %.3f cores per talking session; %.1f sessions fit in 2 cores\n", "all stages",
                 total_ms / session_s, total_ms / session_s / 1000, total_ms > 0 ? 2000.0 / (total_ms / session_s) : 0.0);
   }
 }
