@@ -149,6 +149,12 @@ Result<std::unique_ptr<WhisperRecognizer>> WhisperRecognizer::Create(const std::
   if (options.beam_size < 1 || options.beam_size > 16) {
     return Status::InvalidArgument("whisper: beam size " + std::to_string(options.beam_size) + " (use 1..16; 1 is greedy)");
   }
+  if (!(options.temperature_increment >= 0.0 && options.temperature_increment <= 1.0) || options.best_of < 1 ||
+      options.best_of > 16) {
+    return Status::InvalidArgument("whisper: fallback temperature step " + std::to_string(options.temperature_increment) +
+                                   " and best_of " + std::to_string(options.best_of) +
+                                   " (use a step from 0 to 1, 0 for no fallback, and best_of 1..16)");
+  }
   auto model = LoadModel(model_path);
   if (!model.ok()) return model.status();
   auto r = std::unique_ptr<WhisperRecognizer>(new WhisperRecognizer());
