@@ -34,30 +34,24 @@ void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int
 
 }  // namespace
 
-void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
-               WorkerTeam* team, Isa isa) {
-  const int64_t n = w.rows, k = w.cols;
+namespace {
+
+// The GEMM over panels of an n x k weight matrix: pack(j0, nr, panel) fills panel[q][j] with
+// w(row j0 + j, q) for j < nr (and zero up to kGemmNr). One work item per panel: pack its rows into
+// this thread's buffer, then run every row tile of A against it. The panel (k x 64 bytes) stays in
+// cache while A streams by; nothing the size of W is ever allocated.
+template <typename Pack>
+void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t m, int64_t lda, const float* bias,
+                float* c, int64_t ldc, WorkerTeam* team, Isa isa) {
   if (m <= 0 || n <= 0) return;
   const int64_t panels = (n + kGemmNr - 1) / kGemmNr;
-  const RowToF32Fn to_f32 = isa == Isa::kScalar ? RowToF32Scalar : GetRowToF32Avx2();
   const GemmTileFn tile = isa == Isa::kScalar ? GemmTileScalar : GetGemmTileAvx2();
-  // One work item per panel: pack its kGemmNr rows of W ([k][kGemmNr] f32, zero past the matrix)
-  // into this thread's buffer, then run every row tile of A against it. The panel (k x 64 bytes)
-  // stays in cache while A streams by; nothing the size of W is ever allocated.
   auto run = [&](int64_t p) {
-    thread_local std::vector<float> panel, row;
+    thread_local std::vector<float> panel;
     panel.resize(static_cast<size_t>(k * kGemmNr));
-    row.resize(static_cast<size_t>(k));
     const int64_t j0 = p * kGemmNr;
     const int nr = static_cast<int>(std::min<int64_t>(kGemmNr, n - j0));
-    for (int j = 0; j < kGemmNr; ++j) {
-      if (j < nr) {
-        to_f32(w.type, w.data + static_cast<size_t>(j0 + j) * w.row_bytes, row.data(), k);
-        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = row[static_cast<size_t>(q)];
-      } else {
-        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = 0.0f;
-      }
-    }
+    pack(j0, nr, panel.data());
     for (int64_t i = 0; i < m; i += kGemmMr) {
       const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, m - i));
       tile(a + i * lda, lda, mr, panel.data(), k, c + i * ldc + j0, ldc, nr, bias ? bias + j0 : nullptr);
@@ -68,6 +62,41 @@ void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, co
   } else {
     for (int64_t p = 0; p < panels; ++p) run(p);
   }
+}
+
+}  // namespace
+
+void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
+               WorkerTeam* team, Isa isa) {
+  const int64_t k = w.cols;
+  const RowToF32Fn to_f32 = isa == Isa::kScalar ? RowToF32Scalar : GetRowToF32Avx2();
+  auto pack = [&](int64_t j0, int nr, float* panel) {
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(k));
+    for (int j = 0; j < kGemmNr; ++j) {
+      if (j < nr) {
+        to_f32(w.type, w.data + static_cast<size_t>(j0 + j) * w.row_bytes, row.data(), k);
+        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = row[static_cast<size_t>(q)];
+      } else {
+        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = 0.0f;
+      }
+    }
+  };
+  GemmPanels(w.rows, k, pack, a, m, lda, bias, c, ldc, team, isa);
+}
+
+void GemmFloatColumnMajor(const float* wt, int64_t n, int64_t k, int64_t ldw, const float* a, int64_t m, int64_t lda,
+                          float* c, int64_t ldc, WorkerTeam* team, Isa isa) {
+  // Column-major W: a panel row (one k) is nr consecutive floats of wt.
+  auto pack = [&](int64_t j0, int nr, float* panel) {
+    for (int64_t q = 0; q < k; ++q) {
+      float* dst = panel + q * kGemmNr;
+      const float* src = wt + q * ldw + j0;
+      for (int j = 0; j < nr; ++j) dst[j] = src[j];
+      for (int j = nr; j < kGemmNr; ++j) dst[j] = 0.0f;
+    }
+  };
+  GemmPanels(n, k, pack, a, m, lda, nullptr, c, ldc, team, isa);
 }
 
 }  // namespace cadence::engine

@@ -19,16 +19,22 @@ namespace cadence::engine {
 constexpr int kGemmMr = 6;   // rows of A per micro-tile
 constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
 // From this many rows of activations on, MatMul and Whisper's layers use GemmFloat for float
-// weights; below it the dot kernels win (GEMM packs the whole weight matrix first).
+// weights, and MatMul from kGemmQuantizedMinRows for quantized ones (their rows are dequantized
+// into the panels, which only pays over long prompts); below, the dot kernels win.
 constexpr int kGemmMinRows = 16;
+constexpr int kGemmQuantizedMinRows = 256;
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
 // w: any DType; quantized rows are dequantized into the panels, so the product is the f32
-// activations times the stored weights (MatMul instead quantizes the activations; the LLM keeps
-// that path for quantized weights, Whisper's encoder takes this one for every type). bias may be
-// null; team may be null (single-threaded). isa kScalar runs the reference tile, any other the
-// AVX2 one.
+// activations times the stored weights (the dot kernels, for fewer rows, quantize the
+// activations instead). bias may be null; team may be null (single-threaded). isa kScalar runs the
+// reference tile, any other the AVX2 one.
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa);
+
+// The same product with an f32 W stored column-major: w(row j, k) = wt[k * ldw + j] for j < n, k <
+// k. Attention's P·V reads the value cache ([position][channel]) this way, without a transpose.
+void GemmFloatColumnMajor(const float* wt, int64_t n, int64_t k, int64_t ldw, const float* a, int64_t m, int64_t lda,
+                          float* c, int64_t ldc, WorkerTeam* team, Isa isa);
 
 }  // namespace cadence::engine

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/attention.h"
+
 namespace cadence::engine {
 
 namespace {
@@ -366,14 +368,12 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
   std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
   for (int t = 0; t < T; ++t)
     RopeTable(first_pos + t, hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
-  const DotFn dot_f32 = ResolveDotKernel(DType::kF32, isa);
   const WeightMatrix& embd = model_.token_embd_;
   for (int t = 0; t < T; ++t)
     DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes, x.data() + t * E, E);
 
   const size_t layer_stride = static_cast<size_t>(capacity_) * kv_dim;
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int group = c.n_head / c.n_head_kv;
   for (int li = 0; li < c.n_layer; ++li) {
     if (cancel && cancel->cancelled()) return Status::Cancelled("generation cancelled");
     const Model::Layer& L = model_.layers_[static_cast<size_t>(li)];
@@ -397,30 +397,7 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
       std::copy(kt, kt + kv_dim, kc + static_cast<size_t>(first_pos + t) * kv_dim);
       std::copy(vt, vt + kv_dim, vc + static_cast<size_t>(first_pos + t) * kv_dim);
     }
-    auto attend = [&](int64_t job) {
-      const int t = static_cast<int>(job / c.n_head), h = static_cast<int>(job % c.n_head);
-      const int n_ctx = first_pos + t + 1;
-      thread_local std::vector<float> scores;
-      scores.resize(static_cast<size_t>(n_ctx));
-      const float* qh = q.data() + t * q_dim + h * hd;
-      const int kvh = h / group;
-      float max_score = -INFINITY;
-      for (int p = 0; p < n_ctx; ++p) {
-        scores[p] = dot_f32(kc + static_cast<size_t>(p) * kv_dim + kvh * hd, qh, {}, hd) * attn_scale;
-        max_score = std::max(max_score, scores[p]);
-      }
-      double sum = 0;
-      for (int p = 0; p < n_ctx; ++p) sum += (scores[p] = std::exp(scores[p] - max_score));
-      const float inv = static_cast<float>(1.0 / sum);
-      float* out = attn.data() + t * q_dim + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int p = 0; p < n_ctx; ++p) {
-        const float* vp = vc + static_cast<size_t>(p) * kv_dim + kvh * hd;
-        const float w = scores[p] * inv;
-        for (int i = 0; i < hd; ++i) out[i] += w * vp[i];
-      }
-    };
-    team->ParallelFor(static_cast<int64_t>(T) * c.n_head, attend);
+    CausalAttention(q.data(), T, first_pos, kc, vc, {c.n_head, c.n_head_kv, hd}, attn_scale, attn.data(), team, isa);
     MatMul(L.wo, attn.data(), T, proj.data(), team, isa, &scratch_);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), xn.data() + t * E, E, c.rms_eps);

@@ -1,3 +1,4 @@
+#include "engine/gemm.h"
 #include "engine/kernels.h"
 
 #include <atomic>
@@ -237,8 +238,9 @@ TEST(KernelsTest, SimdQuantizerEqualsScalar) {
 
 TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
   // q/k/v-style fusion: matrices of different types and row counts over one input, several
-  // tokens (the blocked path), one token (the mat-vec path) and a prompt long enough that the
-  // float matrices go to the GEMM while the quantized ones stay on the dot kernels, on a team.
+  // tokens (the blocked path), one token (the mat-vec path), a prompt long enough that the float
+  // matrices go to the GEMM and one long enough that all do, on a team, against each matrix alone
+  // on the scalar reference.
   std::mt19937 rng(13);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
@@ -251,7 +253,7 @@ TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
     data.push_back(RandomWeights(types[i], rows[i], cols, rng));
     ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
   }
-  for (int tokens : {1, 6, 40}) {
+  for (int tokens : {1, 6, 40, kGemmQuantizedMinRows}) {
     std::vector<float> x(cols * tokens);
     for (auto& v : x) v = normal(rng);
     std::vector<std::vector<float>> fused(4), separate(4);

@@ -1,0 +1,71 @@
+// CausalAttention (engine/attention.h) against a direct double-precision statement of grouped-query
+// causal attention: a prompt of several blocks after a cached prefix, and one decoded token.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine/attention.h"
+#include "engine/parallel.h"
+
+namespace cadence::engine {
+namespace {
+
+// out[t][h] = sum_p softmax_p(scale * q[t][h] . k[p][h / group]) v[p][h / group], p <= first + t.
+std::vector<float> Reference(const std::vector<float>& q, int n_tokens, int first_pos, const std::vector<float>& k,
+                             const std::vector<float>& v, const AttentionShape& s, float scale) {
+  const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
+  std::vector<float> out(q.size());
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int h = 0; h < s.n_head; ++h) {
+      const int kvh = h / group, n = first_pos + t + 1;
+      const float* qh = q.data() + (static_cast<size_t>(t) * s.n_head + h) * hd;
+      std::vector<double> w(n);
+      double max_w = -INFINITY, sum = 0;
+      for (int p = 0; p < n; ++p) {
+        const float* kp = k.data() + (static_cast<size_t>(p) * s.n_head_kv + kvh) * hd;
+        double d = 0;
+        for (int i = 0; i < hd; ++i) d += static_cast<double>(qh[i]) * kp[i];
+        w[p] = d * scale;
+        max_w = std::max(max_w, w[p]);
+      }
+      for (double& x : w) sum += (x = std::exp(x - max_w));
+      for (int i = 0; i < hd; ++i) {
+        double o = 0;
+        for (int p = 0; p < n; ++p) o += w[p] / sum * v[(static_cast<size_t>(p) * s.n_head_kv + kvh) * hd + i];
+        out[(static_cast<size_t>(t) * s.n_head + h) * hd + i] = static_cast<float>(o);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(AttentionTest, GroupedCausalAttentionMatchesTheDirectSum) {
+  const AttentionShape shape{6, 2, 16};  // groups of 3 query heads per key/value head
+  const float scale = 0.25f;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WorkerTeam team(2);
+  for (const auto& [first_pos, n_tokens] : {std::pair{5, 37}, std::pair{41, 1}, std::pair{0, 16}}) {
+    const int positions = first_pos + n_tokens;
+    std::vector<float> q(static_cast<size_t>(n_tokens) * shape.n_head * shape.head_dim);
+    std::vector<float> k(static_cast<size_t>(positions) * shape.n_head_kv * shape.head_dim), v(k.size());
+    for (float& x : q) x = normal(rng);
+    for (float& x : k) x = normal(rng);
+    for (float& x : v) x = normal(rng);
+    const std::vector<float> want = Reference(q, n_tokens, first_pos, k, v, shape, scale);
+    for (const Isa isa : {Isa::kScalar, BestIsa()}) {
+      for (WorkerTeam* t : {static_cast<WorkerTeam*>(nullptr), &team}) {
+        std::vector<float> got(q.size(), NAN);
+        CausalAttention(q.data(), n_tokens, first_pos, k.data(), v.data(), shape, scale, got.data(), t, isa);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5f) << "first_pos " << first_pos << " tokens " << n_tokens << " isa "
+                                              << IsaName(isa) << " at " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cadence::engine
