@@ -16,10 +16,18 @@ GemmTileFn GetGemmTileAvx2();
 // A weight row widened to f32 (packing); defined in gemm_avx2.cc.
 using RowToF32Fn = void (*)(DType type, const uint8_t* src, float* dst, int64_t n);
 RowToF32Fn GetRowToF32Avx2();
+// kGemmNr f32 rows of length k ([kGemmNr][k]) transposed into a panel ([k][kGemmNr]).
+using PackPanelFn = void (*)(const float* rows, int64_t k, float* panel);
+PackPanelFn GetPackPanelAvx2();
 
 namespace {
 
 void RowToF32Scalar(DType type, const uint8_t* src, float* dst, int64_t n) { DequantizeRow(type, src, dst, n); }
+
+void PackPanelScalar(const float* rows, int64_t k, float* panel) {
+  for (int64_t q = 0; q < k; ++q)
+    for (int j = 0; j < kGemmNr; ++j) panel[q * kGemmNr + j] = rows[j * k + q];
+}
 
 void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int64_t k, float* c, int64_t ldc, int nr,
                     const float* bias) {
@@ -66,21 +74,29 @@ void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t 
 
 }  // namespace
 
+int GemmMinRows(DType type) {
+  if (!IsQuantized(type)) return kGemmMinRows;
+  return type == DType::kQ8_0 ? 64 : 256;
+}
+
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa) {
   const int64_t k = w.cols;
   const RowToF32Fn to_f32 = isa == Isa::kScalar ? RowToF32Scalar : GetRowToF32Avx2();
+  const PackPanelFn transpose = isa == Isa::kScalar ? PackPanelScalar : GetPackPanelAvx2();
   auto pack = [&](int64_t j0, int nr, float* panel) {
-    thread_local std::vector<float> row;
-    row.resize(static_cast<size_t>(k));
+    // The panel's rows widened to f32 side by side (zero past the matrix), then transposed.
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<size_t>(kGemmNr * k));
     for (int j = 0; j < kGemmNr; ++j) {
+      float* row = rows.data() + static_cast<size_t>(j) * k;
       if (j < nr) {
-        to_f32(w.type, w.data + static_cast<size_t>(j0 + j) * w.row_bytes, row.data(), k);
-        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = row[static_cast<size_t>(q)];
+        to_f32(w.type, w.data + static_cast<size_t>(j0 + j) * w.row_bytes, row, k);
       } else {
-        for (int64_t q = 0; q < k; ++q) panel[static_cast<size_t>(q * kGemmNr + j)] = 0.0f;
+        std::fill(row, row + k, 0.0f);
       }
     }
+    transpose(rows.data(), k, panel);
   };
   GemmPanels(w.rows, k, pack, a, m, lda, bias, c, ldc, team, isa);
 }

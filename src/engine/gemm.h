@@ -19,10 +19,14 @@ namespace cadence::engine {
 constexpr int kGemmMr = 6;   // rows of A per micro-tile
 constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
 // From this many rows of activations on, MatMul and Whisper's layers use GemmFloat for float
-// weights, and MatMul from kGemmQuantizedMinRows for quantized ones (their rows are dequantized
-// into the panels, which only pays over long prompts); below, the dot kernels win.
+// weights; below, the dot kernels win (GEMM packs the whole weight matrix first).
 constexpr int kGemmMinRows = 16;
-constexpr int kGemmQuantizedMinRows = 256;
+// The same threshold for MatMul on a weight type: quantized rows are dequantized into the panels,
+// which pays only over longer prompts: 64 rows for Q8_0 (vector dequantization), 256 for the other
+// quantized types (scalar dequantization). Measured with cadence bench engine --prompt-tokens N:
+// 0.5B Q8_0 at 64 tokens 107 (dots) vs 110 tok/s (GEMM), at 128 100 vs 139; 1.5B Q4_K at 128 38
+// vs 28, at 512 30 vs 37.
+int GemmMinRows(DType type);
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
 // w: any DType; quantized rows are dequantized into the panels, so the product is the f32

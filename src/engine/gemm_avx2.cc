@@ -14,6 +14,7 @@ namespace cadence::engine {
 using GemmTileFn = void (*)(const float* a, int64_t lda, int mr, const float* panel, int64_t k, float* c,
                             int64_t ldc, int nr, const float* bias);
 using RowToF32Fn = void (*)(DType type, const uint8_t* src, float* dst, int64_t n);
+using PackPanelFn = void (*)(const float* rows, int64_t k, float* panel);
 
 namespace {
 
@@ -67,8 +68,19 @@ void TileAvx2(const float* a, int64_t lda, int mr, const float* panel, int64_t k
 }
 static_assert(kGemmMr == 6, "TileAvx2 dispatches 1..6 rows");
 
-// One weight row to f32 for packing: F16 by F16C, BF16 by a 16-bit shift, 8 values at a time.
+// One weight row to f32 for packing: F16 by F16C, BF16 by a 16-bit shift, Q8_0 by widening its
+// bytes and scaling, 8 values at a time; the other types by the scalar dequantizer.
 CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64_t n) {
+  if (type == DType::kQ8_0) {
+    for (int64_t b = 0; b < n / 32; ++b, src += kQ8_0Bytes, dst += 32) {
+      const __m256 d = _mm256_set1_ps(_cvtsh_ss(static_cast<uint16_t>(src[0] | (src[1] << 8))));
+      for (int i = 0; i < 4; ++i) {
+        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 2 + 8 * i));
+        _mm256_storeu_ps(dst + 8 * i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+      }
+    }
+    return;
+  }
   if (type != DType::kF16 && type != DType::kBF16) {
     DequantizeRow(type, src, dst, n);
     return;
@@ -83,8 +95,36 @@ CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64
   if (i < n) DequantizeRow(type, src + 2 * i, dst + i, n - i);
 }
 
+// rows [kGemmNr][k] (row-major) into panel [k][kGemmNr]: 8 x 8 blocks transposed in registers.
+CADENCE_AVX2 void PackPanelAvx2(const float* rows, int64_t k, float* panel) {
+  int64_t q = 0;
+  for (; q + 8 <= k; q += 8) {
+    for (int jb = 0; jb < kGemmNr; jb += 8) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(rows + (jb + j) * k + q);
+      // 8 x 8 transpose: unpack pairs, then 64-bit shuffles, then 128-bit lane permutes.
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 out[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                             _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                             _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                             _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(panel + (q + i) * kGemmNr + jb, out[i]);
+    }
+  }
+  for (; q < k; ++q)
+    for (int j = 0; j < kGemmNr; ++j) panel[q * kGemmNr + j] = rows[j * k + q];
+}
+
 }  // namespace
 
+PackPanelFn GetPackPanelAvx2() { return PackPanelAvx2; }
 GemmTileFn GetGemmTileAvx2() { return TileAvx2; }
 RowToF32Fn GetRowToF32Avx2() { return RowToF32Avx2; }
 

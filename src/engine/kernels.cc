@@ -374,13 +374,11 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
   if (targets.empty() || n_tokens <= 0) return;
   if (n_tokens < kGemmMinRows) return MatMulDots(targets, x, n_tokens, team, isa, scratch);
   // A long prompt goes to the register-blocked GEMM: the dot kernels reload (and, quantized,
-  // unpack) each weight row once per four tokens, the GEMM once per panel for all of them. Float
-  // rows go from kGemmMinRows tokens on; quantized rows are widened to f32 in the panel, which
-  // pays off from kGemmQuantizedMinRows (0.5B Q8_0, 512-token prompt: 92 -> 133 tok/s; below 256
-  // tokens the dot kernels were as fast or faster, cadence bench engine --prompt-tokens N).
+  // unpack) each weight row once per four tokens, the GEMM once per panel for all of them.
+  // Quantized rows are widened to f32 in the panel, which pays from GemmMinRows(type) tokens.
   std::vector<MatMulTarget> dots;
   for (const MatMulTarget& t : targets) {
-    if (!IsQuantized(t.w->type) || n_tokens >= kGemmQuantizedMinRows) {
+    if (n_tokens >= GemmMinRows(t.w->type)) {
       GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
     } else {
       dots.push_back(t);

@@ -126,9 +126,8 @@ struct MatMulTarget {
 };
 // Several matrices over the same input (q/k/v, gate/up): the input is quantized once and all rows
 // share one parallel loop (one fork/join instead of one per matrix). Every target's cols must equal
-// the first's; types may differ. From kGemmMinRows tokens on (gemm.h) float matrices run on the
-// GEMM instead, and from kGemmQuantizedMinRows quantized ones too, with f32 activations (the dot
-// kernels quantize them).
+// the first's; types may differ. From GemmMinRows(type) tokens on (gemm.h) a matrix runs on the
+// GEMM instead, with f32 activations (the dot kernels quantize them).
 void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
                 MatMulScratch* scratch);
 

@@ -253,7 +253,7 @@ TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
     data.push_back(RandomWeights(types[i], rows[i], cols, rng));
     ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
   }
-  for (int tokens : {1, 6, 40, kGemmQuantizedMinRows}) {
+  for (int tokens : {1, 6, 40, GemmMinRows(DType::kQ8_0), GemmMinRows(DType::kQ4_K)}) {
     std::vector<float> x(cols * tokens);
     for (auto& v : x) v = normal(rng);
     std::vector<std::vector<float>> fused(4), separate(4);
