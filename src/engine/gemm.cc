@@ -76,7 +76,7 @@ void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t 
 
 int GemmMinRows(DType type) {
   if (!IsQuantized(type)) return kGemmMinRows;
-  return type == DType::kQ8_0 ? 64 : 256;
+  return type == DType::kQ8_0 || type == DType::kQ5_0 || type == DType::kQ4_K ? 64 : 256;
 }
 
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/gemm.h"
 
@@ -68,15 +69,63 @@ void TileAvx2(const float* a, int64_t lda, int mr, const float* panel, int64_t k
 }
 static_assert(kGemmMr == 6, "TileAvx2 dispatches 1..6 rows");
 
-// One weight row to f32 for packing: F16 by F16C, BF16 by a 16-bit shift, Q8_0 by widening its
-// bytes and scaling, 8 values at a time; the other types by the scalar dequantizer.
+CADENCE_AVX2 inline float HalfAt(const uint8_t* p) { return _cvtsh_ss(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+
+// 8 bytes from p widened to 8 int32.
+CADENCE_AVX2 inline __m256i Bytes8(const uint8_t* p) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+// One weight row to f32 for packing, 8 values at a time: F16 by F16C, BF16 by a 16-bit shift,
+// Q8_0, Q5_0 and Q4_K by widening their quants and scaling them as the scalar dequantizer does
+// (the same operations, so the same floats); the other types by the scalar dequantizer.
 CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64_t n) {
   if (type == DType::kQ8_0) {
     for (int64_t b = 0; b < n / 32; ++b, src += kQ8_0Bytes, dst += 32) {
-      const __m256 d = _mm256_set1_ps(_cvtsh_ss(static_cast<uint16_t>(src[0] | (src[1] << 8))));
+      const __m256 d = _mm256_set1_ps(HalfAt(src));
       for (int i = 0; i < 4; ++i) {
         const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 2 + 8 * i));
         _mm256_storeu_ps(dst + 8 * i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ5_0) {
+    // d * (q - 16), q = nibble | (bit i of qh) << 4; low nibbles are values 0-15, high 16-31.
+    const __m256i nibble = _mm256_set1_epi32(0x0F), sixteen = _mm256_set1_epi32(16);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t b = 0; b < n / 32; ++b, src += kQ5_0Bytes, dst += 32) {
+      const __m256 d = _mm256_set1_ps(HalfAt(src));
+      uint32_t qh;
+      std::memcpy(&qh, src + 2, 4);
+      for (int i = 0; i < 32; i += 8) {
+        const __m256i raw = Bytes8(src + 6 + (i & 15));
+        const __m256i low = i < 16 ? _mm256_and_si256(raw, nibble) : _mm256_srli_epi32(raw, 4);
+        const __m256i high = _mm256_slli_epi32(
+            _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(qh >> i)), lane), _mm256_set1_epi32(1)), 4);
+        const __m256i q = _mm256_sub_epi32(_mm256_or_si256(low, high), sixteen);
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ4_K) {
+    // Sub-blocks 2j (low nibbles) and 2j + 1 (high) of each 32 bytes: d * sc * q - dmin * m.
+    const __m256i nibble = _mm256_set1_epi32(0x0F);
+    for (int64_t b = 0; b < n / 256; ++b, src += kQ4_KBytes) {
+      const float d = HalfAt(src), dmin = HalfAt(src + 2);
+      const uint8_t* q = src + 16;
+      for (int j = 0; j < 8; j += 2, q += 32, dst += 64) {
+        uint8_t sc, m;
+        Q4KScaleMin(j, src + 4, &sc, &m);
+        const __m256 d1 = _mm256_set1_ps(d * sc), m1 = _mm256_set1_ps(dmin * m);
+        Q4KScaleMin(j + 1, src + 4, &sc, &m);
+        const __m256 d2 = _mm256_set1_ps(d * sc), m2 = _mm256_set1_ps(dmin * m);
+        for (int l = 0; l < 32; l += 8) {
+          const __m256i raw = Bytes8(q + l);
+          _mm256_storeu_ps(dst + l, _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_and_si256(raw, nibble))), m1));
+          _mm256_storeu_ps(dst + 32 + l, _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(_mm256_srli_epi32(raw, 4))), m2));
+        }
       }
     }
     return;

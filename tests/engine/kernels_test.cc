@@ -245,28 +245,29 @@ TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   const int64_t cols = 512;
-  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16, DType::kBF16};
-  const int64_t rows[] = {70, 33, 17, 21};
+  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16, DType::kBF16, DType::kQ5_0, DType::kQ6_K};
+  const int64_t rows[] = {70, 33, 17, 21, 19, 9};
+  constexpr int kTargets = 6;
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightMatrix> ws;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kTargets; ++i) {
     data.push_back(RandomWeights(types[i], rows[i], cols, rng));
     ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
   }
   for (int tokens : {1, 6, 40, GemmMinRows(DType::kQ8_0), GemmMinRows(DType::kQ4_K)}) {
     std::vector<float> x(cols * tokens);
     for (auto& v : x) v = normal(rng);
-    std::vector<std::vector<float>> fused(4), separate(4);
+    std::vector<std::vector<float>> fused(kTargets), separate(kTargets);
     std::vector<MatMulTarget> targets;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kTargets; ++i) {
       fused[i].assign(rows[i] * tokens, 0.0f);
       separate[i].assign(rows[i] * tokens, 0.0f);
       targets.push_back({&ws[i], fused[i].data()});
     }
     MatMulScratch s1, s2;
     MatMulMany(targets, x.data(), tokens, &team, BestIsa(), &s1);
-    for (int i = 0; i < 4; ++i) MatMul(ws[i], x.data(), tokens, separate[i].data(), nullptr, Isa::kScalar, &s2);
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < kTargets; ++i) MatMul(ws[i], x.data(), tokens, separate[i].data(), nullptr, Isa::kScalar, &s2);
+    for (int i = 0; i < kTargets; ++i)
       for (size_t j = 0; j < fused[i].size(); ++j)
         ASSERT_NEAR(fused[i][j], separate[i][j], 1e-4f * (1 + std::fabs(separate[i][j])))
             << DTypeName(types[i]) << " tokens=" << tokens << " at " << j;
