@@ -74,10 +74,7 @@ void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t 
 
 }  // namespace
 
-int GemmMinRows(DType type) {
-  if (!IsQuantized(type)) return kGemmMinRows;
-  return type == DType::kQ8_0 || type == DType::kQ5_0 || type == DType::kQ4_K ? 64 : 256;
-}
+int GemmMinRows(DType type) { return IsQuantized(type) ? kGemmQuantizedMinRows : kGemmMinRows; }
 
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa) {

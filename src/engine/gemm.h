@@ -21,11 +21,11 @@ constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
 // From this many rows of activations on, MatMul and Whisper's layers use GemmFloat for float
 // weights; below, the dot kernels win (GEMM packs the whole weight matrix first).
 constexpr int kGemmMinRows = 16;
-// The same threshold for MatMul on a weight type: quantized rows are dequantized into the panels,
-// which pays only over longer prompts: 64 rows for Q8_0, Q5_0 and Q4_K (dequantized with AVX2),
-// 256 for the other quantized types (scalar dequantization). Measured with cadence bench engine
-// --prompt-tokens N, dots vs GEMM: 0.5B Q8_0 at 64 tokens 107 vs 110 tok/s, at 128 100 vs 139;
-// 0.5B Q4_K_M-like (mostly Q5_0) at 64 96 vs 117; 1.5B Q4_K at 64 33 vs 36, at 128 38 vs 43.
+// MatMul's threshold on a weight type: quantized rows are dequantized into the panels (with
+// AVX2), which pays only over longer prompts. Measured with cadence bench engine --prompt-tokens
+// N, dot kernels vs GEMM: 0.5B Q8_0 at 64 tokens 107 vs 110 tok/s, at 128 100 vs 139; 0.5B Q4_K_M-
+// like (mostly Q5_0) at 64 96 vs 117; 1.5B Q4_K at 64 33 vs 36, at 128 38 vs 43.
+constexpr int kGemmQuantizedMinRows = 64;
 int GemmMinRows(DType type);
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.

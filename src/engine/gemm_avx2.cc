@@ -76,9 +76,20 @@ CADENCE_AVX2 inline __m256i Bytes8(const uint8_t* p) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
-// One weight row to f32 for packing, 8 values at a time: F16 by F16C, BF16 by a 16-bit shift,
-// Q8_0, Q5_0 and Q4_K by widening their quants and scaling them as the scalar dequantizer does
-// (the same operations, so the same floats); the other types by the scalar dequantizer.
+// The 5-bit quants i .. i + 7 of a Q5_0/Q5_1 block: nibble (low nibbles are values 0-15, high
+// 16-31) | bit i of qh << 4.
+CADENCE_AVX2 inline __m256i Q5Quants8(const uint8_t* qs, uint32_t qh, int i) {
+  const __m256i raw = Bytes8(qs + (i & 15));
+  const __m256i low = i < 16 ? _mm256_and_si256(raw, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(raw, 4);
+  const __m256i bit = _mm256_and_si256(
+      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(qh >> i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+      _mm256_set1_epi32(1));
+  return _mm256_or_si256(low, _mm256_slli_epi32(bit, 4));
+}
+
+// One weight row to f32 for packing, 8 values at a time: F16 by F16C, BF16 by a 16-bit shift, the
+// quantized types by widening their quants and scaling them with the operations of the scalar
+// dequantizer (dtype.cc), in the same order.
 CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64_t n) {
   if (type == DType::kQ8_0) {
     for (int64_t b = 0; b < n / 32; ++b, src += kQ8_0Bytes, dst += 32) {
@@ -90,21 +101,62 @@ CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64
     }
     return;
   }
-  if (type == DType::kQ5_0) {
-    // d * (q - 16), q = nibble | (bit i of qh) << 4; low nibbles are values 0-15, high 16-31.
-    const __m256i nibble = _mm256_set1_epi32(0x0F), sixteen = _mm256_set1_epi32(16);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int64_t b = 0; b < n / 32; ++b, src += kQ5_0Bytes, dst += 32) {
-      const __m256 d = _mm256_set1_ps(HalfAt(src));
+  if (type == DType::kQ5_0 || type == DType::kQ5_1) {
+    // Q5_0: d * (q - 16); Q5_1: d * q + m.
+    const bool q5_0 = type == DType::kQ5_0;
+    const size_t bytes = q5_0 ? kQ5_0Bytes : kQ5_1Bytes;
+    const uint8_t* const qh_at = src + (q5_0 ? 2 : 4);
+    const uint8_t* const qs_at = src + (q5_0 ? 6 : 8);
+    for (int64_t b = 0; b < n / 32; ++b, dst += 32) {
+      const size_t off = static_cast<size_t>(b) * bytes;
+      const __m256 d = _mm256_set1_ps(HalfAt(src + off));
+      const __m256 m = _mm256_set1_ps(q5_0 ? 0.0f : HalfAt(src + off + 2));
       uint32_t qh;
-      std::memcpy(&qh, src + 2, 4);
+      std::memcpy(&qh, qh_at + off, 4);
       for (int i = 0; i < 32; i += 8) {
-        const __m256i raw = Bytes8(src + 6 + (i & 15));
-        const __m256i low = i < 16 ? _mm256_and_si256(raw, nibble) : _mm256_srli_epi32(raw, 4);
-        const __m256i high = _mm256_slli_epi32(
-            _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(qh >> i)), lane), _mm256_set1_epi32(1)), 4);
-        const __m256i q = _mm256_sub_epi32(_mm256_or_si256(low, high), sixteen);
-        _mm256_storeu_ps(dst + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        const __m256i q = Q5Quants8(qs_at + off, qh, i);
+        _mm256_storeu_ps(dst + i, q5_0 ? _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(16))))
+                                       : _mm256_add_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(q)), m));
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ4_0) {
+    // d * (nibble - 8); low nibbles are values 0-15, high 16-31.
+    for (int64_t b = 0; b < n / 32; ++b, src += kQ4_0Bytes, dst += 32) {
+      const __m256 d = _mm256_set1_ps(HalfAt(src));
+      for (int i = 0; i < 32; i += 8) {
+        const __m256i raw = Bytes8(src + 2 + (i & 15));
+        const __m256i q = i < 16 ? _mm256_and_si256(raw, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(raw, 4);
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8)))));
+      }
+    }
+    return;
+  }
+  if (type == DType::kQ6_K) {
+    // Per half of 128 values: q = (4 bits of ql | 2 bits of qh << 4) - 32, times d * its scale.
+    for (int64_t b = 0; b < n / 256; ++b, src += kQ6_KBytes) {
+      const uint8_t* ql = src;
+      const uint8_t* qh = src + 128;
+      const int8_t* sc = reinterpret_cast<const int8_t*>(src + 192);
+      const float d = HalfAt(src + 208);
+      const __m256i low4 = _mm256_set1_epi32(0x0F), low2 = _mm256_set1_epi32(3), bias = _mm256_set1_epi32(32);
+      for (int half = 0; half < 2; ++half, dst += 128, ql += 64, qh += 32, sc += 8) {
+        for (int l = 0; l < 32; l += 8) {
+          const int is = l / 16;
+          const __m256i a = Bytes8(ql + l), c = Bytes8(ql + l + 32), h = Bytes8(qh + l);
+          const __m256i q[4] = {
+              _mm256_or_si256(_mm256_and_si256(a, low4), _mm256_slli_epi32(_mm256_and_si256(h, low2), 4)),
+              _mm256_or_si256(_mm256_and_si256(c, low4),
+                              _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2), low2), 4)),
+              _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 4), low2), 4)),
+              _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(h, 6), 4)),
+          };
+          for (int part = 0; part < 4; ++part) {
+            const __m256 scale = _mm256_set1_ps(d * sc[is + 2 * part]);
+            _mm256_storeu_ps(dst + 32 * part + l, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(q[part], bias))));
+          }
+        }
       }
     }
     return;

@@ -239,22 +239,23 @@ TEST(KernelsTest, SimdQuantizerEqualsScalar) {
 TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
   // q/k/v-style fusion: matrices of different types and row counts over one input, several
   // tokens (the blocked path), one token (the mat-vec path), a prompt long enough that the float
-  // matrices go to the GEMM and one long enough that all do, on a team, against each matrix alone
-  // on the scalar reference.
+  // matrices go to the GEMM and one long enough that all do (every quantized type's AVX2
+  // dequantization into the panels), on a team, against each matrix alone on the scalar reference.
   std::mt19937 rng(13);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   const int64_t cols = 512;
-  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16, DType::kBF16, DType::kQ5_0, DType::kQ6_K};
-  const int64_t rows[] = {70, 33, 17, 21, 19, 9};
-  constexpr int kTargets = 6;
+  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16,  DType::kBF16,
+                         DType::kQ5_0, DType::kQ6_K, DType::kQ4_0, DType::kQ5_1};
+  const int64_t rows[] = {70, 33, 17, 21, 19, 9, 11, 23};
+  constexpr int kTargets = 8;
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightMatrix> ws;
   for (int i = 0; i < kTargets; ++i) {
     data.push_back(RandomWeights(types[i], rows[i], cols, rng));
     ws.push_back(WeightMatrix{types[i], rows[i], cols, data.back().data(), RowBytes(types[i], cols)});
   }
-  for (int tokens : {1, 6, 40, GemmMinRows(DType::kQ8_0), GemmMinRows(DType::kQ4_K)}) {
+  for (int tokens : {1, 6, 40, kGemmQuantizedMinRows}) {
     std::vector<float> x(cols * tokens);
     for (auto& v : x) v = normal(rng);
     std::vector<std::vector<float>> fused(kTargets), separate(kTargets);
