@@ -40,10 +40,6 @@ void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The GEMM over panels of an n x k weight matrix: pack(j0, nr, panel) fills panel[q][j] with
 // w(row j0 + j, q) for j < nr (and zero up to kGemmNr). One work item per panel: pack its rows into
 // this thread's buffer, then run every row tile of A against it. The panel (k x 64 bytes) stays in
