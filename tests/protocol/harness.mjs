@@ -85,6 +85,16 @@ export async function OpenRealtime(server, { beta = false, model = 'step-2.5-rea
   return session;
 }
 
+// OpenRealtime, then session.update with `session` once session.created arrived; resolves after
+// session.updated.
+export async function OpenConfigured(server, session, options = {}) {
+  const rt = await OpenRealtime(server, options);
+  await rt.waitFor('session.created');
+  rt.send({ type: 'session.update', session });
+  await rt.waitFor('session.updated');
+  return rt;
+}
+
 // Raw `ws` connection for frames the official client cannot send (malformed JSON, binary, oversized).
 export async function OpenRaw(server, { model = 'step-2.5-realtime', headers = {}, protocols = undefined } = {}) {
   const socket = new WebSocket(server.ws_url(model), protocols, { headers, perMessageDeflate: false, maxPayload: 0 });

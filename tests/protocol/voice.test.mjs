@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Loudness, OpenRealtime, ReplyAudio, Silence, Speech, StartServer, StreamAudio, WordErrors } from './harness.mjs';
+import { Loudness, OpenConfigured, OpenRealtime, ReplyAudio, Silence, Speech, StartServer, StreamAudio, WordErrors } from './harness.mjs';
 
 // PocketSphinx is chaotic on single sentences: a 20 ms shift of where the VAD cuts the utterance
 // can turn 'hello how are you doing today' into 'hello yeah larry viewing today'. These sentences
@@ -119,17 +119,11 @@ describe('voice turns', () => {
 
   test('transcription deltas stream while the user speaks and add up to the completed transcript', async () => {
     const spoken = 'i would like a cup of coffee please and a glass of water';
-    const rt = await OpenRealtime(server, { model: 'gpt-realtime' });
-    await rt.waitFor('session.created');
-    rt.send({
-      type: 'session.update',
-      session: {
-        type: 'realtime',
-        output_modalities: ['text'],
-        audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500, create_response: false } } },
-      },
-    });
-    await rt.waitFor('session.updated');
+    const rt = await OpenConfigured(server, {
+      type: 'realtime',
+      output_modalities: ['text'],
+      audio: { input: { transcription: { model: 'gpt-4o-transcribe' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500, create_response: false } } },
+    }, { model: 'gpt-realtime' });
     const from = rt.events.length;
     await StreamAudio(rt, Buffer.concat([Silence(300), Speech(spoken), Silence(1500)]), { speed: 1 });
     const completed = await rt.waitFor('conversation.item.input_audio_transcription.completed', { from, timeout_ms: 20000 });

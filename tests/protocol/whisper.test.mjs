@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { OpenRealtime, Silence, Speech, StartServer, StreamAudio, kRepo } from './harness.mjs';
+import { OpenConfigured, Silence, Speech, StartServer, StreamAudio, kRepo } from './harness.mjs';
 
 const kTinyModel = join(kRepo, 'tests', 'speech', 'data', 'whisper', 'tiny', 'ggml-tiny-random.bin');
 
@@ -26,17 +26,11 @@ describe('whisper in the server', () => {
   });
 
   test('a voice turn is transcribed by Whisper, with deltas that prefix the transcript, and answered', async () => {
-    const rt = await OpenRealtime(server, { model: 'gpt-realtime' });
-    await rt.waitFor('session.created');
-    rt.send({
-      type: 'session.update',
-      session: {
-        type: 'realtime',
-        output_modalities: ['text'],
-        audio: { input: { transcription: { model: 'whisper-1' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500 } } },
-      },
-    });
-    await rt.waitFor('session.updated');
+    const rt = await OpenConfigured(server, {
+      type: 'realtime',
+      output_modalities: ['text'],
+      audio: { input: { transcription: { model: 'whisper-1' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500 } } },
+    }, { model: 'gpt-realtime' });
     const from = rt.events.length;
     await StreamAudio(rt, Buffer.concat([Silence(300), Speech('i would like a cup of coffee please'), Silence(1500)]));
     const completed = await rt.waitFor('conversation.item.input_audio_transcription.completed', { from, timeout_ms: 30000 });

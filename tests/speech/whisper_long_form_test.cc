@@ -68,11 +68,16 @@ Result<Transcript> Streamed(const WhisperRecognizer& recognizer, const std::vect
   return stream->Finish();
 }
 
-TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
+// The tiny model's recognizer with `language` and partials every `partial_interval_ms`.
+Result<std::unique_ptr<WhisperRecognizer>> TinyRecognizer(const std::string& language, int partial_interval_ms) {
   WhisperOptions options;
-  options.language = "en";
-  options.partial_interval_ms = 700;
-  auto recognizer = WhisperRecognizer::Create(testing::TinyPath("ggml-tiny-random.bin"), options);
+  options.language = language;
+  options.partial_interval_ms = partial_interval_ms;
+  return WhisperRecognizer::Create(testing::TinyPath("ggml-tiny-random.bin"), options);
+}
+
+TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
+  auto recognizer = TinyRecognizer("en", 700);
   ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
   auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/en_m_jfk.wav");
   ASSERT_TRUE(wave.ok()) << wave.status().ToString();
@@ -126,10 +131,7 @@ TEST(WhisperLongFormTest, LongUtteranceIsTranscribedWholeAndStreamEqualsBatch) {
 // With the language left to detection, the stream detects on the first segment as the batch pass
 // does (not on a partial's shorter window), so both give the same language and text.
 TEST(WhisperLongFormTest, DetectedLanguageStreamEqualsBatch) {
-  WhisperOptions options;
-  options.language = "";
-  options.partial_interval_ms = 300;
-  auto recognizer = WhisperRecognizer::Create(testing::TinyPath("ggml-tiny-random.bin"), options);
+  auto recognizer = TinyRecognizer("", 300);
   ASSERT_TRUE(recognizer.ok()) << recognizer.status().ToString();
   for (const char* clip : {"en_m_jfk.wav", "zh_aishell_BAC009S0724W0121.wav"}) {
     auto wave = audio::ReadWav(std::string(CADENCE_SHARED_DATA) + "/speech/" + clip);

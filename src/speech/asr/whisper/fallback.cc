@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace cadence::speech::whisper {
 namespace {
@@ -38,14 +39,17 @@ double CompressionRatio(std::string_view text) {
 
 int SampleToken(const float* logits, int n, double temperature, double u) {
   const float max_l = *std::max_element(logits, logits + n);
+  // Each token's weight is computed once (a Whisper vocabulary is 51865 exponentials per draw).
+  thread_local std::vector<double> weight;
+  weight.resize(static_cast<size_t>(n));
   double total = 0.0;
-  for (int i = 0; i < n; ++i) total += std::exp((static_cast<double>(logits[i]) - max_l) / temperature);
+  for (int i = 0; i < n; ++i) total += weight[i] = std::exp((static_cast<double>(logits[i]) - max_l) / temperature);
   const double target = u * total;
   double cumulative = 0.0;
   int last = 0;
   for (int i = 0; i < n; ++i) {
     if (std::isinf(logits[i]) && logits[i] < 0) continue;
-    cumulative += std::exp((static_cast<double>(logits[i]) - max_l) / temperature);
+    cumulative += weight[i];
     last = i;
     if (cumulative > target) return i;
   }
