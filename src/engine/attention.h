@@ -1,11 +1,13 @@
-// Causal grouped-query attention over a key/value cache: the decoder's attention for a prompt
-// (many query tokens) and for one generated token alike.
+// Grouped-query attention on the GEMM: the decoder's causal attention over a key/value cache (a
+// prompt of many query tokens, or one generated token) and the unmasked attention of an encoder
+// over a whole window (Whisper's: 1500 positions).
 //
 // For each key/value head, the group of query heads that share it (n_head / n_head_kv; 7 for
-// Qwen2.5-0.5B) is computed together, in blocks of query tokens: the queries of a block and group
-// are stacked into one matrix, scores = Q·Kᵀ and out = softmax(scores)·V are two GEMMs
-// (engine/gemm.h) that read the cache's keys and values once per group and block instead of once
-// per query head and token. Blocks and key/value heads spread over the team.
+// Qwen2.5-0.5B, 1 for Whisper) is computed together, in blocks of query tokens: the queries of a
+// block and group are stacked into one matrix, and scores = Q·Kᵀ and out = softmax(scores)·V are
+// two GEMMs (engine/gemm.h). Each head's keys and values are packed into GEMM panels once per call
+// and shared by every block, whose scores (block rows x positions) stay in the thread's cache.
+// Packing, then blocks x key/value heads, spread over the team.
 #pragma once
 
 #include <cstdint>
@@ -26,5 +28,10 @@ struct AttentionShape {
 // `scale`. out: [n_tokens][n_head * head_dim]. team may be null.
 void CausalAttention(const float* q, int n_tokens, int first_pos, const float* k_cache, const float* v_cache,
                      const AttentionShape& shape, float scale, float* out, WorkerTeam* team, Isa isa);
+
+// Every query token attends to all n_keys positions of k and v ([position][n_head_kv *
+// head_dim]), no mask. q and out as above.
+void FullAttention(const float* q, int n_tokens, const float* k, const float* v, int n_keys,
+                   const AttentionShape& shape, float scale, float* out, WorkerTeam* team, Isa isa);
 
 }  // namespace cadence::engine

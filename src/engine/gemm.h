@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/kernels.h"
 
@@ -35,6 +36,31 @@ int GemmMinRows(DType type);
 // reference tile, any other the AVX2 one.
 void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
                WorkerTeam* team, Isa isa);
+
+// W packed once into the GEMM's panels, for a matrix that many products reuse: attention packs a
+// head's keys and values once and every block of queries multiplies by them (GemmFloat packs
+// each panel again on every call). Panel p holds w(row p * kGemmNr + j, q) at [q][j], zero past
+// the last row.
+class PackedMatrix {
+ public:
+  // Packs every row of w (any DType; quantized rows are dequantized), panels spread over team.
+  void PackRows(const WeightMatrix& w, WorkerTeam* team, Isa isa);
+  // Packs an f32 W stored column-major: w(row j, q) = wt[q * ldw + j] for j < rows, q < cols.
+  void PackColumns(const float* wt, int64_t rows, int64_t cols, int64_t ldw, WorkerTeam* team);
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  const float* panel(int64_t p) const { return data_.data() + p * cols_ * kGemmNr; }
+
+ private:
+  void Resize(int64_t rows, int64_t cols);
+  int64_t rows_ = 0, cols_ = 0;
+  std::vector<float> data_;
+};
+
+// c = a · Wᵀ over W's first n rows and first k columns (n <= w.rows(), k <= w.cols()), on the
+// calling thread: c[i * ldc + j] = sum_{q<k} a[i * lda + q] * w(j, q) (+ bias[j]) for i < m, j < n.
+void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int64_t m, int64_t lda, const float* bias,
+                float* c, int64_t ldc, Isa isa);
 
 // The same product with an f32 W stored column-major: w(row j, k) = wt[k * ldw + j] for j < n, k <
 // k. Attention's P·V reads the value cache ([position][channel]) this way, without a transpose.

@@ -7,8 +7,7 @@
 #include <cstring>
 
 #include "engine/gemm.h"
-
-#define CADENCE_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "engine/simd_avx2.h"
 
 namespace cadence::engine {
 

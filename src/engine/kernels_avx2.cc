@@ -5,8 +5,7 @@
 #include <cstring>
 
 #include "engine/kernels.h"
-
-#define CADENCE_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "engine/simd_avx2.h"
 
 namespace cadence::engine {
 
@@ -21,12 +20,6 @@ constexpr int kPrefetchBytes = 1024;
 
 CADENCE_AVX2 inline void Prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0); }
 
-CADENCE_AVX2 inline float Hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 CADENCE_AVX2 inline float Half(const uint8_t* p) {
   return _cvtsh_ss(static_cast<uint16_t>(p[0] | (p[1] << 8)));
@@ -45,7 +38,7 @@ CADENCE_AVX2 float DotF32(const void* w, const float* x, QuantizedRow, int64_t n
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
   }
-  float s = Hsum(_mm256_add_ps(acc0, acc1));
+  float s = avx2::HorizontalSum(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i) s += a[i] * x[i];
   return s;
 }
@@ -60,7 +53,7 @@ CADENCE_AVX2 float DotF16(const void* w, const float* x, QuantizedRow, int64_t n
     acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), acc0);
     acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), acc1);
   }
-  float s = Hsum(_mm256_add_ps(acc0, acc1));
+  float s = avx2::HorizontalSum(_mm256_add_ps(acc0, acc1));
   for (; i < n; ++i) s += Half(a + 2 * i) * x[i];
   return s;
 }
@@ -73,7 +66,7 @@ CADENCE_AVX2 float DotBF16(const void* w, const float* x, QuantizedRow, int64_t 
     const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * i)));
     acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)), _mm256_loadu_ps(x + i), acc);
   }
-  float s = Hsum(acc);
+  float s = avx2::HorizontalSum(acc);
   for (; i < n; ++i) s += Bf16ToFp32(static_cast<uint16_t>(a[2 * i] | (a[2 * i + 1] << 8))) * x[i];
   return s;
 }
@@ -147,7 +140,7 @@ CADENCE_AVX2 void DotSignedT(const void* w, QuantizedRow row, int64_t x_stride, 
     StepSigned<NT, Quants>(b + kBytes, xq + k + 1, xs, acc1);
   }
   if (k < blocks) StepSigned<NT, Quants>(b, xq + k, xs, acc0);
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t]));
+  for (int t = 0; t < NT; ++t) y[t * ys] = avx2::HorizontalSum(_mm256_add_ps(acc0[t], acc1[t]));
 }
 
 template <int NT>
@@ -193,7 +186,7 @@ CADENCE_AVX2 void DotQ5_1T(const void* w, QuantizedRow row, int64_t x_stride, in
     StepQ5_1<NT>(b + kQ5_1Bytes, xq + k + 1, xs, acc1, off1);
   }
   if (k < blocks) StepQ5_1<NT>(b, xq + k, xs, acc0, off0);
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(_mm256_add_ps(acc0[t], acc1[t])) + (off0[t] + off1[t]);
+  for (int t = 0; t < NT; ++t) y[t * ys] = avx2::HorizontalSum(_mm256_add_ps(acc0[t], acc1[t])) + (off0[t] + off1[t]);
 }
 
 // Q4_K's twelve bytes of packed 6-bit scales and mins as 16 bytes: the eight scales, then the
@@ -273,7 +266,7 @@ CADENCE_AVX2 void DotQ4_KT(const void* w, QuantizedRow row, int64_t x_stride, in
   for (int t = 0; t < NT; ++t) {
     __m128 mn = _mm_add_ps(acc_min[t], _mm_movehl_ps(acc_min[t], acc_min[t]));
     mn = _mm_add_ss(mn, _mm_movehdup_ps(mn));
-    y[t * ys] = Hsum(acc[t]) - _mm_cvtss_f32(mn);
+    y[t * ys] = avx2::HorizontalSum(acc[t]) - _mm_cvtss_f32(mn);
   }
 }
 
@@ -336,7 +329,7 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, QuantizedRow row, int64_t x_stride, in
     for (int t = 0; t < NT; ++t)
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xq[t * xs + sb].d), _mm256_cvtepi32_ps(sum[t]), acc[t]);
   }
-  for (int t = 0; t < NT; ++t) y[t * ys] = Hsum(acc[t]);
+  for (int t = 0; t < NT; ++t) y[t * ys] = avx2::HorizontalSum(acc[t]);
 }
 
 // Single-token DotFn over a template's NT = 1 instance.

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/activation.h"
 #include "engine/attention.h"
 
 namespace cadence::engine {
@@ -406,9 +407,8 @@ Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std:
     // SwiGLU on the team: n_ff exponentials per token per layer are worth a fork/join.
     const int64_t swiglu_chunk = 1024;
     team->ParallelFor((static_cast<int64_t>(gate.size()) + swiglu_chunk - 1) / swiglu_chunk, [&](int64_t ch) {
-      const size_t i1 = std::min(gate.size(), static_cast<size_t>((ch + 1) * swiglu_chunk));
-      for (size_t i = static_cast<size_t>(ch * swiglu_chunk); i < i1; ++i)
-        gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+      const int64_t i0 = ch * swiglu_chunk, i1 = std::min<int64_t>(static_cast<int64_t>(gate.size()), i0 + swiglu_chunk);
+      SiluMul(gate.data() + i0, up.data() + i0, i1 - i0, isa);
     });
     MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, &scratch_);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];

@@ -1,5 +1,6 @@
-// CausalAttention (engine/attention.h) against a direct double-precision statement of grouped-query
-// causal attention: a prompt of several blocks after a cached prefix, and one decoded token.
+// CausalAttention and FullAttention (engine/attention.h) against a direct double-precision statement
+// of grouped-query attention: a prompt of several blocks after a cached prefix, one decoded token,
+// and an encoder's unmasked window.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,13 +14,15 @@ namespace cadence::engine {
 namespace {
 
 // out[t][h] = sum_p softmax_p(scale * q[t][h] . k[p][h / group]) v[p][h / group], p <= first + t.
+// (causal = false: every token sees all positions of k.)
 std::vector<float> Reference(const std::vector<float>& q, int n_tokens, int first_pos, const std::vector<float>& k,
-                             const std::vector<float>& v, const AttentionShape& s, float scale) {
+                             const std::vector<float>& v, const AttentionShape& s, float scale, bool causal = true) {
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   std::vector<float> out(q.size());
   for (int t = 0; t < n_tokens; ++t) {
     for (int h = 0; h < s.n_head; ++h) {
-      const int kvh = h / group, n = first_pos + t + 1;
+      const int kvh = h / group;
+      const int n = causal ? first_pos + t + 1 : static_cast<int>(k.size() / (s.n_head_kv * hd));
       const float* qh = q.data() + (static_cast<size_t>(t) * s.n_head + h) * hd;
       std::vector<double> w(n);
       double max_w = -INFINITY, sum = 0;
@@ -61,6 +64,33 @@ TEST(AttentionTest, GroupedCausalAttentionMatchesTheDirectSum) {
         CausalAttention(q.data(), n_tokens, first_pos, k.data(), v.data(), shape, scale, got.data(), t, isa);
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 2e-5f) << "first_pos " << first_pos << " tokens " << n_tokens << " isa "
+                                              << IsaName(isa) << " at " << i;
+      }
+    }
+  }
+}
+
+// Whisper's encoder shape in small: no grouping, no mask, a window over several query blocks whose
+// last block is partial.
+TEST(AttentionTest, FullAttentionMatchesTheDirectSum) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WorkerTeam team(2);
+  for (const AttentionShape shape : {AttentionShape{4, 4, 16}, AttentionShape{6, 2, 8}}) {
+    const int n = 131;
+    std::vector<float> q(static_cast<size_t>(n) * shape.n_head * shape.head_dim);
+    std::vector<float> k(static_cast<size_t>(n) * shape.n_head_kv * shape.head_dim), v(k.size());
+    for (float& x : q) x = normal(rng);
+    for (float& x : k) x = normal(rng);
+    for (float& x : v) x = normal(rng);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+    const std::vector<float> want = Reference(q, n, 0, k, v, shape, scale, /*causal=*/false);
+    for (const Isa isa : {Isa::kScalar, BestIsa()}) {
+      for (WorkerTeam* t : {static_cast<WorkerTeam*>(nullptr), &team}) {
+        std::vector<float> got(q.size(), NAN);
+        FullAttention(q.data(), n, k.data(), v.data(), n, shape, scale, got.data(), t, isa);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5f) << "heads " << shape.n_head << "/" << shape.n_head_kv << " isa "
                                               << IsaName(isa) << " at " << i;
       }
     }

@@ -1,5 +1,6 @@
-// GemmFloat against a plain double-precision triple loop, for every float weight type, shapes
-// that are and are not multiples of the tile (6 x 16), strided A and C, bias, and a team.
+// GemmFloat and GemmPacked against a plain double-precision triple loop, for every float weight
+// type, shapes that are and are not multiples of the tile (6 x 16), strided A and C, bias, a
+// team, and packed matrices used over their leading rows and columns only.
 #include "engine/gemm.h"
 
 #include <cmath>
@@ -86,6 +87,48 @@ TEST(GemmTest, MatchesTripleLoopForEveryTypeAndShape) {
     }
   }
   EXPECT_EQ(checked, 3 * 7 * 2 * 2);
+}
+
+// A matrix packed once (from rows, or from a column-major copy) and multiplied over sub-blocks of
+// it: the first n rows and k columns, as attention uses a head's keys for a causal block.
+TEST(GemmTest, PackedMatrixProductsOverLeadingRowsAndColumns) {
+  std::mt19937 rng(29);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WorkerTeam team(2);
+  const int64_t rows = 37, cols = 53, m = 11, lda = cols + 2, ldc = rows + 1;
+  const Weights w = RandomWeights(DType::kF16, rows, cols, rng);
+  std::vector<float> column_major(static_cast<size_t>(cols * (rows + 4)));
+  for (int64_t j = 0; j < rows; ++j)
+    for (int64_t q = 0; q < cols; ++q) column_major[q * (rows + 4) + j] = w.values[j * cols + q];
+  std::vector<float> a(static_cast<size_t>(m * lda)), bias(static_cast<size_t>(rows));
+  for (auto& v : a) v = normal(rng);
+  for (auto& v : bias) v = normal(rng);
+  for (Isa isa : {Isa::kScalar, BestIsa()}) {
+    PackedMatrix from_rows, from_columns;
+    from_rows.PackRows(w.matrix, &team, isa);
+    from_columns.PackColumns(column_major.data(), rows, cols, rows + 4, nullptr);
+    ASSERT_EQ(from_rows.rows(), rows);
+    ASSERT_EQ(from_columns.cols(), cols);
+    for (const PackedMatrix* packed : {&from_rows, &from_columns}) {
+      for (auto [n, k] : {std::pair<int64_t, int64_t>{rows, cols}, {17, 53}, {37, 20}, {5, 1}}) {
+        std::vector<float> c(static_cast<size_t>(m * ldc), 12345.0f);
+        GemmPacked(*packed, n, k, a.data(), m, lda, bias.data(), c.data(), ldc, isa);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < ldc; ++j) {
+            if (j >= n) {
+              ASSERT_EQ(c[i * ldc + j], 12345.0f) << "wrote past column " << n << " at " << i << "," << j;
+              continue;
+            }
+            double want = bias[j];
+            for (int64_t q = 0; q < k; ++q) want += static_cast<double>(a[i * lda + q]) * w.values[j * cols + q];
+            ASSERT_NEAR(c[i * ldc + j], want, 1e-4 * (std::sqrt(static_cast<double>(k)) + std::fabs(want)))
+                << IsaName(isa) << (packed == &from_rows ? " rows" : " columns") << " n=" << n << " k=" << k << " at "
+                << i << "," << j;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -222,6 +222,41 @@ TEST(WhisperModelTest, ThreadedEncoderEqualsSingleThreaded) {
   EXPECT_EQ(one->data, two->data);
 }
 
+// A prompt fed in one pass gives the logits of feeding it token by token, and leaves the decoder
+// where they would: the next step's logits agree too.
+TEST(WhisperModelTest, PromptInOnePassEqualsTokenByToken) {
+  Fixture f = LoadFixture("plain");
+  ASSERT_TRUE(f.model);
+  engine::WorkerTeam team(2);
+  std::vector<int> prompt = f.prompt;
+  for (int i = 0; i < 17; ++i) prompt.push_back(10 + 3 * i);  // text tokens of the 106-token vocabulary
+  Decoder one_by_one(*f.model, f.audio, &team), one_pass(*f.model, f.audio, &team);
+  std::vector<std::vector<float>> want;
+  for (int id : prompt) want.push_back(one_by_one.Step(id).value());
+  const int last = static_cast<int>(prompt.size()) - 1;
+  const int rows[3] = {0, 5, last};
+  std::vector<float> got;
+  ASSERT_TRUE(one_pass.Feed(prompt, rows, &got).ok());
+  const size_t n_vocab = static_cast<size_t>(f.model->hparams.n_vocab);
+  ASSERT_EQ(got.size(), 3 * n_vocab);
+  for (int i = 0; i < 3; ++i) {
+    for (size_t t = 0; t < n_vocab; ++t) {
+      ASSERT_NEAR(got[i * n_vocab + t], want[rows[i]][t], 1e-4) << "row " << rows[i] << " token " << t;
+    }
+  }
+  EXPECT_EQ(one_pass.n_past(), one_by_one.n_past());
+  const std::vector<float> next_want = one_by_one.Step(60).value(), next_got = one_pass.Step(60).value();
+  for (size_t t = 0; t < n_vocab; ++t) ASSERT_NEAR(next_got[t], next_want[t], 1e-4) << "next step, token " << t;
+
+  const int bad_row[1] = {static_cast<int>(prompt.size())};
+  EXPECT_FALSE(one_pass.Feed(prompt, bad_row, &got).ok());
+  const int too_long_row[1] = {0};
+  std::vector<int> too_long(static_cast<size_t>(f.model->hparams.n_text_ctx), 10);
+  one_pass.Reset();
+  EXPECT_EQ(one_pass.Feed(too_long, too_long_row, &got).code(), StatusCode::kOk);
+  EXPECT_EQ(one_pass.Step(10).status().code(), StatusCode::kOutOfRange);
+}
+
 TEST(WhisperModelTest, BeamSizeOneIsGreedyAndBadBeamIsAnError) {
   auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
   ASSERT_TRUE(model.ok());

@@ -6,6 +6,8 @@
 #include <string>
 #include <tuple>
 
+#include "engine/activation.h"
+#include "engine/attention.h"
 #include "engine/gemm.h"
 #include "engine/kernels.h"
 #include "engine/softmax.h"
@@ -18,8 +20,6 @@ using engine::WorkerTeam;
 
 const Tensor& T(const Model& m, const std::string& name) { return *m.Find(name); }
 const std::vector<float>& W(const Model& m, const std::string& name) { return m.Find(name)->data; }
-
-float Gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2))); }
 
 engine::Isa Isa() {
   static const engine::Isa isa = engine::BestIsa();
@@ -78,38 +78,11 @@ void LayerNorm(const Model& m, const std::string& name, const float* x, int n, i
 void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {
   float* p = v->data();
   ParallelRange(v->size() > 65536 ? team : nullptr, static_cast<int64_t>(v->size()), 65536,
-                [&](int64_t i0, int64_t i1) {
-                  for (int64_t i = i0; i < i1; ++i) p[i] = Gelu(p[i]);
-                });
+                [&](int64_t i0, int64_t i1) { engine::Gelu(p + i0, i1 - i0, Isa()); });
 }
 
 // In-place softmax of a row; returns nothing, the row sums to 1.
 void Softmax(float* s, int n) { engine::Softmax(s, n, Isa()); }
-
-// Encoder self-attention (no mask) of q, k, v [n][d] (q and k already scaled), per head as two
-// matrix products on the kernels: scores = Q_h K_h^T, out_h = softmax(scores) V_h.
-void EncoderAttention(const float* q, const float* k, const float* v, int n, int d, int heads, float* out,
-                      WorkerTeam* team) {
-  const int hd = d / heads;
-  std::vector<float> vt(static_cast<size_t>(d) * n);  // V transposed: rows are channels
-  ParallelRange(team, d, 16, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c)
-      for (int j = 0; j < n; ++j) vt[c * n + j] = v[static_cast<size_t>(j) * d + c];
-  });
-  std::vector<float> qh(static_cast<size_t>(n) * hd), scores(static_cast<size_t>(n) * n), oh(static_cast<size_t>(n) * hd);
-  for (int h = 0; h < heads; ++h) {
-    for (int i = 0; i < n; ++i) std::copy_n(q + static_cast<size_t>(i) * d + h * hd, hd, qh.data() + static_cast<size_t>(i) * hd);
-    WeightMatrix kh{engine::DType::kF32, n, hd, reinterpret_cast<const uint8_t*>(k + h * hd), d * sizeof(float)};
-    MatMul(kh, qh.data(), n, nullptr, scores.data(), team);
-    ParallelRange(team, n, 64, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) Softmax(scores.data() + i * n, n);
-    });
-    WeightMatrix vh{engine::DType::kF32, hd, n, reinterpret_cast<const uint8_t*>(vt.data() + static_cast<size_t>(h) * hd * n),
-                    n * sizeof(float)};
-    MatMul(vh, scores.data(), n, nullptr, oh.data(), team);
-    for (int i = 0; i < n; ++i) std::copy_n(oh.data() + static_cast<size_t>(i) * hd, hd, out + static_cast<size_t>(i) * d + h * hd);
-  }
-}
 
 // One query over nk keys [nk][key_stride] and values, per head. `vt` holds V transposed
 // ([d][vt_stride]) when non-null, else `v` holds [nk][d] rows. Heads may run on `team`.
@@ -150,10 +123,12 @@ void Mlp(const Model& m, const std::string& p, const float* x, int n, int d, flo
   Linear(m, p + ".mlp.2", hidden.data(), n, y, team);
 }
 
-// Conv1d, kernel 3, padding 1, then GELU: x [c_in][t_in] -> y [t_out][c_out] (time-major, as the
-// blocks take it). im2col rows [t][c_in * 3] match the weight's [c_out][c_in][3] row layout.
-void ConvGelu(const Tensor& w, const std::vector<float>& b, const float* x, int c_in, int t_in, int stride,
-              std::vector<float>* y, int* t_out, WorkerTeam* team) {
+// Conv1d, kernel 3, padding 1, then GELU: input x(c, t) = x[c * c_stride + t * t_stride] for c <
+// c_in, t < t_in (the mel features are channel-major, the first conv's output time-major) -> y
+// [t_out][c_out] (time-major, as the blocks take it). im2col rows [t][c_in * 3] match the weight's
+// [c_out][c_in][3] row layout.
+void ConvGelu(const Tensor& w, const std::vector<float>& b, const float* x, int64_t c_stride, int64_t t_stride, int c_in,
+              int t_in, int stride, std::vector<float>* y, int* t_out, WorkerTeam* team) {
   *t_out = (t_in + 2 - 3) / stride + 1;
   const int cols = c_in * 3;
   std::vector<float> im(static_cast<size_t>(*t_out) * cols);
@@ -163,7 +138,7 @@ void ConvGelu(const Tensor& w, const std::vector<float>& b, const float* x, int 
       for (int c = 0; c < c_in; ++c) {
         for (int kk = 0; kk < 3; ++kk) {
           const int64_t src = t * stride + kk - 1;
-          row[c * 3 + kk] = (src >= 0 && src < t_in) ? x[static_cast<size_t>(c) * t_in + src] : 0.0f;
+          row[c * 3 + kk] = (src >= 0 && src < t_in) ? x[c * c_stride + src * t_stride] : 0.0f;
         }
       }
     }
@@ -172,14 +147,6 @@ void ConvGelu(const Tensor& w, const std::vector<float>& b, const float* x, int 
   y->resize(static_cast<size_t>(*t_out) * wm.rows);
   MatMul(wm, im.data(), *t_out, &b, y->data(), team);
   GeluInPlace(y, team);
-}
-
-// Transposes a time-major [t][c] buffer into channel-major [c][t].
-std::vector<float> ChannelMajor(const std::vector<float>& x, int t, int c) {
-  std::vector<float> out(x.size());
-  for (int i = 0; i < t; ++i)
-    for (int j = 0; j < c; ++j) out[static_cast<size_t>(j) * t + i] = x[static_cast<size_t>(i) * c + j];
-  return out;
 }
 
 }  // namespace
@@ -197,10 +164,9 @@ Result<EncoderOutput> Encode(const Model& m, const LogMel& mel, WorkerTeam* team
   const int d = h.n_audio_state;
   std::vector<float> c1, c2;
   int t1 = 0, t2 = 0;
-  ConvGelu(T(m, "encoder.conv1.weight"), W(m, "encoder.conv1.bias"), mel.data.data(), h.n_mels, mel.n_frames, 1, &c1,
-           &t1, team);
-  const std::vector<float> c1_channels = ChannelMajor(c1, t1, d);
-  ConvGelu(T(m, "encoder.conv2.weight"), W(m, "encoder.conv2.bias"), c1_channels.data(), d, t1, 2, &c2, &t2, team);
+  ConvGelu(T(m, "encoder.conv1.weight"), W(m, "encoder.conv1.bias"), mel.data.data(), mel.n_frames, 1, h.n_mels,
+           mel.n_frames, 1, &c1, &t1, team);
+  ConvGelu(T(m, "encoder.conv2.weight"), W(m, "encoder.conv2.bias"), c1.data(), 1, d, d, t1, 2, &c2, &t2, team);
   EncoderOutput out;
   out.n_positions = t2;
   out.width = d;
@@ -208,7 +174,9 @@ Result<EncoderOutput> Encode(const Model& m, const LogMel& mel, WorkerTeam* team
   x.swap(c2);
   const std::vector<float>& pos = W(m, "encoder.positional_embedding");
   for (size_t i = 0; i < x.size(); ++i) x[i] += pos[i];
-  const float scale = std::pow(static_cast<float>(d / h.n_audio_head), -0.25f);
+  const int head_dim = d / h.n_audio_head;
+  const engine::AttentionShape heads{h.n_audio_head, h.n_audio_head, head_dim};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));  // Whisper's hd^-0.25 on q and on k
   std::vector<float> norm(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()), proj(x.size());
   for (int layer = 0; layer < h.n_audio_layer; ++layer) {
     const std::string p = "encoder.blocks." + std::to_string(layer);
@@ -216,11 +184,7 @@ Result<EncoderOutput> Encode(const Model& m, const LogMel& mel, WorkerTeam* team
     Linear(m, p + ".attn.query", norm.data(), t2, q.data(), team);
     Linear(m, p + ".attn.key", norm.data(), t2, k.data(), team, /*bias=*/false);
     Linear(m, p + ".attn.value", norm.data(), t2, v.data(), team);
-    for (size_t i = 0; i < q.size(); ++i) {
-      q[i] *= scale;
-      k[i] *= scale;
-    }
-    EncoderAttention(q.data(), k.data(), v.data(), t2, d, h.n_audio_head, att.data(), team);
+    engine::FullAttention(q.data(), t2, k.data(), v.data(), t2, heads, scale, att.data(), team, Isa());
     Linear(m, p + ".attn.out", att.data(), t2, proj.data(), team);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
     LayerNorm(m, p + ".mlp_ln", x.data(), t2, d, norm.data(), team);
@@ -288,23 +252,44 @@ void Decoder::Reset() {
 }
 
 Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logits) {
-  const Model& m = model_;
-  const HParams& h = m.hparams;
   if (static_cast<int>(tokens.size()) != n_seq_) {
     return Status::InvalidArgument("whisper decoder: " + std::to_string(tokens.size()) + " tokens for " +
                                    std::to_string(n_seq_) + " sequences");
   }
+  return Forward(tokens, /*positions=*/1, logits, {});
+}
+
+Status Decoder::Feed(std::span<const int> tokens, std::span<const int> logit_rows, std::vector<float>* logits) {
+  if (n_seq_ != 1) return Status::FailedPrecondition("whisper decoder: Feed() on " + std::to_string(n_seq_) + " sequences");
+  if (tokens.empty()) return Status::InvalidArgument("whisper decoder: Feed() of no tokens");
+  for (int row : logit_rows) {
+    if (row < 0 || row >= static_cast<int>(tokens.size())) {
+      return Status::InvalidArgument("whisper decoder: logits asked of row " + std::to_string(row) + " of " +
+                                     std::to_string(tokens.size()) + " tokens");
+    }
+  }
+  return Forward(tokens, static_cast<int>(tokens.size()), logits, logit_rows);
+}
+
+// Row r of the pass is sequence r / positions at position n_past_ + r % positions: n_seq rows of
+// one position (beams), or one sequence's `positions` rows (a prompt, causal among themselves).
+Status Decoder::Forward(std::span<const int> tokens, int positions, std::vector<float>* logits,
+                        std::span<const int> logit_rows) {
+  const Model& m = model_;
+  const HParams& h = m.hparams;
   for (int token : tokens) {
     if (token < 0 || token >= h.n_vocab) {
       return Status::InvalidArgument("whisper decoder: token id " + std::to_string(token) +
                                      " is outside the vocabulary of " + std::to_string(h.n_vocab));
     }
   }
-  if (n_past_ >= h.n_text_ctx) {
+  if (n_past_ + positions > h.n_text_ctx) {
     return Status::OutOfRange("whisper decoder: the text context of " + std::to_string(h.n_text_ctx) + " tokens is full");
   }
   const int d = h.n_text_state;
-  const int n = n_seq_;
+  const int n = static_cast<int>(tokens.size());  // rows
+  auto seq_of = [&](int r) { return r / positions; };
+  auto pos_of = [&](int r) { return n_past_ + r % positions; };
   const size_t slab = static_cast<size_t>(h.n_text_ctx) * d;
   const float scale = std::pow(static_cast<float>(d / h.n_text_head), -0.25f);
   const size_t nd = static_cast<size_t>(n) * d;
@@ -314,7 +299,7 @@ Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logit
   for (int s = 0; s < n; ++s) {
     for (int c = 0; c < d; ++c) {
       x[static_cast<size_t>(s) * d + c] =
-          emb[static_cast<size_t>(tokens[s]) * d + c] + pos[static_cast<size_t>(n_past_) * d + c];
+          emb[static_cast<size_t>(tokens[s]) * d + c] + pos[static_cast<size_t>(pos_of(s)) * d + c];
     }
   }
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
@@ -323,16 +308,21 @@ Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logit
     Linear(m, p + ".attn.query", norm.data(), n, q.data(), team_);
     Linear(m, p + ".attn.key", norm.data(), n, k.data(), team_, false);
     Linear(m, p + ".attn.value", norm.data(), n, v.data(), team_);
-    for (int s = 0; s < n; ++s) {
-      float* k_row = self_k_[layer].data() + s * slab + static_cast<size_t>(n_past_) * d;
-      float* v_row = self_v_[layer].data() + s * slab + static_cast<size_t>(n_past_) * d;
+    // Every row's key and value go into the cache first; then row r attends to its sequence's
+    // positions up to its own.
+    for (int r = 0; r < n; ++r) {
+      float* k_row = self_k_[layer].data() + seq_of(r) * slab + static_cast<size_t>(pos_of(r)) * d;
+      float* v_row = self_v_[layer].data() + seq_of(r) * slab + static_cast<size_t>(pos_of(r)) * d;
       for (int c = 0; c < d; ++c) {
-        q[static_cast<size_t>(s) * d + c] *= scale;
-        k_row[c] = k[static_cast<size_t>(s) * d + c] * scale;
-        v_row[c] = v[static_cast<size_t>(s) * d + c];
+        q[static_cast<size_t>(r) * d + c] *= scale;
+        k_row[c] = k[static_cast<size_t>(r) * d + c] * scale;
+        v_row[c] = v[static_cast<size_t>(r) * d + c];
       }
-      DecoderAttention(q.data() + static_cast<size_t>(s) * d, self_k_[layer].data() + s * slab, n_past_ + 1,
-                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(s) * d,
+    }
+    for (int r = 0; r < n; ++r) {
+      const int s = seq_of(r);
+      DecoderAttention(q.data() + static_cast<size_t>(r) * d, self_k_[layer].data() + s * slab, pos_of(r) + 1,
+                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(r) * d,
                        team_);
     }
     Linear(m, p + ".attn.out", att.data(), n, proj.data(), team_);
@@ -353,13 +343,23 @@ Status Decoder::StepBatch(std::span<const int> tokens, std::vector<float>* logit
     Mlp(m, p, norm.data(), n, d, proj.data(), team_);
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
   }
-  ++n_past_;
+  n_past_ += positions;
   if (logits == nullptr) return Status::Ok();
-  LayerNorm(m, "decoder.ln", x.data(), n, d, norm.data(), nullptr);
-  logits->resize(static_cast<size_t>(n) * h.n_vocab);
-  // Tied to the token embedding. Rows of the vocabulary are the parallel axis (n is 1..beam).
+  // The rows whose predictions are read: every sequence's, or the asked positions of one.
+  int rows = n;
+  if (positions > 1) {
+    rows = static_cast<int>(logit_rows.size());
+    for (int i = 0; i < rows; ++i) {
+      std::copy_n(x.data() + static_cast<size_t>(logit_rows[i]) * d, d, proj.data() + static_cast<size_t>(i) * d);
+    }
+    x.swap(proj);
+  }
+  LayerNorm(m, "decoder.ln", x.data(), rows, d, norm.data(), nullptr);
+  logits->resize(static_cast<size_t>(rows) * h.n_vocab);
+  // Tied to the token embedding. Rows of the vocabulary are the parallel axis (rows is 1..beam).
   engine::MatMulScratch scratch;
-  engine::MatMul(T(m, "decoder.token_embedding.weight").Matrix(), norm.data(), n, logits->data(), team_, Isa(), &scratch);
+  engine::MatMul(T(m, "decoder.token_embedding.weight").Matrix(), norm.data(), rows, logits->data(), team_, Isa(),
+                 &scratch);
   return Status::Ok();
 }
 
@@ -459,12 +459,15 @@ double LogSumExp(const float* l, int n) {
 
 Status FeedPrompt(Decoder& decoder, const std::vector<int>& prompt, std::vector<float>* logits,
                   std::vector<float>* sot_logits) {
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const int id[1] = {prompt[i]};
-    if (Status s = decoder.StepBatch(id, i + 1 == prompt.size() ? logits : (i == 0 ? sot_logits : nullptr)); !s.ok())
-      return s;
-    if (i == 0 && sot_logits != nullptr && prompt.size() == 1) *sot_logits = *logits;
-  }
+  if (prompt.empty()) return Status::InvalidArgument("whisper decoder: the prompt is empty");
+  // One pass over the whole prompt; the logits of its first and last positions.
+  const int last = static_cast<int>(prompt.size()) - 1;
+  const int rows[2] = {0, last};
+  std::vector<float> both;
+  if (Status s = decoder.Feed(prompt, rows, &both); !s.ok()) return s;
+  const size_t n_vocab = both.size() / 2;
+  if (sot_logits != nullptr) sot_logits->assign(both.begin(), both.begin() + n_vocab);
+  logits->assign(both.begin() + n_vocab, both.end());
   return Status::Ok();
 }
 

@@ -2,9 +2,11 @@
 // pre-norm blocks), decoder with a self-attention KV cache and cross-attention over the encoder
 // output, language detection, and greedy and beam-search decoding after the special-token prompt.
 //
-// Activations are float32; every matrix product runs on the engine's dot kernels (engine/kernels.h)
-// for the weights' stored type (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K), tiled 64 tokens x 16 rows
-// and spread over an optional engine::WorkerTeam (nullptr: the caller's thread only). A team runs
+// Activations are float32. Products over many positions (the encoder's window, the cross-attention
+// keys and values, a prompt) run on the engine's GEMM (engine/gemm.h), the encoder's attention on
+// engine::FullAttention and its GELUs on engine::Gelu; a decoder step's few rows run on the dot
+// kernels (engine/kernels.h). Any stored weight type works (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K);
+// the work spreads over an optional engine::WorkerTeam (nullptr: the caller's thread only). A team runs
 // one loop at a time, so calls sharing a team must be serialized by its owner. Encode(),
 // DetectLanguage(), GreedyDecode() and BeamSearchDecode() are const on the Model; a Decoder is one
 // utterance's state and is not thread-safe.
@@ -44,6 +46,10 @@ class Decoder {
   // unless it is nullptr (prompt tokens whose prediction nobody reads). OutOfRange once n_text_ctx
   // tokens have been fed, InvalidArgument for an id outside the vocabulary.
   Status StepBatch(std::span<const int> tokens, std::vector<float>* logits);
+  // One sequence: feeds all `tokens` at the next positions in one pass (a prompt; each attends to
+  // the ones before it) and fills `logits` with [logit_rows.size()][n_vocab], the predictions after
+  // tokens[logit_rows[i]]. Equal to feeding them one by one with Step(), at the cost of ~one step.
+  Status Feed(std::span<const int> tokens, std::span<const int> logit_rows, std::vector<float>* logits);
   // Sequence i becomes a copy of the current sequence sources[i]; the count may grow or shrink.
   Status Reorder(std::span<const int> sources);
   // Back to one empty sequence over the same audio, keeping the cross-attention keys/values
@@ -54,6 +60,9 @@ class Decoder {
   int n_past() const { return n_past_; }
 
  private:
+  Status Forward(std::span<const int> tokens, int positions, std::vector<float>* logits,
+                 std::span<const int> logit_rows);
+
   const Model& model_;
   const EncoderOutput& audio_;
   engine::WorkerTeam* team_;
