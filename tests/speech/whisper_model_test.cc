@@ -257,6 +257,45 @@ TEST(WhisperModelTest, PromptInOnePassEqualsTokenByToken) {
   EXPECT_EQ(one_pass.Step(10).status().code(), StatusCode::kOutOfRange);
 }
 
+// Greedy decoding with a draft (speculative: verified in one pass) gives greedy decoding's tokens
+// and figures whatever the draft, and a right draft saves the steps it covers.
+TEST(WhisperModelTest, DraftedGreedyEqualsGreedy) {
+  for (const std::string fixture : {"plain", "nospeech"}) {
+    Fixture f = LoadFixture(fixture);
+    ASSERT_TRUE(f.model);
+    engine::WorkerTeam team(2);
+    Decoder plain(*f.model, f.audio, &team);
+    DecodeStats want_stats;
+    const std::vector<int> want = GreedyDecode(&plain, f.prompt, 20, &want_stats).value();
+    EXPECT_EQ(want, fixture == "plain" ? ReferenceTokens() : Ids(ReferenceDecoding().at("greedy_" + fixture + " en")))
+        << fixture;
+    const std::vector<int> text(want.begin() + static_cast<long>(f.prompt.size()), want.end());
+    ASSERT_GE(text.size(), 4u);
+    std::vector<int> wrong_third = text;
+    wrong_third[2] = wrong_third[2] == 20 ? 21 : 20;
+    const std::vector<std::pair<std::string, std::vector<int>>> drafts = {
+        {"right", text},
+        {"right, then wrong from the third", wrong_third},
+        {"all wrong", std::vector<int>(text.size(), 7)},
+        {"longer than max_new_tokens", std::vector<int>(40, text[0])},
+        {"empty", {}}};
+    for (const auto& [name, draft] : drafts) {
+      Decoder d(*f.model, f.audio, &team);
+      DecodeStats stats;
+      auto got = GreedyDecode(&d, f.prompt, 20, &stats, draft);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_EQ(*got, want) << fixture << ", draft " << name;
+      EXPECT_NEAR(stats.avg_logprob, want_stats.avg_logprob, 1e-5) << fixture << ", draft " << name;
+      EXPECT_NEAR(stats.no_speech_prob, want_stats.no_speech_prob, 1e-6) << fixture << ", draft " << name;
+      // Without a draft: the prompt's pass, then one per generated token but the last (<|endoftext|>
+      // or the 20th, whose prediction nobody reads). A right draft: the one pass alone.
+      const int64_t undrafted = static_cast<int64_t>(text.size());
+      if (name == "right") EXPECT_EQ(d.passes(), 1) << fixture;
+      if (name == "all wrong" || name == "empty") EXPECT_EQ(d.passes(), undrafted) << fixture;
+    }
+  }
+}
+
 TEST(WhisperModelTest, BeamSizeOneIsGreedyAndBadBeamIsAnError) {
   auto model = LoadModel(TinyPath("ggml-tiny-random.bin"));
   ASSERT_TRUE(model.ok());

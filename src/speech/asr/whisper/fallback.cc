@@ -137,7 +137,7 @@ Result<FallbackResult> DecodeWithFallback(Decoder* decoder, const std::vector<in
         temperature == 0.0
             ? (options.beam_size > 1
                    ? BeamSearchDecode(decoder, prompt, {options.beam_size, options.max_new_tokens}, &stats)
-                   : GreedyDecode(decoder, prompt, options.max_new_tokens, &stats))
+                   : GreedyDecode(decoder, prompt, options.max_new_tokens, &stats, options.draft))
             : SampleDecode(decoder, prompt,
                            {temperature, options.best_of, options.max_new_tokens,
                             options.seed + static_cast<uint64_t>(attempt)},

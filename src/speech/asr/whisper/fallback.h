@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -56,6 +57,9 @@ struct FallbackOptions {
   double logprob_threshold = -1.0;
   double no_speech_threshold = 0.6;
   uint64_t seed = 0;
+  // Greedy's draft (GreedyDecode): tokens the text probably starts with; beam search and sampling
+  // ignore it.
+  std::span<const int> draft;
 };
 
 struct FallbackResult {

@@ -242,6 +242,8 @@ Status Decoder::Reorder(std::span<const int> sources) {
   return Status::Ok();
 }
 
+void Decoder::Truncate(int n_past) { n_past_ = std::clamp(n_past, 0, n_past_); }
+
 void Decoder::Reset() {
   const size_t slab = static_cast<size_t>(model_.hparams.n_text_ctx) * model_.hparams.n_text_state;
   for (auto* caches : {&self_k_, &self_v_}) {
@@ -344,6 +346,7 @@ Status Decoder::Forward(std::span<const int> tokens, int positions, std::vector<
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
   }
   n_past_ += positions;
+  ++passes_;
   if (logits == nullptr) return Status::Ok();
   // The rows whose predictions are read: every sequence's, or the asked positions of one.
   int rows = n;
@@ -478,28 +481,51 @@ double NoSpeechProb(const Model& model, const std::vector<float>& sot_logits) {
 }
 
 Result<std::vector<int>> GreedyDecode(Decoder* decoder_ptr, const std::vector<int>& prompt, int max_new_tokens,
-                                      DecodeStats* stats) {
+                                      DecodeStats* stats, std::span<const int> draft) {
   if (prompt.empty()) return Status::InvalidArgument("whisper greedy decoding: the prompt is empty");
   Decoder& decoder = *decoder_ptr;
   const Model& model = decoder.model();
   const int n_vocab = model.hparams.n_vocab;
+  const int n_prompt = static_cast<int>(prompt.size());
   decoder.Reset();
+  // The prompt and the draft in one pass, with the logits after the prompt and after each draft
+  // token: row n + 1 of `rows` predicts generated token n while the draft holds (row 0 is
+  // <|startoftranscript|>'s, for the no-speech probability).
+  const int drafted = std::clamp(std::min(static_cast<int>(draft.size()), max_new_tokens - 1), 0,
+                                 std::max(0, model.hparams.n_text_ctx - n_prompt));
+  std::vector<int> fed = prompt;
+  fed.insert(fed.end(), draft.begin(), draft.begin() + drafted);
+  std::vector<int> rows = {0};
+  for (int i = 0; i <= drafted; ++i) rows.push_back(n_prompt - 1 + i);
+  std::vector<float> drafted_logits;
+  if (Status s = decoder.Feed(fed, rows, &drafted_logits); !s.ok()) return s;
+  std::vector<float> logits;
+  int verified = drafted + 1;  // positions whose logits came from the one pass
   std::vector<int> tokens = prompt;
-  std::vector<float> logits, sot_logits;
-  if (Status s = FeedPrompt(decoder, prompt, &logits, stats ? &sot_logits : nullptr); !s.ok()) return s;
   double sum_logprob = 0.0;
   int text_tokens = 0;
-  for (int n = 0; n < max_new_tokens && decoder.n_past() < model.hparams.n_text_ctx; ++n) {
-    SuppressLogits(model, n == 0, logits.data());
-    const int next = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (stats) sum_logprob += static_cast<double>(logits[next]) - LogSumExp(logits.data(), n_vocab);
+  for (int n = 0; n < max_new_tokens && n_prompt + n < model.hparams.n_text_ctx; ++n) {
+    float* l = n < verified ? drafted_logits.data() + static_cast<size_t>(n + 1) * n_vocab : logits.data();
+    SuppressLogits(model, n == 0, l);
+    const int next = static_cast<int>(std::max_element(l, l + n_vocab) - l);
+    if (stats) sum_logprob += static_cast<double>(l[next]) - LogSumExp(l, n_vocab);
     tokens.push_back(next);
     if (next == model.specials.end_of_text) break;
     ++text_tokens;
+    if (n + 1 < verified) {
+      if (next == draft[n]) continue;  // the pass already fed it: the next row follows it
+      // The draft went another way: forget what the pass fed after the agreed tokens.
+      decoder.Truncate(n_prompt + n);
+      verified = n + 1;
+    }
+    if (n + 1 == max_new_tokens || n_prompt + n + 1 == model.hparams.n_text_ctx) break;  // nothing reads its logits
     const int id[1] = {next};
     if (Status s = decoder.StepBatch(id, &logits); !s.ok()) return s;
   }
-  if (stats) *stats = {NoSpeechProb(model, sot_logits), sum_logprob / (text_tokens + 1)};
+  if (stats) {
+    const std::vector<float> sot_logits(drafted_logits.begin(), drafted_logits.begin() + n_vocab);
+    *stats = {NoSpeechProb(model, sot_logits), sum_logprob / (text_tokens + 1)};
+  }
   return tokens;
 }
 

@@ -50,6 +50,9 @@ class Decoder {
   // the ones before it) and fills `logits` with [logit_rows.size()][n_vocab], the predictions after
   // tokens[logit_rows[i]]. Equal to feeding them one by one with Step(), at the cost of ~one step.
   Status Feed(std::span<const int> tokens, std::span<const int> logit_rows, std::vector<float>* logits);
+  // Forgets every position from `n_past` on (no-op past the current one): the next token is fed
+  // at `n_past`. Speculative decoding's rewind after a rejected draft.
+  void Truncate(int n_past);
   // Sequence i becomes a copy of the current sequence sources[i]; the count may grow or shrink.
   Status Reorder(std::span<const int> sources);
   // Back to one empty sequence over the same audio, keeping the cross-attention keys/values
@@ -58,6 +61,8 @@ class Decoder {
   int n_seq() const { return n_seq_; }
   const Model& model() const { return model_; }
   int n_past() const { return n_past_; }
+  // Forward passes run since construction (StepBatch, Feed, Step): what speculative decoding saves.
+  int64_t passes() const { return passes_; }
 
  private:
   Status Forward(std::span<const int> tokens, int positions, std::vector<float>* logits,
@@ -68,6 +73,7 @@ class Decoder {
   engine::WorkerTeam* team_;
   int n_seq_ = 1;
   int n_past_ = 0;
+  int64_t passes_ = 0;
   std::vector<std::vector<float>> self_k_, self_v_;   // per layer [n_seq][n_text_ctx][d]
   std::vector<std::vector<float>> cross_k_;           // per layer [n_positions][d], scaled
   std::vector<std::vector<float>> cross_vt_;          // per layer [d][n_positions] (transposed)
@@ -121,8 +127,13 @@ double NoSpeechProb(const Model& model, const std::vector<float>& sot_logits);
 Result<std::vector<int>> GreedyDecode(const Model& model, const EncoderOutput& audio, const std::vector<int>& prompt,
                                       int max_new_tokens, engine::WorkerTeam* team = nullptr);
 // The decoding functions on a caller's Decoder, which they Reset() first.
+// `draft`: tokens the text probably starts with (a partial transcript's), verified rather than
+// generated: the prompt and the draft go through the decoder in one pass, and every draft token
+// the argmax agrees with is taken from that pass without a step of its own; at the first
+// disagreement the decoder rewinds and continues one token per step. The result is greedy
+// decoding's whatever the draft (to float rounding: the one pass sums in another order).
 Result<std::vector<int>> GreedyDecode(Decoder* decoder, const std::vector<int>& prompt, int max_new_tokens,
-                                      DecodeStats* stats = nullptr);
+                                      DecodeStats* stats = nullptr, std::span<const int> draft = {});
 
 // openai-whisper's BeamSearchDecoder with patience 1 and MaximumLikelihoodRanker(length_penalty=None):
 // each step expands every live beam by its beam_size + 1 best log-probabilities, keeps the

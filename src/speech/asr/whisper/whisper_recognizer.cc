@@ -40,7 +40,7 @@ class WhisperStream : public RecognizerStream {
         static_cast<size_t>(std::max(1, recognizer_.options().partial_interval_ms)) * kSampleRateHz / 1000;
     if (samples_.size() >= partial_at_samples_ + interval) {
       partial_at_samples_ = samples_.size();
-      auto t = recognizer_.TranscribePartial(Tail(), language_);
+      auto t = recognizer_.TranscribePartial(Tail(), language_, &draft_);
       if (t.ok()) {
         partial_ = t->text;
         language_ = t->language;  // detect once per utterance, then keep it
@@ -57,7 +57,7 @@ class WhisperStream : public RecognizerStream {
   void Pause() override {
     pause_.reset();
     if (!error_.ok()) return;
-    pause_.emplace(PauseFinal{done_until_, TranscribeRest()});
+    pause_.emplace(PauseFinal{done_until_, TranscribeRest(&draft_)});
   }
 
   Result<Transcript> FinishAtPause() override {
@@ -77,14 +77,16 @@ class WhisperStream : public RecognizerStream {
     return std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_), samples_.end());
   }
 
-  // The final of the audio after the finished segments.
-  Result<Transcript> TranscribeRest() const {
+  // The final of the audio after the finished segments, drafted by the last partial or pause;
+  // `tokens` (when not null) gets its text tokens.
+  Result<Transcript> TranscribeRest(std::vector<int>* tokens = nullptr) const {
     if (samples_.size() <= done_until_) {
       Transcript empty;
       empty.language = FinalLanguage();
       return empty;
     }
-    return recognizer_.TranscribeWindow(Tail(), FinalLanguage());
+    const std::vector<int> draft = draft_;  // `tokens` may be draft_ itself
+    return recognizer_.TranscribeWindow(Tail(), FinalLanguage(), draft, tokens);
   }
 
   // The utterance's transcript: the finished segments' text followed by `rest`'s.
@@ -104,13 +106,14 @@ class WhisperStream : public RecognizerStream {
       auto t = recognizer_.TranscribeWindow(
           std::vector<float>(samples_.begin() + static_cast<std::ptrdiff_t>(done_until_),
                              samples_.begin() + static_cast<std::ptrdiff_t>(cut)),
-          FinalLanguage());
+          FinalLanguage(), draft_);
       if (!t.ok()) return t.status();
       done_confidence_ = JoinedConfidence(done_confidence_, *t);
       done_text_ += t->text;
       segment_language_ = language_ = t->language;
       done_until_ = cut;
       partial_.clear();
+      draft_.clear();
       partial_at_samples_ = done_until_;
     }
     return Status::Ok();
@@ -133,6 +136,7 @@ class WhisperStream : public RecognizerStream {
   std::string partial_;
   std::string language_ = recognizer_.options().language;  // the partials'
   std::optional<PauseFinal> pause_;  // the final computed at the last Pause()
+  std::vector<int> draft_;  // text tokens of the last partial or pause final of the audio after done_until_
 };
 
 }  // namespace
@@ -184,9 +188,10 @@ size_t WhisperRecognizer::SpeechWindow(size_t samples) const {
 }
 
 Result<Transcript> WhisperRecognizer::TranscribeWindow(const std::vector<float>& samples_16k,
-                                                       const std::string& language) const {
+                                                       const std::string& language, std::span<const int> draft,
+                                                       std::vector<int>* tokens) const {
   const size_t window = options_.encode_padding ? window_samples() : SpeechWindow(samples_16k.size());
-  return Run(samples_16k, window, language, options_.beam_size, model_->hparams.n_text_ctx / 2, true);
+  return Run(samples_16k, window, language, options_.beam_size, model_->hparams.n_text_ctx / 2, true, draft, tokens);
 }
 
 Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& samples_16k) const {
@@ -197,14 +202,15 @@ Result<Transcript> WhisperRecognizer::Transcribe(const std::vector<float>& sampl
 }
 
 Result<Transcript> WhisperRecognizer::TranscribePartial(const std::vector<float>& samples_16k,
-                                                        const std::string& language) const {
+                                                        const std::string& language, std::vector<int>* tokens) const {
   return Run(samples_16k, SpeechWindow(samples_16k.size()), language, 1,
-             std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2), false);
+             std::min(options_.partial_max_tokens, model_->hparams.n_text_ctx / 2), false, {}, tokens);
 }
 
 Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k, size_t window_samples,
                                           const std::string& language, int beam_size, int max_tokens,
-                                          bool fallback) const {
+                                          bool fallback, std::span<const int> draft,
+                                          std::vector<int>* tokens) const {
   const Model& m = *model_;
   if (m.vocab.empty()) {
     return Status::Unimplemented(m.path + ": no token texts in this checkpoint (no vocab.json beside it); add the "
@@ -240,13 +246,18 @@ Result<Transcript> WhisperRecognizer::Run(const std::vector<float>& samples_16k,
   decode.compression_ratio_threshold = options_.compression_ratio_threshold;
   decode.logprob_threshold = options_.logprob_threshold;
   decode.no_speech_threshold = options_.no_speech_threshold;
+  decode.draft = draft;
   auto decoded = DecodeWithFallback(&decoder, *prompt, decode);
   if (!decoded.ok()) return decoded.status();
+  const std::vector<int>& ids = decoded->tokens;
+  if (tokens != nullptr) {
+    tokens->assign(ids.begin() + static_cast<long>(prompt->size()), ids.end());
+    if (!tokens->empty() && tokens->back() == m.specials.end_of_text) tokens->pop_back();
+  }
   const DecodeStats& stats = decoded->stats;
   // openai-whisper's silence rule: Whisper fills noise with plausible text ("Thank you."); when
   // <|nospeech|> is likely and the text is not confidently decoded, there is no transcript.
   if (IsNoSpeech(stats, options_.no_speech_threshold, options_.logprob_threshold)) return t;
-  const std::vector<int>& ids = decoded->tokens;
   t.text = DecodeText(m, std::vector<int>(ids.begin() + static_cast<long>(prompt->size()), ids.end()));
   t.confidence = std::exp(stats.avg_logprob);  // the tokens' geometric-mean probability
   return t;

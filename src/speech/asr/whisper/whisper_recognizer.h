@@ -17,12 +17,15 @@
 // whose decode looks like a repetition loop or is too unlikely is redone at higher temperatures
 // (openai-whisper's fallback, fallback.h), unless the window is silence.
 // Pause() computes the final of the audio so far (the recognizer.h early final), and
-// FinishAtPause() returns it unless a segment was finished after it.
+// FinishAtPause() returns it unless a segment was finished after it. A greedy final takes the last
+// partial's (or pause's) tokens as its draft (GreedyDecode): the words the partial already read
+// are verified in one decoder pass instead of one step each.
 // Decoding runs on the caller's thread (a compute worker) plus the team's threads.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,21 +67,28 @@ class WhisperRecognizer : public Recognizer {
   // Final transcript of an utterance of any length (what Finish() returns).
   Result<Transcript> Transcribe(const std::vector<float>& samples_16k) const;
   // Final transcript of at most one window of audio (longer input is truncated). `language` as below.
-  Result<Transcript> TranscribeWindow(const std::vector<float>& samples_16k, const std::string& language) const;
+  // `draft`: text token ids the transcript probably starts with, verified instead of generated
+  // (greedy only; the result does not depend on it). `tokens`, when not null, gets the transcript's
+  // text token ids (the next final's draft).
+  Result<Transcript> TranscribeWindow(const std::vector<float>& samples_16k, const std::string& language,
+                                      std::span<const int> draft = {}, std::vector<int>* tokens = nullptr) const;
   // The model's window in 16 kHz samples (30 s for released checkpoints).
   size_t window_samples() const;
   // `samples` rounded up to whole seconds, at most one window: what partials encode.
   size_t SpeechWindow(size_t samples) const;
   // Partial transcript: greedy on the audio itself padded to whole seconds (see above). `language`
   // is the language to use ("" detects).
-  Result<Transcript> TranscribePartial(const std::vector<float>& samples_16k, const std::string& language) const;
+  Result<Transcript> TranscribePartial(const std::vector<float>& samples_16k, const std::string& language,
+                                       std::vector<int>* tokens = nullptr) const;
   const Model& model() const { return *model_; }
   const WhisperOptions& options() const { return options_; }
 
  private:
-  // `fallback`: retry at higher temperatures as the options say (finals only).
+  // `fallback`: retry at higher temperatures as the options say (finals only). `draft`, `tokens`
+  // as TranscribeWindow's.
   Result<Transcript> Run(const std::vector<float>& samples_16k, size_t window_samples, const std::string& language,
-                         int beam_size, int max_tokens, bool fallback) const;
+                         int beam_size, int max_tokens, bool fallback, std::span<const int> draft,
+                         std::vector<int>* tokens) const;
 
   std::unique_ptr<Model> model_;
   WhisperOptions options_;
