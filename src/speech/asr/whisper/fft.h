@@ -1,30 +1,31 @@
-// Fft: a mixed-radix complex FFT of any fixed length, used for Whisper's 400-point STFT.
+// Fft: the power spectrum of a real frame of any fixed length on FFTW (double precision), for
+// Whisper's 400-point STFT.
 //
-// Constructed once per length (twiddles precomputed); PowerSpectrum() is const and allocation-free
-// given the caller's scratch, so one Fft may be shared by many threads. Computation is in double so
-// the log-mel features match a float64 reference to ~1e-6.
+// Double precision so the log-mel features match a float64 reference to ~1e-6. The plan is made
+// once per length (under a process-wide lock: FFTW's planner is not thread-safe); PowerSpectrum()
+// is const and copies the frame into the calling thread's aligned buffers, so one Fft may be
+// shared by many threads.
 #pragma once
 
-#include <complex>
-#include <vector>
+struct fftw_plan_s;
 
 namespace cadence::speech::whisper {
 
 class Fft {
  public:
   explicit Fft(int n);
+  ~Fft();
+  Fft(const Fft&) = delete;
+  Fft& operator=(const Fft&) = delete;
+
   int size() const { return n_; }
   // out[k] = |sum_t in[t] e^{-2 pi i k t / n}|^2 for k in [0, n/2]; `in` has n reals, `out`
-  // n/2 + 1. `scratch` is resized to 2n on first use and reused.
-  void PowerSpectrum(const double* in, double* out, std::vector<std::complex<double>>* scratch) const;
+  // n/2 + 1.
+  void PowerSpectrum(const double* in, double* out) const;
 
  private:
-  void Transform(const std::complex<double>* in, std::complex<double>* out, int n, int stride,
-                 size_t factor_index) const;
-
   int n_;
-  std::vector<int> factors_;                   // prime factors of n_, small first
-  std::vector<std::complex<double>> twiddle_;  // e^{-2 pi i j / n_}, j in [0, n_)
+  fftw_plan_s* plan_;
 };
 
 }  // namespace cadence::speech::whisper

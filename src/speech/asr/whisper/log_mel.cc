@@ -100,8 +100,7 @@ Result<LogMel> ComputeLogMel(std::span<const float> samples_16k, const LogMelOpt
   std::vector<double> window(kFftSize);
   for (int t = 0; t < kFftSize; ++t) window[t] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * t / kFftSize);
 
-  const Fft fft(kFftSize);
-  std::vector<std::complex<double>> scratch;
+  static const Fft fft(kFftSize);
   std::vector<double> frame(kFftSize), power(kFftBins);
   std::vector<double> log_spec(mel.data.size());
   double max_log = -1e300;
@@ -114,7 +113,7 @@ Result<LogMel> ComputeLogMel(std::span<const float> samples_16k, const LogMelOpt
     if (silent) {
       std::fill(power.begin(), power.end(), 0.0);
     } else {
-      fft.PowerSpectrum(frame.data(), power.data(), &scratch);
+      fft.PowerSpectrum(frame.data(), power.data());
     }
     for (int m = 0; m < n_mels; ++m) {
       const float* row = filters.data() + static_cast<size_t>(m) * kFftBins;
