@@ -15,11 +15,11 @@ using cadence::paralinguistics::Analyzer;
 using cadence::paralinguistics::FrameClassName;
 
 void PrintFrames(const Analysis& analysis) {
-  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,syllable_intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz,f1_hz,f2_hz,f3_hz,f4_hz\n");
+  std::printf("time_s,class,f0_hz,f0_strength,hnr_db,intensity_db,syllable_intensity_db,alpha_ratio_db,hammarberg_db,slope_db_per_khz,f1_hz,f2_hz,f3_hz,f4_hz,nucleus_intensity_db\n");
   for (const auto& f : analysis.frames)
-    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f,%.0f,%.0f,%.0f,%.0f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
+    std::printf("%.3f,%s,%.2f,%.3f,%.2f,%.2f,%.2f,%.2f,%.2f,%.3f,%.0f,%.0f,%.0f,%.0f,%.2f\n", f.time_s, FrameClassName(f.frame_class), f.f0_hz,
                 f.f0_strength, f.hnr_db, f.intensity_db, f.syllable_intensity_db, f.alpha_ratio_db, f.hammarberg_db, f.slope_db_per_khz, f.formant_hz[0], f.formant_hz[1],
-                f.formant_hz[2], f.formant_hz[3]);
+                f.formant_hz[2], f.formant_hz[3], f.nucleus_intensity_db);
 }
 
 void PrintSummary(const std::string& path, const Analysis& a) {

@@ -70,6 +70,7 @@ struct AnalyzerStream::Scratch {
 AnalyzerStream::AnalyzerStream(const Analyzer& analyzer)
     : analyzer_(analyzer), scratch_(std::make_unique<Scratch>(analyzer.impl())) {
   samples_.reserve(Analyzer::kSampleRateHz * 10);
+  band_samples_.reserve(Analyzer::kSampleRateHz * 10);
   frames_.reserve(1000);
 }
 
@@ -77,6 +78,8 @@ AnalyzerStream::~AnalyzerStream() = default;
 
 void AnalyzerStream::Reset() {
   samples_.clear();
+  band_samples_.clear();
+  band_filter_.Reset();
   frames_.clear();
   sum_ = 0.0;
   min_sample_ = max_sample_ = 0.0f;
@@ -87,6 +90,7 @@ void AnalyzerStream::Accept(std::span<const float> samples_16k) {
     // Non-finite input would poison every measure downstream; read it as silence.
     const float v = std::isfinite(x) ? x : 0.0f;
     samples_.push_back(v);
+    band_samples_.push_back(band_filter_.Process(v));
     sum_ += v;
     min_sample_ = std::min(min_sample_, v);
     max_sample_ = std::max(max_sample_, v);
@@ -101,7 +105,7 @@ void AnalyzerStream::ComputeFramesUpTo(size_t available, bool pad_end) {
     const long center = static_cast<long>(Analyzer::kHopSamples) * (static_cast<long>(frames_.size()) + 1);
     if (pad_end ? center > n : center + impl.lookahead > n) break;
     frames_.emplace_back();
-    ComputeFrame(impl, samples_.data(), n, center, &scratch_->frame, &frames_.back());
+    ComputeFrame(impl, samples_.data(), band_samples_.data(), n, center, &scratch_->frame, &frames_.back());
   }
 }
 
@@ -125,7 +129,7 @@ UtteranceCues AnalyzerStream::Finish() {
   ClassifyFrames(impl.config, &frames_);
   MeasureProsody(frames_, duration_s, &cues);
   MeasureVoiceQuality(samples_, frames_, &cues);
-  MeasureRateAndPauses(impl.config, samples_, frames_, nucleus_f0, &cues);
+  MeasureRateAndPauses(impl.config, band_samples_, frames_, nucleus_f0, &cues);
   DetectEvents(frames_, &cues);
   InferStatesAndTraits(&cues);
   return cues;

@@ -25,6 +25,7 @@
 #include "audio/wav.h"
 #include "core/status.h"
 #include "paralinguistics/cues.h"
+#include "paralinguistics/loudness_band.h"
 #include "paralinguistics/frame_features.h"
 #include "paralinguistics/speaker_baseline.h"
 
@@ -113,6 +114,8 @@ class AnalyzerStream {
 
   const Analyzer& analyzer_;
   std::vector<float> samples_;
+  LoudnessBandFilter band_filter_;
+  std::vector<float> band_samples_;  // samples_ through band_filter_: the syllable nuclei's loudness
   std::vector<FrameFeatures> frames_;
   double sum_ = 0.0;
   float min_sample_ = 0.0f, max_sample_ = 0.0f;

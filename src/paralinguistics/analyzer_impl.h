@@ -76,8 +76,8 @@ struct FrameScratch {
 };
 
 // Computes one frame centred between samples center-1 and center (time center / 16000 s).
-// Samples outside [0, n) read as zero.
-void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long center,
+// `band_samples`: the same samples through LoudnessBandFilter. Samples outside [0, n) read as zero.
+void ComputeFrame(const Analyzer::Impl& impl, const float* samples, const float* band_samples, long n, long center,
                   FrameScratch* scratch, FrameFeatures* out);
 
 // Praat's intensity contour (Kaiser window of 6.4 / min_pitch_hz s) at the frame centres of

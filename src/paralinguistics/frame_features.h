@@ -30,7 +30,8 @@ struct FrameFeatures {
   double local_peak = 0.0;
 
   double intensity_db = 0.0;           // Praat "To Intensity" (min. pitch 100 Hz), dB re 2e-5 Pa, full scale 1.0 == 1 Pa
-  double syllable_intensity_db = 0.0;  // same with a 50 Hz minimum pitch (smoother), for syllable nuclei
+  double syllable_intensity_db = 0.0;  // same with a 50 Hz minimum pitch (smoother): pauses, events
+  double nucleus_intensity_db = 0.0;   // same over 500-4000 Hz (loudness_band.h): syllable nuclei
   double alpha_ratio_db = 0.0;         // energy 1-5 kHz over 50-1000 Hz (eGeMAPS; negative in most speech)
   double hammarberg_db = 0.0;          // peak level 0-2 kHz minus peak level 2-5 kHz (eGeMAPS)
   double slope_db_per_khz = 0.0;       // regression of the log power spectrum over 0-5 kHz

@@ -241,7 +241,7 @@ Analyzer::Impl::~Impl() {
 FrameScratch::FrameScratch(const Analyzer::Impl& impl)
     : frame(impl.fft_size), spectrum(impl.fft_size / 2 + 1), ac(impl.fft_size), r(impl.brent_ixmax + 1, 0.0) {}
 
-void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long center,
+void ComputeFrame(const Analyzer::Impl& impl, const float* samples, const float* band_samples, long n, long center,
                   FrameScratch* s, FrameFeatures* out) {
   const AnalyzerConfig& config = impl.config;
   const double fs = Analyzer::kSampleRateHz;
@@ -281,6 +281,8 @@ void ComputeFrame(const Analyzer::Impl& impl, const float* samples, long n, long
   out->intensity_db = KaiserIntensityDb(samples, n, center, impl.kaiser, impl.kaiser_half, 1);
   out->syllable_intensity_db =
       KaiserIntensityDb(samples, n, center, impl.syllable_kaiser, impl.syllable_kaiser_half, 4);
+  out->nucleus_intensity_db =
+      KaiserIntensityDb(band_samples, n, center, impl.syllable_kaiser, impl.syllable_kaiser_half, 4);
 
   // Power spectrum; it serves the spectral-balance measures and, transformed back, the
   // autocorrelation (Wiener-Khinchin).

@@ -23,10 +23,11 @@ void MeasureProsody(std::span<const FrameFeatures> frames, double duration_s, Ut
 void MeasureVoiceQuality(std::span<const float> samples_16k, std::span<const FrameFeatures> frames,
                          UtteranceCues* cues);
 
-// Syllable nuclei (de Jong & Wempe 2009; v3 parser) and pauses (cues.speaking_rate, .pauses,
-// .speech_s). `nucleus_f0` is a per-frame F0 (0 == unvoiced) read with the syllable-nuclei
+// Syllable nuclei (de Jong & Wempe 2009; v3 parser, on the 500-4000 Hz loudness band) and pauses
+// (cues.speaking_rate, .pauses, .speech_s). `band_samples_16k`: the utterance through
+// LoudnessBandFilter. `nucleus_f0` is a per-frame F0 (0 == unvoiced) read with the syllable-nuclei
 // script's permissive voicing settings (NucleusPitchConfig). Returns the nuclei times.
-std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const float> samples_16k,
+std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const float> band_samples_16k,
                                          std::span<const FrameFeatures> frames, std::span<const double> nucleus_f0,
                                          UtteranceCues* cues);
 

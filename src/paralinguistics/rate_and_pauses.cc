@@ -85,7 +85,7 @@ std::vector<double> FindNuclei(const AnalyzerConfig& config, std::span<const Fra
 
 }  // namespace
 
-std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const float> samples_16k,
+std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span<const float> band_samples_16k,
                                          std::span<const FrameFeatures> frames, std::span<const double> nucleus_f0,
                                          UtteranceCues* cues) {
   std::vector<double> nuclei;
@@ -139,7 +139,12 @@ std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span
   const double span_s = first < n ? (last - first + 1) * kHopS : 0.0;
   cues->speech_s = phonation_s;
 
-  nuclei = FindNuclei(config, frames, level, threshold, sounding, nucleus_f0);
+  // Nuclei on the loudness band (loudness_band.h), its peaks above the same rule's threshold on
+  // that contour; pauses above stay on the full-band level.
+  std::vector<double> band(n);
+  for (size_t i = 0; i < n; ++i) band[i] = frames[i].nucleus_intensity_db;
+  const double band_threshold = std::max(Quantile(band, 0.99) - config.silence_db_below_q99, config.absolute_silence_db);
+  nuclei = FindNuclei(config, frames, band, band_threshold, sounding, nucleus_f0);
   // Rate-scaled smoothing. de Jong & Wempe's 50 Hz minimum pitch gives a 64 ms effective
   // intensity window, about a quarter of a syllable at an ordinary articulation rate of ~4 syll/s.
   // At much faster rates the same window fills in the short dips at glides and liquids ("so we
@@ -148,12 +153,12 @@ std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span
   // faster than the reference, the contour is recomputed with the window shortened in proportion
   // (same fraction of a syllable), twice at most; slower speech keeps the published settings.
   const double reference = config.nuclei_reference_rate_syll_per_s;
-  if (reference > 0.0 && !samples_16k.empty() && phonation_s > 0.0) {
+  if (reference > 0.0 && !band_samples_16k.empty() && phonation_s > 0.0) {
     for (int pass = 0; pass < 2; ++pass) {
       const double r = nuclei.size() / phonation_s;
       if (r <= reference) break;
-      const std::vector<double> contour = IntensityContourDb(samples_16k, n, kNucleiMinPitchHz * r / reference);
-      nuclei = FindNuclei(config, frames, contour, threshold, sounding, nucleus_f0);
+      const std::vector<double> contour = IntensityContourDb(band_samples_16k, n, kNucleiMinPitchHz * r / reference);
+      nuclei = FindNuclei(config, frames, contour, band_threshold, sounding, nucleus_f0);
     }
   }
   auto& rate = cues->speaking_rate;

@@ -104,10 +104,7 @@ TEST(SpeakingRateTest, EspeakMandarinAtFourRates) {
   ExpectWithinBound(male);
   const std::vector<Clip> female = Espeak("cmn-latn-pinyin+f3", kPinyin, kPinyinSyllables);
   ExpectRanked(female);
-  // Known limit, printed above: at the slowest rate the female voice's long third-tone
-  // (dipping) syllables split into two intensity peaks (21 nuclei for 18 syllables, +17 %);
-  // the bound is asserted for the other three rates.
-  ExpectWithinBound(std::vector<Clip>(female.begin() + 1, female.end()));
+  ExpectWithinBound(female);
 }
 
 std::vector<Clip> Flite(const std::string& voice) {
@@ -125,16 +122,14 @@ TEST(SpeakingRateTest, FliteEnglishAtThreeRates) {
   if (!testing::HaveTool("flite")) GTEST_SKIP() << "flite is not installed";
   const std::vector<Clip> kal = Flite("kal");
   ExpectRanked(kal);
-  // Known limit, measured and printed above: flite's diphone voice joins many syllables through
-  // glides and liquids whose intensity dip stays under de Jong & Wempe's 2 dB, and Praat running
-  // the same script counts the same (24 of 29 at stretch 1.0, 22 at 0.7). The rate-scaled window
-  // recovers the fast clip (25); stretch 1.0 (~5 syll/s, below the point where the window
-  // shortens) stays ~17 % under. The 15 % bound is asserted where it holds: 1.4 and 0.7.
-  EXPECT_NEAR(kal[0].estimated_rate, kal[0].true_rate, 0.15 * kal[0].true_rate) << kal[0].label;
-  EXPECT_NEAR(kal[2].estimated_rate, kal[2].true_rate, 0.15 * kal[2].true_rate) << kal[2].label;
-  // flite's statistical-parametric voice (slt) has smoothed energy trajectories with even
-  // shallower dips; printed for the record (see docs/paralinguistics.md), ranking asserted.
-  ExpectRanked(Flite("slt"));
+  ExpectWithinBound(kal);
+  const std::vector<Clip> slt = Flite("slt");
+  ExpectRanked(slt);
+  // Known limit, printed above: flite's statistical-parametric voice (slt) has smoothed energy
+  // trajectories; at stretch 0.7 (~7 syll/s) the dips at its glides and liquids stay under de Jong
+  // & Wempe's 2 dB even in the loudness band (23 nuclei for 29, -21 %; Praat's script on the full
+  // band: 16). The bound is asserted at 1.4 and 1.0.
+  ExpectWithinBound(std::vector<Clip>(slt.begin(), slt.begin() + 2));
 }
 
 // Real Mandarin: an AISHELL-1 recording whose transcript has 12 characters, one syllable each.
