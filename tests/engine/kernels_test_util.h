@@ -1,0 +1,76 @@
+// Test inputs for the dot kernels: random but valid weight blocks of every type, and activations
+// quantized in both block sizes. Shared by kernels_test and kernels_avx512_test.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/dtype.h"
+#include "engine/kernels.h"
+
+namespace cadence::engine {
+
+// Random but valid blocks of `type` for `rows` x `cols` values.
+inline std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::vector<uint8_t> data(RowBytes(type, cols) * static_cast<size_t>(rows));
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& b : data) b = static_cast<uint8_t>(byte(rng));
+  auto put_half = [&](size_t at, float v) {
+    const uint16_t h = Fp32ToFp16(v);
+    data[at] = static_cast<uint8_t>(h & 0xFF);
+    data[at + 1] = static_cast<uint8_t>(h >> 8);
+  };
+  const size_t bb = BlockBytes(type);
+  const size_t blocks = data.size() / bb;
+  for (size_t k = 0; k < blocks; ++k) {
+    const size_t base = k * bb;
+    switch (type) {
+      case DType::kF32: {
+        const float v = normal(rng);
+        std::memcpy(&data[base], &v, 4);
+        break;
+      }
+      case DType::kF16: put_half(base, normal(rng)); break;
+      case DType::kBF16: data[base + 1] = static_cast<uint8_t>(0x3C + (byte(rng) & 1)); break;
+      case DType::kQ8_0: case DType::kQ4_0: case DType::kQ5_0: put_half(base, 0.01f + 0.02f * std::fabs(normal(rng))); break;
+      case DType::kQ5_1:
+        put_half(base, 0.01f + 0.02f * std::fabs(normal(rng)));
+        put_half(base + 2, 0.1f * normal(rng));
+        break;
+      case DType::kQ4_K:
+        put_half(base, 0.01f * std::fabs(normal(rng)));
+        put_half(base + 2, 0.01f * std::fabs(normal(rng)));
+        break;
+      case DType::kQ6_K: put_half(base + 208, 0.001f * std::fabs(normal(rng))); break;
+    }
+  }
+  return data;
+}
+
+// x quantized in both block sizes (each kernel reads the one its type needs), `tokens` rows
+// `stride` values apart.
+struct Quantized {
+  std::vector<Q8Block> q8;
+  std::vector<Q8KBlock> q8k;
+  int64_t stride = 0;
+  Quantized(const float* x, int64_t n, int tokens = 1, int64_t stride_values = 0)
+      : q8(static_cast<size_t>((stride_values ? stride_values : n) / 32 * tokens)),
+        q8k(static_cast<size_t>((stride_values ? stride_values : n) / 256 * tokens)),
+        stride(stride_values ? stride_values : n) {
+    for (int t = 0; t < tokens; ++t) {
+      QuantizeRowQ8(x + t * n, q8.data() + t * (stride / 32), n);
+      QuantizeRowQ8K(x + t * n, q8k.data() + t * (stride / 256), n);
+    }
+  }
+  QuantizedRow Row(int t = 0) const { return {q8.data() + t * (stride / 32), q8k.data() + t * (stride / 256)}; }
+  // The value the kernels see for x[i] of token 0 under `type`'s activation blocks.
+  double Value(DType type, int64_t i) const {
+    if (ReadsQ8K(type)) return static_cast<double>(q8k[i / 256].d) * q8k[i / 256].q[i % 256];
+    return static_cast<double>(q8[i / 32].d) * q8[i / 32].q[i % 32];
+  }
+};
+
+}  // namespace cadence::engine
