@@ -81,8 +81,8 @@ TEST(KernelsAvx512EmulatedTest, EveryKernelMatchesScalar) {
       }
     }
   }
-  // Q8_0, Q4_0, Q5_0 (5 lengths x 2), Q4_K (3 x 2), F16 (5 x 2).
-  EXPECT_EQ(checked, 3 * 10 + 6 + 10);
+  // Q8_0, Q4_0, Q5_0, Q5_1 (5 lengths x 2), Q4_K, Q6_K (3 x 2), F16 (5 x 2).
+  EXPECT_EQ(checked, 4 * 10 + 2 * 6 + 10);
 }
 
 }  // namespace
