@@ -118,7 +118,23 @@ WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<st
   return WeightMatrix{type, rows, cols, data.data(), row_bytes};
 }
 
-std::unique_ptr<Model> SyntheticQwen2(const std::string& size, DType type, int threads) {
+// Which type each matrix gets: every one `type`, or (q4_k_m) llama.cpp's Q4_K_M recipe as its
+// quantizer applies it to a Qwen2 checkpoint: the tied embedding/output matrix Q6_K, attn_v and
+// ffn_down Q6_K in the layers use_more_bits() picks (the first and last eighth and every third
+// between), every other matrix Q4_K. RandomMatrix then applies the quantizer's fallbacks for rows
+// that are not whole super-blocks (Q4_K -> Q5_0, Q6_K -> Q8_0: the 0.5B's 896 columns).
+struct Recipe {
+  DType type = DType::kQ8_0;
+  bool q4_k_m = false;
+  DType Embedding() const { return q4_k_m ? DType::kQ6_K : type; }
+  DType Matrix(bool v_or_down, int layer, int n_layer) const {
+    if (!q4_k_m) return type;
+    const bool more_bits = layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+    return v_or_down && more_bits ? DType::kQ6_K : DType::kQ4_K;
+  }
+};
+
+std::unique_ptr<Model> SyntheticQwen2(const std::string& size, const Recipe& recipe, int threads) {
   ModelConfig c;
   c.arch = "qwen2";
   c.n_vocab = 151936;
@@ -132,22 +148,24 @@ std::unique_ptr<Model> SyntheticQwen2(const std::string& size, DType type, int t
   }
   std::vector<std::vector<uint8_t>> storage;
   uint64_t seed = 1;
-  WeightMatrix embd = RandomMatrix(type, c.n_vocab, c.n_embd, &storage, seed++);
+  WeightMatrix embd = RandomMatrix(recipe.Embedding(), c.n_vocab, c.n_embd, &storage, seed++);
   std::vector<Model::Layer> layers(static_cast<size_t>(c.n_layer));
   const int q_dim = c.n_head * c.head_dim, kv_dim = c.n_head_kv * c.head_dim;
-  for (auto& l : layers) {
+  for (int i = 0; i < c.n_layer; ++i) {
+    Model::Layer& l = layers[static_cast<size_t>(i)];
+    const DType plain = recipe.Matrix(false, i, c.n_layer), more = recipe.Matrix(true, i, c.n_layer);
     l.attn_norm.assign(static_cast<size_t>(c.n_embd), 1.0f);
     l.ffn_norm.assign(static_cast<size_t>(c.n_embd), 1.0f);
     l.bq.assign(static_cast<size_t>(q_dim), 0.0f);
     l.bk.assign(static_cast<size_t>(kv_dim), 0.0f);
     l.bv.assign(static_cast<size_t>(kv_dim), 0.0f);
-    l.wq = RandomMatrix(type, q_dim, c.n_embd, &storage, seed++);
-    l.wk = RandomMatrix(type, kv_dim, c.n_embd, &storage, seed++);
-    l.wv = RandomMatrix(type, kv_dim, c.n_embd, &storage, seed++);
-    l.wo = RandomMatrix(type, c.n_embd, q_dim, &storage, seed++);
-    l.w_gate = RandomMatrix(type, c.n_ff, c.n_embd, &storage, seed++);
-    l.w_up = RandomMatrix(type, c.n_ff, c.n_embd, &storage, seed++);
-    l.w_down = RandomMatrix(type, c.n_embd, c.n_ff, &storage, seed++);
+    l.wq = RandomMatrix(plain, q_dim, c.n_embd, &storage, seed++);
+    l.wk = RandomMatrix(plain, kv_dim, c.n_embd, &storage, seed++);
+    l.wv = RandomMatrix(more, kv_dim, c.n_embd, &storage, seed++);
+    l.wo = RandomMatrix(plain, c.n_embd, q_dim, &storage, seed++);
+    l.w_gate = RandomMatrix(plain, c.n_ff, c.n_embd, &storage, seed++);
+    l.w_up = RandomMatrix(plain, c.n_ff, c.n_embd, &storage, seed++);
+    l.w_down = RandomMatrix(more, c.n_embd, c.n_ff, &storage, seed++);
   }
   LoadOptions options;
   options.threads = threads;
@@ -233,7 +251,10 @@ int RunEngineBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]");
   flags.Value("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
   flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated), or none", "0.5b,1.5b");
-  flags.Value("types", "TYPES", "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16", "q8_0,q4_k");
+  flags.Value("types", "TYPES",
+              "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16, or q4_k_m (llama.cpp's "
+              "Q4_K_M recipe: Q4_K with Q6_K embedding, attn_v and ffn_down in some layers)",
+              "q8_0,q4_k");
   flags.Value("prompt-tokens", "N", "prompt length", "64");
   flags.Value("decode-tokens", "N", "tokens to decode", "64");
   flags.Value("threads", "N", "compute threads (0: all cores)", "0");
@@ -271,8 +292,10 @@ int RunEngineBench(int argc, char** argv) {
       return 2;
     }
     for (const std::string& type_name : types) {
-      DType type;
-      if (type_name == "q8_0") type = DType::kQ8_0;
+      Recipe recipe;
+      DType& type = recipe.type;
+      if (type_name == "q4_k_m") recipe.q4_k_m = true;
+      else if (type_name == "q8_0") type = DType::kQ8_0;
       else if (type_name == "q4_k") type = DType::kQ4_K;
       else if (type_name == "q4_0") type = DType::kQ4_0;
       else if (type_name == "q5_0") type = DType::kQ5_0;
@@ -284,7 +307,7 @@ int RunEngineBench(int argc, char** argv) {
         return 2;
       }
       const auto t0 = Clock::now();
-      auto model = SyntheticQwen2(size, type, threads);
+      auto model = SyntheticQwen2(size, recipe, threads);
       std::printf("built qwen2-%s %s in %.1f s\n", size.c_str(), type_name.c_str(), Seconds(t0));
       Run("qwen2-" + size + "-" + type_name, *model, prompt_tokens, decode_tokens, threads);
     }
