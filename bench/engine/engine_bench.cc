@@ -118,8 +118,8 @@ WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<st
   return WeightMatrix{type, rows, cols, data.data(), row_bytes};
 }
 
-// Which type each matrix gets: every one `type`, or (q4_k_m) llama.cpp's Q4_K_M recipe as its
-// quantizer applies it to a Qwen2 checkpoint: the tied embedding/output matrix Q6_K, attn_v and
+// Which type each matrix gets: every one `type`, or (q4_k_m) the main rules of llama.cpp's Q4_K_M
+// recipe as its quantizer applies them to a Qwen2 checkpoint: the tied embedding/output matrix Q6_K, attn_v and
 // ffn_down Q6_K in the layers use_more_bits() picks (the first and last eighth and every third
 // between), every other matrix Q4_K. RandomMatrix then applies the quantizer's fallbacks for rows
 // that are not whole super-blocks (Q4_K -> Q5_0, Q6_K -> Q8_0: the 0.5B's 896 columns).
