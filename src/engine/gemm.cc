@@ -42,6 +42,10 @@ void GemmTileScalar(const float* a, int64_t lda, int mr, const float* panel, int
 
 GemmTileFn TileFor(Isa isa) { return isa == Isa::kScalar ? GemmTileScalar : GetGemmTileAvx2(); }
 
+// Panels of an n-row W, and the rows of panel p (kGemmNr but for the last).
+int64_t PanelCount(int64_t n) { return (n + kGemmNr - 1) / kGemmNr; }
+int PanelRows(int64_t n, int64_t p) { return static_cast<int>(std::min<int64_t>(kGemmNr, n - p * kGemmNr)); }
+
 // Every row tile of a (m rows) against one packed panel (columns j0 .. j0 + nr - 1 of c).
 void PanelTimesRows(const float* panel, int64_t k, int64_t j0, int nr, const float* a, int64_t m, int64_t lda,
                     const float* bias, float* c, int64_t ldc, GemmTileFn tile) {
@@ -84,15 +88,13 @@ void PackColumnPanel(const float* wt, int64_t k, int64_t ldw, int64_t j0, int nr
 // Runs fn(p) for every panel p of an n-row W, on the team when there is one.
 template <typename Fn>
 void ForEachPanel(int64_t n, WorkerTeam* team, const Fn& fn) {
-  const int64_t panels = (n + kGemmNr - 1) / kGemmNr;
+  const int64_t panels = PanelCount(n);
   if (team != nullptr) {
     team->ParallelFor(panels, fn);
   } else {
     for (int64_t p = 0; p < panels; ++p) fn(p);
   }
 }
-
-int PanelRows(int64_t n, int64_t p) { return static_cast<int>(std::min<int64_t>(kGemmNr, n - p * kGemmNr)); }
 
 // Panels a GEMM work item packs side by side: each row tile of A, once in L1, meets all of them,
 // so A streams from L3 once per group instead of once per panel (two threads at once: (1500 x 512)
@@ -102,16 +104,19 @@ constexpr int kPanelsPerItem = 4;
 // another process takes a core for a while; a matrix with few panels splits A's rows instead.
 constexpr int kMinItems = 8;
 
-// The GEMM over panels of an n x k weight matrix: pack(j0, nr, panel) fills panel[q][j] with
-// w(row j0 + j, q) for j < nr (and zero up to kGemmNr). A work item is a group of panels and a
-// range of A's rows: it packs its panels into this thread's buffer, then runs every row tile of
-// its range against each. Nothing the size of W is ever allocated.
-template <typename Pack>
-void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t m, int64_t lda, const float* bias,
-                float* c, int64_t ldc, WorkerTeam* team, Isa isa) {
+}  // namespace
+
+int GemmMinRows(DType type) { return IsQuantized(type) ? kGemmQuantizedMinRows : kGemmMinRows; }
+
+// A work item is a group of panels and a range of A's rows: it packs its panels into this
+// thread's buffer, then runs every row tile of its range against each. Nothing the size of W is
+// ever allocated.
+void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
+               WorkerTeam* team, Isa isa) {
+  const int64_t n = w.rows, k = w.cols;
   if (m <= 0 || n <= 0) return;
   const GemmTileFn tile = TileFor(isa);
-  const int64_t panels = (n + kGemmNr - 1) / kGemmNr;
+  const int64_t panels = PanelCount(n);
   const int64_t group = std::clamp<int64_t>(panels / kMinItems, 1, kPanelsPerItem);
   const int64_t groups = (panels + group - 1) / group;
   const int64_t row_tiles = (m + kGemmMr - 1) / kGemmMr;
@@ -123,7 +128,9 @@ void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t 
     const int64_t i1 = std::min(m, i0 + tiles_per_chunk * kGemmMr);
     thread_local std::vector<float> buffer;
     buffer.resize(static_cast<size_t>(group * k * kGemmNr));
-    for (int64_t p = p0; p < p1; ++p) pack(p * kGemmNr, PanelRows(n, p), buffer.data() + (p - p0) * k * kGemmNr);
+    for (int64_t p = p0; p < p1; ++p) {
+      PackRowPanel(w, p * kGemmNr, PanelRows(n, p), buffer.data() + (p - p0) * k * kGemmNr, isa);
+    }
     for (int64_t i = i0; i < i1; i += kGemmMr) {
       const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, i1 - i));
       for (int64_t p = p0; p < p1; ++p) {
@@ -141,27 +148,10 @@ void GemmPanels(int64_t n, int64_t k, const Pack& pack, const float* a, int64_t 
   }
 }
 
-}  // namespace
-
-int GemmMinRows(DType type) { return IsQuantized(type) ? kGemmQuantizedMinRows : kGemmMinRows; }
-
-void GemmFloat(const WeightMatrix& w, const float* a, int64_t m, int64_t lda, const float* bias, float* c, int64_t ldc,
-               WorkerTeam* team, Isa isa) {
-  auto pack = [&](int64_t j0, int nr, float* panel) { PackRowPanel(w, j0, nr, panel, isa); };
-  GemmPanels(w.rows, w.cols, pack, a, m, lda, bias, c, ldc, team, isa);
-}
-
-void GemmFloatColumnMajor(const float* wt, int64_t n, int64_t k, int64_t ldw, const float* a, int64_t m, int64_t lda,
-                          float* c, int64_t ldc, WorkerTeam* team, Isa isa) {
-  auto pack = [&](int64_t j0, int nr, float* panel) { PackColumnPanel(wt, k, ldw, j0, nr, panel); };
-  GemmPanels(n, k, pack, a, m, lda, nullptr, c, ldc, team, isa);
-}
-
 void PackedMatrix::Resize(int64_t rows, int64_t cols) {
   rows_ = rows;
   cols_ = cols;
-  const int64_t panels = (rows + kGemmNr - 1) / kGemmNr;
-  data_.resize(static_cast<size_t>(panels * cols * kGemmNr));
+  data_.resize(static_cast<size_t>(PanelCount(rows) * cols * kGemmNr));
 }
 
 void PackedMatrix::PackRows(const WeightMatrix& w, WorkerTeam* team, Isa isa) {
@@ -179,8 +169,7 @@ void PackedMatrix::PackColumns(const float* wt, int64_t rows, int64_t cols, int6
 void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int64_t m, int64_t lda, const float* bias,
                 float* c, int64_t ldc, Isa isa) {
   const GemmTileFn tile = TileFor(isa);
-  const int64_t panels = (n + kGemmNr - 1) / kGemmNr;
-  for (int64_t p = 0; p < panels; ++p) {
+  for (int64_t p = 0; p < PanelCount(n); ++p) {
     PanelTimesRows(w.panel(p), k, p * kGemmNr, PanelRows(n, p), a, m, lda, bias, c, ldc, tile);
   }
 }

@@ -1,6 +1,6 @@
-// GEMM for float weights: C = A · Wᵀ (+ bias) over many rows of activations at once — the shape of
-// a transformer layer applied to a whole audio window (Whisper's encoder: 1500 positions) or of
-// attention's Q·Kᵀ and P·V.
+// GEMM: C = A · Wᵀ (+ bias) over many rows of activations at once — the shape of a transformer
+// layer applied to a prompt or a whole audio window (Whisper's encoder: 1500 positions), and,
+// with W packed once (PackedMatrix), of attention's Q·Kᵀ and P·V.
 //
 // The mat-vec kernels (kernels.h) read each weight row once per few tokens and so are bound by
 // arithmetic per load; here W is packed panel by panel (kGemmNr rows, transposed and converted to
@@ -61,10 +61,5 @@ class PackedMatrix {
 // calling thread: c[i * ldc + j] = sum_{q<k} a[i * lda + q] * w(j, q) (+ bias[j]) for i < m, j < n.
 void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int64_t m, int64_t lda, const float* bias,
                 float* c, int64_t ldc, Isa isa);
-
-// The same product with an f32 W stored column-major: w(row j, k) = wt[k * ldw + j] for j < n, k <
-// k. Attention's P·V reads the value cache ([position][channel]) this way, without a transpose.
-void GemmFloatColumnMajor(const float* wt, int64_t n, int64_t k, int64_t ldw, const float* a, int64_t m, int64_t lda,
-                          float* c, int64_t ldc, WorkerTeam* team, Isa isa);
 
 }  // namespace cadence::engine

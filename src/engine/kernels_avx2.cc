@@ -20,7 +20,6 @@ constexpr int kPrefetchBytes = 1024;
 
 CADENCE_AVX2 inline void Prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0); }
 
-
 CADENCE_AVX2 inline float Half(const uint8_t* p) {
   return _cvtsh_ss(static_cast<uint16_t>(p[0] | (p[1] << 8)));
 }

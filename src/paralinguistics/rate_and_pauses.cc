@@ -91,9 +91,17 @@ std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span
   std::vector<double> nuclei;
   const size_t n = frames.size();
   if (n < 3) return nuclei;
-  std::vector<double> level(n);
-  for (size_t i = 0; i < n; ++i) level[i] = frames[i].syllable_intensity_db;
-  const double threshold = std::max(Quantile(level, 0.99) - config.silence_db_below_q99, config.absolute_silence_db);
+  // A contour of the frames and its silence threshold: q99 - 25 dB, no lower than the absolute floor.
+  auto contour = [&](double FrameFeatures::*field) {
+    std::vector<double> db(n);
+    for (size_t i = 0; i < n; ++i) db[i] = frames[i].*field;
+    return db;
+  };
+  auto silence_threshold = [&](const std::vector<double>& db) {
+    return std::max(Quantile(db, 0.99) - config.silence_db_below_q99, config.absolute_silence_db);
+  };
+  const std::vector<double> level = contour(&FrameFeatures::syllable_intensity_db);
+  const double threshold = silence_threshold(level);
 
   // Sounding / silent, then the minimum-duration rules.
   std::vector<bool> sounding(n);
@@ -141,9 +149,8 @@ std::vector<double> MeasureRateAndPauses(const AnalyzerConfig& config, std::span
 
   // Nuclei on the loudness band (loudness_band.h), its peaks above the same rule's threshold on
   // that contour; pauses above stay on the full-band level.
-  std::vector<double> band(n);
-  for (size_t i = 0; i < n; ++i) band[i] = frames[i].nucleus_intensity_db;
-  const double band_threshold = std::max(Quantile(band, 0.99) - config.silence_db_below_q99, config.absolute_silence_db);
+  const std::vector<double> band = contour(&FrameFeatures::nucleus_intensity_db);
+  const double band_threshold = silence_threshold(band);
   nuclei = FindNuclei(config, frames, band, band_threshold, sounding, nucleus_f0);
   // Rate-scaled smoothing. de Jong & Wempe's 50 Hz minimum pitch gives a 64 ms effective
   // intensity window, about a quarter of a syllable at an ordinary articulation rate of ~4 syll/s.
