@@ -95,6 +95,13 @@ WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<st
                           uint64_t seed) {
   // llama.cpp's quantizer falls back for rows that are not whole super-blocks (Qwen2-0.5B's 896).
   if (IsQuantized(type) && cols % BlockElems(type) != 0) type = type == DType::kQ6_K ? DType::kQ8_0 : DType::kQ5_0;
+  if (type == DType::kQ5_0R) {  // Q5_0 in the layout the model loader gives it
+    WeightMatrix w = RandomMatrix(DType::kQ5_0, rows, cols, storage, seed);
+    std::vector<uint8_t> packed(storage->back().size());
+    for (int64_t r = 0; r < rows; ++r) RepackQ5_0Row(w.data + r * w.row_bytes, packed.data() + r * w.row_bytes, cols / 32);
+    storage->back() = std::move(packed);
+    return WeightMatrix{DType::kQ5_0R, rows, cols, storage->back().data(), w.row_bytes};
+  }
   const size_t row_bytes = RowBytes(type, cols);
   storage->emplace_back(row_bytes * static_cast<size_t>(rows));
   std::vector<uint8_t>& data = storage->back();
@@ -113,6 +120,7 @@ WeightMatrix RandomMatrix(DType type, int64_t rows, int64_t cols, std::vector<st
       case DType::kQ6_K: std::memcpy(&data[off + 208], &d, 2); break;
       case DType::kF16: case DType::kBF16: data[off + 1] &= 0x23; break;  // small magnitudes
       case DType::kF32: { const float v = 0.01f; std::memcpy(&data[off], &v, 4); break; }
+      case DType::kQ5_0R: break;  // made from Q5_0 above
     }
   }
   return WeightMatrix{type, rows, cols, data.data(), row_bytes};
@@ -267,7 +275,7 @@ int RunEngineBench(int argc, char** argv) {
   const double bw = MeasureBandwidthGBs(threads, size_t{1} << 30);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5) at start: %.1f GB/s\n", threads, bw);
   if (flags.On("kernels"))
-    RunKernels({DType::kQ8_0, DType::kQ5_0, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
+    RunKernels({DType::kQ8_0, DType::kQ5_0, DType::kQ5_0R, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
   if (!flags.Get("model").empty()) {
     LoadOptions load;
     load.threads = threads;

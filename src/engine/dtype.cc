@@ -10,6 +10,8 @@ bool IsSupportedDType(uint32_t t) {
     case DType::kF32: case DType::kF16: case DType::kQ4_0: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0:
     case DType::kQ4_K: case DType::kQ6_K: case DType::kBF16:
       return true;
+    case DType::kQ5_0R:  // Cadence's own layout, never in a file
+      return false;
   }
   return false;
 }
@@ -25,6 +27,7 @@ std::string_view DTypeName(DType type) {
     case DType::kQ4_K: return "Q4_K";
     case DType::kQ6_K: return "Q6_K";
     case DType::kBF16: return "BF16";
+    case DType::kQ5_0R: return "Q5_0R";
   }
   return "unknown";
 }
@@ -32,7 +35,7 @@ std::string_view DTypeName(DType type) {
 int BlockElems(DType type) {
   switch (type) {
     case DType::kF32: case DType::kF16: case DType::kBF16: return 1;
-    case DType::kQ4_0: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: return 32;
+    case DType::kQ4_0: case DType::kQ5_0: case DType::kQ5_0R: case DType::kQ5_1: case DType::kQ8_0: return 32;
     case DType::kQ4_K: case DType::kQ6_K: return 256;
   }
   return 1;
@@ -43,7 +46,7 @@ size_t BlockBytes(DType type) {
     case DType::kF32: return 4;
     case DType::kF16: case DType::kBF16: return 2;
     case DType::kQ4_0: return kQ4_0Bytes;
-    case DType::kQ5_0: return kQ5_0Bytes;
+    case DType::kQ5_0: case DType::kQ5_0R: return kQ5_0Bytes;
     case DType::kQ5_1: return kQ5_1Bytes;
     case DType::kQ8_0: return kQ8_0Bytes;
     case DType::kQ4_K: return kQ4_KBytes;
@@ -102,6 +105,7 @@ namespace {
 
 uint16_t LoadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
+
 void DequantQ8_0(const uint8_t* src, float* dst, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b, src += kQ8_0Bytes, dst += 32) {
     const float d = Fp16ToFp32(LoadU16(src));
@@ -126,6 +130,17 @@ void DequantQ5_0(const uint8_t* src, float* dst, int64_t blocks) {
     const float d = Fp16ToFp32(LoadU16(src));
     for (int i = 0; i < 32; ++i) dst[i] = d * (Q5Quant(src + 2, src + 6, i) - 16);
   }
+}
+
+void DequantQ5_0R(const uint8_t* src, float* dst, int64_t blocks) {
+  int64_t k = 0;
+  for (int size; (size = Q5_0RGroupAt(k, blocks)) > 0; k += size, src += size * kQ5_0Bytes) {
+    for (int b = 0; b < size; ++b, dst += 32) {
+      const float d = Fp16ToFp32(LoadU16(src + 2 * b));
+      for (int i = 0; i < 32; ++i) dst[i] = d * (Q5_0RQuant(src, size, b, i) - 16);
+    }
+  }
+  DequantQ5_0(src, dst, blocks - k);
 }
 
 void DequantQ5_1(const uint8_t* src, float* dst, int64_t blocks) {
@@ -182,6 +197,33 @@ void DequantQ6_K(const uint8_t* src, float* dst, int64_t blocks) {
 
 }  // namespace
 
+void RepackQ5_0Row(const uint8_t* src, uint8_t* dst, int64_t blocks) {
+  int64_t k = 0;
+  for (int size; (size = Q5_0RGroupAt(k, blocks)) > 0; k += size) {
+    const size_t bytes = size * kQ5_0Bytes;
+    std::memset(dst, 0, bytes);
+    for (int b = 0; b < size; ++b) {
+      const uint8_t* block = src + b * kQ5_0Bytes;
+      std::memcpy(dst + 2 * b, block, 2);
+      const uint32_t high = static_cast<uint32_t>(block[2]) | (static_cast<uint32_t>(block[3]) << 8) |
+                            (static_cast<uint32_t>(block[4]) << 16) | (static_cast<uint32_t>(block[5]) << 24);
+      for (int i = 0; i < 32; ++i) {
+        const int at = size == 8 ? i : i % 16, bit = size == 8 ? b : b + 4 * (i / 16);
+        dst[2 * size + at] |= static_cast<uint8_t>(((high >> i) & 1) << bit);
+      }
+      uint8_t* chunk = dst + 6 * size + 32 * (b / 2);
+      const int shift = 4 * (b % 2);
+      for (int i = 0; i < 16; ++i) {
+        chunk[i] |= static_cast<uint8_t>((block[6 + i] & 0xF) << shift);
+        chunk[16 + i] |= static_cast<uint8_t>((block[6 + i] >> 4) << shift);
+      }
+    }
+    src += bytes;
+    dst += bytes;
+  }
+  std::memcpy(dst, src, static_cast<size_t>(blocks - k) * kQ5_0Bytes);
+}
+
 void DequantizeRow(DType type, const void* src_v, float* dst, int64_t elems) {
   const uint8_t* src = static_cast<const uint8_t*>(src_v);
   switch (type) {
@@ -197,6 +239,7 @@ void DequantizeRow(DType type, const void* src_v, float* dst, int64_t elems) {
     case DType::kQ8_0: DequantQ8_0(src, dst, elems / 32); return;
     case DType::kQ4_0: DequantQ4_0(src, dst, elems / 32); return;
     case DType::kQ5_0: DequantQ5_0(src, dst, elems / 32); return;
+    case DType::kQ5_0R: DequantQ5_0R(src, dst, elems / 32); return;
     case DType::kQ5_1: DequantQ5_1(src, dst, elems / 32); return;
     case DType::kQ4_K: DequantQ4_K(src, dst, elems / 256); return;
     case DType::kQ6_K: DequantQ6_K(src, dst, elems / 256); return;

@@ -24,6 +24,9 @@ enum class DType : uint32_t {
   kQ4_K = 12,
   kQ6_K = 14,
   kBF16 = 30,
+  // Not a ggml type: Cadence's own layout of Q5_0 rows, made at load time for the mat-vec kernels
+  // (RepackQ5_0Row below). Never read from or written to a file.
+  kQ5_0R = 0x10006,
 };
 
 // True for the ggml type ids Cadence can load.
@@ -61,6 +64,28 @@ inline void Q4KScaleMin(int j, const uint8_t* q, uint8_t* scale, uint8_t* min) {
     *min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
   }
 }
+
+// Q5_0R, the load-time layout of a Q5_0 row (same bytes, same values, decoded in about half the
+// instructions): the row's blocks in groups of G = 8 while eight remain, then one group of G = 4 if
+// four remain (Qwen2-0.5B's 896 columns are 3 x 8 + 4 blocks), then the last 0-3 blocks unchanged
+// (ggml's Q5_0). A group of G blocks takes G x 22 bytes:
+//   bytes [0, 2G)     the blocks' f16 scales d_0 .. d_{G-1};
+//   bytes [2G, 6G)    the high bits as a plane: G = 8: bit k of byte i is bit 4 of quant i of
+//                     block k; G = 4: bit k of byte i (i < 16) holds quant i's, bit 4 + k quant 16 + i's;
+//   bytes [6G, 22G)   G/2 chunks of 32 bytes of nibbles: byte i of chunk p holds quant i of block
+//                     2p in its low nibble and quant i of block 2p + 1 in its high nibble.
+// Value i of block k = d_k * (quant - 16), as in Q5_0. One AND (or shift and AND) then takes a whole
+// block's nibbles in order, one shift and AND its high bits, and a group's scales convert at once.
+// Blocks in the Q5_0R group that starts at block k of a row of `blocks`: 8, 4, or 0 (plain Q5_0).
+constexpr int Q5_0RGroupAt(int64_t k, int64_t blocks) { return blocks - k >= 8 ? 8 : blocks - k >= 4 ? 4 : 0; }
+// The 5-bit quant i (0..31) of block k of the Q5_0R group of `size` blocks at `group`.
+inline int Q5_0RQuant(const uint8_t* group, int size, int k, int i) {
+  const int nibble = (group[6 * size + 32 * (k / 2) + i] >> (4 * (k % 2))) & 0xF;
+  const int high = size == 8 ? (group[16 + i] >> k) & 1 : (group[8 + i % 16] >> (k + 4 * (i / 16))) & 1;
+  return nibble | (high << 4);
+}
+// Rewrites `blocks` Q5_0 blocks at `src` as a Q5_0R row at `dst` (RowBytes unchanged; no overlap).
+void RepackQ5_0Row(const uint8_t* src, uint8_t* dst, int64_t blocks);
 
 constexpr size_t kQ8_0Bytes = 34;
 constexpr size_t kQ4_0Bytes = 18;

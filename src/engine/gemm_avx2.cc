@@ -100,6 +100,25 @@ CADENCE_AVX2 void RowToF32Avx2(DType type, const uint8_t* src, float* dst, int64
     }
     return;
   }
+  if (type == DType::kQ5_0R) {
+    // Q5_0R's groups (dtype.h), then its last blocks as Q5_0.
+    int64_t k = 0;
+    for (int size; (size = Q5_0RGroupAt(k, n / 32)) > 0; k += size, src += size * kQ5_0Bytes) {
+      for (int b = 0; b < size; ++b, dst += 32) {
+        const __m256 d = _mm256_set1_ps(HalfAt(src + 2 * b));
+        const uint8_t* nibbles = src + 6 * size + 32 * (b / 2);
+        for (int i = 0; i < 32; i += 8) {
+          const __m256i low = _mm256_and_si256(_mm256_srli_epi32(Bytes8(nibbles + i), 4 * (b % 2)), _mm256_set1_epi32(0x0F));
+          const int plane_at = size == 8 ? i : i % 16, bit = size == 8 ? b : b + 4 * (i / 16);
+          const __m256i high = _mm256_and_si256(_mm256_srli_epi32(Bytes8(src + 2 * size + plane_at), bit), _mm256_set1_epi32(1));
+          const __m256i q = _mm256_or_si256(low, _mm256_slli_epi32(high, 4));
+          _mm256_storeu_ps(dst + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(16)))));
+        }
+      }
+    }
+    type = DType::kQ5_0;
+    n -= 32 * k;
+  }
   if (type == DType::kQ5_0 || type == DType::kQ5_1) {
     // Q5_0: d * (q - 16); Q5_1: d * q + m.
     const bool q5_0 = type == DType::kQ5_0;

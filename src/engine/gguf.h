@@ -59,6 +59,8 @@ class GgufFile {
 
   const GgufValue* Find(const std::string& key) const;
   const GgufTensor* FindTensor(const std::string& name) const;
+  // Drops the pages of a tensor's bytes from the resident set (MappedFile::Release).
+  void Release(const uint8_t* data, size_t bytes) const { file_.Release(data, bytes); }
   // Typed getters: NotFound / InvalidArgument naming the file and key.
   Result<std::string> GetString(const std::string& key) const;
   Result<int64_t> GetInt(const std::string& key) const;

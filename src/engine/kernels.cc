@@ -13,6 +13,7 @@ namespace cadence::engine {
 DotFn GetDotKernelAvx2(DType type);
 DotFn GetDotKernelAvx512(DType type);
 DotTokensFn GetDotTokensKernelAvx2(DType type);
+DotRowsFn GetDotRowsKernelAvx2(DType type);
 DotTokensFn GetDotTokensKernelAvx512(DType type);
 QuantizeFn GetQuantizeKernelAvx2();
 QuantizeKFn GetQuantizeKKernelAvx2();
@@ -99,6 +100,23 @@ float DotQ5_0(const void* w, const float*, QuantizedRow row, int64_t n) {
   return DotQ5(static_cast<const uint8_t*>(w), false, row.q8, n);
 }
 
+// Q5_0R (dtype.h): the groups block by block, then the Q5_0 blocks that end the row.
+float DotQ5_0R(const void* w, const float*, QuantizedRow row, int64_t n) {
+  const uint8_t* g = static_cast<const uint8_t*>(w);
+  const Q8Block* xq = row.q8;
+  const int64_t blocks = n / 32;
+  float s = 0;
+  int64_t k = 0;
+  for (int size; (size = Q5_0RGroupAt(k, blocks)) > 0; k += size, g += size * kQ5_0Bytes) {
+    for (int b = 0; b < size; ++b) {
+      int32_t acc = 0;
+      for (int i = 0; i < 32; ++i) acc += (Q5_0RQuant(g, size, b, i) - 16) * xq[k + b].q[i];
+      s += Half(g + 2 * b) * xq[k + b].d * static_cast<float>(acc);
+    }
+  }
+  return s + DotQ5(g, false, xq + k, n - k * 32);
+}
+
 float DotQ5_1(const void* w, const float*, QuantizedRow row, int64_t n) {
   return DotQ5(static_cast<const uint8_t*>(w), true, row.q8, n);
 }
@@ -162,6 +180,7 @@ DotFn ScalarKernel(DType type) {
     case DType::kQ8_0: return DotQ8_0;
     case DType::kQ4_0: return DotQ4_0;
     case DType::kQ5_0: return DotQ5_0;
+    case DType::kQ5_0R: return DotQ5_0R;
     case DType::kQ5_1: return DotQ5_1;
     case DType::kQ4_K: return DotQ4_K;
     case DType::kQ6_K: return DotQ6_K;
@@ -200,7 +219,8 @@ Isa BestIsa() {
 }
 
 bool ReadsQ8(DType type) {
-  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ5_0 || type == DType::kQ5_1;
+  return type == DType::kQ8_0 || type == DType::kQ4_0 || type == DType::kQ5_0 || type == DType::kQ5_0R ||
+         type == DType::kQ5_1;
 }
 bool ReadsQ8K(DType type) { return type == DType::kQ4_K || type == DType::kQ6_K; }
 bool IsQuantized(DType type) { return ReadsQ8(type) || ReadsQ8K(type); }
@@ -255,6 +275,11 @@ void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n) {
   }
 }
 
+DotRowsFn ResolveDotRowsKernel(DType type, Isa isa) {
+  if (isa == Isa::kScalar || (isa == Isa::kAvx512 && GetDotKernelAvx512(type))) return nullptr;
+  return GetDotRowsKernelAvx2(type);
+}
+
 DotTokensFn GetDotTokensKernel(DType type, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return nullptr;
@@ -275,6 +300,9 @@ void QuantizedActivations::Quantize(const float* x, int n_tokens, int64_t cols, 
     const QuantizeFn quantize = GetQuantizeKernel(isa);
     q8_.resize(static_cast<size_t>(cols / 32 * n_tokens));
     for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, q8_.data() + t * (cols / 32), cols);
+    q8_d_.resize(q8_.size());
+    q8_sum_.resize(q8_.size());
+    for (size_t k = 0; k < q8_.size(); ++k) q8_d_[k] = q8_[k].d, q8_sum_[k] = q8_[k].sum;
   }
   if (q8k) {
     const QuantizeKFn quantize = GetQuantizeKKernel(isa);
@@ -284,7 +312,15 @@ void QuantizedActivations::Quantize(const float* x, int n_tokens, int64_t cols, 
 }
 
 QuantizedRow QuantizedActivations::Row(int t) const {
-  return {has_q8_ ? q8_.data() + t * (cols_ / 32) : nullptr, has_q8k_ ? q8k_.data() + t * (cols_ / 256) : nullptr};
+  QuantizedRow row;
+  if (has_q8_) {
+    const int64_t first = t * (cols_ / 32);
+    row.q8 = q8_.data() + first;
+    row.q8_d = q8_d_.data() + first;
+    row.q8_sum = q8_sum_.data() + first;
+  }
+  if (has_q8k_) row.q8k = q8k_.data() + t * (cols_ / 256);
+  return row;
 }
 
 namespace {
@@ -319,6 +355,7 @@ void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tok
   struct Plan {
     DotFn dot;
     DotTokensFn dot_tokens;
+    DotRowsFn dot_rows;
     int64_t first_chunk, rows_per_chunk;
   };
   const int threads = team ? team->threads() : 1;
@@ -327,8 +364,8 @@ void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tok
   int64_t chunks = 0;
   for (const MatMulTarget& t : targets) {
     const int64_t rows_per_chunk = RowsPerChunk(t.w->rows, threads);
-    plans.push_back({ResolveDotKernel(t.w->type, isa),
-                     n_tokens > 1 ? ResolveDotTokensKernel(t.w->type, isa) : nullptr, chunks, rows_per_chunk});
+    plans.push_back({ResolveDotKernel(t.w->type, isa), n_tokens > 1 ? ResolveDotTokensKernel(t.w->type, isa) : nullptr,
+                     n_tokens == 1 ? ResolveDotRowsKernel(t.w->type, isa) : nullptr, chunks, rows_per_chunk});
     chunks += (t.w->rows + rows_per_chunk - 1) / rows_per_chunk;
   }
   auto run = [&](int64_t c) {
@@ -351,6 +388,10 @@ void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tok
                             y + static_cast<int64_t>(t0) * w.rows + r, w.rows);
         }
       }
+      return;
+    }
+    if (plan.dot_rows) {
+      plan.dot_rows(w.data + static_cast<size_t>(r0) * w.row_bytes, w.row_bytes, r1 - r0, xq.Row(0), cols, y + r0);
       return;
     }
     for (int64_t r = r0; r < r1; ++r) {

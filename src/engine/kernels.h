@@ -41,10 +41,14 @@ struct Q8KBlock {
 };
 
 // One row of activations quantized for the quantized kernels: `q8` (n/32 blocks) for Q8_0, Q5_0,
-// Q5_1 and Q4_0, `q8k` (n/256 blocks) for Q4_K and Q6_K. Only the form a kernel reads need be set.
+// Q5_0R, Q5_1 and Q4_0, `q8k` (n/256 blocks) for Q4_K and Q6_K. Q5_0R also reads the q8 blocks' d
+// and sum as contiguous arrays (`q8_d`, `q8_sum`, one entry per block, at the q8 blocks' stride):
+// it takes eight blocks' scales with one load. Only the forms a kernel reads need be set.
 struct QuantizedRow {
   const Q8Block* q8 = nullptr;
   const Q8KBlock* q8k = nullptr;
+  const float* q8_d = nullptr;
+  const int32_t* q8_sum = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };
@@ -59,7 +63,7 @@ void QuantizeRowQ8(const float* x, Q8Block* out, int64_t n);
 void QuantizeRowQ8K(const float* x, Q8KBlock* out, int64_t n);
 
 // Which activation blocks a weight type's kernels read.
-bool ReadsQ8(DType type);   // Q8_0, Q5_0, Q5_1, Q4_0
+bool ReadsQ8(DType type);   // Q8_0, Q5_0, Q5_0R, Q5_1, Q4_0
 bool ReadsQ8K(DType type);  // Q4_K, Q6_K
 
 // w_row: one weight row of `n` values in `type`; x: n floats (float types); xq: the row quantized
@@ -80,6 +84,12 @@ using DotTokensFn = void (*)(const void* w_row, QuantizedRow xq, int64_t x_strid
                              int64_t y_stride);
 DotTokensFn GetDotTokensKernel(DType type, Isa isa);
 
+// Quantized types only: y[r] = dot(row r, xq) for r < rows, rows `row_bytes` apart — the mat-vec's
+// loop over rows with the one-token kernel inlined into it, equal to it bit for bit. The kernel
+// MatMul would use for `type` on `isa`, or nullptr where that is not an AVX2 kernel (loop the DotFn).
+using DotRowsFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t rows, QuantizedRow xq, int64_t n, float* y);
+DotRowsFn ResolveDotRowsKernel(DType type, Isa isa);
+
 // QuantizeRowQ8 / QuantizeRowQ8K for `isa` (SIMD versions give the scalar one's blocks bit for bit).
 using QuantizeFn = void (*)(const float* x, Q8Block* out, int64_t n);
 QuantizeFn GetQuantizeKernel(Isa isa);
@@ -99,6 +109,8 @@ class QuantizedActivations {
   bool has_q8_ = false, has_q8k_ = false;
   std::vector<Q8Block> q8_;
   std::vector<Q8KBlock> q8k_;
+  std::vector<float> q8_d_;
+  std::vector<int32_t> q8_sum_;
 };
 
 // A weight matrix in row-major order: `rows` outputs, each a row of `cols` inputs.

@@ -155,6 +155,100 @@ CADENCE_AVX2 void DotQ5_0T(const void* w, QuantizedRow row, int64_t xs, int64_t 
   DotSignedT<NT, kQ5_0Bytes, SignedQ5_0>(w, row, xs, n, y, ys);
 }
 
+// Q5_0R (dtype.h): per group of eight blocks, the quants unpacked once as unsigned 0..31 (block
+// k's nibbles with one AND, its high bits shifted from the plane's bit k to bit 4); per token,
+// maddubs and madd give eight vectors of partial sums whose tree of hadds leaves block k's
+// integer dot in lane k, minus 16 * (block k's sum of x) for the -16 offset; the eight scales
+// (weights' f16 and activations' d) multiply it in one FMA. Half the instructions per block of
+// Q5_0's kernel (bench engine --kernels). The blocks after the last group are Q5_0's.
+template <int K>
+CADENCE_AVX2 inline __m256i Q5_0RHighBits(__m256i plane) {
+  __m256i at4;
+  if constexpr (K < 4) at4 = _mm256_slli_epi16(plane, 4 - K);
+  else if constexpr (K == 4) at4 = plane;
+  else at4 = _mm256_srli_epi16(plane, K - 4);
+  return _mm256_and_si256(at4, _mm256_set1_epi8(0x10));
+}
+
+// For each token, the hadd of blocks 2P and 2P + 1's partial sums of a Q5_0R group (their quants
+// unpacked once from `nibbles`, the group's nibble chunks): lanes 0-1 and 4-5 hold block 2P's
+// pairs, 2-3 and 6-7 block 2P + 1's.
+template <int NT, int P>
+CADENCE_AVX2 inline void Q5_0RPairSums(const uint8_t* nibbles, __m256i plane, const Q8Block* x, int64_t xs,
+                                       __m256i* sums) {
+  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles + 32 * P));
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i q0 = _mm256_or_si256(_mm256_and_si256(raw, mask), Q5_0RHighBits<2 * P>(plane));
+  const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), mask), Q5_0RHighBits<2 * P + 1>(plane));
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) {
+    const Q8Block* xt = x + t * xs + 2 * P;
+    sums[t] = _mm256_hadd_epi32(DotU8I8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[0].q))),
+                                DotU8I8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[1].q))));
+  }
+}
+
+template <int NT>
+CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
+  const uint8_t* g = static_cast<const uint8_t*>(w);
+  const int64_t xs = x_stride / 32;
+  const int64_t blocks = n / 32;
+  __m256 acc[NT], tail0[NT], tail1[NT];
+  __m128 acc4[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = tail0[t] = tail1[t] = _mm256_setzero_ps(), acc4[t] = _mm_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= blocks; k += 8, g += 8 * kQ5_0Bytes) {
+    for (size_t line = 0; line < 8 * kQ5_0Bytes; line += 64) Prefetch(g + line);
+    const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16));
+    // The tree of hadds folds pairs as they come, so few vectors stay live: lane b of lo | hi's
+    // 128-bit halves summed = block b's integer dot.
+    __m256i lo[NT], hi[NT], next[NT];
+    Q5_0RPairSums<NT, 0>(g + 48, plane, row.q8 + k, xs, lo);
+    Q5_0RPairSums<NT, 1>(g + 48, plane, row.q8 + k, xs, next);
+    for (int t = 0; t < NT; ++t) lo[t] = _mm256_hadd_epi32(lo[t], next[t]);
+    Q5_0RPairSums<NT, 2>(g + 48, plane, row.q8 + k, xs, hi);
+    Q5_0RPairSums<NT, 3>(g + 48, plane, row.q8 + k, xs, next);
+    for (int t = 0; t < NT; ++t) hi[t] = _mm256_hadd_epi32(hi[t], next[t]);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t) {
+      const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(lo[t], hi[t], 0x20),
+                                            _mm256_permute2x128_si256(lo[t], hi[t], 0x31));
+      // Block b's dot is its quants' dot minus 16 x (its sum of x), times its two scales.
+      const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.q8_sum + t * xs + k));
+      const __m256 scales = _mm256_mul_ps(dw, _mm256_loadu_ps(row.q8_d + t * xs + k));
+      acc[t] = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_slli_epi32(sums, 4))), acc[t]);
+    }
+  }
+  if (Q5_0RGroupAt(k, blocks) == 4) {
+    // The group of four: its 16-byte plane holds quants 0-15 in the low nibbles, 16-31 in the high.
+    const __m128i p16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 8));
+    const __m256i plane = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p16, 4), p16), _mm256_set1_epi8(0x0F));
+    __m256i lo[NT], next[NT];
+    Q5_0RPairSums<NT, 0>(g + 24, plane, row.q8 + k, xs, lo);
+    Q5_0RPairSums<NT, 1>(g + 24, plane, row.q8 + k, xs, next);
+    const __m128 dw = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g)));
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t) {
+      const __m256i four = _mm256_hadd_epi32(lo[t], next[t]);
+      const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
+      const __m128i sums = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row.q8_sum + t * xs + k));
+      const __m128 scales = _mm_mul_ps(dw, _mm_loadu_ps(row.q8_d + t * xs + k));
+      acc4[t] = _mm_mul_ps(scales, _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_slli_epi32(sums, 4))));
+    }
+    k += 4;
+    g += 4 * kQ5_0Bytes;
+  }
+  for (; k + 2 <= blocks; k += 2, g += 2 * kQ5_0Bytes) {
+    StepSigned<NT, SignedQ5_0>(g, row.q8 + k, xs, tail0);
+    StepSigned<NT, SignedQ5_0>(g + kQ5_0Bytes, row.q8 + k + 1, xs, tail1);
+  }
+  if (k < blocks) StepSigned<NT, SignedQ5_0>(g, row.q8 + k, xs, tail0);
+  for (int t = 0; t < NT; ++t)
+    y[t * ys] = avx2::HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t], _mm256_castps128_ps256(acc4[t])),
+                                                  _mm256_add_ps(tail0[t], tail1[t])));
+}
+
 // Q5_1: quants 0..31 unsigned, d * x.d * (q . y) + m * x.d * (sum of y).
 template <int NT>
 CADENCE_AVX2 inline void StepQ5_1(const uint8_t* b, const Q8Block* x, int64_t xs, __m256* acc, float* offset) {
@@ -339,6 +433,14 @@ float DotOne(const void* w, const float*, QuantizedRow xq, int64_t n) {
   return y;
 }
 
+// The mat-vec's loop over rows around a template's NT = 1 instance, which inlines into it: one call
+// per chunk of rows instead of a call (and the activations' pointers passed on the stack) per row,
+// which cost ~10 % of a 0.5B decode whose rows are 896 values (perf).
+template <void (*Kernel)(const void*, QuantizedRow, int64_t, int64_t, float*, int64_t)>
+CADENCE_AVX2 void DotRows(const uint8_t* w, size_t row_bytes, int64_t rows, QuantizedRow xq, int64_t n, float* y) {
+  for (int64_t r = 0; r < rows; ++r) Kernel(w + static_cast<size_t>(r) * row_bytes, xq, 0, n, y + r, 1);
+}
+
 // DotTokensFn over a template: dispatches n_tok (1..kDotTokens) to its instance.
 template <template <int> class K>
 void DotTokens(const void* w, QuantizedRow xq, int64_t xs, int n_tok, int64_t n, float* y, int64_t ys) {
@@ -354,6 +456,7 @@ static_assert(kDotTokens == 4, "DotTokens dispatches 1..4 tokens");
 template <int NT> struct Q8_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ8_0T<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q4_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_0T<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q5_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_0T<NT>(w, x, xs, n, y, ys); } };
+template <int NT> struct Q5_0RK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_0RT<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q5_1K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_1T<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q4_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_KT<NT>(w, x, xs, n, y, ys); } };
 template <int NT> struct Q6_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ6_KT<NT>(w, x, xs, n, y, ys); } };
@@ -432,6 +535,7 @@ DotFn GetDotKernelAvx2(DType type) {
     case DType::kQ8_0: return DotOne<DotQ8_0T<1>>;
     case DType::kQ4_0: return DotOne<DotQ4_0T<1>>;
     case DType::kQ5_0: return DotOne<DotQ5_0T<1>>;
+    case DType::kQ5_0R: return DotOne<DotQ5_0RT<1>>;
     case DType::kQ5_1: return DotOne<DotQ5_1T<1>>;
     case DType::kQ4_K: return DotOne<DotQ4_KT<1>>;
     case DType::kQ6_K: return DotOne<DotQ6_KT<1>>;
@@ -439,11 +543,25 @@ DotFn GetDotKernelAvx2(DType type) {
   return nullptr;
 }
 
+DotRowsFn GetDotRowsKernelAvx2(DType type) {
+  switch (type) {
+    case DType::kQ8_0: return DotRows<DotQ8_0T<1>>;
+    case DType::kQ4_0: return DotRows<DotQ4_0T<1>>;
+    case DType::kQ5_0: return DotRows<DotQ5_0T<1>>;
+    case DType::kQ5_0R: return DotRows<DotQ5_0RT<1>>;
+    case DType::kQ5_1: return DotRows<DotQ5_1T<1>>;
+    case DType::kQ4_K: return DotRows<DotQ4_KT<1>>;
+    case DType::kQ6_K: return DotRows<DotQ6_KT<1>>;
+    default: return nullptr;
+  }
+}
+
 DotTokensFn GetDotTokensKernelAvx2(DType type) {
   switch (type) {
     case DType::kQ8_0: return DotTokens<Q8_0K>;
     case DType::kQ4_0: return DotTokens<Q4_0K>;
     case DType::kQ5_0: return DotTokens<Q5_0K>;
+    case DType::kQ5_0R: return DotTokens<Q5_0RK>;
     case DType::kQ5_1: return DotTokens<Q5_1K>;
     case DType::kQ4_K: return DotTokens<Q4_KK>;
     case DType::kQ6_K: return DotTokens<Q6_KK>;

@@ -25,6 +25,10 @@ class MappedFile {
   static Result<MappedFile> Open(const std::string& path);
 
   const uint8_t* data() const { return data_; }
+  // Tells the kernel that bytes [p, p + n) of the map will not be read again soon: the whole pages
+  // inside the range leave the process's resident set (reading them again faults them back in
+  // from the file). For weights the loader has copied into another layout.
+  void Release(const uint8_t* p, size_t n) const;
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -245,6 +247,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path_in, const Loa
   }
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  model->RepackWeights();
   return model;
 }
 
@@ -260,7 +263,41 @@ std::unique_ptr<Model> Model::FromParts(ModelConfig config, WeightMatrix token_e
   model->storage_ = std::move(storage);
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  model->RepackWeights();
   return model;
+}
+
+void Model::RepackWeights() {
+  if (isa_ == Isa::kScalar) return;  // the scalar kernels gain nothing from the layout
+  std::vector<WeightMatrix*> matrices{&token_embd_, &output_};
+  for (Layer& l : layers_)
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(m);
+  std::map<const uint8_t*, const uint8_t*> repacked;  // a matrix's Q5_0 bytes -> its Q5_0R bytes
+  for (WeightMatrix* m : matrices) {
+    if (m->type != DType::kQ5_0) continue;
+    auto done = repacked.find(m->data);  // tied embeddings: one matrix in two roles
+    if (done == repacked.end()) {
+      const size_t bytes = static_cast<size_t>(m->rows) * m->row_bytes;
+      uint8_t* dst = nullptr;
+      for (std::vector<uint8_t>& s : storage_)
+        if (m->data >= s.data() && m->data + bytes <= s.data() + s.size()) dst = s.data() + (m->data - s.data());
+      const bool in_place = dst != nullptr;
+      if (!in_place) dst = storage_.emplace_back(bytes).data();
+      const int64_t blocks = m->cols / 32, rows_per_chunk = 64;
+      team_->ParallelFor((m->rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t chunk) {
+        std::vector<uint8_t> row(m->row_bytes);
+        for (int64_t r = chunk * rows_per_chunk; r < std::min(m->rows, (chunk + 1) * rows_per_chunk); ++r) {
+          const size_t at = static_cast<size_t>(r) * m->row_bytes;
+          std::memcpy(row.data(), m->data + at, m->row_bytes);
+          RepackQ5_0Row(row.data(), dst + at, blocks);
+        }
+      });
+      if (!in_place && gguf_) gguf_->Release(m->data, bytes);
+      done = repacked.emplace(m->data, dst).first;
+    }
+    m->data = done->second;
+    m->type = DType::kQ5_0R;
+  }
 }
 
 size_t Model::WeightBytes() const {

@@ -72,6 +72,9 @@ class Model {
   friend class Sequence;
   Model() = default;
   Status Validate(const std::string& source) const;
+  // Rewrites the Q5_0 matrices as Q5_0R (dtype.h), the SIMD kernels' layout: in place when the
+  // bytes are the model's own storage, else into new storage (the file's pages are released).
+  void RepackWeights();
 
   ModelConfig config_;
   std::unique_ptr<GgufFile> gguf_;

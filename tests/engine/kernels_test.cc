@@ -18,7 +18,55 @@ namespace cadence::engine {
 namespace {
 
 const DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ5_0,
-                        DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+                        DType::kQ5_0R, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+
+TEST(KernelsTest, Q5_0RHoldsQ5_0sValuesAndDots) {
+  // The load-time layout against ggml's Q5_0 it was made from: the same values, and every
+  // kernel's dot (scalar, SIMD, several tokens) within float rounding of Q5_0's scalar dot, for
+  // every mix of groups of eight, the group of four and plain blocks (the 0.5B's 896 columns are
+  // 3 x 8 + 4 blocks).
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t blocks : {3, 4, 7, 8, 28, 35}) {
+    const int64_t n = 32 * blocks;
+    const std::vector<uint8_t> q5 = RandomWeights(DType::kQ5_0, 1, n, rng);
+    std::vector<uint8_t> packed(q5.size());
+    RepackQ5_0Row(q5.data(), packed.data(), blocks);
+    std::vector<float> want(n), got(n);
+    DequantizeRow(DType::kQ5_0, q5.data(), want.data(), n);
+    DequantizeRow(DType::kQ5_0R, packed.data(), got.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << "blocks " << blocks << " value " << i;
+    std::vector<float> x(n * kDotTokens);
+    for (auto& v : x) v = normal(rng);
+    const Quantized xq(x.data(), n, kDotTokens);
+    for (int t = 0; t < kDotTokens; ++t) {
+      const float ref = GetDotKernel(DType::kQ5_0, Isa::kScalar)(q5.data(), nullptr, xq.Row(t), n);
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+        if (!IsaSupported(isa)) continue;
+        const float dot = GetDotKernel(DType::kQ5_0R, isa)(packed.data(), nullptr, xq.Row(t), n);
+        EXPECT_NEAR(dot, ref, 1e-5f * (1 + std::fabs(ref))) << IsaName(isa) << " blocks " << blocks << " t " << t;
+      }
+    }
+    // The GEMM widens both layouts to the same panels: equal products.
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+      if (!IsaSupported(isa)) continue;
+      std::vector<float> c_q5(kDotTokens), c_r(kDotTokens);
+      GemmFloat(WeightMatrix{DType::kQ5_0, 1, n, q5.data(), q5.size()}, x.data(), kDotTokens, n, nullptr, c_q5.data(), 1,
+                nullptr, isa);
+      GemmFloat(WeightMatrix{DType::kQ5_0R, 1, n, packed.data(), packed.size()}, x.data(), kDotTokens, n, nullptr,
+                c_r.data(), 1, nullptr, isa);
+      EXPECT_EQ(c_r, c_q5) << IsaName(isa) << " blocks " << blocks;
+    }
+    if (!IsaSupported(Isa::kAvx2)) continue;
+    for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
+      std::vector<float> y(kDotTokens);
+      GetDotTokensKernel(DType::kQ5_0R, Isa::kAvx2)(packed.data(), xq.Row(), n, n_tok, n, y.data(), 1);
+      for (int t = 0; t < n_tok; ++t)
+        EXPECT_EQ(y[t], GetDotKernel(DType::kQ5_0R, Isa::kAvx2)(packed.data(), nullptr, xq.Row(t), n))
+            << "blocks " << blocks << " n_tok " << n_tok << " t " << t;
+    }
+  }
+}
 
 TEST(KernelsTest, ScalarDotMatchesDequantizedReference) {
   // The scalar kernel against an independent path: dequantize the row, dot with the
@@ -130,6 +178,32 @@ TEST(KernelsTest, MultiTokenKernelsEqualOneTokenKernels) {
   if (IsaSupported(Isa::kAvx2)) EXPECT_GE(checked, 4 * 10);
 }
 
+TEST(KernelsTest, RowsKernelsEqualOneTokenKernels) {
+  // The mat-vec's loop over rows in one call against the one-token kernel, row by row.
+  if (!IsaSupported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(19);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  int checked = 0;
+  for (DType type : kTypes) {
+    const DotRowsFn rows_kernel = ResolveDotRowsKernel(type, Isa::kAvx2);
+    if (!rows_kernel) continue;
+    const int64_t rows = 5, n = 1024 + 128;  // Q8K kernels read whole super-blocks: 1280 for them
+    const int64_t cols = ReadsQ8K(type) ? 1280 : n;
+    const auto w = RandomWeights(type, rows, cols, rng);
+    std::vector<float> x(cols);
+    for (auto& v : x) v = normal(rng);
+    const Quantized xq(x.data(), cols);
+    std::vector<float> y(rows + 1, -1.0f);
+    rows_kernel(w.data(), RowBytes(type, cols), rows, xq.Row(), cols, y.data());
+    for (int64_t r = 0; r < rows; ++r)
+      EXPECT_EQ(y[r], GetDotKernel(type, Isa::kAvx2)(w.data() + r * RowBytes(type, cols), nullptr, xq.Row(), cols))
+          << DTypeName(type) << " row " << r;
+    EXPECT_EQ(y[rows], -1.0f) << DTypeName(type) << " wrote past the last row";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7);
+}
+
 TEST(KernelsTest, SimdQuantizerEqualsScalar) {
   // Includes exact halves (x.5 after scaling), zeros, a zero block and large magnitudes, where
   // round-half-away-from-zero and clamping differ from the SIMD defaults.
@@ -185,10 +259,10 @@ TEST(KernelsTest, FusedMatMulManyEqualsSeparateMatMuls) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   const int64_t cols = 512;
-  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16,  DType::kBF16,
-                         DType::kQ5_0, DType::kQ6_K, DType::kQ4_0, DType::kQ5_1};
-  const int64_t rows[] = {70, 33, 17, 21, 19, 9, 11, 23};
-  constexpr int kTargets = 8;
+  const DType types[] = {DType::kQ8_0, DType::kQ4_K, DType::kF16,  DType::kBF16, DType::kQ5_0,
+                         DType::kQ6_K, DType::kQ4_0, DType::kQ5_1, DType::kQ5_0R};
+  const int64_t rows[] = {70, 33, 17, 21, 19, 9, 11, 23, 13};
+  constexpr int kTargets = 9;
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightMatrix> ws;
   for (int i = 0; i < kTargets; ++i) {

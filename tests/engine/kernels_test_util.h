@@ -14,6 +14,13 @@ namespace cadence::engine {
 
 // Random but valid blocks of `type` for `rows` x `cols` values.
 inline std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  if (type == DType::kQ5_0R) {  // random Q5_0 rows in the load-time layout
+    const std::vector<uint8_t> q5 = RandomWeights(DType::kQ5_0, rows, cols, rng);
+    std::vector<uint8_t> data(q5.size());
+    const size_t row_bytes = RowBytes(type, cols);
+    for (int64_t r = 0; r < rows; ++r) RepackQ5_0Row(q5.data() + r * row_bytes, data.data() + r * row_bytes, cols / 32);
+    return data;
+  }
   std::vector<uint8_t> data(RowBytes(type, cols) * static_cast<size_t>(rows));
   std::uniform_int_distribution<int> byte(0, 255);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -45,6 +52,7 @@ inline std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols
         put_half(base + 2, 0.01f * std::fabs(normal(rng)));
         break;
       case DType::kQ6_K: put_half(base + 208, 0.001f * std::fabs(normal(rng))); break;
+      case DType::kQ5_0R: break;  // made from Q5_0 above
     }
   }
   return data;
@@ -55,6 +63,8 @@ inline std::vector<uint8_t> RandomWeights(DType type, int64_t rows, int64_t cols
 struct Quantized {
   std::vector<Q8Block> q8;
   std::vector<Q8KBlock> q8k;
+  std::vector<float> q8_d;
+  std::vector<int32_t> q8_sum;
   int64_t stride = 0;
   Quantized(const float* x, int64_t n, int tokens = 1, int64_t stride_values = 0)
       : q8(static_cast<size_t>((stride_values ? stride_values : n) / 32 * tokens)),
@@ -64,8 +74,12 @@ struct Quantized {
       QuantizeRowQ8(x + t * n, q8.data() + t * (stride / 32), n);
       QuantizeRowQ8K(x + t * n, q8k.data() + t * (stride / 256), n);
     }
+    for (const Q8Block& b : q8) q8_d.push_back(b.d), q8_sum.push_back(b.sum);
   }
-  QuantizedRow Row(int t = 0) const { return {q8.data() + t * (stride / 32), q8k.data() + t * (stride / 256)}; }
+  QuantizedRow Row(int t = 0) const {
+    const int64_t first = t * (stride / 32);
+    return {q8.data() + first, q8k.data() + t * (stride / 256), q8_d.data() + first, q8_sum.data() + first};
+  }
   // The value the kernels see for x[i] of token 0 under `type`'s activation blocks.
   double Value(DType type, int64_t i) const {
     if (ReadsQ8K(type)) return static_cast<double>(q8k[i / 256].d) * q8k[i / 256].q[i % 256];
