@@ -183,8 +183,11 @@ CADENCE_AVX2 inline void Q5_0RPairSums(const uint8_t* nibbles, __m256i plane, co
 #pragma GCC unroll 4
   for (int t = 0; t < NT; ++t) {
     const Q8Block* xt = x + t * xs + 2 * P;
-    sums[t] = _mm256_hadd_epi32(DotU8I8(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[0].q))),
-                                DotU8I8(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[1].q))));
+    // maddubs' int16 pairs (|q0 y0 + q1 y1| <= 2 x 31 x 127) summed in pairs by hadd stay within
+    // int16, so one madd widens both blocks: a multiply fewer than madd per block, then hadd.
+    const __m256i p0 = _mm256_maddubs_epi16(q0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[0].q)));
+    const __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[1].q)));
+    sums[t] = _mm256_madd_epi16(_mm256_hadd_epi16(p0, p1), _mm256_set1_epi16(1));
   }
 }
 
