@@ -66,28 +66,46 @@ uint64_t SumScalar(const uint8_t* p, size_t n) {
   return s;
 }
 
-// Read bandwidth in GB/s over a buffer far larger than the caches, with the model's thread count.
-double MeasureBandwidthGBs(int threads, size_t bytes) {
-  uint8_t* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
-  std::memset(buf, 1, bytes);
-  WorkerTeam team(threads);
-  const bool avx2 = __builtin_cpu_supports("avx2");
-  const int64_t chunks = 256;
-  const size_t chunk = bytes / chunks;
-  std::vector<uint64_t> sink(static_cast<size_t>(chunks));
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = Clock::now();
-    team.ParallelFor(chunks, [&](int64_t c) {
-      const uint8_t* p = buf + static_cast<size_t>(c) * chunk;
-      sink[static_cast<size_t>(c)] = avx2 ? SumAvx2(p, chunk) : SumScalar(p, chunk);
-    });
-    best = std::max(best, static_cast<double>(chunk * chunks) / Seconds(t0) / 1e9);
+// Read bandwidth in GB/s over a buffer far larger than the caches, with the model's thread count:
+// the best of `reps` passes.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(int threads, size_t bytes)
+      : buf_(static_cast<uint8_t*>(std::aligned_alloc(64, bytes))), bytes_(bytes), team_(threads) {
+    std::memset(buf_, 1, bytes_);
   }
-  volatile uint64_t keep = 0;
-  for (auto s : sink) keep = keep + s;
-  std::free(buf);
-  return best;
+  ~BandwidthProbe() { std::free(buf_); }
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  double MeasureGBs(int reps) {
+    const bool avx2 = __builtin_cpu_supports("avx2");
+    const int64_t chunks = 256;
+    const size_t chunk = bytes_ / chunks;
+    std::vector<uint64_t> sink(static_cast<size_t>(chunks));
+    double best = 0;
+    for (int rep = 0; rep < reps; ++rep) {
+      const auto t0 = Clock::now();
+      team_.ParallelFor(chunks, [&](int64_t c) {
+        const uint8_t* p = buf_ + static_cast<size_t>(c) * chunk;
+        sink[static_cast<size_t>(c)] = avx2 ? SumAvx2(p, chunk) : SumScalar(p, chunk);
+      });
+      best = std::max(best, static_cast<double>(chunk * chunks) / Seconds(t0) / 1e9);
+    }
+    volatile uint64_t keep = 0;
+    for (auto s : sink) keep = keep + s;
+    return best;
+  }
+
+ private:
+  uint8_t* buf_;
+  size_t bytes_;
+  WorkerTeam team_;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 // Random but well-formed weights of `type`: random quants, small positive scales.
@@ -233,25 +251,46 @@ void Run(const std::string& label, const Model& model, int prompt_tokens, int de
     std::printf("%s: %s\n", label.c_str(), s.ToString().c_str());
     return;
   }
-  const auto t1 = Clock::now();
-  const double cpu1 = ProcessCpuSeconds();
-  for (int i = 0; i < decode_tokens; ++i) {
-    const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    (void)seq.Append({next}, &logits);
+  // The decode runs in segments of kSegmentTokens, each followed by a read-bandwidth measurement
+  // (256 MiB, best of 3, ~40 ms): on a shared machine the bandwidth drifts by a third within a
+  // minute as neighbours come and go, so each segment's GB/s is divided by the bandwidth measured
+  // right after it and the fraction is the median over segments. Decode tok/s and CPU count the
+  // decode steps only.
+  constexpr int kSegmentTokens = 16;
+  const long rss_mib = RssMiB();
+  BandwidthProbe probe(threads, size_t{256} << 20);
+  double decode_s = 0, decode_cpu_s = 0, decode_gb = 0;
+  std::vector<double> fractions, bandwidths;
+  for (int done = 0; done < decode_tokens;) {
+    const int n = std::min(kSegmentTokens, decode_tokens - done);
+    const double cpu0 = ProcessCpuSeconds();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      (void)seq.Append({next}, &logits);
+    }
+    const double segment_s = Seconds(t0);
+    decode_cpu_s += ProcessCpuSeconds() - cpu0;
+    decode_s += segment_s;
+    // Bytes the segment's steps read, at its middle context (KV reads grow with the context).
+    const double segment_gb = n * static_cast<double>(model.DecodeBytes(prompt_tokens + done + n / 2)) / 1e9;
+    decode_gb += segment_gb;
+    bandwidths.push_back(probe.MeasureGBs(3));
+    fractions.push_back(segment_gb / segment_s / bandwidths.back());
+    done += n;
   }
-  const double decode_s = Seconds(t1);
-  const double decode_cpu_ms = 1000.0 * (ProcessCpuSeconds() - cpu1) / decode_tokens;
-  const double bandwidth_gbs = MeasureBandwidthGBs(threads, size_t{1} << 30);
   const double decode_tps = decode_tokens / decode_s;
-  // Bytes a decode step reads at the middle of the decoded span (KV reads grow with the context).
-  const double step_gb = static_cast<double>(model.DecodeBytes(prompt_tokens + decode_tokens / 2)) / 1e9;
-  const double achieved = step_gb * decode_tps;
+  const double step_gb = decode_gb / decode_tokens;
+  const double bandwidth_gbs = Median(bandwidths);
   std::printf("%-22s weights %6.2f GB  prompt %4d tok %7.1f tok/s  TTFT %7.1f ms  decode %6.2f tok/s "
-              "(%.0f ms CPU/token)  %.3f GB/token  %5.1f GB/s = %4.1f %% of bandwidth %.1f GB/s (bound %.1f tok/s)  "
-              "RSS %ld MiB\n",
+              "(%.0f ms CPU/token)  %.3f GB/token  %5.1f GB/s = %4.1f %% of bandwidth [%.0f-%.0f over %zu segments; "
+              "%.1f GB/s, %.1f-%.1f] (bound %.1f tok/s)  RSS %ld MiB\n",
               label.c_str(), static_cast<double>(model.WeightBytes()) / 1e9, prompt_tokens, prompt_tokens / prompt_s,
-              1000.0 * prompt_s, decode_tps, decode_cpu_ms, step_gb, achieved, 100.0 * achieved / bandwidth_gbs,
-              bandwidth_gbs, bandwidth_gbs / step_gb, RssMiB());
+              1000.0 * prompt_s, decode_tps, 1000.0 * decode_cpu_s / decode_tokens, step_gb, decode_gb / decode_s,
+              100.0 * Median(fractions), 100.0 * *std::min_element(fractions.begin(), fractions.end()),
+              100.0 * *std::max_element(fractions.begin(), fractions.end()), fractions.size(), bandwidth_gbs,
+              *std::min_element(bandwidths.begin(), bandwidths.end()),
+              *std::max_element(bandwidths.begin(), bandwidths.end()), bandwidth_gbs / step_gb, rss_mib);
   std::fflush(stdout);
 }
 
@@ -264,15 +303,19 @@ int RunEngineBench(int argc, char** argv) {
               "Q4_K_M recipe: Q4_K with Q6_K embedding, attn_v and ffn_down in some layers)",
               "q8_0,q4_k");
   flags.Value("prompt-tokens", "N", "prompt length", "64");
-  flags.Value("decode-tokens", "N", "tokens to decode", "64");
+  flags.Value("decode-tokens", "N", "tokens to decode (in segments of 16, each followed by a bandwidth measurement)", "128");
   flags.Value("threads", "N", "compute threads (0: all cores)", "0");
   flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time)");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   const int threads = flags.GetInt("threads", 0) > 0 ? flags.GetInt("threads", 0) : DefaultThreads();
-  const int prompt_tokens = flags.GetInt("prompt-tokens", 64), decode_tokens = flags.GetInt("decode-tokens", 64);
+  const int prompt_tokens = flags.GetInt("prompt-tokens", 64), decode_tokens = flags.GetInt("decode-tokens", 128);
+  if (prompt_tokens < 1 || decode_tokens < 1) {
+    std::fprintf(stderr, "cadence bench engine: --prompt-tokens and --decode-tokens must be at least 1\n");
+    return 2;
+  }
   std::printf("engine bench: %d threads, kernels %s\n", threads, std::string(IsaName(BestIsa())).c_str());
-  const double bw = MeasureBandwidthGBs(threads, size_t{1} << 30);
+  const double bw = BandwidthProbe(threads, size_t{1} << 30).MeasureGBs(5);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5) at start: %.1f GB/s\n", threads, bw);
   if (flags.On("kernels"))
     RunKernels({DType::kQ8_0, DType::kQ5_0, DType::kQ5_0R, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});

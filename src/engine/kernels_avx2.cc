@@ -16,7 +16,9 @@ namespace {
 // The quantized mat-vec kernels stream their weight rows from memory; the hardware prefetcher
 // alone leaves the loads and the arithmetic mostly serialized on this kind of core. Asking for
 // the lines kPrefetchBytes ahead overlaps them (decode +10-20 %, measured with cadence bench engine).
-constexpr int kPrefetchBytes = 1024;
+// 2 KiB rather than 1 KiB since Q5_0R's kernel streams ~1.5x faster: 0.5B "Q4_K" decode +3 % in
+// three of three alternating runs, the Q4_K models unchanged within noise.
+constexpr int kPrefetchBytes = 2048;
 
 CADENCE_AVX2 inline void Prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes, _MM_HINT_T0); }
 
