@@ -105,7 +105,6 @@ namespace {
 
 uint16_t LoadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-
 void DequantQ8_0(const uint8_t* src, float* dst, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b, src += kQ8_0Bytes, dst += 32) {
     const float d = Fp16ToFp32(LoadU16(src));

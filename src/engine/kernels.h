@@ -85,7 +85,7 @@ using DotTokensFn = void (*)(const void* w_row, QuantizedRow xq, int64_t x_strid
 DotTokensFn GetDotTokensKernel(DType type, Isa isa);
 
 // Quantized types only: y[r] = dot(row r, xq) for r < rows, rows `row_bytes` apart — the mat-vec's
-// loop over rows with the one-token kernel inlined into it, equal to it bit for bit. The kernel
+// loop over rows in one call around the one-token kernel, equal to it bit for bit. The kernel
 // MatMul would use for `type` on `isa`, or nullptr where that is not an AVX2 kernel (loop the DotFn).
 using DotRowsFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t rows, QuantizedRow xq, int64_t n, float* y);
 DotRowsFn ResolveDotRowsKernel(DType type, Isa isa);

@@ -159,10 +159,11 @@ CADENCE_AVX2 void DotQ5_0T(const void* w, QuantizedRow row, int64_t xs, int64_t 
 
 // Q5_0R (dtype.h): per group of eight blocks, the quants unpacked once as unsigned 0..31 (block
 // k's nibbles with one AND, its high bits shifted from the plane's bit k to bit 4); per token,
-// maddubs and madd give eight vectors of partial sums whose tree of hadds leaves block k's
-// integer dot in lane k, minus 16 * (block k's sum of x) for the -16 offset; the eight scales
-// (weights' f16 and activations' d) multiply it in one FMA. Half the instructions per block of
-// Q5_0's kernel (bench engine --kernels). The blocks after the last group are Q5_0's.
+// maddubs gives each block's pair products, an int16 hadd and one madd fold two blocks at a time,
+// and a tree of hadds leaves block k's integer dot in lane k, minus 16 * (block k's sum of x) for
+// the -16 offset; the eight scales (weights' f16 and activations' d) multiply it in one FMA. About
+// half the instructions per block of Q5_0's kernel (bench engine --kernels: ~2x the GB/s). The
+// group of four works the same on half a vector; the last 0-3 blocks are Q5_0's.
 template <int K>
 CADENCE_AVX2 inline __m256i Q5_0RHighBits(__m256i plane) {
   __m256i at4;
@@ -438,9 +439,10 @@ float DotOne(const void* w, const float*, QuantizedRow xq, int64_t n) {
   return y;
 }
 
-// The mat-vec's loop over rows around a template's NT = 1 instance, which inlines into it: one call
-// per chunk of rows instead of a call (and the activations' pointers passed on the stack) per row,
-// which cost ~10 % of a 0.5B decode whose rows are 896 values (perf).
+// The mat-vec's loop over rows around a template's NT = 1 instance, called directly: one call
+// through a pointer per chunk of rows instead of one per row with the activations' four pointers
+// on the stack, which with the per-row QuantizedActivations::Row took ~10 % of a 0.5B decode's
+// samples (rows of 896 values; perf).
 template <void (*Kernel)(const void*, QuantizedRow, int64_t, int64_t, float*, int64_t)>
 CADENCE_AVX2 void DotRows(const uint8_t* w, size_t row_bytes, int64_t rows, QuantizedRow xq, int64_t n, float* y) {
   for (int64_t r = 0; r < rows; ++r) Kernel(w + static_cast<size_t>(r) * row_bytes, xq, 0, n, y + r, 1);

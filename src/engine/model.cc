@@ -279,8 +279,11 @@ void Model::RepackWeights() {
     if (done == repacked.end()) {
       const size_t bytes = static_cast<size_t>(m->rows) * m->row_bytes;
       uint8_t* dst = nullptr;
-      for (std::vector<uint8_t>& s : storage_)
-        if (m->data >= s.data() && m->data + bytes <= s.data() + s.size()) dst = s.data() + (m->data - s.data());
+      const auto at = reinterpret_cast<uintptr_t>(m->data);
+      for (std::vector<uint8_t>& s : storage_) {
+        const auto begin = reinterpret_cast<uintptr_t>(s.data());
+        if (at >= begin && at + bytes <= begin + s.size()) dst = s.data() + (at - begin);
+      }
       const bool in_place = dst != nullptr;
       if (!in_place) dst = storage_.emplace_back(bytes).data();
       const int64_t blocks = m->cols / 32, rows_per_chunk = 64;

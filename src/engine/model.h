@@ -1,5 +1,6 @@
 // Model: a decoder-only transformer (Qwen2 / Qwen2.5 with q/k/v biases, Llama 2/3) loaded from
-// GGUF or from Hugging Face safetensors + config.json, weights used in place from the memory map.
+// GGUF or from Hugging Face safetensors + config.json, weights used in place from the memory map
+// (but Q5_0 matrices, regrouped once at load into Q5_0R, the SIMD kernels' layout: RepackWeights).
 //
 // Forward passes run on the model's own WorkerTeam; a mutex serializes them, so one Model may be
 // shared by many sessions (each owns a Sequence: its KV cache and scratch). A Sequence must not be
