@@ -1,6 +1,7 @@
 #include "engine/gemm.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "engine/parallel.h"
@@ -77,6 +78,10 @@ void PackRowPanel(const WeightMatrix& w, int64_t j0, int nr, float* panel, Isa i
 // Panel of rows j0 .. j0 + nr - 1 of a column-major f32 W: a panel row (one k) is nr consecutive
 // floats of wt.
 void PackColumnPanel(const float* wt, int64_t k, int64_t ldw, int64_t j0, int nr, float* panel) {
+  if (nr == kGemmNr) {  // a full panel: one 64-byte copy per column (decode packs every value so)
+    for (int64_t q = 0; q < k; ++q) std::memcpy(panel + q * kGemmNr, wt + q * ldw + j0, sizeof(float) * kGemmNr);
+    return;
+  }
   for (int64_t q = 0; q < k; ++q) {
     float* dst = panel + q * kGemmNr;
     const float* src = wt + q * ldw + j0;
