@@ -378,7 +378,7 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, QuantizedRow row, int64_t x_stride, in
   const Q8KBlock* xq = row.q8k;
   const int64_t xs = x_stride / 256;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const __m256i m2 = _mm256_set1_epi8(0x03);
+  const __m256i m30 = _mm256_set1_epi8(0x30);
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb, b += kQ6_KBytes) {
@@ -402,13 +402,13 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, QuantizedRow row, int64_t x_stride, in
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + half * 64));
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + half * 64 + 32));
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + half * 32));
+      // Chunk c's two high bits (bits 2c, 2c + 1 of h's bytes) shifted straight to bits 4-5 and
+      // masked there: the bits a 16-bit shift carries across bytes fall outside the mask.
       const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
+          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(h, m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)),
       };
 #pragma GCC unroll 4
       for (int part = 0; part < 4; ++part) {
