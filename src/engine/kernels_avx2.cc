@@ -208,13 +208,49 @@ CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, i
     const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16));
     // The tree of hadds folds pairs as they come, so few vectors stay live: lane b of lo | hi's
     // 128-bit halves summed = block b's integer dot.
-    __m256i lo[NT], hi[NT], next[NT];
-    Q5_0RPairSums<NT, 0>(g + 48, plane, row.q8 + k, xs, lo);
-    Q5_0RPairSums<NT, 1>(g + 48, plane, row.q8 + k, xs, next);
-    for (int t = 0; t < NT; ++t) lo[t] = _mm256_hadd_epi32(lo[t], next[t]);
-    Q5_0RPairSums<NT, 2>(g + 48, plane, row.q8 + k, xs, hi);
-    Q5_0RPairSums<NT, 3>(g + 48, plane, row.q8 + k, xs, next);
-    for (int t = 0; t < NT; ++t) hi[t] = _mm256_hadd_epi32(hi[t], next[t]);
+    __m256i lo[NT], hi[NT];
+    if constexpr (NT == 1) {
+      __m256i next[1];
+      Q5_0RPairSums<1, 0>(g + 48, plane, row.q8 + k, xs, lo);
+      Q5_0RPairSums<1, 1>(g + 48, plane, row.q8 + k, xs, next);
+      lo[0] = _mm256_hadd_epi32(lo[0], next[0]);
+      Q5_0RPairSums<1, 2>(g + 48, plane, row.q8 + k, xs, hi);
+      Q5_0RPairSums<1, 3>(g + 48, plane, row.q8 + k, xs, next);
+      hi[0] = _mm256_hadd_epi32(hi[0], next[0]);
+    } else {
+      // Several tokens: the eight blocks' quants unpacked once, then each token's tree in turn
+      // (per-pair arrays over the tokens would keep 3 x NT vectors live and spill).
+      const __m256i mask = _mm256_set1_epi8(0x0F);
+      const __m256i raw[4] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 48)),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 80)),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 112)),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 144))};
+      const __m256i q[8] = {
+          _mm256_or_si256(_mm256_and_si256(raw[0], mask), Q5_0RHighBits<0>(plane)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[0], 4), mask), Q5_0RHighBits<1>(plane)),
+          _mm256_or_si256(_mm256_and_si256(raw[1], mask), Q5_0RHighBits<2>(plane)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[1], 4), mask), Q5_0RHighBits<3>(plane)),
+          _mm256_or_si256(_mm256_and_si256(raw[2], mask), Q5_0RHighBits<4>(plane)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[2], 4), mask), Q5_0RHighBits<5>(plane)),
+          _mm256_or_si256(_mm256_and_si256(raw[3], mask), Q5_0RHighBits<6>(plane)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[3], 4), mask), Q5_0RHighBits<7>(plane)),
+      };
+      const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const Q8Block* x = row.q8 + t * xs + k;
+        __m256i pair[4];
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p) {
+          const __m256i p0 = _mm256_maddubs_epi16(q[2 * p], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[2 * p].q)));
+          const __m256i p1 =
+              _mm256_maddubs_epi16(q[2 * p + 1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[2 * p + 1].q)));
+          pair[p] = _mm256_madd_epi16(_mm256_hadd_epi16(p0, p1), ones);
+        }
+        lo[t] = _mm256_hadd_epi32(pair[0], pair[1]);
+        hi[t] = _mm256_hadd_epi32(pair[2], pair[3]);
+      }
+    }
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
 #pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) {
