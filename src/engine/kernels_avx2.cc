@@ -173,6 +173,14 @@ CADENCE_AVX2 inline __m256i Q5_0RHighBits(__m256i plane) {
   return _mm256_and_si256(at4, _mm256_set1_epi8(0x10));
 }
 
+// Block K's 32 quants (0..31) from its group's nibble chunk `raw` (low nibbles for even K, high
+// for odd) and the high-bit plane.
+template <int K>
+CADENCE_AVX2 inline __m256i Q5_0RQuants(__m256i raw, __m256i plane) {
+  const __m256i nibbles = K % 2 == 0 ? raw : _mm256_srli_epi16(raw, 4);
+  return _mm256_or_si256(_mm256_and_si256(nibbles, _mm256_set1_epi8(0x0F)), Q5_0RHighBits<K>(plane));
+}
+
 // For each token, the hadd of blocks 2P and 2P + 1's partial sums of a Q5_0R group (their quants
 // unpacked once from `nibbles`, the group's nibble chunks): lanes 0-1 and 4-5 hold block 2P's
 // pairs, 2-3 and 6-7 block 2P + 1's.
@@ -180,9 +188,7 @@ template <int NT, int P>
 CADENCE_AVX2 inline void Q5_0RPairSums(const uint8_t* nibbles, __m256i plane, const Q8Block* x, int64_t xs,
                                        __m256i* sums) {
   const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles + 32 * P));
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  const __m256i q0 = _mm256_or_si256(_mm256_and_si256(raw, mask), Q5_0RHighBits<2 * P>(plane));
-  const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), mask), Q5_0RHighBits<2 * P + 1>(plane));
+  const __m256i q0 = Q5_0RQuants<2 * P>(raw, plane), q1 = Q5_0RQuants<2 * P + 1>(raw, plane);
 #pragma GCC unroll 4
   for (int t = 0; t < NT; ++t) {
     const Q8Block* xt = x + t * xs + 2 * P;
@@ -220,21 +226,12 @@ CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, i
     } else {
       // Several tokens: the eight blocks' quants unpacked once, then each token's tree in turn
       // (per-pair arrays over the tokens would keep 3 x NT vectors live and spill).
-      const __m256i mask = _mm256_set1_epi8(0x0F);
-      const __m256i raw[4] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 48)),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 80)),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 112)),
-                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 144))};
-      const __m256i q[8] = {
-          _mm256_or_si256(_mm256_and_si256(raw[0], mask), Q5_0RHighBits<0>(plane)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[0], 4), mask), Q5_0RHighBits<1>(plane)),
-          _mm256_or_si256(_mm256_and_si256(raw[1], mask), Q5_0RHighBits<2>(plane)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[1], 4), mask), Q5_0RHighBits<3>(plane)),
-          _mm256_or_si256(_mm256_and_si256(raw[2], mask), Q5_0RHighBits<4>(plane)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[2], 4), mask), Q5_0RHighBits<5>(plane)),
-          _mm256_or_si256(_mm256_and_si256(raw[3], mask), Q5_0RHighBits<6>(plane)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw[3], 4), mask), Q5_0RHighBits<7>(plane)),
-      };
+      __m256i raw[4];
+      for (int c = 0; c < 4; ++c) raw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 48 + 32 * c));
+      const __m256i q[8] = {Q5_0RQuants<0>(raw[0], plane), Q5_0RQuants<1>(raw[0], plane),
+                            Q5_0RQuants<2>(raw[1], plane), Q5_0RQuants<3>(raw[1], plane),
+                            Q5_0RQuants<4>(raw[2], plane), Q5_0RQuants<5>(raw[2], plane),
+                            Q5_0RQuants<6>(raw[3], plane), Q5_0RQuants<7>(raw[3], plane)};
       const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
