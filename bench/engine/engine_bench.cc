@@ -24,18 +24,13 @@
 
 namespace {
 
+using cadence::ProcessCpuSeconds;
 using cadence::ThreadCpuSeconds;
 
 using namespace cadence::engine;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 long RssMiB() {
   std::ifstream in("/proc/self/status");

@@ -33,6 +33,7 @@
 
 #include "audio/wav.h"
 #include "cli/command.h"
+#include "core/cpu_time.h"
 #include "engine/dtype.h"
 #include "engine/kernels.h"
 #include "engine/parallel.h"
@@ -45,17 +46,11 @@
 namespace {
 
 namespace whisper = cadence::speech::whisper;
+using cadence::ProcessCpuSeconds;
+using cadence::ThreadCpuSeconds;
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// CPU time of the whole process (the caller and the team's threads): on a shared machine wall
-// time also counts other processes' turns, CPU time does not.
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 // Wall and process-CPU seconds of one interval.
 struct Span {
@@ -74,12 +69,6 @@ struct Cost {
 };
 void Line(const char* what, const Cost& c, const char* note = "") {
   std::printf("  %-30s %9.1f ms wall %9.1f ms CPU  %s\n", what, 1e3 * c.wall_s, 1e3 * c.cpu_s, note);
-}
-
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 std::string LoadAverage() {
