@@ -19,6 +19,7 @@
 
 #include "cli/command.h"
 #include "core/cpu_time.h"
+#include "engine/attention.h"
 #include "engine/model.h"
 #include "engine/parallel.h"
 
@@ -231,6 +232,51 @@ void RunKernels(const std::vector<DType>& types) {
   }
 }
 
+// Single-thread attention of one decode step (CausalAttention, one query token) over an f32
+// key/value cache in the 0.5B's and the 1.5B's head shapes: microseconds per layer and GB/s of
+// keys and values read. As in a decode step, each call meets a cold cache: the calls cycle through
+// 256 MiB of layers' caches, more than any last-level cache here.
+void RunDecodeAttention() {
+  std::printf("decode attention, 1 thread, one query token per layer call, cold cache (CPU time of the thread):\n");
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const AttentionShape shape : {AttentionShape{14, 2, 64}, AttentionShape{12, 2, 128}}) {
+    for (int context : {512, 2048}) {
+      const size_t kv = static_cast<size_t>(context) * shape.n_head_kv * shape.head_dim;
+      const size_t layers = std::max<size_t>(2, (size_t{256} << 20) / (2 * kv * sizeof(float)));
+      std::vector<float> q(static_cast<size_t>(shape.n_head) * shape.head_dim), out(q.size());
+      std::vector<float> k(kv * layers), v(kv * layers);
+      for (float& x : q) x = normal(rng);
+      // Hundreds of MiB: a multiplicative hash is fast enough to fill them, random enough to attend.
+      for (auto* buffer : {&k, &v})
+        for (size_t i = 0; i < buffer->size(); ++i) (*buffer)[i] = static_cast<float>((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+      std::vector<Isa> isas{Isa::kScalar};
+      if (BestIsa() != Isa::kScalar) isas.push_back(BestIsa());
+      for (Isa isa : isas) {
+        size_t layer = 0;
+        auto step = [&] {
+          CausalAttention(q.data(), 1, context - 1, k.data() + layer * kv, v.data() + layer * kv, shape, 0.125f,
+                          out.data(), nullptr, isa);
+          layer = (layer + 1) % layers;
+        };
+        step();
+        const double t0 = ThreadCpuSeconds();
+        int64_t reps = 0;
+        double cpu = 0;
+        while (cpu < 0.2) {
+          for (int i = 0; i < 8; ++i) step();
+          reps += 8;
+          cpu = ThreadCpuSeconds() - t0;
+        }
+        std::printf("  heads %2d/%d x %3d  context %4d  %-7s %8.1f us/layer  %6.1f GB/s of keys and values\n",
+                    shape.n_head, shape.n_head_kv, shape.head_dim, context, std::string(IsaName(isa)).c_str(),
+                    1e6 * cpu / static_cast<double>(reps), 2.0 * kv * sizeof(float) * static_cast<double>(reps) / cpu / 1e9);
+        std::fflush(stdout);
+      }
+    }
+  }
+}
+
 void Run(const std::string& label, const Model& model, int prompt_tokens, int decode_tokens, int threads) {
   const ModelConfig& c = model.config();
   std::mt19937 rng(7);
@@ -300,7 +346,7 @@ int RunEngineBench(int argc, char** argv) {
   flags.Value("prompt-tokens", "N", "prompt length", "64");
   flags.Value("decode-tokens", "N", "tokens to decode (in segments of 16, each followed by a bandwidth measurement)", "128");
   flags.Value("threads", "N", "compute threads (0: all cores)", "0");
-  flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time)");
+  flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time) and a decode step's attention");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   const int threads = flags.GetInt("threads", 0) > 0 ? flags.GetInt("threads", 0) : DefaultThreads();
@@ -312,8 +358,10 @@ int RunEngineBench(int argc, char** argv) {
   std::printf("engine bench: %d threads, kernels %s\n", threads, std::string(IsaName(BestIsa())).c_str());
   const double bw = BandwidthProbe(threads, size_t{1} << 30).MeasureGBs(5);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5) at start: %.1f GB/s\n", threads, bw);
-  if (flags.On("kernels"))
+  if (flags.On("kernels")) {
     RunKernels({DType::kQ8_0, DType::kQ5_0, DType::kQ5_0R, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16});
+    RunDecodeAttention();
+  }
   if (!flags.Get("model").empty()) {
     LoadOptions load;
     load.threads = threads;

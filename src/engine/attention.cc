@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/attention_direct.h"
 #include "engine/gemm.h"
 #include "engine/parallel.h"
 #include "engine/softmax.h"
@@ -20,6 +21,12 @@ constexpr int kMinTokensPerBlock = 16;
 template <typename Visible>
 void Attend(const float* q, int n_tokens, const float* k, const float* v, int n_keys, const AttentionShape& shape,
             float scale, float* out, WorkerTeam* team, Isa isa, const Visible& visible) {
+  if (n_tokens <= kMaxDirectTokens) {
+    int64_t keys_seen[kMaxDirectTokens];
+    for (int t = 0; t < n_tokens; ++t) keys_seen[t] = visible(t);
+    DirectAttention(q, n_tokens, keys_seen, k, v, shape, scale, out, team, isa);
+    return;
+  }
   const int hd = shape.head_dim, group = shape.n_head / shape.n_head_kv, n_kv = shape.n_head_kv;
   const int64_t q_stride = static_cast<int64_t>(shape.n_head) * hd;
   const int64_t kv_stride = static_cast<int64_t>(n_kv) * hd;

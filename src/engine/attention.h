@@ -7,7 +7,9 @@
 // block and group are stacked into one matrix, and scores = Q·Kᵀ and out = softmax(scores)·V are
 // two GEMMs (engine/gemm.h). Each head's keys and values are packed into GEMM panels once per call
 // and shared by every block, whose scores (block rows x positions) stay in the thread's cache.
-// Packing, then blocks x key/value heads, spread over the team.
+// Packing, then blocks x key/value heads, spread over the team. Calls with at most
+// kMaxDirectTokens query tokens (a decode step) skip the packing and read the rows directly
+// (engine/attention_direct.h).
 #pragma once
 
 #include <cstdint>

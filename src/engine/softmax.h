@@ -14,4 +14,12 @@ namespace cadence::engine {
 
 void Softmax(float* x, int64_t n, Isa isa);
 
+// Softmax without the normalization, for a row split into chunks (each chunk's weights are
+// rescaled by e^(its max - the row's max) when the chunks are joined): x = e^(x - max x) in place.
+struct ShiftedExp {
+  float max = 0.0f;  // the max of x before the call
+  float sum = 0.0f;  // the sum of x after it
+};
+ShiftedExp ExpShifted(float* x, int64_t n, Isa isa);
+
 }  // namespace cadence::engine

@@ -70,6 +70,45 @@ TEST(AttentionTest, GroupedCausalAttentionMatchesTheDirectSum) {
   }
 }
 
+// Decode steps (up to kMaxDirectTokens query tokens, read straight from the cache): groups of 1-7
+// query heads (pairs and a remainder), head sizes of 1-4 vectors of 8 and one that is no multiple
+// of 8, caches that end inside a block of four keys, and contexts split into 1-4 chunks joined by
+// their maxes and sums (with the team; without it, one chunk).
+TEST(AttentionTest, DecodeStepsMatchTheDirectSum) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  WorkerTeam team(2);
+  for (const AttentionShape shape : {AttentionShape{14, 2, 64}, AttentionShape{5, 1, 40}, AttentionShape{6, 2, 24},
+                                     AttentionShape{4, 4, 8}, AttentionShape{6, 1, 12}, AttentionShape{12, 2, 128}}) {
+    for (const auto& [first_pos, n_tokens] : {std::pair{0, 1}, std::pair{130, 1}, std::pair{66, 3}, std::pair{7, 4},
+                                            std::pair{600, 2}}) {
+      const int positions = first_pos + n_tokens;
+      std::vector<float> q(static_cast<size_t>(n_tokens) * shape.n_head * shape.head_dim);
+      std::vector<float> k(static_cast<size_t>(positions) * shape.n_head_kv * shape.head_dim), v(k.size());
+      for (float& x : q) x = normal(rng);
+      for (float& x : k) x = normal(rng);
+      for (float& x : v) x = normal(rng);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+      const std::vector<float> want = Reference(q, n_tokens, first_pos, k, v, shape, scale);
+      for (const Isa isa : {Isa::kScalar, BestIsa()}) {
+        for (WorkerTeam* t : {static_cast<WorkerTeam*>(nullptr), &team}) {
+          std::vector<float> got(q.size(), NAN);
+          CausalAttention(q.data(), n_tokens, first_pos, k.data(), v.data(), shape, scale, got.data(), t, isa);
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_NEAR(got[i], want[i], 2e-5f) << "heads " << shape.n_head << "/" << shape.n_head_kv << " dim "
+                                                << shape.head_dim << " first_pos " << first_pos << " tokens "
+                                                << n_tokens << " isa " << IsaName(isa) << " at " << i;
+        }
+        // Cross-attention's shape: one query over a whole window.
+        std::vector<float> got(static_cast<size_t>(shape.n_head) * shape.head_dim, NAN);
+        FullAttention(q.data(), 1, k.data(), v.data(), positions, shape, scale, got.data(), &team, isa);
+        const std::vector<float> full = Reference(q, 1, 0, k, v, shape, scale, /*causal=*/false);
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], full[i], 2e-5f) << "full, at " << i;
+      }
+    }
+  }
+}
+
 // Whisper's encoder shape in small: no grouping, no mask, a window over several query blocks whose
 // last block is partial.
 TEST(AttentionTest, FullAttentionMatchesTheDirectSum) {
