@@ -290,8 +290,12 @@ TEST(WhisperModelTest, DraftedGreedyEqualsGreedy) {
       // Without a draft: the prompt's pass, then one per generated token but the last (<|endoftext|>
       // or the 20th, whose prediction nobody reads). A right draft: the one pass alone.
       const int64_t undrafted = static_cast<int64_t>(text.size());
-      if (name == "right") EXPECT_EQ(d.passes(), 1) << fixture;
-      if (name == "all wrong" || name == "empty") EXPECT_EQ(d.passes(), undrafted) << fixture;
+      if (name == "right") {
+        EXPECT_EQ(d.passes(), 1) << fixture;
+      }
+      if (name == "all wrong" || name == "empty") {
+        EXPECT_EQ(d.passes(), undrafted) << fixture;
+      }
     }
   }
 }

@@ -10,7 +10,6 @@
 #include "engine/attention.h"
 #include "engine/gemm.h"
 #include "engine/kernels.h"
-#include "engine/softmax.h"
 
 namespace cadence::speech::whisper {
 namespace {
@@ -79,41 +78,6 @@ void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {
   float* p = v->data();
   ParallelRange(v->size() > 65536 ? team : nullptr, static_cast<int64_t>(v->size()), 65536,
                 [&](int64_t i0, int64_t i1) { engine::Gelu(p + i0, i1 - i0, Isa()); });
-}
-
-// In-place softmax of a row; returns nothing, the row sums to 1.
-void Softmax(float* s, int n) { engine::Softmax(s, n, Isa()); }
-
-// One query over nk keys [nk][key_stride] and values, per head. `vt` holds V transposed
-// ([d][vt_stride]) when non-null, else `v` holds [nk][d] rows. Heads may run on `team`.
-void DecoderAttention(const float* q, const float* k, int nk, const float* v, const float* vt, int vt_stride, int d,
-                      int heads, float* out, WorkerTeam* team) {
-  const int hd = d / heads;
-  const engine::DotFn dot = engine::ResolveDotKernel(engine::DType::kF32, Isa());
-  // Heads in parallel when there is enough work to pay for the fork and join (cross-attention:
-  // one head reads 2 x 1500 x hd floats); a decoder's few self-attention keys stay serial.
-  auto head = [&](int64_t h) {
-    thread_local std::vector<float> p;
-    p.resize(static_cast<size_t>(nk));
-    const float* qh = q + h * hd;
-    for (int j = 0; j < nk; ++j) p[j] = dot(k + static_cast<size_t>(j) * d + h * hd, qh, {}, hd);
-    Softmax(p.data(), nk);
-    float* o = out + h * hd;
-    if (vt != nullptr) {
-      for (int c = 0; c < hd; ++c) o[c] = dot(vt + static_cast<size_t>(h * hd + c) * vt_stride, p.data(), {}, nk);
-    } else {
-      std::fill(o, o + hd, 0.0f);
-      for (int j = 0; j < nk; ++j) {
-        const float* vj = v + static_cast<size_t>(j) * d + h * hd;
-        for (int c = 0; c < hd; ++c) o[c] += p[j] * vj[c];
-      }
-    }
-  };
-  if (team != nullptr && heads > 1 && static_cast<int64_t>(nk) * hd >= 16384) {
-    team->ParallelFor(heads, head);
-  } else {
-    for (int h = 0; h < heads; ++h) head(h);
-  }
 }
 
 void Mlp(const Model& m, const std::string& p, const float* x, int n, int d, float* y, WorkerTeam* team) {
@@ -205,16 +169,12 @@ Decoder::Decoder(const Model& model, const EncoderOutput& audio, WorkerTeam* tea
   self_k_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(h.n_text_ctx) * d));
   self_v_ = self_k_;
   cross_k_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(nk) * d));
-  cross_vt_.assign(h.n_text_layer, std::vector<float>(static_cast<size_t>(nk) * d));
-  std::vector<float> v(static_cast<size_t>(nk) * d);
+  cross_v_ = cross_k_;
   for (int layer = 0; layer < h.n_text_layer; ++layer) {
     const std::string p = "decoder.blocks." + std::to_string(layer) + ".cross_attn";
     Linear(model, p + ".key", audio.data.data(), nk, cross_k_[layer].data(), team, false);
-    Linear(model, p + ".value", audio.data.data(), nk, v.data(), team);
+    Linear(model, p + ".value", audio.data.data(), nk, cross_v_[layer].data(), team);
     for (float& kv : cross_k_[layer]) kv *= scale;
-    float* vt = cross_vt_[layer].data();
-    for (int j = 0; j < nk; ++j)
-      for (int c = 0; c < d; ++c) vt[static_cast<size_t>(c) * nk + j] = v[static_cast<size_t>(j) * d + c];
   }
 }
 
@@ -294,6 +254,8 @@ Status Decoder::Forward(std::span<const int> tokens, int positions, std::vector<
   auto pos_of = [&](int r) { return n_past_ + r % positions; };
   const size_t slab = static_cast<size_t>(h.n_text_ctx) * d;
   const float scale = std::pow(static_cast<float>(d / h.n_text_head), -0.25f);
+  // Queries and keys carry the scale already (d_head^-1/4 each, as Whisper does).
+  const engine::AttentionShape heads{h.n_text_head, h.n_text_head, d / h.n_text_head};
   const size_t nd = static_cast<size_t>(n) * d;
   std::vector<float> x(nd), norm(nd), q(nd), k(nd), v(nd), att(nd), proj(nd);
   const std::vector<float>& emb = W(m, "decoder.token_embedding.weight");
@@ -323,9 +285,9 @@ Status Decoder::Forward(std::span<const int> tokens, int positions, std::vector<
     }
     for (int r = 0; r < n; ++r) {
       const int s = seq_of(r);
-      DecoderAttention(q.data() + static_cast<size_t>(r) * d, self_k_[layer].data() + s * slab, pos_of(r) + 1,
-                       self_v_[layer].data() + s * slab, nullptr, 0, d, h.n_text_head, att.data() + static_cast<size_t>(r) * d,
-                       team_);
+      engine::CausalAttention(q.data() + static_cast<size_t>(r) * d, 1, pos_of(r), self_k_[layer].data() + s * slab,
+                              self_v_[layer].data() + s * slab, heads, 1.0f, att.data() + static_cast<size_t>(r) * d,
+                              team_, Isa());
     }
     Linear(m, p + ".attn.out", att.data(), n, proj.data(), team_);
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
@@ -334,9 +296,8 @@ Status Decoder::Forward(std::span<const int> tokens, int positions, std::vector<
     Linear(m, p + ".cross_attn.query", norm.data(), n, q.data(), team_);
     for (float& qc : q) qc *= scale;
     for (int s = 0; s < n; ++s) {
-      DecoderAttention(q.data() + static_cast<size_t>(s) * d, cross_k_[layer].data(), audio_.n_positions, nullptr,
-                       cross_vt_[layer].data(), audio_.n_positions, d, h.n_text_head,
-                       att.data() + static_cast<size_t>(s) * d, team_);
+      engine::FullAttention(q.data() + static_cast<size_t>(s) * d, 1, cross_k_[layer].data(), cross_v_[layer].data(),
+                            audio_.n_positions, heads, 1.0f, att.data() + static_cast<size_t>(s) * d, team_, Isa());
     }
     Linear(m, p + ".cross_attn.out", att.data(), n, proj.data(), team_);
     for (size_t i = 0; i < nd; ++i) x[i] += proj[i];
