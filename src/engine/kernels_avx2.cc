@@ -200,32 +200,46 @@ CADENCE_AVX2 inline void Q5_0RPairSums(const uint8_t* nibbles, __m256i plane, co
   }
 }
 
+// Adds a group of eight blocks to one token's accumulator: lane b of lo's and hi's 128-bit halves
+// summed is block b's integer dot; minus 16 x (block b's sum of x) for the -16 offset, times the
+// weight's and the activation's scales.
+CADENCE_AVX2 inline __m256 Q5_0RGroupDot(__m256i lo, __m256i hi, __m256 dw, const int32_t* x_sums, const float* x_d,
+                                         __m256 acc) {
+  const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+  const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x_sums));
+  const __m256 scales = _mm256_mul_ps(dw, _mm256_loadu_ps(x_d));
+  return _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_slli_epi32(sums, 4))), acc);
+}
+
 template <int NT>
 CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, int64_t n, float* y, int64_t ys) {
   const uint8_t* g = static_cast<const uint8_t*>(w);
   const int64_t xs = x_stride / 32;
   const int64_t blocks = n / 32;
-  __m256 acc[NT], tail0[NT], tail1[NT];
-  __m128 acc4[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = tail0[t] = tail1[t] = _mm256_setzero_ps(), acc4[t] = _mm_setzero_ps();
+  // One accumulator per token, in registers: the group of four and the plain tail add into it too
+  // (separate arrays for them were zeroed on the stack with rep stos on every call).
+  __m256 acc[NT];
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 8 <= blocks; k += 8, g += 8 * kQ5_0Bytes) {
     for (size_t line = 0; line < 8 * kQ5_0Bytes; line += 64) Prefetch(g + line);
     const __m256i plane = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 16));
-    // The tree of hadds folds pairs as they come, so few vectors stay live: lane b of lo | hi's
-    // 128-bit halves summed = block b's integer dot.
-    __m256i lo[NT], hi[NT];
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    // The tree of hadds folds pairs as they come, so few vectors stay live.
     if constexpr (NT == 1) {
-      __m256i next[1];
+      __m256i lo[1], hi[1], next[1];
       Q5_0RPairSums<1, 0>(g + 48, plane, row.q8 + k, xs, lo);
       Q5_0RPairSums<1, 1>(g + 48, plane, row.q8 + k, xs, next);
       lo[0] = _mm256_hadd_epi32(lo[0], next[0]);
       Q5_0RPairSums<1, 2>(g + 48, plane, row.q8 + k, xs, hi);
       Q5_0RPairSums<1, 3>(g + 48, plane, row.q8 + k, xs, next);
       hi[0] = _mm256_hadd_epi32(hi[0], next[0]);
+      acc[0] = Q5_0RGroupDot(lo[0], hi[0], dw, row.q8_sum + k, row.q8_d + k, acc[0]);
     } else {
-      // Several tokens: the eight blocks' quants unpacked once, then each token's tree in turn
-      // (per-pair arrays over the tokens would keep 3 x NT vectors live and spill).
+      // Several tokens: the eight blocks' quants unpacked once, then each token's tree in turn,
+      // finished into its accumulator before the next (per-pair arrays over the tokens would keep
+      // 3 x NT vectors live and spill).
       __m256i raw[4];
       for (int c = 0; c < 4; ++c) raw[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 48 + 32 * c));
       const __m256i q[8] = {Q5_0RQuants<0>(raw[0], plane), Q5_0RQuants<1>(raw[0], plane),
@@ -244,19 +258,9 @@ CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, i
               _mm256_maddubs_epi16(q[2 * p + 1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[2 * p + 1].q)));
           pair[p] = _mm256_madd_epi16(_mm256_hadd_epi16(p0, p1), ones);
         }
-        lo[t] = _mm256_hadd_epi32(pair[0], pair[1]);
-        hi[t] = _mm256_hadd_epi32(pair[2], pair[3]);
+        acc[t] = Q5_0RGroupDot(_mm256_hadd_epi32(pair[0], pair[1]), _mm256_hadd_epi32(pair[2], pair[3]), dw,
+                               row.q8_sum + t * xs + k, row.q8_d + t * xs + k, acc[t]);
       }
-    }
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; ++t) {
-      const __m256i dots = _mm256_add_epi32(_mm256_permute2x128_si256(lo[t], hi[t], 0x20),
-                                            _mm256_permute2x128_si256(lo[t], hi[t], 0x31));
-      // Block b's dot is its quants' dot minus 16 x (its sum of x), times its two scales.
-      const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row.q8_sum + t * xs + k));
-      const __m256 scales = _mm256_mul_ps(dw, _mm256_loadu_ps(row.q8_d + t * xs + k));
-      acc[t] = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(_mm256_sub_epi32(dots, _mm256_slli_epi32(sums, 4))), acc[t]);
     }
   }
   if (Q5_0RGroupAt(k, blocks) == 4) {
@@ -273,19 +277,15 @@ CADENCE_AVX2 void DotQ5_0RT(const void* w, QuantizedRow row, int64_t x_stride, i
       const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(four), _mm256_extracti128_si256(four, 1));
       const __m128i sums = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row.q8_sum + t * xs + k));
       const __m128 scales = _mm_mul_ps(dw, _mm_loadu_ps(row.q8_d + t * xs + k));
-      acc4[t] = _mm_mul_ps(scales, _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_slli_epi32(sums, 4))));
+      const __m128 part = _mm_mul_ps(scales, _mm_cvtepi32_ps(_mm_sub_epi32(dots, _mm_slli_epi32(sums, 4))));
+      acc[t] = _mm256_add_ps(acc[t], _mm256_set_m128(_mm_setzero_ps(), part));
     }
     k += 4;
     g += 4 * kQ5_0Bytes;
   }
-  for (; k + 2 <= blocks; k += 2, g += 2 * kQ5_0Bytes) {
-    StepSigned<NT, SignedQ5_0>(g, row.q8 + k, xs, tail0);
-    StepSigned<NT, SignedQ5_0>(g + kQ5_0Bytes, row.q8 + k + 1, xs, tail1);
-  }
-  if (k < blocks) StepSigned<NT, SignedQ5_0>(g, row.q8 + k, xs, tail0);
-  for (int t = 0; t < NT; ++t)
-    y[t * ys] = avx2::HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t], _mm256_castps128_ps256(acc4[t])),
-                                                  _mm256_add_ps(tail0[t], tail1[t])));
+  for (; k < blocks; ++k, g += kQ5_0Bytes) StepSigned<NT, SignedQ5_0>(g, row.q8 + k, xs, acc);
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) y[t * ys] = avx2::HorizontalSum(acc[t]);
 }
 
 // Q5_1: quants 0..31 unsigned, d * x.d * (q . y) + m * x.d * (sum of y).
