@@ -44,19 +44,28 @@ std::vector<float> Reference(const std::vector<float>& q, int n_tokens, int firs
   return out;
 }
 
+// Normal random queries for n_tokens and keys and values for `positions` positions.
+struct Qkv {
+  std::vector<float> q, k, v;
+};
+Qkv RandomQkv(int n_tokens, int positions, const AttentionShape& s, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Qkv r;
+  r.q.resize(static_cast<size_t>(n_tokens) * s.n_head * s.head_dim);
+  r.k.resize(static_cast<size_t>(positions) * s.n_head_kv * s.head_dim);
+  r.v.resize(r.k.size());
+  for (auto* x : {&r.q, &r.k, &r.v})
+    for (float& value : *x) value = normal(rng);
+  return r;
+}
+
 TEST(AttentionTest, GroupedCausalAttentionMatchesTheDirectSum) {
   const AttentionShape shape{6, 2, 16};  // groups of 3 query heads per key/value head
   const float scale = 0.25f;
   std::mt19937 rng(5);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   for (const auto& [first_pos, n_tokens] : {std::pair{5, 37}, std::pair{41, 1}, std::pair{0, 16}}) {
-    const int positions = first_pos + n_tokens;
-    std::vector<float> q(static_cast<size_t>(n_tokens) * shape.n_head * shape.head_dim);
-    std::vector<float> k(static_cast<size_t>(positions) * shape.n_head_kv * shape.head_dim), v(k.size());
-    for (float& x : q) x = normal(rng);
-    for (float& x : k) x = normal(rng);
-    for (float& x : v) x = normal(rng);
+    const auto [q, k, v] = RandomQkv(n_tokens, first_pos + n_tokens, shape, rng);
     const std::vector<float> want = Reference(q, n_tokens, first_pos, k, v, shape, scale);
     for (const Isa isa : {Isa::kScalar, BestIsa()}) {
       for (WorkerTeam* t : {static_cast<WorkerTeam*>(nullptr), &team}) {
@@ -76,18 +85,13 @@ TEST(AttentionTest, GroupedCausalAttentionMatchesTheDirectSum) {
 // their maxes and sums (with the team; without it, one chunk).
 TEST(AttentionTest, DecodeStepsMatchTheDirectSum) {
   std::mt19937 rng(11);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   for (const AttentionShape shape : {AttentionShape{14, 2, 64}, AttentionShape{5, 1, 40}, AttentionShape{6, 2, 24},
                                      AttentionShape{4, 4, 8}, AttentionShape{6, 1, 12}, AttentionShape{12, 2, 128}}) {
     for (const auto& [first_pos, n_tokens] : {std::pair{0, 1}, std::pair{130, 1}, std::pair{66, 3}, std::pair{7, 4},
                                             std::pair{600, 2}}) {
       const int positions = first_pos + n_tokens;
-      std::vector<float> q(static_cast<size_t>(n_tokens) * shape.n_head * shape.head_dim);
-      std::vector<float> k(static_cast<size_t>(positions) * shape.n_head_kv * shape.head_dim), v(k.size());
-      for (float& x : q) x = normal(rng);
-      for (float& x : k) x = normal(rng);
-      for (float& x : v) x = normal(rng);
+      const auto [q, k, v] = RandomQkv(n_tokens, positions, shape, rng);
       const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
       const std::vector<float> want = Reference(q, n_tokens, first_pos, k, v, shape, scale);
       for (const Isa isa : {Isa::kScalar, BestIsa()}) {
@@ -113,15 +117,10 @@ TEST(AttentionTest, DecodeStepsMatchTheDirectSum) {
 // last block is partial.
 TEST(AttentionTest, FullAttentionMatchesTheDirectSum) {
   std::mt19937 rng(8);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   WorkerTeam team(2);
   for (const AttentionShape shape : {AttentionShape{4, 4, 16}, AttentionShape{6, 2, 8}}) {
     const int n = 131;
-    std::vector<float> q(static_cast<size_t>(n) * shape.n_head * shape.head_dim);
-    std::vector<float> k(static_cast<size_t>(n) * shape.n_head_kv * shape.head_dim), v(k.size());
-    for (float& x : q) x = normal(rng);
-    for (float& x : k) x = normal(rng);
-    for (float& x : v) x = normal(rng);
+    const auto [q, k, v] = RandomQkv(n, n, shape, rng);
     const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     const std::vector<float> want = Reference(q, n, 0, k, v, shape, scale, /*causal=*/false);
     for (const Isa isa : {Isa::kScalar, BestIsa()}) {
