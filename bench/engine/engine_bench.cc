@@ -195,6 +195,22 @@ std::unique_ptr<Model> SyntheticQwen2(const std::string& size, const Recipe& rec
                           std::move(storage), options);
 }
 
+// CPU seconds of this thread per call: one warm-up call, then calls in batches of `batch` until
+// 0.2 s of CPU time have passed.
+template <typename Call>
+double ThreadCpuPerCall(const Call& call, int batch) {
+  call();
+  const double t0 = ThreadCpuSeconds();
+  int64_t calls = 0;
+  double cpu = 0;
+  while (cpu < 0.2) {
+    for (int i = 0; i < batch; ++i) call();
+    calls += batch;
+    cpu = ThreadCpuSeconds() - t0;
+  }
+  return cpu / static_cast<double>(calls);
+}
+
 // Single-thread kernel throughput on a cache-resident matrix: weight bytes and multiply-adds per
 // CPU-second, for one token (decode's mat-vec) and kDotTokens tokens (the prompt's mat-mat).
 // Compute-bound figures: decode can reach the memory bound only if two cores' worth of this
@@ -213,19 +229,11 @@ void RunKernels(const std::vector<DType>& types) {
     for (Isa isa : isas) {
       for (int tokens : {1, kDotTokens}) {
         MatMulScratch scratch;
-        MatMul(w, x.data(), tokens, y.data(), nullptr, isa, &scratch);
-        const double t0 = ThreadCpuSeconds();
-        int64_t reps = 0;
-        double cpu = 0;
-        while (cpu < 0.2) {
-          for (int i = 0; i < 16; ++i) MatMul(w, x.data(), tokens, y.data(), nullptr, isa, &scratch);
-          reps += 16;
-          cpu = ThreadCpuSeconds() - t0;
-        }
-        const double bytes = static_cast<double>(w.rows) * static_cast<double>(w.row_bytes) * static_cast<double>(reps);
-        const double macs = static_cast<double>(w.rows * w.cols) * tokens * static_cast<double>(reps);
+        const double s = ThreadCpuPerCall([&] { MatMul(w, x.data(), tokens, y.data(), nullptr, isa, &scratch); }, 16);
+        const double bytes = static_cast<double>(w.rows) * static_cast<double>(w.row_bytes);
+        const double macs = static_cast<double>(w.rows * w.cols) * tokens;
         std::printf("  %-5s %-7s %d token%s  %6.1f GB/s of weights  %6.1f GMAC/s\n", std::string(DTypeName(w.type)).c_str(),
-                    std::string(IsaName(isa)).c_str(), tokens, tokens > 1 ? "s" : " ", bytes / cpu / 1e9, macs / cpu / 1e9);
+                    std::string(IsaName(isa)).c_str(), tokens, tokens > 1 ? "s" : " ", bytes / s / 1e9, macs / s / 1e9);
         std::fflush(stdout);
       }
     }
@@ -254,23 +262,14 @@ void RunDecodeAttention() {
       if (BestIsa() != Isa::kScalar) isas.push_back(BestIsa());
       for (Isa isa : isas) {
         size_t layer = 0;
-        auto step = [&] {
+        const double s = ThreadCpuPerCall([&] {
           CausalAttention(q.data(), 1, context - 1, k.data() + layer * kv, v.data() + layer * kv, shape, 0.125f,
                           out.data(), nullptr, isa);
           layer = (layer + 1) % layers;
-        };
-        step();
-        const double t0 = ThreadCpuSeconds();
-        int64_t reps = 0;
-        double cpu = 0;
-        while (cpu < 0.2) {
-          for (int i = 0; i < 8; ++i) step();
-          reps += 8;
-          cpu = ThreadCpuSeconds() - t0;
-        }
+        }, 8);
         std::printf("  heads %2d/%d x %3d  context %4d  %-7s %8.1f us/layer  %6.1f GB/s of keys and values\n",
-                    shape.n_head, shape.n_head_kv, shape.head_dim, context, std::string(IsaName(isa)).c_str(),
-                    1e6 * cpu / static_cast<double>(reps), 2.0 * kv * sizeof(float) * static_cast<double>(reps) / cpu / 1e9);
+                    shape.n_head, shape.n_head_kv, shape.head_dim, context, std::string(IsaName(isa)).c_str(), 1e6 * s,
+                    2.0 * kv * sizeof(float) / s / 1e9);
         std::fflush(stdout);
       }
     }

@@ -493,13 +493,30 @@ void DotTokens(const void* w, QuantizedRow xq, int64_t xs, int n_tok, int64_t n,
 }
 static_assert(kDotTokens == 4, "DotTokens dispatches 1..4 tokens");
 
-template <int NT> struct Q8_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ8_0T<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q4_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_0T<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q5_0K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_0T<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q5_0RK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_0RT<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q5_1K { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ5_1T<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q4_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ4_KT<NT>(w, x, xs, n, y, ys); } };
-template <int NT> struct Q6_KK { static void Run(const void* w, QuantizedRow x, int64_t xs, int64_t n, float* y, int64_t ys) { DotQ6_KT<NT>(w, x, xs, n, y, ys); } };
+// Kernel families: K<NT>::Run is the NT-token instance of one quantized type's kernel template.
+template <int NT> struct Q8_0K { static constexpr auto Run = &DotQ8_0T<NT>; };
+template <int NT> struct Q4_0K { static constexpr auto Run = &DotQ4_0T<NT>; };
+template <int NT> struct Q5_0K { static constexpr auto Run = &DotQ5_0T<NT>; };
+template <int NT> struct Q5_0RK { static constexpr auto Run = &DotQ5_0RT<NT>; };
+template <int NT> struct Q5_1K { static constexpr auto Run = &DotQ5_1T<NT>; };
+template <int NT> struct Q4_KK { static constexpr auto Run = &DotQ4_KT<NT>; };
+template <int NT> struct Q6_KK { static constexpr auto Run = &DotQ6_KT<NT>; };
+
+// The one list of quantized types and their families, for the three kernel tables below:
+// visit.template operator()<K>() with type's family K, or nullptr for a type without one.
+template <typename Fn, typename Visit>
+Fn WithKernelFamily(DType type, const Visit& visit) {
+  switch (type) {
+    case DType::kQ8_0: return visit.template operator()<Q8_0K>();
+    case DType::kQ4_0: return visit.template operator()<Q4_0K>();
+    case DType::kQ5_0: return visit.template operator()<Q5_0K>();
+    case DType::kQ5_0R: return visit.template operator()<Q5_0RK>();
+    case DType::kQ5_1: return visit.template operator()<Q5_1K>();
+    case DType::kQ4_K: return visit.template operator()<Q4_KK>();
+    case DType::kQ6_K: return visit.template operator()<Q6_KK>();
+    default: return nullptr;
+  }
+}
 
 // Largest |v[i]| over 32 values.
 CADENCE_AVX2 inline __m256 AbsMax32(const float* v, __m256 amax) {
@@ -572,41 +589,16 @@ DotFn GetDotKernelAvx2(DType type) {
     case DType::kF32: return DotF32;
     case DType::kF16: return DotF16;
     case DType::kBF16: return DotBF16;
-    case DType::kQ8_0: return DotOne<DotQ8_0T<1>>;
-    case DType::kQ4_0: return DotOne<DotQ4_0T<1>>;
-    case DType::kQ5_0: return DotOne<DotQ5_0T<1>>;
-    case DType::kQ5_0R: return DotOne<DotQ5_0RT<1>>;
-    case DType::kQ5_1: return DotOne<DotQ5_1T<1>>;
-    case DType::kQ4_K: return DotOne<DotQ4_KT<1>>;
-    case DType::kQ6_K: return DotOne<DotQ6_KT<1>>;
+    default: return WithKernelFamily<DotFn>(type, []<template <int> class K>() -> DotFn { return DotOne<K<1>::Run>; });
   }
-  return nullptr;
 }
 
 DotRowsFn GetDotRowsKernelAvx2(DType type) {
-  switch (type) {
-    case DType::kQ8_0: return DotRows<DotQ8_0T<1>>;
-    case DType::kQ4_0: return DotRows<DotQ4_0T<1>>;
-    case DType::kQ5_0: return DotRows<DotQ5_0T<1>>;
-    case DType::kQ5_0R: return DotRows<DotQ5_0RT<1>>;
-    case DType::kQ5_1: return DotRows<DotQ5_1T<1>>;
-    case DType::kQ4_K: return DotRows<DotQ4_KT<1>>;
-    case DType::kQ6_K: return DotRows<DotQ6_KT<1>>;
-    default: return nullptr;
-  }
+  return WithKernelFamily<DotRowsFn>(type, []<template <int> class K>() -> DotRowsFn { return DotRows<K<1>::Run>; });
 }
 
 DotTokensFn GetDotTokensKernelAvx2(DType type) {
-  switch (type) {
-    case DType::kQ8_0: return DotTokens<Q8_0K>;
-    case DType::kQ4_0: return DotTokens<Q4_0K>;
-    case DType::kQ5_0: return DotTokens<Q5_0K>;
-    case DType::kQ5_0R: return DotTokens<Q5_0RK>;
-    case DType::kQ5_1: return DotTokens<Q5_1K>;
-    case DType::kQ4_K: return DotTokens<Q4_KK>;
-    case DType::kQ6_K: return DotTokens<Q6_KK>;
-    default: return nullptr;
-  }
+  return WithKernelFamily<DotTokensFn>(type, []<template <int> class K>() -> DotTokensFn { return DotTokens<K>; });
 }
 
 QuantizeFn GetQuantizeKernelAvx2() { return QuantizeRowQ8Avx2; }
