@@ -34,6 +34,13 @@ std::vector<int64_t> Strides(const std::vector<int64_t>& shape) {
   return strides;
 }
 
+void NextIndex(const std::vector<int64_t>& shape, std::vector<int64_t>* index) {
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    if (++(*index)[d] < shape[d]) return;
+    (*index)[d] = 0;
+  }
+}
+
 }  // namespace internal
 
 namespace {

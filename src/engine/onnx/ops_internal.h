@@ -22,6 +22,9 @@ const Tensor* Optional(Inputs inputs, size_t i);
 // Normalizes a possibly negative axis against `rank`, or errors.
 Result<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank);
 std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
+// Advances a row-major multi-index over `shape` by one element (the last axis fastest; wraps to
+// all zeros after the last element).
+void NextIndex(const std::vector<int64_t>& shape, std::vector<int64_t>* index);
 
 // Families. Each returns false in *handled when op_type is not its own.
 Status RunElementwise(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);

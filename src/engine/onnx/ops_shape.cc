@@ -242,10 +242,7 @@ Status Slice(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += (begin[d] + counter[d] * step[d]) * in_strides[d];
     CopyElement(*x, src, &out, o);
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    NextIndex(shape, &counter);
   }
   outputs->push_back(std::move(out));
   return Status::Ok();
@@ -295,10 +292,7 @@ Status Transpose(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) 
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += counter[d] * in_strides[perm[d]];
     CopyElement(*x, src, &out, o);
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    NextIndex(shape, &counter);
   }
   outputs->push_back(std::move(out));
   return Status::Ok();
@@ -398,10 +392,7 @@ Status Pad(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
     } else {
       CopyElement(*x, src, &out, o);
     }
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    NextIndex(shape, &counter);
   }
   outputs->push_back(std::move(out));
   return Status::Ok();
@@ -440,10 +431,7 @@ Status ReduceMean(const Node& node, Inputs inputs, std::vector<Tensor>* outputs)
     int64_t dst = 0;
     for (int64_t d = 0; d < rank; ++d) dst += (reduce[d] ? 0 : counter[d]) * out_strides[d];
     sums[dst] += x->floats[i];
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++counter[d] < x->shape[d]) break;
-      counter[d] = 0;
-    }
+    NextIndex(x->shape, &counter);
   }
   Tensor out = Tensor::Zeros(ElementType::kFloat, out_shape);
   for (size_t i = 0; i < sums.size(); ++i) out.floats[i] = count ? static_cast<float>(sums[i] / count) : std::numeric_limits<float>::quiet_NaN();
