@@ -1,5 +1,6 @@
 #include "engine/parallel.h"
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,7 +37,8 @@ int DefaultThreads() {
 }
 
 WorkerTeam::WorkerTeam(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  ranges_ = std::vector<Range>(std::max(threads, 1));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
 WorkerTeam::~WorkerTeam() {
@@ -48,15 +50,25 @@ WorkerTeam::~WorkerTeam() {
   for (auto& t : workers_) t.join();
 }
 
-void WorkerTeam::Drain() {
-  while (true) {
-    const int64_t c = next_.fetch_add(1, std::memory_order_relaxed);
-    if (c >= chunks_) return;
-    (*fn_)(c);
+void WorkerTeam::Drain(int self) {
+  const int n = static_cast<int>(ranges_.size());
+  for (int k = 0; k < n; ++k) {
+    const bool own = k == 0;
+    std::atomic<uint64_t>& bounds = ranges_[(self + k) % n].bounds;
+    uint64_t b = bounds.load(std::memory_order_acquire);
+    while (true) {
+      const uint32_t front = static_cast<uint32_t>(b), back = static_cast<uint32_t>(b >> 32);
+      if (front >= back) break;
+      // The owner takes the front chunk, a thief the back one.
+      const uint64_t taken = own ? b + 1 : b - (uint64_t{1} << 32);
+      if (!bounds.compare_exchange_weak(b, taken, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      (*fn_)(own ? front : back - 1);
+      b = bounds.load(std::memory_order_acquire);
+    }
   }
 }
 
-void WorkerTeam::WorkerLoop() {
+void WorkerTeam::WorkerLoop(int self) {
   uint64_t seen = 0;
   while (true) {
     auto started = [&] {
@@ -68,7 +80,7 @@ void WorkerTeam::WorkerLoop() {
     }
     if (stopping_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
-    Drain();
+    Drain(self);
     if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       // Taking the lock orders this notify after a sleeping caller's predicate check.
       std::lock_guard<std::mutex> lock(mu_);
@@ -84,8 +96,13 @@ void WorkerTeam::ParallelFor(int64_t chunks, const std::function<void(int64_t)>&
     return;
   }
   fn_ = &fn;
-  chunks_ = chunks;
-  next_.store(0, std::memory_order_relaxed);
+  // Range i holds chunks [i * chunks / n, (i + 1) * chunks / n): 32-bit bounds (far more than any
+  // loop here hands out).
+  const int64_t n = static_cast<int64_t>(ranges_.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t front = static_cast<uint64_t>(i * chunks / n), back = static_cast<uint64_t>((i + 1) * chunks / n);
+    ranges_[i].bounds.store(front | (back << 32), std::memory_order_relaxed);
+  }
   busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
     // Under the lock so a worker between its predicate check and its wait cannot miss the bump.
@@ -93,7 +110,7 @@ void WorkerTeam::ParallelFor(int64_t chunks, const std::function<void(int64_t)>&
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  Drain();
+  Drain(0);
   auto done = [&] { return busy_.load(std::memory_order_acquire) == 0; };
   if (!SpinUntil(done)) {
     std::unique_lock<std::mutex> lock(mu_);

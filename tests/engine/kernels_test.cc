@@ -5,8 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <thread>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -300,6 +301,40 @@ TEST(WorkerTeamTest, EveryChunkRunsOnceAcrossSpinAndSleep) {
     for (auto& h : hits) h.store(0);
     team.ParallelFor(chunks, [&](int64_t c) { hits[static_cast<size_t>(c)].fetch_add(1); });
     for (int64_t c = 0; c < 1000; ++c) ASSERT_EQ(hits[static_cast<size_t>(c)].load(), c < chunks ? 1 : 0) << round;
+  }
+}
+
+TEST(WorkerTeamTest, EachThreadRunsItsRangeInOrderAndIdleThreadsSteal) {
+  // Two threads, 100 chunks: the caller owns [0, 50), the worker [50, 100). The worker's first
+  // chunk holds on until the caller has stolen one (or 2 s pass, which fails below), so the caller
+  // must finish its own range in order, front to back, and then take chunks from the back of the
+  // worker's.
+  WorkerTeam team(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  for (int round = 0; round < 3; ++round) {
+    std::mutex mu;
+    std::vector<int64_t> by_caller;
+    std::atomic<bool> held{false}, stolen{false};
+    std::vector<std::atomic<int>> hits(100);
+    team.ParallelFor(100, [&](int64_t c) {
+      hits[static_cast<size_t>(c)].fetch_add(1);
+      if (std::this_thread::get_id() == caller) {
+        std::lock_guard<std::mutex> lock(mu);
+        by_caller.push_back(c);
+        if (c >= 50) stolen = true;
+      } else if (!held.exchange(true)) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!stolen && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      }
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << round;
+    ASSERT_TRUE(stolen) << round;
+    ASSERT_GE(by_caller.size(), 51u) << round;
+    for (int64_t c = 0; c < 50; ++c) ASSERT_EQ(by_caller[static_cast<size_t>(c)], c) << round;
+    for (size_t i = 50; i < by_caller.size(); ++i) {
+      ASSERT_GE(by_caller[i], 50) << round;
+      if (i > 50) ASSERT_LT(by_caller[i], by_caller[i - 1]) << round;  // from the back
+    }
   }
 }
 
