@@ -12,7 +12,9 @@ namespace cadence::engine {
 namespace {
 
 // Positions per chunk at least: below this a chunk's fork/join and merge cost more than its sums.
-constexpr int64_t kMinChunkPositions = 128;
+// 48 rather than 128 lets short contexts (a 0.5B decode at 64-320 positions) use both cores:
+// decode at 76.7 against 74.3 % of the bandwidth bound (medians of nine alternating runs).
+constexpr int64_t kMinChunkPositions = 48;
 // Bytes of value rows the weighted sum keeps in L1 while every head tile passes over them.
 constexpr int64_t kValueChunkBytes = 16384;
 // How far ahead (in rows of every head) the scores prefetch the keys.
