@@ -28,6 +28,6 @@ namespace {
 
 DotFn GetDotKernelAvx512(DType type) { return Avx512DotKernel(type); }
 
-DotTokensFn GetDotTokensKernelAvx512(DType) { return nullptr; }
+DotTokensFn GetDotTokensKernelAvx512(DType type) { return Avx512DotTokensKernel(type); }
 
 }  // namespace cadence::engine
