@@ -119,7 +119,9 @@ TEST(KernelsTest, EverySimdKernelMatchesScalar) {
       }
     }
   }
-  if (IsaSupported(Isa::kAvx2)) EXPECT_GE(checked, 21);
+  if (IsaSupported(Isa::kAvx2)) {
+    EXPECT_GE(checked, 21);
+  }
 }
 
 TEST(KernelsTest, MultiThreadedMatMulMatchesSingleThreadedScalar) {
@@ -176,7 +178,9 @@ TEST(KernelsTest, MultiTokenKernelsEqualOneTokenKernels) {
       }
     }
   }
-  if (IsaSupported(Isa::kAvx2)) EXPECT_GE(checked, 4 * 10);
+  if (IsaSupported(Isa::kAvx2)) {
+    EXPECT_GE(checked, 4 * 10);
+  }
 }
 
 TEST(KernelsTest, RowsKernelsEqualOneTokenKernels) {
@@ -333,7 +337,9 @@ TEST(WorkerTeamTest, EachThreadRunsItsRangeInOrderAndIdleThreadsSteal) {
     for (int64_t c = 0; c < 50; ++c) ASSERT_EQ(by_caller[static_cast<size_t>(c)], c) << round;
     for (size_t i = 50; i < by_caller.size(); ++i) {
       ASSERT_GE(by_caller[i], 50) << round;
-      if (i > 50) ASSERT_LT(by_caller[i], by_caller[i - 1]) << round;  // from the back
+      if (i > 50) {
+        ASSERT_LT(by_caller[i], by_caller[i - 1]) << round;  // from the back
+      }
     }
   }
 }
