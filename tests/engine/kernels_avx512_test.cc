@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/dtype.h"
@@ -87,33 +88,15 @@ TEST(KernelsAvx512EmulatedTest, EveryKernelMatchesScalar) {
 
 TEST(KernelsAvx512EmulatedTest, MultiTokenKernelsEqualOneTokenKernels) {
   // The prompt path's 1-4 token kernels: each token against the scalar kernel, and bit for bit
-  // against the emulated one-token kernel (the same operations in the same order), with a token
-  // stride that is not the row length and an odd last block for the per-32 types.
+  // against the emulated one-token kernel, with a token stride that is not the row length and an
+  // odd last block for the per-32 types.
   std::mt19937 rng(13);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   int checked = 0;
   for (DType type : {DType::kQ8_0, DType::kQ5_0, DType::kQ5_1, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
     const DotTokensFn many = Avx512DotTokensKernel(type);
     ASSERT_NE(many, nullptr) << DTypeName(type);
-    const int64_t n = ReadsQ8K(type) ? 512 : 544, stride = n + 256;
-    const auto w = RandomWeights(type, 1, n, rng);
-    std::vector<float> x(n * kDotTokens);
-    for (auto& v : x) v = normal(rng);
-    const Quantized xq(x.data(), n, kDotTokens, stride);
-    for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
-      std::vector<float> y(static_cast<size_t>(2 * kDotTokens), -1.0f);
-      many(w.data(), xq.Row(), stride, n_tok, n, y.data(), 2);
-      for (int t = 0; t < kDotTokens; ++t) {
-        if (t >= n_tok) {
-          EXPECT_EQ(y[2 * t], -1.0f) << "wrote past n_tok";
-          continue;
-        }
-        const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.Row(t), n);
-        EXPECT_NEAR(y[2 * t], ref, 1e-4f * (1 + std::fabs(ref))) << DTypeName(type) << " n_tok=" << n_tok << " t=" << t;
-        EXPECT_EQ(y[2 * t], Avx512DotKernel(type)(w.data(), nullptr, xq.Row(t), n)) << DTypeName(type);
-        ++checked;
-      }
-    }
+    checked += CheckTokensKernel(type, many, Avx512DotKernel(type), ReadsQ8K(type) ? 512 : 544, rng,
+                                 "emulated avx512 " + std::string(DTypeName(type)));
   }
   EXPECT_EQ(checked, 6 * (1 + 2 + 3 + 4));
   // Types without an AVX-512 family fall back to AVX2 (ResolveDotTokensKernel).

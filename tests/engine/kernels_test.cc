@@ -148,34 +148,14 @@ TEST(KernelsTest, MultiTokenKernelsEqualOneTokenKernels) {
   // The prompt path's several-token kernels against the scalar one-token kernel, token by token,
   // for every token count and with a token stride that is not the row length.
   std::mt19937 rng(11);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   int checked = 0;
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
     if (!IsaSupported(isa)) continue;
     for (DType type : kTypes) {
       DotTokensFn many = GetDotTokensKernel(type, isa);
       if (!many) continue;
-      const int64_t n = 512, stride = n + 256;
-      auto w = RandomWeights(type, 1, n, rng);
-      std::vector<float> x(n * kDotTokens);
-      for (auto& v : x) v = normal(rng);
-      const Quantized xq(x.data(), n, kDotTokens, stride);
-      for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
-        std::vector<float> y(static_cast<size_t>(2 * kDotTokens), -1.0f);
-        many(w.data(), xq.Row(), stride, n_tok, n, y.data(), 2);
-        for (int t = 0; t < kDotTokens; ++t) {
-          if (t >= n_tok) {
-            EXPECT_EQ(y[2 * t], -1.0f) << "wrote past n_tok";
-            continue;
-          }
-          const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.Row(t), n);
-          EXPECT_NEAR(y[2 * t], ref, 1e-4f * (1 + std::fabs(ref)))
-              << IsaName(isa) << " " << DTypeName(type) << " n_tok=" << n_tok << " t=" << t;
-          // Same operation order as the SIMD one-token kernel: bit for bit.
-          EXPECT_EQ(y[2 * t], GetDotKernel(type, isa)(w.data(), nullptr, xq.Row(t), n));
-          ++checked;
-        }
-      }
+      checked += CheckTokensKernel(type, many, GetDotKernel(type, isa), 512, rng,
+                                   std::string(IsaName(isa)) + " " + std::string(DTypeName(type)));
     }
   }
   if (IsaSupported(Isa::kAvx2)) {

@@ -2,9 +2,12 @@
 // quantized in both block sizes. Shared by kernels_test and kernels_avx512_test.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/dtype.h"
@@ -86,5 +89,35 @@ struct Quantized {
     return static_cast<double>(q8[i / 32].d) * q8[i / 32].q[i % 32];
   }
 };
+
+// Checks a several-token kernel on one random row of `n` values: each of 1..kDotTokens tokens (a
+// token stride that is not the row length) against the scalar one-token kernel, and bit for bit
+// against `one` (the same ISA's one-token kernel: the same operations in the same order); nothing
+// written past n_tok. Returns the number of token results checked.
+inline int CheckTokensKernel(DType type, DotTokensFn many, DotFn one, int64_t n, std::mt19937& rng,
+                             const std::string& label) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t stride = n + 256;
+  const auto w = RandomWeights(type, 1, n, rng);
+  std::vector<float> x(n * kDotTokens);
+  for (auto& v : x) v = normal(rng);
+  const Quantized xq(x.data(), n, kDotTokens, stride);
+  int checked = 0;
+  for (int n_tok = 1; n_tok <= kDotTokens; ++n_tok) {
+    std::vector<float> y(static_cast<size_t>(2 * kDotTokens), -1.0f);
+    many(w.data(), xq.Row(), stride, n_tok, n, y.data(), 2);
+    for (int t = 0; t < kDotTokens; ++t) {
+      if (t >= n_tok) {
+        EXPECT_EQ(y[2 * t], -1.0f) << label << ": wrote past n_tok";
+        continue;
+      }
+      const float ref = GetDotKernel(type, Isa::kScalar)(w.data(), nullptr, xq.Row(t), n);
+      EXPECT_NEAR(y[2 * t], ref, 1e-4f * (1 + std::fabs(ref))) << label << " n_tok=" << n_tok << " t=" << t;
+      EXPECT_EQ(y[2 * t], one(w.data(), nullptr, xq.Row(t), n)) << label << " n_tok=" << n_tok << " t=" << t;
+      ++checked;
+    }
+  }
+  return checked;
+}
 
 }  // namespace cadence::engine
