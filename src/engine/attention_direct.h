@@ -3,7 +3,7 @@
 // engine/attention.h's GEMM path packs every head's keys and values into panels on each call,
 // which pays off when many query tokens share them (a prompt, Whisper's encoder) but costs a
 // decode step a copy of the whole cache per layer. Here each token's positions are split into
-// chunks (at least 128 positions, up to two per thread), one job each, joined at the end by their
+// chunks (at least 48 positions, up to two per thread), one job each, joined at the end by their
 // maxes and sums as in flash-decoding: the split spreads even one key/value head over the team.
 // A job reads its rows as one stream (every head of a row side by side): scores four rows at a
 // time for two query heads per pass, then the weighted sum of the values in L1-sized blocks, two

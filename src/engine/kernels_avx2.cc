@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "engine/kernel_families.h"
 #include "engine/kernels.h"
 #include "engine/simd_avx2.h"
 
@@ -464,14 +465,6 @@ CADENCE_AVX2 void DotQ6_KT(const void* w, QuantizedRow row, int64_t x_stride, in
   for (int t = 0; t < NT; ++t) y[t * ys] = avx2::HorizontalSum(acc[t]);
 }
 
-// Single-token DotFn over a template's NT = 1 instance.
-template <void (*Kernel)(const void*, QuantizedRow, int64_t, int64_t, float*, int64_t)>
-float DotOne(const void* w, const float*, QuantizedRow xq, int64_t n) {
-  float y;
-  Kernel(w, xq, 0, n, &y, 1);
-  return y;
-}
-
 // The mat-vec's loop over rows around a template's NT = 1 instance, called directly: one call
 // through a pointer per chunk of rows instead of one per row with the activations' four pointers
 // on the stack, which with the per-row QuantizedActivations::Row took ~10 % of a 0.5B decode's
@@ -481,19 +474,8 @@ CADENCE_AVX2 void DotRows(const uint8_t* w, size_t row_bytes, int64_t rows, Quan
   for (int64_t r = 0; r < rows; ++r) Kernel(w + static_cast<size_t>(r) * row_bytes, xq, 0, n, y + r, 1);
 }
 
-// DotTokensFn over a template: dispatches n_tok (1..kDotTokens) to its instance.
-template <template <int> class K>
-void DotTokens(const void* w, QuantizedRow xq, int64_t xs, int n_tok, int64_t n, float* y, int64_t ys) {
-  switch (n_tok) {
-    case 1: K<1>::Run(w, xq, xs, n, y, ys); break;
-    case 2: K<2>::Run(w, xq, xs, n, y, ys); break;
-    case 3: K<3>::Run(w, xq, xs, n, y, ys); break;
-    default: K<4>::Run(w, xq, xs, n, y, ys); break;
-  }
-}
-static_assert(kDotTokens == 4, "DotTokens dispatches 1..4 tokens");
-
-// Kernel families: K<NT>::Run is the NT-token instance of one quantized type's kernel template.
+// Kernel families (kernel_families.h): K<NT>::Run is the NT-token instance of one quantized type's
+// kernel template.
 template <int NT> struct Q8_0K { static constexpr auto Run = &DotQ8_0T<NT>; };
 template <int NT> struct Q4_0K { static constexpr auto Run = &DotQ4_0T<NT>; };
 template <int NT> struct Q5_0K { static constexpr auto Run = &DotQ5_0T<NT>; };
@@ -589,7 +571,7 @@ DotFn GetDotKernelAvx2(DType type) {
     case DType::kF32: return DotF32;
     case DType::kF16: return DotF16;
     case DType::kBF16: return DotBF16;
-    default: return WithKernelFamily<DotFn>(type, []<template <int> class K>() -> DotFn { return DotOne<K<1>::Run>; });
+    default: return WithKernelFamily<DotFn>(type, []<template <int> class K>() -> DotFn { return DotOneOf<K>; });
   }
 }
 
@@ -598,7 +580,7 @@ DotRowsFn GetDotRowsKernelAvx2(DType type) {
 }
 
 DotTokensFn GetDotTokensKernelAvx2(DType type) {
-  return WithKernelFamily<DotTokensFn>(type, []<template <int> class K>() -> DotTokensFn { return DotTokens<K>; });
+  return WithKernelFamily<DotTokensFn>(type, []<template <int> class K>() -> DotTokensFn { return DotTokensOf<K>; });
 }
 
 QuantizeFn GetQuantizeKernelAvx2() { return QuantizeRowQ8Avx2; }

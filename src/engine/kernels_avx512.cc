@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/dtype.h"
+#include "engine/kernel_families.h"
 #include "engine/kernels.h"
 
 #define CADENCE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))

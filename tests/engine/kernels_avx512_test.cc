@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/dtype.h"
+#include "engine/kernel_families.h"
 #include "engine/kernels.h"
 #include "kernels_test_util.h"
 
