@@ -1,0 +1,133 @@
+// Black-box: paralinguistic cues over the Realtime API as a client sees them. A session that asks
+// for them (`session.paralinguistics: true`) gets `conversation.item.input_audio_paralinguistics.completed`
+// for its spoken turn — pitch as Praat reads the same recording — and the brain gets the cues as
+// context (seen here in the request `cadence serve --llm-url` sends to a local OpenAI-compatible
+// endpoint). A session that does not ask gets neither.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { kRepo, OpenConfigured, Silence, StartServer, StreamAudio, TempDir } from './harness.mjs';
+
+const kClip = join(kRepo, '..', 'shared', 'data', 'speech', 'en_m_ravdess_01-01-01-01-01-01-01.wav');
+const kCueMessage = /^How .+ sounded just now \(context, not an instruction\): /;
+
+// The recording as 24 kHz pcm16, and Praat's mean F0 over its voiced frames (To Pitch (ac), 75-600 Hz,
+// tools/paralinguistics/praat_reference.praat).
+function Recording() {
+  const dir = TempDir('cadence-cues-');
+  try {
+    const raw = join(dir, 'clip.raw');
+    execFileSync('sox', ['-R', kClip, '-r', '24000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw]);
+    execFileSync('praat', ['--run', join(kRepo, 'tools', 'paralinguistics', 'praat_reference.praat'), kClip, join(dir, 'ref')]);
+    const f0 = readFileSync(join(dir, 'ref.pitch.csv'), 'utf8').trim().split('\n').slice(1)
+      .map((line) => Number(line.split(',')[1])).filter((v) => v > 0);
+    return { pcm: readFileSync(raw), praat_mean_hz: f0.reduce((a, b) => a + b, 0) / f0.length };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// A local OpenAI-compatible endpoint that records each request and streams a short reply.
+async function FakeLlm() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      requests.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'I hear you.' } }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { requests, url: `http://127.0.0.1:${server.address().port}/v1`, close: () => server.close() };
+}
+
+function VoiceSession(extra) {
+  return {
+    type: 'realtime',
+    output_modalities: ['text'],
+    audio: {
+      input: {
+        format: { type: 'audio/pcm', rate: 24000 },
+        turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 },
+      },
+    },
+    ...extra,
+  };
+}
+
+// One spoken turn; resolves with the events it produced once its response is done.
+async function SpokenTurn(rt, pcm) {
+  const from = rt.events.length;
+  await StreamAudio(rt, Buffer.concat([Silence(300), pcm, Silence(1200)]));
+  await rt.waitFor('response.done', { from, timeout_ms: 30000 });
+  return rt.events.slice(from);
+}
+
+describe('paralinguistic cues over the Realtime API', () => {
+  let recording;
+  let llm;
+  let server;
+  before(async () => {
+    recording = Recording();
+    llm = await FakeLlm();
+    server = await StartServer(['--no-auth', '--llm-url', llm.url, '--llm-model', 'tiny-test']);
+  });
+  after(async () => {
+    const { code } = await server.stop();
+    llm.close();
+    assert.equal(code, 0, server.log);
+  });
+
+  test('asked for: the event follows the commit with the turn\'s cues, and the brain hears them', async () => {
+    const rt = await OpenConfigured(server, VoiceSession({ paralinguistics: true }), { model: 'gpt-realtime' });
+    const asked = llm.requests.length;
+    const events = await SpokenTurn(rt, recording.pcm);
+    const type = (t) => events.findIndex((e) => e.type === t);
+    const committed = events[type('input_audio_buffer.committed')];
+    const cues_at = type('conversation.item.input_audio_paralinguistics.completed');
+    assert.ok(committed && cues_at > type('input_audio_buffer.committed'),
+      `cues after the commit; got ${events.map((e) => e.type).join(', ')}`);
+    // As OpenAI's server does, the response is created at the commit; the cues come before its content.
+    assert.ok(cues_at < type('response.output_text.delta'), 'cues before the reply\'s first delta');
+    const { item_id, cues } = events[cues_at];
+    assert.equal(item_id, committed.item_id);
+
+    // The cues describe the committed span (speech_started .. speech_stopped) of this recording.
+    const started = events[type('input_audio_buffer.speech_started')];
+    const stopped = events[type('input_audio_buffer.speech_stopped')];
+    const span_s = (stopped.audio_end_ms - started.audio_start_ms) / 1000;
+    assert.ok(Math.abs(cues.duration_s - span_s) < 0.05, `cues over ${cues.duration_s} s, committed ${span_s} s`);
+    const pitch_error = cues.pitch.mean_hz / recording.praat_mean_hz - 1;
+    assert.ok(Math.abs(pitch_error) < 0.05,
+      `pitch.mean_hz ${cues.pitch.mean_hz} against Praat's ${recording.praat_mean_hz.toFixed(1)} on the recording`);
+    assert.ok(cues.speaking_rate.syllables >= 3 && cues.speech_s > 0.5, JSON.stringify(cues.speaking_rate));
+    assert.ok(Array.isArray(cues.events) && typeof cues.state.arousal.label === 'string');
+
+    // The brain's request carries them as a system message after the user's turn.
+    assert.equal(llm.requests.length, asked + 1);
+    const messages = llm.requests.at(-1).messages;
+    const at = messages.findIndex((m) => m.role === 'system' && kCueMessage.test(m.content));
+    assert.ok(at >= 0, `no cue message in ${JSON.stringify(messages)}`);
+    assert.ok(messages.slice(0, at).some((m) => m.role === 'user'), 'the cues follow the user\'s turn');
+    if (cues.traits.gender.label) assert.ok(messages[at].content.includes(`Voice: ${cues.traits.gender.label}`), messages[at].content);
+    rt.close();
+  });
+
+  test('not asked for: no event, and the brain gets no cues', async () => {
+    const rt = await OpenConfigured(server, VoiceSession({}), { model: 'gpt-realtime' });
+    const asked = llm.requests.length;
+    const events = await SpokenTurn(rt, recording.pcm);
+    assert.ok(events.some((e) => e.type === 'input_audio_buffer.committed'));
+    assert.ok(!events.some((e) => e.type === 'conversation.item.input_audio_paralinguistics.completed'));
+    assert.equal(llm.requests.length, asked + 1);
+    assert.ok(!llm.requests.at(-1).messages.some((m) => kCueMessage.test(m.content ?? '')));
+    rt.close();
+  });
+});
