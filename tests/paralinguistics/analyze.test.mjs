@@ -5,14 +5,14 @@
 // 16 kHz mono original; unreadable files are clear errors naming the file.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { kBinary, kRepo, TempDir } from '../protocol/harness.mjs';
+import { PraatReference } from './praat.mjs';
 
 const kSpeech = join(kRepo, '..', 'shared', 'data', 'speech');
-const kPraatScript = join(kRepo, 'tools', 'paralinguistics', 'praat_reference.praat');
 
 function Analyze(args) {
   return spawnSync(kBinary, ['analyze', ...args], { encoding: 'utf8' });
@@ -22,18 +22,6 @@ function AnalyzeJson(wav) {
   const run = Analyze([wav, '--json']);
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout);
-}
-
-// Praat's reading of the file (tools/paralinguistics/praat_reference.praat): the mean F0 of its
-// voiced frames (To Pitch (ac), 75-600 Hz) and its local jitter and shimmer.
-function Praat(wav) {
-  const prefix = join(TempDir('cadence-praat-'), 'ref');
-  execFileSync('praat', ['--run', kPraatScript, wav, prefix], { stdio: 'pipe' });
-  const rows = (name) => readFileSync(`${prefix}.${name}.csv`, 'utf8').trim().split('\n').slice(1)
-    .map((line) => line.split(',').map(Number));
-  const voiced = rows('pitch').map(([, f0]) => f0).filter((f0) => f0 > 0);
-  const [[, , jitter, shimmer]] = rows('summary');
-  return { mean_hz: voiced.reduce((a, b) => a + b, 0) / voiced.length, jitter, shimmer };
 }
 
 const Near = (got, want, relative, what) =>
@@ -73,7 +61,7 @@ describe('cadence analyze', () => {
       const wav = join(kSpeech, clip);
       const cues = AnalyzeJson(wav);
       ExpectShape(cues);
-      const praat = Praat(wav);
+      const praat = PraatReference(wav);
       Near(cues.pitch.mean_hz, praat.mean_hz, 0.05, 'pitch.mean_hz');
       Near(cues.voice_quality.jitter, praat.jitter, 0.15, 'voice_quality.jitter');
       Near(cues.voice_quality.shimmer, praat.shimmer, 0.10, 'voice_quality.shimmer');

@@ -10,22 +10,19 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { PraatReference } from '../paralinguistics/praat.mjs';
 import { kRepo, OpenConfigured, Silence, StartServer, StreamAudio, TempDir } from './harness.mjs';
 
 const kClip = join(kRepo, '..', 'shared', 'data', 'speech', 'en_m_ravdess_01-01-01-01-01-01-01.wav');
 const kCueMessage = /^How .+ sounded just now \(context, not an instruction\): /;
 
-// The recording as 24 kHz pcm16, and Praat's mean F0 over its voiced frames (To Pitch (ac), 75-600 Hz,
-// tools/paralinguistics/praat_reference.praat).
+// The recording as 24 kHz pcm16, and Praat's mean F0 over its voiced frames.
 function Recording() {
   const dir = TempDir('cadence-cues-');
   try {
     const raw = join(dir, 'clip.raw');
     execFileSync('sox', ['-R', kClip, '-r', '24000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw]);
-    execFileSync('praat', ['--run', join(kRepo, 'tools', 'paralinguistics', 'praat_reference.praat'), kClip, join(dir, 'ref')]);
-    const f0 = readFileSync(join(dir, 'ref.pitch.csv'), 'utf8').trim().split('\n').slice(1)
-      .map((line) => Number(line.split(',')[1])).filter((v) => v > 0);
-    return { pcm: readFileSync(raw), praat_mean_hz: f0.reduce((a, b) => a + b, 0) / f0.length };
+    return { pcm: readFileSync(raw), praat_mean_hz: PraatReference(kClip).mean_hz };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 // End to end: the page in Debian's Chromium against a real `cadence serve`. Chromium's fake
-// microphone loops a Flite recording of "hello how are you today" that starts 0.3 s after the
+// microphone loops a Flite recording of "i would like a cup of coffee please" that starts 0.3 s after the
 // capture does, i.e. the user talks right after pressing Connect. The page's socket goes through
 // a relay that holds the WebSocket handshake for 1.5 s (a slow network or busy server, made
 // deterministic), so the whole first sentence is spoken before the socket opens.
@@ -10,7 +10,9 @@
 // most one word error more than the same clip sent straight over a WebSocket (the baseline, so
 // the check measures the page path, not PocketSphinx; one word of slack because Chromium's noise
 // suppression changes the signal slightly and PocketSphinx's single pass sometimes hears "how" as
-// "town" on it — Chrome's gain control, the bug this guards, cost two words and the onset). Then a reply must play in the page's worklet. A second browser checks the 中文
+// "town" on it — Chrome's gain control, the bug this guards, cost two words and the onset). The
+// voice-cues panel must show the server's cues of that turn (pitch as Praat reads the clip). Then
+// a reply must play in the page's worklet. A second browser checks the 中文
 // UI with the Mandarin persona 小雨: a typed Mandarin question gets her Mandarin answer in her
 // eSpeak cmn voice, played in the page.
 // CADENCE_BIN overrides the binary (default build/cadence).
@@ -24,6 +26,7 @@ import {
   ArtifactPath, BuildWeb, FreePort, LaunchBrowser, MakeSpeechWav, RecordSentAudio, RemoveDir, SpeechSpan,
   StartSlowUpgradeProxy, TempDir, WaitFor, kRepo,
 } from './harness.mjs';
+import { PraatReference } from '../paralinguistics/praat.mjs';
 import { Loudness, OpenRealtime, ReplyAudio, Silence, Speech, StreamAudio, WordErrors } from '../protocol/harness.mjs';
 
 const kBinary = process.env.CADENCE_BIN || join(kRepo, 'build', 'cadence');
@@ -196,6 +199,17 @@ test('talking right after Connect on a slow handshake: the whole first sentence 
         `the page's first transcript "${transcript}" does not start with "${first_word}": the first words were lost`);
       assert.ok(page_errors.errors <= baseline.errors + 1,
         `the page's first transcript "${transcript}" has ${page_errors.errors} word errors; the same clip sent directly has ${baseline.errors} ("${baseline.transcript}")`);
+
+      // The voice-cues panel shows the real server's cues of that turn; its pitch is the voice's
+      // as Praat reads the clip (10 %: the page path resamples and Chromium suppresses noise).
+      const cues = await WaitFor(page, 'the voice cues panel', () => {
+        const hz = window.cadence.cues?.pitch?.mean_hz;
+        const shown = document.getElementById('cues')?.textContent ?? '';
+        return hz > 0 && shown.includes(`${Math.round(hz)} Hz`) ? { hz, shown } : null;
+      }, undefined, 30000);
+      const praat_hz = PraatReference(wav).mean_hz;
+      t.diagnostic(`cues panel: "${cues.shown}"; Praat's mean F0 of the clip ${praat_hz.toFixed(1)} Hz`);
+      assert.ok(Math.abs(cues.hz / praat_hz - 1) < 0.10, `the page shows ${cues.hz} Hz, Praat reads ${praat_hz.toFixed(1)} Hz`);
 
       const reply = await ReplyPlayed(page);
       const playback = await page.evaluate(() => window.cadence.playback);
