@@ -183,15 +183,16 @@ export class EventLog {
   }
 }
 
-// Speech made at test time: flite (voice slt) -> 24 kHz mono 16-bit little-endian PCM.
-export function Speech(text, { rate_hz = 24000, lead_s = 0.3, tail_s = 0 } = {}) {
+// Speech made at test time: flite (voice slt) -> 24 kHz mono 16-bit little-endian PCM. `stretch`
+// slows it (flite's duration_stretch), `volume` scales it (sox vol).
+export function Speech(text, { rate_hz = 24000, lead_s = 0.3, tail_s = 0, stretch = 1, volume = 1 } = {}) {
   const dir = TempDir('cadence-speech-');
   try {
     const wav = join(dir, 'x.wav');
     const raw = join(dir, 'x.raw');
-    execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', wav], { stdio: 'pipe' });
+    execFileSync('flite', ['-voice', 'slt', '-t', text, '--setf', `duration_stretch=${stretch}`, '-o', wav], { stdio: 'pipe' });
     execFileSync('sox', ['-R', wav, '-r', String(rate_hz), '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw,
-      'pad', String(lead_s), String(tail_s)], { stdio: 'pipe' });
+      'vol', String(volume), 'pad', String(lead_s), String(tail_s)], { stdio: 'pipe' });
     return readFileSync(raw);
   } finally {
     rmSync(dir, { recursive: true, force: true });

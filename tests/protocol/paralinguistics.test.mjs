@@ -2,7 +2,8 @@
 // for them (`session.paralinguistics: true`) gets `conversation.item.input_audio_paralinguistics.completed`
 // for its spoken turn — pitch as Praat reads the same recording — and the brain gets the cues as
 // context (seen here in the request `cadence serve --llm-url` sends to a local OpenAI-compatible
-// endpoint). A session that does not ask gets neither.
+// endpoint). A session that does not ask gets neither. The default scripted brain answers a
+// tired-sounding user with a comfort line.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { PraatReference } from '../paralinguistics/praat.mjs';
-import { kRepo, OpenConfigured, Silence, StartServer, StreamAudio, TempDir } from './harness.mjs';
+import { kRepo, OpenConfigured, Silence, Speech, StartServer, StreamAudio, TempDir } from './harness.mjs';
 
 const kClip = join(kRepo, '..', 'shared', 'data', 'speech', 'en_m_ravdess_01-01-01-01-01-01-01.wav');
 const kCueMessage = /^How .+ sounded just now \(context, not an instruction\): /;
@@ -45,17 +46,19 @@ async function FakeLlm() {
   return { requests, url: `http://127.0.0.1:${server.address().port}/v1`, close: () => server.close() };
 }
 
-function VoiceSession(extra) {
+// A text-reply voice session with server VAD and transcription, cues as asked.
+function VoiceSession(paralinguistics) {
   return {
     type: 'realtime',
     output_modalities: ['text'],
     audio: {
       input: {
         format: { type: 'audio/pcm', rate: 24000 },
+        transcription: {},
         turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 },
       },
     },
-    ...extra,
+    ...(paralinguistics ? { paralinguistics: true } : {}),
   };
 }
 
@@ -83,7 +86,7 @@ describe('paralinguistic cues over the Realtime API', () => {
   });
 
   test('asked for: the event follows the commit with the turn\'s cues, and the brain hears them', async () => {
-    const rt = await OpenConfigured(server, VoiceSession({ paralinguistics: true }), { model: 'gpt-realtime' });
+    const rt = await OpenConfigured(server, VoiceSession(true), { model: 'gpt-realtime' });
     const asked = llm.requests.length;
     const events = await SpokenTurn(rt, recording.pcm);
     const type = (t) => events.findIndex((e) => e.type === t);
@@ -118,7 +121,7 @@ describe('paralinguistic cues over the Realtime API', () => {
   });
 
   test('not asked for: no event, and the brain gets no cues', async () => {
-    const rt = await OpenConfigured(server, VoiceSession({}), { model: 'gpt-realtime' });
+    const rt = await OpenConfigured(server, VoiceSession(false), { model: 'gpt-realtime' });
     const asked = llm.requests.length;
     const events = await SpokenTurn(rt, recording.pcm);
     assert.ok(events.some((e) => e.type === 'input_audio_buffer.committed'));
@@ -126,5 +129,45 @@ describe('paralinguistic cues over the Realtime API', () => {
     assert.equal(llm.requests.length, asked + 1);
     assert.ok(!llm.requests.at(-1).messages.some((m) => kCueMessage.test(m.content ?? '')));
     rt.close();
+  });
+});
+
+// The scripted persona brain (the default) reacts to the cues: a tired-sounding user (slow, quiet,
+// flat synthetic speech; words with no mood in them) gets one of the persona's comfort lines, and
+// the same audio in a session without cues does not.
+describe('the scripted brain hears how the user sounds', () => {
+  const kWords = 'i would like a cup of coffee please';
+  let server;
+  let comfort;
+  let tired;
+  before(async () => {
+    const card = JSON.parse(readFileSync(join(kRepo, 'personas', 'cadence.json'), 'utf8'));
+    comfort = card.data.extensions.cadence.mood_lines.comfort.map(Plain);
+    tired = Speech(kWords, { stretch: 1.5, volume: 0.3 });
+    server = await StartServer(['--no-auth']);
+  });
+  after(async () => {
+    assert.equal((await server.stop()).code, 0, server.log);
+  });
+
+  const Plain = (text) => text.replace(/\[[^\]]*\]/g, ' ').replace(/\s+/g, ' ').trim();
+  async function Reply(paralinguistics) {
+    const rt = await OpenConfigured(server, VoiceSession(paralinguistics), { model: 'gpt-realtime' });
+    const events = await SpokenTurn(rt, tired);
+    rt.close();
+    const text = events.find((e) => e.type === 'response.output_text.done')?.text ?? '';
+    const heard = events.find((e) => e.type === 'conversation.item.input_audio_transcription.completed')?.transcript;
+    const cues = events.find((e) => e.type === 'conversation.item.input_audio_paralinguistics.completed')?.cues;
+    return { text: Plain(text), heard, cues };
+  }
+
+  test('a tired voice gets a gentler reply', async (t) => {
+    const on = await Reply(true);
+    t.diagnostic(`heard "${on.heard}", state ${JSON.stringify(on.cues?.state)}, reply "${on.text}"`);
+    assert.equal(on.cues?.state?.summary, 'tired', 'slow, quiet, flat speech reads as tired');
+    assert.ok(comfort.includes(on.text), `"${on.text}" is not one of the persona's comfort lines`);
+    const off = await Reply(false);
+    t.diagnostic(`without cues: reply "${off.text}"`);
+    assert.ok(off.text && !comfort.includes(off.text), `"${off.text}" without cues`);
   });
 });
