@@ -28,7 +28,18 @@ namespace {
 
 double Round2(double x) { return std::round(x * 100.0) / 100.0; }
 
+bool HasVoice(const UtteranceCues& cues) {
+  return cues.pitch.median_hz > 0.0 && cues.pitch.voiced_fraction * cues.speech_s >= 0.15;
+}
+
 }  // namespace
+
+bool HasSpeech(const UtteranceCues& cues) {
+  double event_s = 0.0;
+  for (const NonverbalEvent& e : cues.events) event_s += e.end_s - e.start_s;
+  const bool mostly_nonverbal = cues.speech_s > 0.0 && event_s > 0.5 * cues.speech_s;
+  return HasVoice(cues) && cues.speaking_rate.syllables >= 2 && !mostly_nonverbal;
+}
 
 void InferStatesAndTraits(UtteranceCues* cues) {
   cues->state = UtteranceCues::State{};
@@ -39,13 +50,10 @@ void InferStatesAndTraits(UtteranceCues* cues) {
   auto& traits = cues->traits;
   const auto& p = cues->pitch;
   const double voiced_s = p.voiced_fraction * cues->speech_s;
-  const bool has_voice = p.median_hz > 0.0 && voiced_s >= 0.15;
+  const bool has_voice = HasVoice(*cues);
   // When nonverbal events fill most of the sound (a laugh, a sigh), its prosody is not speech
   // prosody: states are then read from the events alone.
-  double event_s = 0.0;
-  for (const NonverbalEvent& e : cues->events) event_s += e.end_s - e.start_s;
-  const bool mostly_nonverbal = cues->speech_s > 0.0 && event_s > 0.5 * cues->speech_s;
-  const bool has_speech = has_voice && cues->speaking_rate.syllables >= 2 && !mostly_nonverbal;
+  const bool has_speech = HasSpeech(*cues);
 
   // Gender.
   double p_female = 0.5;

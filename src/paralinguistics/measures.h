@@ -41,4 +41,9 @@ void DetectEvents(std::span<const FrameFeatures> frames, UtteranceCues* cues);
 // States and traits from the measured cues against population norms (cues.state, .traits).
 void InferStatesAndTraits(UtteranceCues* cues);
 
+// Whether the utterance's prosody is speech prosody: at least 0.15 s of voice, two syllable nuclei,
+// and nonverbal events (a laugh, a cough, a sigh) filling no more than half of the sound. States
+// are read from speech cues only when it holds, and only such utterances build a speaker's baseline.
+bool HasSpeech(const UtteranceCues& cues);
+
 }  // namespace cadence::paralinguistics

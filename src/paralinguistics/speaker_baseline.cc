@@ -22,7 +22,8 @@ double SpeakerBaseline::Running::Z(double x) const {
 }
 
 void SpeakerBaseline::Apply(UtteranceCues* cues) {
-  if (cues->pitch.mean_hz <= 0.0) {
+  // A cough, a laugh or silence says nothing about how this person speaks.
+  if (!HasSpeech(*cues)) {
     cues->relative.utterances = count_;
     return;
   }

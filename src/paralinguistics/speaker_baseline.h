@@ -13,7 +13,8 @@ namespace cadence::paralinguistics {
 class SpeakerBaseline {
  public:
   // Fills cues->relative (z-scores against the utterances seen so far; 0 until there are two)
-  // and then adds this utterance to the baseline. Utterances without voiced speech are ignored.
+  // and then adds this utterance to the baseline. Utterances that are not speech (HasSpeech in
+  // measures.h: no voice, fewer than two syllables, or mostly a laugh, cough or sigh) are ignored.
   void Apply(UtteranceCues* cues);
   int utterances() const { return count_; }
   void Reset() { *this = SpeakerBaseline(); }

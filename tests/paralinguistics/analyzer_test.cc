@@ -181,15 +181,23 @@ TEST(AnalyzerTest, JsonShapeHasTheDocumentedKeys) {
   EXPECT_DOUBLE_EQ(j["pitch"]["mean_hz"].get<double>(), std::round(a->cues.pitch.mean_hz * 10.0) / 10.0);
 }
 
+// A spoken utterance's cues: 2 s of speech, 80 % voiced, 8 syllables.
+UtteranceCues Spoken(double hz, double db = 70.0, double syllables_per_s = 4.0) {
+  UtteranceCues c;
+  c.duration_s = c.speech_s = 2.0;
+  c.pitch.mean_hz = c.pitch.median_hz = hz;
+  c.pitch.voiced_fraction = 0.8;
+  c.loudness.mean_db = db;
+  c.speaking_rate.syllables = 8;
+  c.speaking_rate.syllables_per_s = c.speaking_rate.articulation_rate = syllables_per_s;
+  return c;
+}
+
 TEST(SpeakerBaselineTest, RelatesToTheSpeakersOwnHabits) {
   SpeakerBaseline baseline;
-  UtteranceCues cues;
-  cues.pitch.mean_hz = 120.0;
-  cues.loudness.mean_db = 70.0;
-  cues.speaking_rate.syllables_per_s = 4.0;
+  const UtteranceCues cues = Spoken(120.0);
   for (double hz : {118.0, 122.0, 120.0, 121.0}) {
-    UtteranceCues c = cues;
-    c.pitch.mean_hz = hz;
+    UtteranceCues c = Spoken(hz);
     baseline.Apply(&c);
   }
   EXPECT_EQ(baseline.utterances(), 4);
@@ -201,6 +209,36 @@ TEST(SpeakerBaselineTest, RelatesToTheSpeakersOwnHabits) {
   UtteranceCues nothing;  // no voice: ignored, baseline unchanged
   baseline.Apply(&nothing);
   EXPECT_EQ(baseline.utterances(), 5);
+}
+
+// A voiced cough or a laugh between two spoken turns must not shift the speaker's habits: the next
+// spoken turn reads as it would have without it.
+TEST(SpeakerBaselineTest, NonverbalTurnsDoNotMoveTheBaseline) {
+  UtteranceCues cough = Spoken(540.0, 82.0, 1.2);  // a voiced cough: high, loud, one "nucleus"
+  cough.speaking_rate.syllables = 1;
+  cough.events.push_back({"cough", 0.2, 0.6, 1.0});
+  UtteranceCues laugh = Spoken(380.0, 78.0, 5.0);  // "ha-ha-ha": syllable-like pulses, all laughter
+  laugh.events.push_back({"laughter", 0.0, 1.8, 0.9});
+  for (const UtteranceCues& nonverbal : {cough, laugh}) {
+    SpeakerBaseline with, without;
+    for (double hz : {118.0, 126.0, 121.0}) {
+      UtteranceCues a = Spoken(hz), b = Spoken(hz);
+      with.Apply(&a);
+      without.Apply(&b);
+    }
+    UtteranceCues n = nonverbal;
+    with.Apply(&n);
+    EXPECT_EQ(with.utterances(), 3) << n.events[0].type;
+    EXPECT_EQ(n.relative.utterances, 3);
+    EXPECT_EQ(n.relative.pitch_z, 0.0) << "a nonverbal turn is not compared with speech";
+    UtteranceCues a = Spoken(130.0, 72.0, 4.5), b = Spoken(130.0, 72.0, 4.5);
+    with.Apply(&a);
+    without.Apply(&b);
+    EXPECT_EQ(a.relative.pitch_z, b.relative.pitch_z) << n.events[0].type;
+    EXPECT_EQ(a.relative.loudness_z, b.relative.loudness_z) << n.events[0].type;
+    EXPECT_EQ(a.relative.rate_z, b.relative.rate_z) << n.events[0].type;
+    EXPECT_GT(a.relative.pitch_z, 0.5);
+  }
 }
 
 TEST(CuesTextTest, NamesTheStateAndEvents) {

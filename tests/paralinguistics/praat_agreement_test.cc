@@ -135,7 +135,9 @@ TEST(PraatAgreementTest, RealRecordings) {
     if (!nonverbal && g.both_voiced >= 20) {
       EXPECT_GE(g.within_fraction(), 0.95) << clip << ": voiced-frame F0 within 5 % of Praat";
     }
-    if (g.frames > 0) EXPECT_GE(static_cast<double>(g.same_decision) / g.frames, 0.95) << clip << ": voicing decisions";
+    if (g.frames > 0) {
+      EXPECT_GE(static_cast<double>(g.same_decision) / g.frames, 0.95) << clip << ": voicing decisions";
+    }
     if (!nonverbal) {
       // Stated tolerances for speech (nonverbal clips are printed, not judged: Praat's own
       // pulses are unstable there). HNR: ours comes from the 3-period autocorrelation of the
@@ -145,7 +147,9 @@ TEST(PraatAgreementTest, RealRecordings) {
       EXPECT_NEAR(g.our_shimmer, g.praat_shimmer, 0.10 * g.praat_shimmer) << clip << ": shimmer (local)";
       EXPECT_NEAR(g.our_hnr, g.praat_hnr, 3.0) << clip << ": mean HNR of frames both call voiced";
     }
-    if (g.praat_mean_db > 0.0) EXPECT_NEAR(g.our_mean_db, g.praat_mean_db, 1.0) << clip << ": mean intensity";
+    if (g.praat_mean_db > 0.0) {
+      EXPECT_NEAR(g.our_mean_db, g.praat_mean_db, 1.0) << clip << ": mean intensity";
+    }
   }
   ASSERT_GT(total_both, 1000);
   EXPECT_GE(static_cast<double>(total_within) / total_both, 0.95) << "all clips pooled";
