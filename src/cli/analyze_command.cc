@@ -29,8 +29,8 @@ void PrintSummary(const std::string& path, const Analysis& a) {
               c.pitch.mean_hz, c.pitch.median_hz, c.pitch.range_st, c.pitch.slope_st_per_s,
               100.0 * c.pitch.voiced_fraction);
   std::printf("  loudness   mean %.1f dB, range %.1f dB\n", c.loudness.mean_db, c.loudness.range_db);
-  std::printf("  rate       %.2f syll/s (articulation %.2f), %d syllables\n", c.speaking_rate.syllables_per_s,
-              c.speaking_rate.articulation_rate, c.speaking_rate.syllables);
+  std::printf("  rate       %.2f syll/s (articulation %.2f), %d syllable%s\n", c.speaking_rate.syllables_per_s,
+              c.speaking_rate.articulation_rate, c.speaking_rate.syllables, c.speaking_rate.syllables == 1 ? "" : "s");
   std::printf("  pauses     %d, mean %.2f s, longest %.2f s\n", c.pauses.count, c.pauses.mean_s, c.pauses.longest_s);
   std::printf("  voice      jitter %.2f %%, shimmer %.2f %%, HNR %.1f dB\n", 100.0 * c.voice_quality.jitter,
               100.0 * c.voice_quality.shimmer, c.voice_quality.hnr_db);
@@ -41,9 +41,15 @@ void PrintSummary(const std::string& path, const Analysis& a) {
   std::printf("  state      %s; arousal %s (%.2f); fatigue %.2f, frustration %.2f, excitement %.2f, calm %.2f\n",
               c.state.summary.c_str(), c.state.arousal.label.empty() ? "-" : c.state.arousal.label.c_str(),
               c.state.arousal.confidence, c.state.fatigue, c.state.frustration, c.state.excitement, c.state.calm);
-  std::printf("  traits     %s (%.2f), %s (%.2f), vocal tract %.1f cm\n", c.traits.gender.label.empty() ? "-" : c.traits.gender.label.c_str(),
-              c.traits.gender.confidence, c.traits.age_group.label.empty() ? "-" : c.traits.age_group.label.c_str(),
-              c.traits.age_group.confidence, c.traits.vocal_tract_cm);
+  if (c.traits.gender.label.empty()) {
+    std::printf("  traits     not judged (too little voice)\n");
+  } else {
+    char tract[32] = "not measured";
+    if (c.traits.vocal_tract_cm > 0.0) std::snprintf(tract, sizeof(tract), "%.1f cm", c.traits.vocal_tract_cm);
+    std::printf("  traits     %s (%.2f), %s (%.2f), vocal tract %s\n", c.traits.gender.label.c_str(), c.traits.gender.confidence,
+                c.traits.age_group.label.empty() ? "-" : c.traits.age_group.label.c_str(), c.traits.age_group.confidence,
+                tract);
+  }
   std::printf("  prompt     %s\n", cadence::paralinguistics::CuesToPromptText(c).c_str());
 }
 
