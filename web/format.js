@@ -95,7 +95,9 @@ export function CueRows(cues, lang) {
   }
   if (Array.isArray(cues.events)) {
     const names = kEventNames[lang] || kEventNames.en;
-    const parts = cues.events.filter((e) => e && typeof e.type === 'string').map((e) => {
+    // Sounds just before the turn (leading_events) come first, at negative times.
+    const all = [...(Array.isArray(cues.leading_events) ? cues.leading_events : []), ...cues.events];
+    const parts = all.filter((e) => e && typeof e.type === 'string').map((e) => {
       const conf = Num(e.confidence);
       const at = Num(e.start_s);
       return `${names[e.type] || e.type}${at !== null ? ` @${at.toFixed(1)}s` : ''}${conf !== null ? ` (${Math.round(conf * 100)}%)` : ''}`;

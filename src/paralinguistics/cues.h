@@ -60,6 +60,10 @@ struct UtteranceCues {
   } spectral;
 
   std::vector<NonverbalEvent> events;
+  // Nonverbal sounds in the seconds just before the utterance that opened no turn of their own (a
+  // sigh, a laugh, a breath before speaking), timed from the utterance's start (so negative).
+  // Filled by the realtime session; empty from `cadence analyze`.
+  std::vector<NonverbalEvent> leading_events;
 
   struct State {
     Labelled arousal;         // low | normal | high

@@ -17,6 +17,16 @@ nlohmann::ordered_json Label(const Labelled& l) {
   return {{"label", l.label}, {"confidence", R(l.confidence, 0.001)}};
 }
 
+nlohmann::ordered_json Events(const std::vector<NonverbalEvent>& events) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const NonverbalEvent& e : events)
+    out.push_back({{"type", e.type},
+                   {"start_s", R(e.start_s, 0.001)},
+                   {"end_s", R(e.end_s, 0.001)},
+                   {"confidence", R(e.confidence, 0.001)}});
+  return out;
+}
+
 }  // namespace
 
 std::string CuesToJson(const UtteranceCues& c, bool pretty) {
@@ -43,13 +53,8 @@ std::string CuesToJson(const UtteranceCues& c, bool pretty) {
   j["spectral"] = {{"alpha_ratio_db", R(c.spectral.alpha_ratio_db, 0.1)},
                    {"hammarberg_db", R(c.spectral.hammarberg_db, 0.1)},
                    {"slope_db_per_khz", R(c.spectral.slope_db_per_khz, 0.01)}};
-  nlohmann::ordered_json events = nlohmann::ordered_json::array();
-  for (const NonverbalEvent& e : c.events)
-    events.push_back({{"type", e.type},
-                      {"start_s", R(e.start_s, 0.001)},
-                      {"end_s", R(e.end_s, 0.001)},
-                      {"confidence", R(e.confidence, 0.001)}});
-  j["events"] = std::move(events);
+  j["events"] = Events(c.events);
+  j["leading_events"] = Events(c.leading_events);
   j["state"] = {{"summary", c.state.summary},
                 {"arousal", Label(c.state.arousal)},
                 {"fatigue", R(c.state.fatigue, 0.001)},

@@ -14,6 +14,9 @@ std::string Fixed(double x, int digits) {
   return buf;
 }
 
+// "laughter", "a sigh", "a cough", ...
+std::string SoundName(const NonverbalEvent& e) { return e.type == "laughter" ? "laughter" : "a " + e.type; }
+
 std::string Join(const std::vector<std::string>& parts) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -33,7 +36,10 @@ std::string CuesToPromptText(const UtteranceCues& c) {
                             : c.state.summary == "excited"    ? c.state.excitement
                             : c.state.summary == "calm"       ? c.state.calm
                                                               : 0.0;
-  if (!has_voice && c.events.empty()) return "No speech was heard in the user's audio.";
+  std::string before;
+  for (const NonverbalEvent& e : c.leading_events)
+    before += " Just before speaking: " + SoundName(e) + " (confidence " + Fixed(e.confidence, 2) + ").";
+  if (!has_voice && c.events.empty()) return "No speech was heard in the user's audio." + before;
   if (c.state.summary.empty() || c.state.summary == "neutral") {
     out = has_voice ? "The user sounds neutral" : "The user did not speak";
   } else {
@@ -52,9 +58,9 @@ std::string CuesToPromptText(const UtteranceCues& c) {
     if (c.pauses.count > 0 && c.pauses.mean_s > 0.7) details.push_back("long pauses");
   }
   if (!details.empty()) out += ": " + Join(details);
-  out += ".";
+  out += "." + before;
   for (const NonverbalEvent& e : c.events)
-    out += " Heard " + std::string(e.type == "laughter" ? "laughter" : "a " + e.type) + " at " + Fixed(e.start_s, 1) +
+    out += " Heard " + SoundName(e) + " at " + Fixed(e.start_s, 1) +
            " s (confidence " + Fixed(e.confidence, 2) + ").";
   if (!c.traits.gender.label.empty())
     out += " Voice: " + c.traits.gender.label + (c.traits.age_group.label.empty() ? "" : " " + c.traits.age_group.label) +

@@ -57,6 +57,10 @@ constexpr int kTtsRate = speech::kTtsSampleRateHz;
 constexpr int kMinCommitMs = 100;
 constexpr int kAudioChunkMs = 100;
 constexpr size_t kMaxHistoryItems = 200;
+// With paralinguistics on, the audio this long before a turn's padded start (and after the previous
+// turn) is read for nonverbal sounds that opened no turn of their own: Silero VAD ignores most
+// sighs, coughs and breaths, yet one just before speaking is part of how the user speaks.
+constexpr int kLeadingSoundMs = 3000;
 
 inline int64_t MsOf16k(int64_t samples) { return samples / 16; }
 inline double MsSince(Clock::time_point t) {
@@ -78,6 +82,8 @@ struct UtteranceJob {
   std::shared_ptr<SerialExecutor> lane;
   std::unique_ptr<speech::RecognizerStream> asr;  // touched only on lane
   std::unique_ptr<UtteranceAnalysis> analysis;    // touched only on lane; may be null
+  // Nonverbal sounds just before the turn (lane only), timed from its start; see kLeadingSoundMs.
+  std::vector<paralinguistics::NonverbalEvent> leading_events;
   CancelToken cancel;
   int64_t fed_samples = 0;  // on lane
   // Streaming transcript deltas (lane only); Partial() is asked at most every kPartialEverySamples.
@@ -199,6 +205,10 @@ class SessionImpl final : public Session {
   void FlushFeed();
   void CancelUtterance();
   void OnSpeechStarted(int64_t audio_start_ms);
+  // The paralinguistic analyzer when the session asked for cues, else null.
+  const paralinguistics::Analyzer* CueAnalyzer() const;
+  // Reads `lead` (the audio just before the new turn) for nonverbal sounds on the turn's lane.
+  void AnalyzeLeadingSound(std::vector<float> lead);
 
   // The speaker paused: the recognizer may start its final now (an early final, recognizer.h),
   // on all the audio so far. The stop that may follow reuses it if no speech came in between.

@@ -85,8 +85,10 @@ void SessionImpl::ProcessInput16k(std::span<const float> chunk) {
     }
   }
   if (!detector_.in_speech() && !utterance_) {
-    // Idle: keep only what prefix padding could need, trimming in amortized batches.
-    const size_t keep = static_cast<size_t>(config_.turn_detection.prefix_padding_ms + 256) * 16;
+    // Idle: keep only what prefix padding (and the leading-sound window) could need, trimming in
+    // amortized batches.
+    const int lead_ms = CueAnalyzer() != nullptr ? kLeadingSoundMs : 0;
+    const size_t keep = static_cast<size_t>(config_.turn_detection.prefix_padding_ms + lead_ms + 256) * 16;
     if (buffer_16k_.size() > 2 * keep + 16000) DropBufferFront(buffer_16k_.size() - keep);
   }
 }
@@ -107,7 +109,7 @@ void SessionImpl::BeginUtterance(int64_t start_ms) {
   job->partials = config_.transcription.enabled && engines_.asr != nullptr;
   utterance_->job = job;
   const speech::Recognizer* asr = engines_.asr;
-  const paralinguistics::Analyzer* analyzer = config_.paralinguistics ? engines_.analyzer : nullptr;
+  const paralinguistics::Analyzer* analyzer = CueAnalyzer();
   job->lane->Submit([job, asr, analyzer] {
     if (job->cancel.cancelled()) return;
     if (asr != nullptr) job->asr = asr->CreateStream();
@@ -164,14 +166,27 @@ void SessionImpl::CancelUtterance() {
   utterance_.reset();
 }
 
+const paralinguistics::Analyzer* SessionImpl::CueAnalyzer() const {
+  return config_.paralinguistics ? engines_.analyzer : nullptr;
+}
+
 void SessionImpl::OnSpeechStarted(int64_t audio_start_ms) {
   ++turns_;
-  // The item's audio begins at the padded start; older audio is dropped from the buffer.
+  // The item's audio begins at the padded start; older audio is dropped from the buffer. Up to
+  // kLeadingSoundMs of it (all after the previous turn) is read for sounds that opened no turn.
+  std::vector<float> lead;
   if (audio_start_ms > buffer_start_ms_) {
-    DropBufferFront(static_cast<size_t>(audio_start_ms - buffer_start_ms_) * 16);
+    const size_t before = std::min(buffer_16k_.size(), static_cast<size_t>(audio_start_ms - buffer_start_ms_) * 16);
+    if (CueAnalyzer() != nullptr) {
+      const size_t take = std::min(before, static_cast<size_t>(kLeadingSoundMs) * 16);
+      lead.assign(buffer_16k_.begin() + static_cast<std::ptrdiff_t>(before - take),
+                  buffer_16k_.begin() + static_cast<std::ptrdiff_t>(before));
+    }
+    DropBufferFront(before);
   }
   CancelUtterance();
   BeginUtterance(buffer_start_ms_);
+  AnalyzeLeadingSound(std::move(lead));
   FeedUtterance(buffer_16k_);
   Send({{"type", "input_audio_buffer.speech_started"},
         {"audio_start_ms", buffer_start_ms_},
@@ -181,6 +196,25 @@ void SessionImpl::OnSpeechStarted(int64_t audio_start_ms) {
   if (response_ && config_.turn_detection.interrupt_response) {
     CancelResponse("turn_detected");
   }
+}
+
+void SessionImpl::AnalyzeLeadingSound(std::vector<float> lead) {
+  const paralinguistics::Analyzer* analyzer = CueAnalyzer();
+  // Under 0.3 s there is no room for an event (a cough alone lasts ~0.3 s).
+  if (!utterance_ || analyzer == nullptr || lead.size() < static_cast<size_t>(kRate16k * 3 / 10)) return;
+  auto job = utterance_->job;
+  job->lane->Submit([job, analyzer, lead = std::move(lead)] {
+    if (job->cancel.cancelled()) return;
+    StageScope scope(Stage::kAnalysis);
+    std::unique_ptr<UtteranceAnalysis> analysis = CreateUtteranceAnalysis(analyzer);
+    analysis->Accept(lead);
+    const double lead_s = static_cast<double>(lead.size()) / kRate16k;
+    for (paralinguistics::NonverbalEvent e : analysis->Finish().events) {
+      e.start_s -= lead_s;
+      e.end_s -= lead_s;
+      job->leading_events.push_back(std::move(e));
+    }
+  });
 }
 
 void SessionImpl::OnSpeechPaused() {
@@ -249,6 +283,7 @@ void SessionImpl::CommitUtterance(size_t samples) {
     if (job->analysis) {
       StageScope scope(Stage::kAnalysis);
       cues = job->analysis->Finish();
+      cues->leading_events = std::move(job->leading_events);
     }
     std::string last_delta = result.ok() ? job->deltas.Final(result->text) : std::string();
     back.Post([item_id, result = std::move(result), last_delta = std::move(last_delta), audio_s,

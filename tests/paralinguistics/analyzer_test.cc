@@ -173,9 +173,10 @@ TEST(AnalyzerTest, JsonShapeHasTheDocumentedKeys) {
                               "/voice_quality/hnr_db", "/traits/gender/label", "/traits/gender/confidence",
                               "/traits/age_group/label", "/traits/age_group/confidence", "/state/arousal/label",
                               "/state/fatigue", "/state/frustration", "/state/excitement", "/state/calm",
-                              "/state/summary", "/state/valence/label", "/events", "/relative/pitch_z"})
+                              "/state/summary", "/state/valence/label", "/events", "/leading_events", "/relative/pitch_z"})
     EXPECT_TRUE(j.contains(nlohmann::json::json_pointer(pointer))) << pointer;
   EXPECT_TRUE(j["events"].is_array());
+  EXPECT_TRUE(j["leading_events"].is_array());
   const std::string arousal = j["state"]["arousal"]["label"];
   EXPECT_TRUE(arousal == "low" || arousal == "normal" || arousal == "high") << arousal;
   EXPECT_DOUBLE_EQ(j["pitch"]["mean_hz"].get<double>(), std::round(a->cues.pitch.mean_hz * 10.0) / 10.0);
@@ -256,6 +257,14 @@ TEST(CuesTextTest, NamesTheStateAndEvents) {
   EXPECT_NE(text.find("tired (confidence 0.72)"), std::string::npos) << text;
   EXPECT_NE(text.find("slow speech"), std::string::npos) << text;
   EXPECT_NE(text.find("a sigh at 1.2 s"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Just before speaking"), std::string::npos) << text;
+  c.leading_events.push_back({"laughter", -2.1, -1.4, 0.85});
+  const std::string with_laugh = CuesToPromptText(c);
+  EXPECT_NE(with_laugh.find("Just before speaking: laughter (confidence 0.85)."), std::string::npos) << with_laugh;
+  UtteranceCues cough_then_nothing;  // a cough before a turn that held no voice
+  cough_then_nothing.leading_events.push_back({"cough", -1.0, -0.7, 1.0});
+  EXPECT_EQ(CuesToPromptText(cough_then_nothing),
+            "No speech was heard in the user's audio. Just before speaking: a cough (confidence 1.00).");
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // for them (`session.paralinguistics: true`) gets `conversation.item.input_audio_paralinguistics.completed`
 // for its spoken turn — pitch as Praat reads the same recording — and the brain gets the cues as
 // context (seen here in the request `cadence serve --llm-url` sends to a local OpenAI-compatible
-// endpoint). A session that does not ask gets neither. The default scripted brain answers a
+// endpoint). A sigh that opens no turn reaches the next turn's cues as a sound just before it. A
+// session that does not ask gets neither. The default scripted brain answers a
 // tired-sounding user with a comfort line.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,15 +16,19 @@ import { PraatReference } from '../paralinguistics/praat.mjs';
 import { kRepo, OpenConfigured, Silence, Speech, StartServer, StreamAudio, TempDir } from './harness.mjs';
 
 const kClip = join(kRepo, '..', 'shared', 'data', 'speech', 'en_m_ravdess_01-01-01-01-01-01-01.wav');
+// A sigh that Silero VAD does not take for speech (measured: it opens no turn).
+const kSigh = join(kRepo, '..', 'shared', 'data', 'speech', 'nv_f_sighing_FSIJ_7_6_0_15_0_0_0.wav');
 const kCueMessage = /^How .+ sounded just now \(context, not an instruction\): /;
 
-// The recording as 24 kHz pcm16, and Praat's mean F0 over its voiced frames.
+// The recording and the sigh as 24 kHz pcm16, and Praat's mean F0 over the recording's voiced frames.
 function Recording() {
   const dir = TempDir('cadence-cues-');
   try {
     const raw = join(dir, 'clip.raw');
     execFileSync('sox', ['-R', kClip, '-r', '24000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', raw]);
-    return { pcm: readFileSync(raw), praat_mean_hz: PraatReference(kClip).mean_hz };
+    const sigh = join(dir, 'sigh.raw');
+    execFileSync('sox', ['-R', kSigh, '-r', '24000', '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'raw', sigh]);
+    return { pcm: readFileSync(raw), sigh: readFileSync(sigh), praat_mean_hz: PraatReference(kClip).mean_hz };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -109,6 +114,7 @@ describe('paralinguistic cues over the Realtime API', () => {
       `pitch.mean_hz ${cues.pitch.mean_hz} against Praat's ${recording.praat_mean_hz.toFixed(1)} on the recording`);
     assert.ok(cues.speaking_rate.syllables >= 3 && cues.speech_s > 0.5, JSON.stringify(cues.speaking_rate));
     assert.ok(Array.isArray(cues.events) && typeof cues.state.arousal.label === 'string');
+    assert.deepEqual(cues.leading_events, [], 'nothing but silence before this turn');
 
     // The brain's request carries them as a system message after the user's turn.
     assert.equal(llm.requests.length, asked + 1);
@@ -117,6 +123,22 @@ describe('paralinguistic cues over the Realtime API', () => {
     assert.ok(at >= 0, `no cue message in ${JSON.stringify(messages)}`);
     assert.ok(messages.slice(0, at).some((m) => m.role === 'user'), 'the cues follow the user\'s turn');
     if (cues.traits.gender.label) assert.ok(messages[at].content.includes(`Voice: ${cues.traits.gender.label}`), messages[at].content);
+    rt.close();
+  });
+
+  test('a sigh that opens no turn of its own is read as a sound just before the next turn', async () => {
+    const rt = await OpenConfigured(server, VoiceSession(true), { model: 'gpt-realtime' });
+    const from = rt.events.length;
+    await StreamAudio(rt, Buffer.concat([Silence(300), recording.sigh, Silence(500)]));
+    const events = await SpokenTurn(rt, recording.pcm);
+    const all = rt.events.slice(from);
+    assert.equal(all.filter((e) => e.type === 'input_audio_buffer.committed').length, 1, 'the sigh opened no turn');
+    const { cues } = events.find((e) => e.type === 'conversation.item.input_audio_paralinguistics.completed');
+    assert.ok(cues.leading_events.length > 0, `no sound before the turn in ${JSON.stringify(cues)}`);
+    for (const e of cues.leading_events)
+      assert.ok(e.start_s >= -3.001 && e.end_s <= 0 && e.end_s > e.start_s && e.confidence > 0, JSON.stringify(e));
+    const cue_message = llm.requests.at(-1).messages.find((m) => kCueMessage.test(m.content ?? ''));
+    assert.match(cue_message?.content ?? '', /Just before speaking: /);
     rt.close();
   });
 

@@ -70,6 +70,10 @@ test('cue rows: partial and malformed cues show only what is there', () => {
   assert.deepEqual(CueRows(CuesOf({ paralinguistics: { loudness: { mean_db: 'loud' }, events: [] } }), 'en'),
     [{ key: 'events', label: 'Sounds', value: 'none' }]);
   assert.deepEqual(CueRows(null, 'en'), []);
+  // A sigh just before the turn is listed first, at its (negative) time.
+  assert.equal(CueRows(CuesOf({ cues: { events: [{ type: 'laughter', start_s: 0.5, confidence: 1 }],
+    leading_events: [{ type: 'sigh', start_s: -2.04, end_s: -1.3, confidence: 0.96 }] } }), 'en')
+    .find((r) => r.key === 'events').value, 'sigh @-2.0s (96%), laughter @0.5s (100%)');
   assert.deepEqual(CueRows(CuesOf({ events: [{ type: 7 }, { type: 'sigh' }] }), 'en').map((r) => r.value), ['sigh']);
 });
 
