@@ -16,15 +16,15 @@
 namespace cadence::brain {
 
 struct BrainConfig {
-  std::string kind;        // "" | "scripted" | "engine" | "remote"
-  std::string model_path;  // engine: .gguf
-  std::string llm_url;     // remote: base URL ending in /v1
-  std::string llm_model;   // remote: model name the server knows
-  std::string api_key;     // remote: bearer token (may be empty)
-  int threads = 0;         // engine: compute threads (0: all cores)
-  int kv_tokens = 4096;    // engine: KV cache per cached sequence
-  int timeout_ms = 20000;  // remote: time to first text
-  int retries = 2;         // remote: extra attempts before any text
+  std::string kind{};        // "" | "scripted" | "engine" | "remote"
+  std::string model_path{};  // engine: .gguf
+  std::string llm_url{};     // remote: base URL ending in /v1
+  std::string llm_model{};   // remote: model name the server knows
+  std::string api_key{};     // remote: bearer token (may be empty)
+  int threads = 0;           // engine: compute threads (0: all cores)
+  int kv_tokens = 4096;      // engine: KV cache per cached sequence
+  int timeout_ms = 20000;    // remote: time to first text
+  int retries = 2;           // remote: extra attempts before any text
 };
 
 // `scripted` is the fallback brain (may be null when kind is engine or remote).
