@@ -67,6 +67,11 @@ std::string MoodFromCues(const paralinguistics::UtteranceCues& cues) {
       (s.valence.label == "negative" && s.valence.confidence >= 0.6))
     return "comfort";
   if (s.summary == "excited" || s.excitement >= 0.6) return "cheer";
+  // A sigh in the turn or just before it: listeners read sighs as resignation, sadness or
+  // weariness (Teigen 2008, "Is a sigh 'just a sigh'?"), so the persona comforts.
+  for (const auto* events : {&cues.events, &cues.leading_events})
+    for (const paralinguistics::NonverbalEvent& e : *events)
+      if (e.type == "sigh") return "comfort";
   return "";
 }
 

@@ -98,6 +98,22 @@ TEST_F(ScriptedBrainTest, FollowsCues) {
   bool calm = false;
   for (const auto& line : cadence_->mood_lines.at("calm")) calm |= frustrated == line;
   EXPECT_TRUE(calm) << frustrated;
+  // A neutral voice, but a sigh just before speaking: comfort; a cough there: no mood.
+  paralinguistics::UtteranceCues neutral;
+  neutral.state.summary = "neutral";
+  auto in_mood = [&](const std::string& reply, const char* mood) {
+    for (const auto& line : cadence_->mood_lines.at(mood))
+      if (reply == line) return true;
+    return false;
+  };
+  neutral.leading_events.push_back({"cough", -1.2, -0.9, 1.0});
+  r.cues = neutral;
+  const std::string after_cough = Collect(*brain_, r);
+  EXPECT_FALSE(in_mood(after_cough, "comfort")) << after_cough;
+  neutral.leading_events.push_back({"sigh", -2.5, -1.6, 0.9});
+  r.cues = neutral;
+  const std::string after_sigh = Collect(*brain_, r);
+  EXPECT_TRUE(in_mood(after_sigh, "comfort")) << after_sigh;
 }
 
 TEST_F(ScriptedBrainTest, NeverRepeatsWithinTheWindow) {

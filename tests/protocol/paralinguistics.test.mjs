@@ -3,8 +3,8 @@
 // for its spoken turn — pitch as Praat reads the same recording — and the brain gets the cues as
 // context (seen here in the request `cadence serve --llm-url` sends to a local OpenAI-compatible
 // endpoint). A sigh that opens no turn reaches the next turn's cues as a sound just before it. A
-// session that does not ask gets neither. The default scripted brain answers a
-// tired-sounding user with a comfort line.
+// session that does not ask gets neither. The default scripted brain answers a tired-sounding
+// user, or one who sighed just before speaking, with a comfort line.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
@@ -156,7 +156,8 @@ describe('paralinguistic cues over the Realtime API', () => {
 
 // The scripted persona brain (the default) reacts to the cues: a tired-sounding user (slow, quiet,
 // flat synthetic speech; words with no mood in them) gets one of the persona's comfort lines, and
-// the same audio in a session without cues does not.
+// the same audio in a session without cues does not; so does an ordinary sentence after a sigh
+// that opened no turn, and the sentence alone does not.
 describe('the scripted brain hears how the user sounds', () => {
   const kWords = 'i would like a cup of coffee please';
   let server;
@@ -173,9 +174,9 @@ describe('the scripted brain hears how the user sounds', () => {
   });
 
   const Plain = (text) => text.replace(/\[[^\]]*\]/g, ' ').replace(/\s+/g, ' ').trim();
-  async function Reply(paralinguistics) {
+  async function Reply(paralinguistics, pcm = tired) {
     const rt = await OpenConfigured(server, VoiceSession(paralinguistics), { model: 'gpt-realtime' });
-    const events = await SpokenTurn(rt, tired);
+    const events = await SpokenTurn(rt, pcm);
     rt.close();
     const text = events.find((e) => e.type === 'response.output_text.done')?.text ?? '';
     const heard = events.find((e) => e.type === 'conversation.item.input_audio_transcription.completed')?.transcript;
@@ -191,5 +192,17 @@ describe('the scripted brain hears how the user sounds', () => {
     const off = await Reply(false);
     t.diagnostic(`without cues: reply "${off.text}"`);
     assert.ok(off.text && !comfort.includes(off.text), `"${off.text}" without cues`);
+  });
+
+  test('a sigh just before an ordinary sentence gets a gentler reply too', async (t) => {
+    const { pcm, sigh } = Recording();
+    const plain = await Reply(true, pcm);
+    t.diagnostic(`plain: heard "${plain.heard}", state ${plain.cues?.state?.summary}, reply "${plain.text}"`);
+    assert.ok(plain.text && !comfort.includes(plain.text), `"${plain.text}" for the sentence alone`);
+    const sighed = await Reply(true, Buffer.concat([sigh, Silence(500), pcm]));
+    t.diagnostic(`after a sigh: heard "${sighed.heard}", leading ${JSON.stringify(sighed.cues?.leading_events)}, ` +
+      `reply "${sighed.text}"`);
+    assert.ok(sighed.cues?.leading_events?.some((e) => e.type === 'sigh'), 'the sigh is heard before the turn');
+    assert.ok(comfort.includes(sighed.text), `"${sighed.text}" is not one of the persona's comfort lines`);
   });
 });
