@@ -207,7 +207,8 @@ class SessionImpl final : public Session {
   void OnSpeechStarted(int64_t audio_start_ms);
   // The paralinguistic analyzer when the session asked for cues, else null.
   const paralinguistics::Analyzer* CueAnalyzer() const;
-  // Reads `lead` (the audio just before the new turn) for nonverbal sounds on the turn's lane.
+  // Reads `lead` (the audio just before the new turn; empty: nothing to read) for nonverbal sounds
+  // on the turn's lane.
   void AnalyzeLeadingSound(std::vector<float> lead);
 
   // The speaker paused: the recognizer may start its final now (an early final, recognizer.h),

@@ -177,8 +177,9 @@ void SessionImpl::OnSpeechStarted(int64_t audio_start_ms) {
   std::vector<float> lead;
   if (audio_start_ms > buffer_start_ms_) {
     const size_t before = std::min(buffer_16k_.size(), static_cast<size_t>(audio_start_ms - buffer_start_ms_) * 16);
-    if (CueAnalyzer() != nullptr) {
-      const size_t take = std::min(before, static_cast<size_t>(kLeadingSoundMs) * 16);
+    const size_t take = std::min(before, static_cast<size_t>(kLeadingSoundMs) * 16);
+    // Under 0.3 s there is no room for an event (a cough alone lasts ~0.3 s).
+    if (CueAnalyzer() != nullptr && take >= static_cast<size_t>(kRate16k * 3 / 10)) {
       lead.assign(buffer_16k_.begin() + static_cast<std::ptrdiff_t>(before - take),
                   buffer_16k_.begin() + static_cast<std::ptrdiff_t>(before));
     }
@@ -200,8 +201,7 @@ void SessionImpl::OnSpeechStarted(int64_t audio_start_ms) {
 
 void SessionImpl::AnalyzeLeadingSound(std::vector<float> lead) {
   const paralinguistics::Analyzer* analyzer = CueAnalyzer();
-  // Under 0.3 s there is no room for an event (a cough alone lasts ~0.3 s).
-  if (!utterance_ || analyzer == nullptr || lead.size() < static_cast<size_t>(kRate16k * 3 / 10)) return;
+  if (lead.empty() || !utterance_ || analyzer == nullptr) return;
   auto job = utterance_->job;
   job->lane->Submit([job, analyzer, lead = std::move(lead)] {
     if (job->cancel.cancelled()) return;

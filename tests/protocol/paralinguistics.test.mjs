@@ -20,8 +20,14 @@ const kClip = join(kRepo, '..', 'shared', 'data', 'speech', 'en_m_ravdess_01-01-
 const kSigh = join(kRepo, '..', 'shared', 'data', 'speech', 'nv_f_sighing_FSIJ_7_6_0_15_0_0_0.wav');
 const kCueMessage = /^How .+ sounded just now \(context, not an instruction\): /;
 
-// The recording and the sigh as 24 kHz pcm16, and Praat's mean F0 over the recording's voiced frames.
+// The recording and the sigh as 24 kHz pcm16, and Praat's mean F0 over the recording's voiced
+// frames; made once, for both suites.
+let recorded;
 function Recording() {
+  recorded ??= Record();
+  return recorded;
+}
+function Record() {
   const dir = TempDir('cadence-cues-');
   try {
     const raw = join(dir, 'clip.raw');
