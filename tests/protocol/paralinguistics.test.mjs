@@ -148,6 +148,18 @@ describe('paralinguistic cues over the Realtime API', () => {
     rt.close();
   });
 
+  test('a wrong type for session.paralinguistics is an error naming it; the session keeps working', async () => {
+    const rt = await OpenConfigured(server, VoiceSession(false), { model: 'gpt-realtime' });
+    const from = rt.events.length;
+    rt.send({ type: 'session.update', session: { type: 'realtime', paralinguistics: 'yes' } });
+    const error = await rt.waitFor('error', { from, timeout_ms: 5000 });
+    assert.match(`${error.error.param} ${error.error.message}`, /paralinguistics/, JSON.stringify(error));
+    rt.send({ type: 'session.update', session: { type: 'realtime', paralinguistics: true } });
+    const updated = await rt.waitFor('session.updated', { from, timeout_ms: 5000 });
+    assert.equal(updated.session.paralinguistics, true);
+    rt.close();
+  });
+
   test('not asked for: no event, and the brain gets no cues', async () => {
     const rt = await OpenConfigured(server, VoiceSession(false), { model: 'gpt-realtime' });
     const asked = llm.requests.length;
