@@ -10,6 +10,7 @@
 #include "audio/wav.h"
 #include "paralinguistics/analyzer.h"
 #include "test_util.h"
+#include "skip_or_fail.h"
 
 namespace cadence::paralinguistics {
 namespace {
@@ -81,7 +82,7 @@ std::vector<Clip> Espeak(const std::string& voice, const std::string& text, int 
 }
 
 TEST(SpeakingRateTest, EspeakEnglishAtFourRates) {
-  if (!testing::HaveTool("espeak-ng")) GTEST_SKIP() << "espeak-ng is not installed";
+  if (!testing::HaveTool("espeak-ng")) CADENCE_SKIP_OR_FAIL_IN_CI() << "espeak-ng is not installed";
   for (const char* voice : {"en", "en+f3"}) {
     const std::vector<Clip> clips = Espeak(voice, kEnglish, kEnglishSyllables);
     ExpectRanked(clips);
@@ -98,7 +99,7 @@ constexpr char kPinyin[] =
 constexpr int kPinyinSyllables = 18;
 
 TEST(SpeakingRateTest, EspeakMandarinAtFourRates) {
-  if (!testing::HaveTool("espeak-ng")) GTEST_SKIP() << "espeak-ng is not installed";
+  if (!testing::HaveTool("espeak-ng")) CADENCE_SKIP_OR_FAIL_IN_CI() << "espeak-ng is not installed";
   const std::vector<Clip> male = Espeak("cmn-latn-pinyin", kPinyin, kPinyinSyllables);
   ExpectRanked(male);
   ExpectWithinBound(male);
@@ -119,7 +120,7 @@ std::vector<Clip> Flite(const std::string& voice) {
 }
 
 TEST(SpeakingRateTest, FliteEnglishAtThreeRates) {
-  if (!testing::HaveTool("flite")) GTEST_SKIP() << "flite is not installed";
+  if (!testing::HaveTool("flite")) CADENCE_SKIP_OR_FAIL_IN_CI() << "flite is not installed";
   const std::vector<Clip> kal = Flite("kal");
   ExpectRanked(kal);
   ExpectWithinBound(kal);

@@ -14,6 +14,7 @@
 #include "fakes.h"
 #include "persona/store.h"
 #include "strand_io.h"
+#include "skip_or_fail.h"
 
 namespace cadence::realtime::testing {
 namespace {
@@ -25,7 +26,7 @@ TEST(RealStackTest, SpokenQuestionGetsASpokenReply) {
   auto asr = speech::CreateRecognizer({});
   auto tts = speech::CreateSynthesizer({});
   if (!asr.ok() || !tts.ok() || vad == nullptr) {
-    GTEST_SKIP() << "default engines unavailable: " << asr.status().ToString() << " / " << tts.status().ToString();
+    CADENCE_SKIP_OR_FAIL_IN_CI() << "default engines unavailable: " << asr.status().ToString() << " / " << tts.status().ToString();
   }
   const persona::PersonaStore store = persona::PersonaStore::Embedded();
   auto brain = brain::CreateScriptedBrain(store);

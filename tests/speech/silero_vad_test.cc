@@ -11,6 +11,7 @@
 #include "audio/resampler.h"
 #include "audio/wav.h"
 #include "speech/vad/silero_vad.h"
+#include "skip_or_fail.h"
 
 namespace cadence::speech {
 namespace {
@@ -26,7 +27,7 @@ class SileroVadTest : public ::testing::Test {
     else load_error_ = new Status(model.status());
   }
   void SetUp() override {
-    if (!model_) GTEST_SKIP() << "Silero model not available: " << load_error_->ToString();
+    if (!model_) CADENCE_SKIP_OR_FAIL_IN_CI() << "Silero model not available: " << load_error_->ToString();
   }
   static std::vector<float> Clip(const std::string& name) {
     auto wave = audio::ReadWav(kSpeech + name);
@@ -158,7 +159,7 @@ TEST(CreateVadTest, PrefersSileroAndFallsBackToEnergy) {
   VadConfig unusable;
   unusable.model_path = "/nonexistent/silero_vad.onnx";
   EXPECT_EQ(CreateVad(unusable)->name(), "energy");
-  if (FindDefaultSileroModel().empty()) GTEST_SKIP() << "npm package not installed";
+  if (FindDefaultSileroModel().empty()) CADENCE_SKIP_OR_FAIL_IN_CI() << "npm package not installed";
   EXPECT_EQ(CreateVad({})->name(), "silero");
   VadConfig explicit_path;
   explicit_path.model_path = kModel;
