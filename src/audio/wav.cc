@@ -1,5 +1,7 @@
 #include "audio/wav.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -8,6 +10,9 @@
 
 namespace cadence::audio {
 namespace {
+
+// Above any real audio rate (768 kHz is the highest ADCs offer); keeps rate * 2 within an int.
+constexpr uint32_t kMaxSampleRateHz = 1'000'000;
 
 uint32_t U32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24); }
 uint16_t U16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
@@ -50,6 +55,9 @@ Result<Waveform> ParseWav(std::span<const uint8_t> b, const std::string& name) {
     pos = body + size + (size & 1);
   }
   if (channels == 0 || rate == 0) return Status::InvalidArgument(name + ": missing or empty 'fmt ' chunk");
+  if (rate > kMaxSampleRateHz)
+    return Status::InvalidArgument(name + ": sample rate " + std::to_string(rate) + " Hz is beyond any audio rate (at most " +
+                                   std::to_string(kMaxSampleRateHz) + ")");
   if (!data) return Status::InvalidArgument(name + ": no 'data' chunk");
   const bool is_float = format_tag == 3;
   if (!(format_tag == 1 || is_float))
@@ -71,13 +79,14 @@ Result<Waveform> ParseWav(std::span<const uint8_t> b, const std::string& name) {
       if (is_float) {
         float v;
         std::memcpy(&v, p, 4);
-        x = v;
+        // NaN and infinities carry no signal; out-of-range values clip, as a DAC would.
+        x = std::isfinite(v) ? std::clamp(static_cast<double>(v), -1.0, 1.0) : 0.0;
       } else if (bits == 8) {
         x = (static_cast<int>(p[0]) - 128) / 128.0;
       } else if (bits == 16) {
         x = static_cast<int16_t>(U16(p)) / 32768.0;
       } else if (bits == 24) {
-        int32_t v = (p[0] << 8) | (p[1] << 16) | (p[2] << 24);
+        const auto v = static_cast<int32_t>((uint32_t(p[0]) << 8) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 24));
         x = (v >> 8) / 8388608.0;
       } else {
         x = static_cast<int32_t>(U32(p)) / 2147483648.0;
