@@ -100,12 +100,19 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
     return err("mel filters are " + std::to_string(n_mel) + " x " + std::to_string(n_fft) + ", expected n_mels (" +
                std::to_string(h.n_mels) + ") x 201");
   }
+  // Sized from the file before anything is allocated (a hostile n_mel must not allocate gigabytes).
+  if (n_mel <= 0 || static_cast<uint64_t>(n_mel) * n_fft > r.left() / 4) {
+    return err("mel filters of " + std::to_string(n_mel) + " x 201 do not fit in the file");
+  }
   model->mel_filters.resize(static_cast<size_t>(n_mel) * n_fft);
   if (!r.Read(model->mel_filters.data(), 4 * model->mel_filters.size())) return err("file ends inside the mel filters");
 
   int32_t n_words = 0;
   if (!r.Read(&n_words, 4) || n_words < 0 || n_words > h.n_vocab) {
     return err("vocabulary size " + std::to_string(n_words) + " is outside [0, n_vocab " + std::to_string(h.n_vocab) + "]");
+  }
+  if (static_cast<uint64_t>(n_words) > r.left() / 4) {  // each token takes at least its 4-byte length
+    return err("vocabulary of " + std::to_string(n_words) + " tokens does not fit in the file");
   }
   model->vocab.reserve(n_words);
   for (int i = 0; i < n_words; ++i) {
@@ -140,7 +147,11 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
     for (int d = n_dims - 1; d >= 0; --d) {
       if (ne[d] <= 0) return err("tensor " + name + " has a non-positive dimension");
       t.shape.push_back(ne[d]);
-      count *= ne[d];
+      // No tensor holds more elements than its bytes allow (at least 1 bit each): stops before
+      // the count can overflow, however large the dimensions claim to be.
+      if (__builtin_mul_overflow(count, ne[d], &count) || static_cast<uint64_t>(count) / 8 > r.left()) {
+        return err("tensor " + name + " is larger than what is left of the file; the file is truncated");
+      }
     }
     if (ne[0] % engine::BlockElems(dtype) != 0) {
       return err("tensor " + name + " has rows of " + std::to_string(ne[0]) + " values, not whole " +
@@ -158,6 +169,14 @@ Result<std::unique_ptr<Model>> LoadGgmlModel(const std::string& path) {
     // whisper.cpp stores the conv biases as [n_state, 1].
     if (t.shape.size() == 2 && t.shape[1] == 1 && name.find("conv") != std::string::npos) t.shape = {t.shape[0]};
     model->tensors[name] = std::move(t);
+  }
+  // Every layer needs over a dozen tensors: refuse counts the file cannot hold before
+  // ValidateModel lists each layer's expected tensors.
+  if (h.n_audio_layer < 0 || h.n_text_layer < 0 ||
+      static_cast<uint64_t>(h.n_audio_layer) + static_cast<uint64_t>(h.n_text_layer) > model->tensors.size()) {
+    return Status::InvalidArgument(path + ": " + std::to_string(h.n_audio_layer) + " encoder and " +
+                                   std::to_string(h.n_text_layer) + " decoder layers, but the file holds only " +
+                                   std::to_string(model->tensors.size()) + " tensors; is this a Whisper checkpoint?");
   }
   if (Status s = ValidateModel(*model); !s.ok()) return s;
   return model;
