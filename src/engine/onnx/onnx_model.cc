@@ -375,8 +375,14 @@ Result<Tensor> ParseTensorProto(std::span<const uint8_t> bytes, std::string* nam
     return Status::Unimplemented(label + ": weights in an external data file are not supported; "
                                  "save the model with its weights inside the .onnx file");
   }
+  // Every value takes at least one byte of the message, so a shape needing more values than the
+  // message has bytes is corrupt; checked while multiplying, before the count can overflow.
+  uint64_t values = 1;
   for (int64_t d : t.shape) {
     if (d < 0) return Status::DataLoss(label + ": negative dimension");
+    if (__builtin_mul_overflow(values, static_cast<uint64_t>(d), &values) || values > bytes.size())
+      return Status::DataLoss(label + ": the shape needs more values than the message's " + std::to_string(bytes.size()) +
+                              " bytes can hold");
   }
   const int64_t count = t.size();
   auto check_count = [&](size_t have) -> Status {
@@ -393,7 +399,7 @@ Result<Tensor> ParseTensorProto(std::span<const uint8_t> bytes, std::string* nam
         if (raw.size() % 4 != 0) return Status::DataLoss(label + ": raw data not a multiple of 4 bytes");
         CADENCE_RETURN_IF_ERROR(check_count(raw.size() / 4));
         t.floats.resize(count);
-        std::memcpy(t.floats.data(), raw.data(), raw.size());
+        if (!raw.empty()) std::memcpy(t.floats.data(), raw.data(), raw.size());
       } else {
         CADENCE_RETURN_IF_ERROR(check_count(float_data.size()));
         t.floats = std::move(float_data);

