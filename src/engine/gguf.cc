@@ -146,10 +146,14 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     uint32_t n_dims = 0;
     CADENCE_RETURN_IF_ERROR(r.Read(&n_dims, field + ".n_dims (" + info.name + ")"));
     if (n_dims == 0 || n_dims > 4) return r.Error("tensor " + info.name + ".n_dims", "must be 1..4, is " + std::to_string(n_dims));
+    int64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       int64_t ne = 0;
       CADENCE_RETURN_IF_ERROR(r.Read(&ne, "tensor " + info.name + ".shape"));
       if (ne <= 0 || ne > (int64_t{1} << 40)) return r.Error("tensor " + info.name + ".shape", "dimension " + std::to_string(ne) + " out of range");
+      // The element count must fit, with room for its bytes (GgufTensor::elements() relies on it).
+      if (__builtin_mul_overflow(elements, ne, &elements) || elements > (int64_t{1} << 50))
+        return r.Error("tensor " + info.name + ".shape", "more elements than any file can hold");
       info.shape.push_back(ne);
     }
     uint32_t type = 0;

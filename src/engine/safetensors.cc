@@ -42,7 +42,8 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
     for (const auto& d : t["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0) return Status::DataLoss(where + ".shape: bad dimension");
       tensor.shape.push_back(d.get<int64_t>());
-      elems *= tensor.shape.back();
+      if (__builtin_mul_overflow(elems, tensor.shape.back(), &elems) || elems > (int64_t{1} << 50))
+        return Status::DataLoss(where + ".shape: more elements than any file can hold");
     }
     const auto& off = t["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
