@@ -336,24 +336,21 @@ void Run(const std::string& label, const Model& model, int prompt_tokens, int de
 
 int RunEngineBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench engine [--model FILE] [--synthetic 0.5b,1.5b] [--types q8_0,q4_k]");
-  flags.Value("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
-  flags.Value("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated), or none", "0.5b,1.5b");
-  flags.Value("types", "TYPES",
-              "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16, or q4_k_m (llama.cpp's "
-              "Q4_K_M recipe: Q4_K with Q6_K embedding, attn_v and ffn_down in some layers)",
-              "q8_0,q4_k");
-  flags.Value("prompt-tokens", "N", "prompt length", "64");
-  flags.Value("decode-tokens", "N", "tokens to decode (in segments of 16, each followed by a bandwidth measurement)", "128");
-  flags.Value("threads", "N", "compute threads (0: all cores)", "0");
+  flags.String("model", "FILE", "a GGUF/safetensors model to measure (instead of synthetic ones)");
+  flags.String("synthetic", "SIZES", "Qwen2-shaped random models: 0.5b, 1.5b (comma separated), or none", "0.5b,1.5b");
+  flags.String("types", "TYPES",
+               "weight types of the synthetic models: q8_0, q4_k, q5_0, q5_1, q4_0, q6_k, f16, or q4_k_m (llama.cpp's "
+               "Q4_K_M recipe: Q4_K with Q6_K embedding, attn_v and ffn_down in some layers)",
+               "q8_0,q4_k");
+  flags.Int("prompt-tokens", "N", "prompt length", 64, 1, 1 << 20);
+  flags.Int("decode-tokens", "N", "tokens to decode (in segments of 16, each followed by a bandwidth measurement)", 128,
+            1, 1 << 20);
+  flags.Int("threads", "N", "compute threads (0: all cores)", 0, 0, 1024);
   flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time) and a decode step's attention");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  const int threads = flags.GetInt("threads", 0) > 0 ? flags.GetInt("threads", 0) : DefaultThreads();
-  const int prompt_tokens = flags.GetInt("prompt-tokens", 64), decode_tokens = flags.GetInt("decode-tokens", 128);
-  if (prompt_tokens < 1 || decode_tokens < 1) {
-    std::fprintf(stderr, "cadence bench engine: --prompt-tokens and --decode-tokens must be at least 1\n");
-    return 2;
-  }
+  const int threads = flags.GetInt("threads") > 0 ? flags.GetInt("threads") : DefaultThreads();
+  const int prompt_tokens = flags.GetInt("prompt-tokens"), decode_tokens = flags.GetInt("decode-tokens");
   std::printf("engine bench: %d threads, kernels %s\n", threads, std::string(IsaName(BestIsa())).c_str());
   const double bw = BandwidthProbe(threads, size_t{1} << 30).MeasureGBs(5);
   std::printf("memory read bandwidth (1 GiB, %d threads, best of 5) at start: %.1f GB/s\n", threads, bw);

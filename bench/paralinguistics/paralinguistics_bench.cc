@@ -42,13 +42,13 @@ double ChildrenCpuSeconds() {
 
 int RunParalinguisticsBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench paralinguistics [--minutes N] [--data DIR] [--no-praat]");
-  flags.Value("minutes", "N", "minutes of audio to analyse", "10");
-  flags.Value("data", "DIR", "folder of WAV clips (run from the repository root for the default)",
-              CADENCE_SHARED_DATA "/speech");
+  flags.Double("minutes", "N", "minutes of audio to analyse", 10.0, 0.01, 10000.0);
+  flags.String("data", "DIR", "folder of WAV clips (run from the repository root for the default)",
+               CADENCE_SHARED_DATA "/speech");
   flags.Switch("no-praat", "skip the Praat comparison");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  const double minutes = flags.GetDouble("minutes", 10.0);
+  const double minutes = flags.GetDouble("minutes");
   const std::string dir = flags.Get("data");
 
   std::vector<std::vector<float>> clips;

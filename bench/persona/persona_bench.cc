@@ -56,8 +56,8 @@ double Pct(long num, long den) { return den ? 100.0 * num / den : 0.0; }
 
 int RunPersonaBench(int argc, char** argv) {
   cli::Flags flags("cadence bench persona [--personas DIR] [--turns N]");
-  flags.Value("personas", "DIR", "persona directory with the probe personas", persona::PersonaStore::DefaultDir());
-  flags.Value("turns", "N", "turns in the long scripted conversation", "200");
+  flags.String("personas", "DIR", "persona directory with the probe personas", persona::PersonaStore::DefaultDir());
+  flags.Int("turns", "N", "turns in the long scripted conversation", 200, 1, 1000000);
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   auto store = persona::PersonaStore::Load(flags.Get("personas"));
@@ -181,7 +181,7 @@ int RunPersonaBench(int argc, char** argv) {
   std::printf("scripted replies flagged (unguarded): %ld/%zu\n", scripted_flagged, probes.size());
 
   // 4. A long conversation per persona: repeats within the no-repeat window and guard repairs.
-  int turns = std::max(1, flags.GetInt("turns", 200));
+  const int turns = flags.GetInt("turns");
   std::printf("\n== 4. long scripted conversations (%d turns per persona, guarded) ==\n", turns);
   std::vector<std::string> user_lines;
   for (const auto& probe : probes) user_lines.push_back(probe.user);

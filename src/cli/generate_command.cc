@@ -2,6 +2,7 @@
 // streams a model's completion to stdout — how a user tries a model, and how others check ours
 // token for token (`--temp 0 --tokens`).
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,35 +18,29 @@ using namespace cadence::engine;
 int RunGenerate(int argc, char** argv) {
   cadence::cli::Flags flags(
       "cadence generate --model FILE --prompt TEXT [--raw] [--temp 0] [-n N] [--seed S] [--tokens]");
-  flags.Value("model", "FILE", "model: .gguf, .safetensors (config.json beside it), or a directory holding both");
-  flags.Value("prompt", "TEXT", "the prompt (a user message, unless --raw)");
-  flags.Value("system", "TEXT", "system message for the chat template");
-  flags.Value("tokenizer", "FILE", "a GGUF whose tokenizer to use (needed for safetensors models)");
-  flags.Value("n", "N", "maximum tokens to generate (also -n)", "128");
-  flags.Value("temp", "T", "temperature; 0 is greedy", "0.8");
-  flags.Value("top-k", "K", "top-k (0: off)", "40");
-  flags.Value("top-p", "P", "top-p (1: off)", "0.95");
-  flags.Value("repeat-penalty", "R", "repetition penalty (1: off)", "1.0");
-  flags.Value("seed", "S", "sampling seed", "0");
-  flags.Value("threads", "N", "compute threads (0: all cores)", "0");
+  flags.String("model", "FILE", "model: .gguf, .safetensors (config.json beside it), or a directory holding both");
+  flags.String("prompt", "TEXT", "the prompt (a user message, unless --raw)");
+  flags.String("system", "TEXT", "system message for the chat template");
+  flags.String("tokenizer", "FILE", "a GGUF whose tokenizer to use (needed for safetensors models)");
+  flags.Int("n", "N", "maximum tokens to generate", 128, 1, 1 << 20);
+  flags.Short('n', "n");
+  flags.Double("temp", "T", "temperature; 0 is greedy", 0.8, 0.0, 100.0);
+  flags.Int("top-k", "K", "top-k (0: off)", 40, 0, 1 << 24);
+  flags.Double("top-p", "P", "top-p (1: off)", 0.95, 0.0, 1.0);
+  flags.Double("repeat-penalty", "R", "repetition penalty (1: off)", 1.0, 0.01, 100.0);
+  flags.Int("seed", "S", "sampling seed", 0, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+  flags.Int("threads", "N", "compute threads (0: all cores)", 0, 0, 1024);
   flags.Switch("raw", "no chat template, and no BOS unless the model's metadata asks for one");
   flags.Switch("tokens", "also print the generated token ids, space separated, alone on the last line");
   flags.Switch("stats", "print prompt and decode speed to stderr");
-  // The shared parser knows only --long flags; accept the conventional -n too.
-  std::vector<std::string> args(argv, argv + argc);
-  std::vector<char*> fixed;
-  for (auto& a : args) {
-    if (a == "-n") a = "--n";
-    fixed.push_back(a.data());
-  }
   int exit_code = 0;
-  if (!flags.Parse(static_cast<int>(fixed.size()), fixed.data(), &exit_code)) return exit_code;
+  if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   if (flags.Get("model").empty() || !flags.Has("prompt")) {
     std::fprintf(stderr, "error: generate needs --model FILE and --prompt TEXT\n\n%s", flags.Help().c_str());
     return 2;
   }
   LoadOptions load;
-  load.threads = flags.GetInt("threads", 0);
+  load.threads = flags.GetInt("threads");
   auto model = Model::Load(flags.Get("model"), load);
   if (!model.ok()) {
     std::fprintf(stderr, "error: %s\n", model.status().ToString().c_str());
@@ -101,12 +96,12 @@ int RunGenerate(int argc, char** argv) {
     return 2;
   }
   GenerateOptions options;
-  options.max_tokens = flags.GetInt("n", 128);
-  options.sampling.temperature = static_cast<float>(flags.GetDouble("temp", 0.8));
-  options.sampling.top_k = flags.GetInt("top-k", 40);
-  options.sampling.top_p = static_cast<float>(flags.GetDouble("top-p", 0.95));
-  options.sampling.repetition_penalty = static_cast<float>(flags.GetDouble("repeat-penalty", 1.0));
-  options.sampling.seed = static_cast<uint64_t>(flags.GetInt("seed", 0));
+  options.max_tokens = flags.GetInt("n");
+  options.sampling.temperature = static_cast<float>(flags.GetDouble("temp"));
+  options.sampling.top_k = flags.GetInt("top-k");
+  options.sampling.top_p = static_cast<float>(flags.GetDouble("top-p"));
+  options.sampling.repetition_penalty = static_cast<float>(flags.GetDouble("repeat-penalty"));
+  options.sampling.seed = static_cast<uint64_t>(flags.GetInt("seed"));
   options.stop = stops;
   Sequence sequence(**model, std::min((*model)->config().context_length > 0 ? (*model)->config().context_length : 4096,
                                       static_cast<int>(prompt.size()) + options.max_tokens + 1));

@@ -74,8 +74,8 @@ int Import(const cadence::cli::Flags& flags, const std::string& dir) {
 int RunPersona(int argc, char** argv) {
   cadence::cli::Flags flags(
       "cadence persona import FILE [--id ID] [--force] | list | show ID [--json]  [--personas DIR]");
-  flags.Value("personas", "DIR", "persona directory", PersonaStore::DefaultDir());
-  flags.Value("id", "ID", "id for an imported card (default: the file name)");
+  flags.String("personas", "DIR", "persona directory", PersonaStore::DefaultDir());
+  flags.String("id", "ID", "id for an imported card (default: the file name)");
   flags.Switch("force", "overwrite an existing persona with the same id");
   flags.Switch("json", "show: print the card JSON (as it would be exported)");
   int exit_code = 0;

@@ -14,18 +14,16 @@ namespace {
 
 int RunSay(int argc, char** argv) {
   Flags flags("cadence say [--voice V] [--tone EMOTION] [--lang en|zh|yue] [--speed X] \"text [laughs] more\" -o out.wav");
-  flags.Value("voice", "V", "voice: slt rms awb kal16 cmn-f cmn-m yue-f yue-m, or alloy ash ballad coral echo sage shimmer "
-                            "verse marin cedar qingchunshaonv wenrounansheng", "slt");
-  flags.Value("tone", "EMOTION", "scene tone: neutral happy excited angry sad tired tender calm whisper", "neutral");
-  flags.Value("lang", "LANG", "en | zh | yue (default: en or zh, detected per sentence)");
-  flags.Value("speed", "X", "speaking-rate multiplier, 0.25..4", "1.0");
-  flags.Value("out", "FILE", "output WAV (24 kHz mono pcm16)");
+  flags.String("voice", "V", "voice: slt rms awb kal16 cmn-f cmn-m yue-f yue-m, or alloy ash ballad coral echo sage shimmer "
+                             "verse marin cedar qingchunshaonv wenrounansheng", "slt");
+  flags.String("tone", "EMOTION", "scene tone: neutral happy excited angry sad tired tender calm whisper", "neutral");
+  flags.String("lang", "LANG", "en | zh | yue (default: en or zh, detected per sentence)");
+  flags.Double("speed", "X", "speaking-rate multiplier", 1.0, 0.25, 4.0);
+  flags.String("out", "FILE", "output WAV (24 kHz mono pcm16)");
   flags.Short('o', "out");
   flags.Switch("transcript", "also print the spoken words (tags removed)");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
-  double speed = 1.0;
-  if (!flags.GetDoubleIn("speed", 0.25, 4.0, &speed)) return 2;
   if (flags.positional().empty() || flags.Get("out").empty()) {
     std::fprintf(stderr, "error: say needs the text and -o FILE\n%s", flags.Help().c_str());
     return 2;
@@ -43,7 +41,7 @@ int RunSay(int argc, char** argv) {
   request.voice = flags.Get("voice");
   request.language = flags.Get("lang");
   request.tone.emotion = flags.Get("tone");  // the synthesizer applies the emotion's preset
-  request.speed = speed;
+  request.speed = flags.GetDouble("speed");
 
   audio::Waveform wave{speech::kTtsSampleRateHz, {}};
   auto start = std::chrono::steady_clock::now();

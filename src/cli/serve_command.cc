@@ -20,17 +20,18 @@ bool IsLoopback(const std::string& host) { return host.rfind("127.", 0) == 0 || 
 
 int RunServe(int argc, char** argv) {
   Flags flags("cadence serve [options]");
-  flags.Value("host", "ADDR", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1");
-  flags.Value("port", "PORT", "TCP port (0: any free port, printed at start)", "8080");
+  flags.String("host", "ADDR", "address to listen on (0.0.0.0 for every interface)", "127.0.0.1");
+  flags.Int("port", "PORT", "TCP port (0: any free port, printed at start)", 8080, 0, 65535);
   flags.Switch("no-auth", "accept connections without an API key (local use)");
-  flags.Value("keys", "FILE", "API keys, one per line (also: env CADENCE_API_KEYS, comma-separated)");
+  flags.String("keys", "FILE", "API keys, one per line (also: env CADENCE_API_KEYS, comma-separated)");
   AddEngineFlags(&flags, persona::PersonaStore::DefaultDir());
-  flags.Value("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
+  flags.String("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
   AddWorkerFlags(&flags);
-  flags.Value("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", "256");
-  flags.Value("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", "8192");
-  flags.Value("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)", "15360");
-  flags.Value("log-level", "LEVEL", "debug | info | warn | error", "info");
+  flags.Int("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", 256, 1, 1 << 20);
+  flags.Int("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", 8192, 16,
+            1 << 24);
+  flags.Int("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)", 15360, 1, 1 << 20);
+  flags.Choice("log-level", "how much to log", {"debug", "info", "warn", "error"}, "info");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   // Before any thread starts: SIGINT/SIGTERM then wait for the orderly shutdown below.
@@ -48,20 +49,11 @@ int RunServe(int argc, char** argv) {
   }
   SetLogLevel(level);
 
-  const int port = flags.GetInt("port", -1);
-  if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "error: --port must be a number from 0 to 65535 (got '%s')\n", flags.Get("port").c_str());
-    return 2;
-  }
-  WorkerCounts counts;
-  if (!GetWorkerCounts(flags, &counts)) return 2;
-  const int max_sessions = flags.GetInt("max-sessions", 0);
-  const int queue_kib = flags.GetInt("max-write-queue-kib", 0);
-  const int frame_kib = flags.GetInt("max-frame-kib", 0);
-  if (max_sessions < 1 || queue_kib < 16 || frame_kib < 1) {
-    std::fprintf(stderr, "error: --max-sessions >= 1, --max-write-queue-kib >= 16 and --max-frame-kib >= 1 are required\n");
-    return 2;
-  }
+  const int port = flags.GetInt("port");
+  const WorkerCounts counts = GetWorkerCounts(flags);
+  const int max_sessions = flags.GetInt("max-sessions");
+  const int queue_kib = flags.GetInt("max-write-queue-kib");
+  const int frame_kib = flags.GetInt("max-frame-kib");
 
   server::ServerConfig config;
   config.host = flags.Get("host") == "localhost" ? "127.0.0.1" : flags.Get("host");

@@ -20,14 +20,15 @@ using cadence::ThreadCpuSeconds;
 int RunTranscribe(int argc, char** argv) {
   cadence::cli::Flags flags(
       "cadence transcribe FILE.wav... [--asr-model FILE] [--asr-language en|zh|auto] [--asr-accurate] [--chunk-ms N]");
-  flags.Value("asr-model", "FILE", "Whisper model (HF safetensors dir or whisper.cpp ggml .bin; default: PocketSphinx)");
-  flags.Value("asr-language", "LANG", "Whisper: en | zh | auto (detect per file)", "auto");
-  flags.Value("asr-beam", "N", "Whisper: beam size (1: greedy)", "1");
-  flags.Value("asr-window", "W", "Whisper: full (padded 30-s window) | speech (the utterance only)", "full");
-  flags.Value("asr-temperature-inc", "T", "Whisper: fallback temperature step for repetitive or unlikely text (0: off)",
-              "0.2");
+  flags.String("asr-model", "FILE", "Whisper model (HF safetensors dir or whisper.cpp ggml .bin; default: PocketSphinx)");
+  flags.String("asr-language", "LANG", "Whisper: en | zh | auto (detect per file)", "auto");
+  flags.Int("asr-beam", "N", "Whisper: beam size (1: greedy)", 1, 1, 16);
+  flags.Choice("asr-window", "Whisper: full (padded 30-s window) | speech (the utterance only)", {"full", "speech"},
+               "full");
+  flags.Double("asr-temperature-inc", "T", "Whisper: fallback temperature step for repetitive or unlikely text (0: off)",
+               0.2, 0.0, 1.0);
   flags.Switch("asr-accurate", "PocketSphinx: run every search pass (the server's --asr-accurate)");
-  flags.Value("chunk-ms", "MS", "feed the recognizer in pieces of this length, as a session does", "160");
+  flags.Int("chunk-ms", "MS", "feed the recognizer in pieces of this length, as a session does", 160, 10, 60000);
   flags.Switch("stats", "also print audio seconds, CPU seconds and confidence per file (to stderr)");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -35,23 +36,15 @@ int RunTranscribe(int argc, char** argv) {
     std::fprintf(stderr, "error: transcribe takes one or more WAV files\n\n%s", flags.Help().c_str());
     return 2;
   }
-  int chunk_ms = 0, beam = 0;
-  double temperature_inc = 0.0;
-  if (!flags.GetIntIn("chunk-ms", 10, 60000, &chunk_ms) || !flags.GetIntIn("asr-beam", 1, 16, &beam) ||
-      !flags.GetDoubleIn("asr-temperature-inc", 0.0, 1.0, &temperature_inc))
-    return 2;
+  const int chunk_ms = flags.GetInt("chunk-ms");
 
   cadence::speech::RecognizerConfig config;
   config.model_path = flags.Get("asr-model");
   config.language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
   config.fast = !flags.On("asr-accurate");
-  config.beam_size = beam;
-  if (flags.Get("asr-window") != "full" && flags.Get("asr-window") != "speech") {
-    std::fprintf(stderr, "error: --asr-window must be full or speech\n");
-    return 2;
-  }
+  config.beam_size = flags.GetInt("asr-beam");
   config.encode_padding = flags.Get("asr-window") == "full";
-  config.temperature_increment = temperature_inc;
+  config.temperature_increment = flags.GetDouble("asr-temperature-inc");
   auto recognizer = cadence::speech::CreateRecognizer(config);
   if (!recognizer.ok()) {
     std::fprintf(stderr, "error: %s\n", recognizer.status().ToString().c_str());

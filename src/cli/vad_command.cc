@@ -22,10 +22,11 @@ using cadence::speech::kVadWindowSamples;
 
 int RunVad(int argc, char** argv) {
   cadence::cli::Flags flags("cadence vad FILE.wav [--model FILE.onnx] [--engine kernels|graph|energy] [--json]");
-  flags.Value("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
-  flags.Value("engine", "NAME", "kernels (default), graph (ONNX interpreter, slow) or energy", "kernels");
-  flags.Value("threshold", "P", "speech threshold for the segments", "0.5");
-  flags.Value("rate", "HZ", "16000, or 8000 for Silero's 8 kHz branch (default: 8000 for an 8 kHz WAV, else 16000)");
+  flags.String("model", "FILE", "Silero VAD ONNX file (default: the npm package's silero_vad.onnx)");
+  flags.Choice("engine", "kernels, graph (ONNX interpreter, slow) or energy", {"kernels", "graph", "energy"}, "kernels");
+  flags.Double("threshold", "P", "speech threshold for the segments", 0.5, 0.0, 1.0);
+  flags.Choice("rate", "16000, or 8000 for Silero's 8 kHz branch (default: 8000 for an 8 kHz WAV, else 16000)",
+               {"16000", "8000"}, std::nullopt);
   flags.Switch("json", "print JSON: probabilities and segments");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -34,21 +35,15 @@ int RunVad(int argc, char** argv) {
     return 2;
   }
   const std::string engine = flags.Get("engine");
-  if (engine != "kernels" && engine != "graph" && engine != "energy") {
-    std::fprintf(stderr, "error: --engine must be kernels, graph or energy, not '%s'\n", engine.c_str());
-    return 2;
-  }
   const std::string path = flags.positional()[0];
   auto wave = cadence::audio::ReadWav(path);
   if (!wave.ok()) {
     std::fprintf(stderr, "error: %s\n", wave.status().ToString().c_str());
     return 1;
   }
-  int rate_hz = flags.GetInt("rate", wave->sample_rate_hz == 8000 && engine != "energy" ? 8000 : kVadSampleRateHz);
-  if (rate_hz != 16000 && rate_hz != 8000) {
-    std::fprintf(stderr, "error: --rate must be 16000 or 8000, not %d\n", rate_hz);
-    return 2;
-  }
+  const int rate_hz = flags.Has("rate") ? std::stoi(flags.Get("rate"))
+                     : wave->sample_rate_hz == 8000 && engine != "energy" ? 8000
+                                                                          : kVadSampleRateHz;
   if (engine == "energy" && rate_hz != kVadSampleRateHz) {
     std::fprintf(stderr, "error: the energy VAD runs at 16000 Hz only; drop --rate\n");
     return 2;
@@ -95,7 +90,7 @@ int RunVad(int argc, char** argv) {
     }
   }
   cadence::speech::SegmentOptions options;
-  options.threshold = static_cast<float>(flags.GetDouble("threshold", 0.5));
+  options.threshold = static_cast<float>(flags.GetDouble("threshold"));
   options.sample_rate_hz = rate_hz;
   const auto segments = cadence::speech::FindSpeechSegments(probabilities, samples.size(), options);
 

@@ -163,10 +163,11 @@ describe('startup', () => {
     });
   });
   test('--asr-preload out of range is a clear error; in range, the log says the decoders loaded', async () => {
-    await assert.rejects(StartServer(['--no-auth', '--asr-preload', '0']), /--asr-preload must be a number from 1 to 256/);
-    await assert.rejects(StartServer(['--no-auth', '--asr-window', '10s']), /--asr-window must be full .* or speech/);
+    await assert.rejects(StartServer(['--no-auth', '--asr-preload', '0']),
+      /--asr-preload must be a whole number from 1 to 256 \(got '0'\)/);
+    await assert.rejects(StartServer(['--no-auth', '--asr-window', '10s']), /--asr-window must be one of full, speech/);
     await assert.rejects(StartServer(['--no-auth', '--asr-temperature-inc', 'high']),
-      /--asr-temperature-inc must be a number from 0 \(no fallback\) to 1/);
+      /--asr-temperature-inc must be a number from 0 to 1 \(got 'high'\)/);
     const server = await StartServer(['--no-auth', '--asr-preload', '3']);
     try {
       assert.match(server.log, /3 of 3 PocketSphinx decoders loaded/);
