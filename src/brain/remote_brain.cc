@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "brain/engine_brain.h"
+#include "core/json_depth.h"
 #include "core/log.h"
 
 namespace cadence::brain {
@@ -39,11 +40,30 @@ struct Transfer {
   long http_status = 0;
 };
 
+// The human-readable text of an OpenAI-style `error` value, read without throwing whatever its
+// shape: {"message": "..."} (message may be missing, null, a number or an object), a string, or
+// anything else (its JSON, cut to a readable length).
+std::string ErrorMessageOf(const nlohmann::json& error) {
+  auto shorten = [](std::string text) {
+    constexpr size_t kMaxChars = 500;
+    if (text.size() > kMaxChars) text = text.substr(0, kMaxChars) + "...";
+    return text;
+  };
+  const auto dump = [](const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  if (error.is_string()) return shorten(error.get<std::string>());
+  if (error.is_object()) {
+    auto it = error.find("message");
+    if (it != error.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
+      return shorten(it->get<std::string>());
+  }
+  return shorten(dump(error));
+}
+
 void HandleLine(Transfer& t, const std::string& line) {
   if (line.rfind("data:", 0) != 0) {
     if (!line.empty() && line[0] != ':' && line.rfind("event:", 0) != 0 && line.rfind("id:", 0) != 0 &&
         line.rfind("retry:", 0) != 0)
-      t.error_body += line;
+      if (t.error_body.size() < (64u << 10)) t.error_body += line;
     return;
   }
   std::string payload = line.substr(5);
@@ -52,30 +72,54 @@ void HandleLine(Transfer& t, const std::string& line) {
     t.done = true;
     return;
   }
+  if (JsonNestingDepth(payload) > kMaxJsonDepth) return;  // no chat-completions chunk nests this deep
   nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
   if (j.is_discarded()) return;
-  if (j.contains("error")) {
+  if (!j.is_object()) return;
+  if (auto error = j.find("error"); error != j.end() && !error->is_null()) {
     t.stream_error = true;
-    t.stream_error_message = j["error"].is_object() ? j["error"].value("message", j["error"].dump()) : j["error"].dump();
+    t.stream_error_message = ErrorMessageOf(*error);
     return;
   }
-  if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) return;
-  const auto& choice = j["choices"][0];
-  if (choice.contains("delta") && choice["delta"].is_object() && choice["delta"].contains("content") &&
-      choice["delta"]["content"].is_string()) {
-    const std::string text = choice["delta"]["content"];
+  auto choices = j.find("choices");
+  if (choices == j.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object()) return;
+  const auto& choice = (*choices)[0];
+  auto delta = choice.find("delta");
+  if (delta != choice.end() && delta->is_object() && delta->contains("content") && (*delta)["content"].is_string()) {
+    const std::string& text = (*delta)["content"].get_ref<const std::string&>();
     if (!text.empty() && !t.sink_stopped) {
       t.streamed = true;
       if (!(*t.on_text)(text)) t.sink_stopped = true;
     }
   }
-  if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) t.done = true;
+  if (auto finish = choice.find("finish_reason"); finish != choice.end() && finish->is_string()) t.done = true;
 }
 
+size_t OnWriteUnguarded(Transfer& t, const char* data, size_t bytes);
+
+// libcurl calls this from C: nothing may throw through it. Any exception (the text sink's, a
+// JSON accessor's) ends the transfer with an error instead of terminating the process.
 size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   Transfer& t = *static_cast<Transfer*>(user);
+  try {
+    return OnWriteUnguarded(t, data, size * n);
+  } catch (const std::exception& e) {
+    t.stream_error = true;
+    t.stream_error_message = std::string("could not read the reply: ") + e.what();
+    return 0;  // tells libcurl to abort the transfer
+  }
+}
+
+size_t OnWriteUnguarded(Transfer& t, const char* data, size_t bytes) {
   t.last_data = Clock::now();
-  t.line_buffer.append(data, size * n);
+  // A reply line longer than this is no chat-completions chunk: stop rather than buffer it.
+  constexpr size_t kMaxLineBytes = 4u << 20;
+  t.line_buffer.append(data, bytes);
+  if (t.line_buffer.size() > kMaxLineBytes && t.line_buffer.find('\n') == std::string::npos) {
+    t.stream_error = true;
+    t.stream_error_message = "a reply line passed " + std::to_string(kMaxLineBytes >> 20) + " MiB without a newline";
+    return 0;
+  }
   size_t pos;
   while ((pos = t.line_buffer.find('\n')) != std::string::npos) {
     std::string line = t.line_buffer.substr(0, pos);
@@ -83,7 +127,7 @@ size_t OnWrite(char* data, size_t size, size_t n, void* user) {
     t.line_buffer.erase(0, pos + 1);
     HandleLine(t, line);
   }
-  return size * n;
+  return bytes;
 }
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -181,16 +225,20 @@ class RemoteBrain : public Brain {
                                  std::to_string(t.streamed ? o_.idle_timeout_ms : o_.first_byte_timeout_ms) +
                                  " ms; is the model server overloaded?");
     }
+    if (rc != CURLE_OK && t.stream_error) {  // our callback ended the transfer: say why
+      return Status::Unavailable(url + ": " + t.stream_error_message);
+    }
     if (rc != CURLE_OK) {
       *retryable = true;
       return Status::Unavailable(url + ": " + (error[0] ? std::string(error) : curl_easy_strerror(rc)) +
                                  "; is the LLM server running? (check --llm-url)");
     }
     if (t.http_status >= 400) {
-      std::string msg = t.error_body;
-      nlohmann::json j = nlohmann::json::parse(t.error_body, nullptr, false);
-      if (!j.is_discarded() && j.contains("error"))
-        msg = j["error"].is_object() ? j["error"].value("message", j["error"].dump()) : j["error"].dump();
+      std::string msg = t.error_body.substr(0, 500);
+      nlohmann::json j = JsonNestingDepth(t.error_body) > kMaxJsonDepth
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json::parse(t.error_body, nullptr, false);
+      if (j.is_object() && j.contains("error") && !j["error"].is_null()) msg = ErrorMessageOf(j["error"]);
       const std::string where = url + ": HTTP " + std::to_string(t.http_status) + (msg.empty() ? "" : ": " + msg);
       if (t.http_status == 429 || t.http_status >= 500) {
         *retryable = true;

@@ -61,10 +61,24 @@ void LogLine(LogLevel level, const char* component, const char* format, ...) {
   std::vsnprintf(body, sizeof(body), format, args);
   va_end(args);
 
-  char line[2200];
+  // Control characters in the message (a client-chosen event type holding a newline, say) are
+  // escaped so that no input can forge or split a log line.
+  char safe[2048 * 4 + 1];
+  size_t w = 0;
+  for (const char* c = body; *c != '\0' && w + 4 < sizeof(safe); ++c) {
+    const auto u = static_cast<unsigned char>(*c);
+    if (u < 0x20 || u == 0x7f) {
+      w += static_cast<size_t>(std::snprintf(safe + w, sizeof(safe) - w, "\\x%02x", u));
+    } else {
+      safe[w++] = *c;
+    }
+  }
+  safe[w] = '\0';
+
+  char line[2048 * 4 + 160];
   const int n = std::snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %-8s %s\n",
                               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                              tm.tm_sec, millis, LevelName(level), component, body);
+                              tm.tm_sec, millis, LevelName(level), component, safe);
   // One fwrite per line keeps lines from different threads whole.
   std::fwrite(line, 1, n < 0 ? 0 : std::min<size_t>(n, sizeof(line) - 1), stderr);
 }

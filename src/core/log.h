@@ -3,6 +3,7 @@
 //   CADENCE_LOG(kInfo, "session", "connect id=%s peer=%s", id.c_str(), peer.c_str());
 //
 // Lines look like `2026-11-28T22:40:01.123Z INFO  session connect id=sess_1 peer=127.0.0.1`.
+// Control characters in the message are written as \xNN, so no input can forge a line.
 // The level threshold is process-wide (SetLogLevel, or CADENCE_LOG_LEVEL=debug|info|warn|error).
 #pragma once
 

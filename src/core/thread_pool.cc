@@ -1,5 +1,9 @@
 #include "core/thread_pool.h"
 
+#include <exception>
+
+#include "core/log.h"
+
 namespace cadence {
 
 ThreadPool::ThreadPool(size_t threads) {
@@ -42,7 +46,17 @@ void ThreadPool::Run() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
+    RunGuarded(task, "thread pool task");
+  }
+}
+
+void RunGuarded(const std::function<void()>& task, const char* what) {
+  try {
     task();
+  } catch (const std::exception& e) {
+    CADENCE_LOG(kError, "pool", "%s threw: %s (the task is dropped; the process keeps serving)", what, e.what());
+  } catch (...) {
+    CADENCE_LOG(kError, "pool", "%s threw a non-standard exception (the task is dropped)", what);
   }
 }
 

@@ -2,7 +2,8 @@
 //
 // Compute work (ASR, TTS, brain, analysis) runs here, never on IO threads. Submit() may be called
 // from any thread. The destructor stops accepting work, drains nothing further and joins; tasks
-// must observe their own CancelToken to end early.
+// must observe their own CancelToken to end early. A task that throws is logged and dropped: no
+// exception leaves a worker thread (it would terminate the process).
 #pragma once
 
 #include <condition_variable>
@@ -36,5 +37,9 @@ class ThreadPool {
   bool stopping_ = false;                    // guarded by mu_
   std::vector<std::thread> workers_;
 };
+
+// Runs `task`, logging and swallowing any exception it throws (`what` names it in the log line).
+// The boundary every worker thread and task queue uses.
+void RunGuarded(const std::function<void()>& task, const char* what);
 
 }  // namespace cadence

@@ -165,9 +165,25 @@ bool Conversation::Delete(const std::string& id) {
   return true;
 }
 
-void Conversation::Trim(size_t max_items) {
-  if (items_.size() <= max_items) return;
-  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(items_.size() - max_items));
+size_t ItemBytes(const Item& item) {
+  size_t bytes = item.call_id.size() + item.name.size() + item.arguments.size() + item.output.size();
+  for (const auto& part : item.content) bytes += part.text.size() + part.transcript.size();
+  return bytes;
+}
+
+std::vector<std::string> Conversation::Trim(size_t max_items, size_t max_bytes) {
+  size_t total = 0;
+  for (const auto& item : items_) total += ItemBytes(item);
+  size_t drop = 0;
+  while (drop < items_.size() && (items_.size() - drop > max_items || total > max_bytes)) {
+    total -= ItemBytes(items_[drop]);
+    ++drop;
+  }
+  std::vector<std::string> dropped;
+  dropped.reserve(drop);
+  for (size_t i = 0; i < drop; ++i) dropped.push_back(items_[i].id);
+  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(drop));
+  return dropped;
 }
 
 }  // namespace cadence::realtime

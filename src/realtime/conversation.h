@@ -42,6 +42,9 @@ ProtocolError ParseItem(const nlohmann::json& value, const std::string& param, I
 
 // The text a brain sees for an item ("" when it has none).
 std::string ItemText(const Item& item);
+// The bytes an item holds (its texts, transcripts, call arguments and output): what the
+// session's history budget counts.
+size_t ItemBytes(const Item& item);
 
 class Conversation {
  public:
@@ -52,8 +55,9 @@ class Conversation {
   bool Delete(const std::string& id);
   const std::vector<Item>& items() const { return items_; }
   std::string LastId() const { return items_.empty() ? std::string() : items_.back().id; }
-  // Drops the oldest items beyond `max_items` (history bound for long sessions).
-  void Trim(size_t max_items);
+  // Drops the oldest items until at most `max_items` remain and their ItemBytes add up to at most
+  // `max_bytes` (history bound for long sessions). Returns the ids dropped, oldest first.
+  std::vector<std::string> Trim(size_t max_items, size_t max_bytes);
 
  private:
   std::vector<Item> items_;

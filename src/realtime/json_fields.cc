@@ -93,4 +93,11 @@ ProtocolError RequireInt(const Json& obj, std::string_view key, std::string_view
   return GetInt(obj, key, parent, out);
 }
 
+std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "...";
+}
+
 }  // namespace cadence::realtime

@@ -29,4 +29,10 @@ ProtocolError RequireString(const Json& obj, std::string_view key, std::string_v
                             bool allow_empty = false);
 ProtocolError RequireInt(const Json& obj, std::string_view key, std::string_view parent, int64_t* out);
 
+// What an error event quotes of the client's input, at most: an error never grows with its input.
+inline constexpr size_t kMaxQuotedBytes = 128;
+inline constexpr size_t kMaxErrorMessageBytes = 1024;
+// `text` cut to at most `max_bytes` at a UTF-8 boundary, "..." marking a cut.
+std::string Utf8Prefix(std::string_view text, size_t max_bytes);
+
 }  // namespace cadence::realtime

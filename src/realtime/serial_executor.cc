@@ -33,7 +33,7 @@ void SerialExecutor::Drain() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    RunGuarded(task, "session task");
   }
   if (pool_ == nullptr) {
     Drain();

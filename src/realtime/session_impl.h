@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,8 +56,11 @@ using Clock = std::chrono::steady_clock;
 constexpr int kRate16k = 16000;
 constexpr int kTtsRate = speech::kTtsSampleRateHz;
 constexpr int kMinCommitMs = 100;
+// Input buffer capacity kept across commits (10 s at 16 kHz); more is released.
+constexpr size_t kRetainedBufferSamples = 160000;
 constexpr int kAudioChunkMs = 100;
-constexpr size_t kMaxHistoryItems = 200;
+// A warning (`session.expiring`) goes out this long before the session's expiry.
+constexpr int kExpiryWarningS = 60;
 // With paralinguistics on, the audio this long before a turn's padded start (and after the previous
 // turn) is read for nonverbal sounds that opened no turn of their own: Silero VAD ignores most
 // sighs, coughs and breaths, yet one just before speaking is part of how the user speaks.
@@ -100,6 +104,12 @@ struct SentenceMark {
   int64_t audio_end_ms = -1;  // -1 while its audio is still being sent
 };
 
+// One audio delta frame held back by pacing (SessionLimits::audio_lead_s).
+struct HeldAudio {
+  std::string b64;
+  int64_t samples_24k = 0;
+};
+
 struct Response {
   std::string id;
   std::string item_id;
@@ -118,14 +128,23 @@ struct Response {
   // Output sent so far (strand only).
   std::string text;        // text modality
   std::string transcript;  // audio modality
-  int64_t audio_samples_24k = 0;
+  int64_t audio_samples_24k = 0;     // audio sent to the client
+  int64_t produced_samples_24k = 0;  // audio synthesized (sent or held); sentence marks count this
   std::vector<SentenceMark> marks;
   int audio_deltas = 0;
+  // Pacing: audio beyond audio_lead_s ahead of real time waits here (strand only).
+  std::deque<HeldAudio> held;
+  std::optional<Clock::time_point> audio_epoch;  // when the first delta left
+  bool pump_scheduled = false;
+  std::optional<Status> finished;  // the work is done; response.done waits for `held` to drain
+  std::string item_status = "in_progress";
+  std::string cancel_reason;
   Clock::time_point created;
   std::optional<Clock::time_point> turn_end;  // speech_stopped of the turn that triggered it
   double first_audio_ms = -1.0;
   int64_t input_chars = 0;
   int64_t audio_ms() const { return audio_samples_24k * 1000 / kTtsRate; }
+  int64_t produced_ms() const { return produced_samples_24k * 1000 / kTtsRate; }
 };
 
 // Worker-side state of one response (shared by its brain task and its TTS lane).
@@ -174,6 +193,15 @@ class SessionImpl final : public Session {
   std::string NewEventId();
   void Send(nlohmann::json event);
   void SendError(const ProtocolError& e);
+  // A budget was hit: logs it once per session and code (the client gets each error).
+  void NoteLimit(const std::string& code, const std::string& detail);
+
+  // ---- lifetime ----
+  const SessionLimits& limits() const { return options_.limits; }
+  void ScheduleLifetime();
+  void OnIdleCheck();
+  // Sends the error event `code` and closes the connection after it.
+  void EndSession(const std::string& code, const std::string& message);
   Backchannel Back() { return Backchannel{std::static_pointer_cast<SessionImpl>(shared_from_this()), io_}; }
 
   // ---- dispatch ----
@@ -218,6 +246,8 @@ class SessionImpl final : public Session {
 
   // Commits the first `samples` of the buffer as a user audio item.
   void CommitUtterance(size_t samples);
+  // Inserts `item` after `previous_id` and trims the history to its budgets.
+  ProtocolError InsertItem(const Item& item, const std::string& previous_id, std::string* actual_previous);
   ProtocolError HandleCommit();
   ProtocolError HandleClear();
 
@@ -265,6 +295,9 @@ class SessionImpl final : public Session {
 
   // Sends the first `bytes` of the pending wire audio as one delta.
   static void SendPending(const std::shared_ptr<ResponseWork>& work, size_t bytes);
+  // Sends held audio as far as pacing allows, then finishes the response if its work is done.
+  void PumpAudio();
+  void SendAudioDelta(Response& r, const std::string& b64, int64_t samples_24k);
   static void FinishAudio(const std::shared_ptr<ResponseWork>& work, Status status);
   bool IsActive(const std::string& response_id) const { return response_ && response_->id == response_id; }
   void CancelResponse(const char* reason);
@@ -303,20 +336,25 @@ class SessionImpl final : public Session {
   TurnDetector detector_;
   std::optional<Utterance> utterance_;
   std::vector<float> feed_pending_;  // audio for the utterance's lane, not yet submitted
-  int pending_transcriptions_ = 0;
+  // Committed turns awaiting their transcript: cancelled when the session closes, and bounded by
+  // SessionLimits (count and audio seconds).
+  struct PendingTranscript {
+    CancelToken cancel;
+    double audio_s = 0;
+  };
+  std::map<std::string, PendingTranscript> transcribing_;
+  double PendingAudioS() const;
   std::optional<paralinguistics::UtteranceCues> last_cues_;  // of the latest user utterance
   paralinguistics::SpeakerBaseline baseline_;
   std::optional<Clock::time_point> turn_end_;
 
   std::unique_ptr<Response> response_;
-  std::string item_status_ = "in_progress";
-  std::string cancel_reason_;
-  std::map<std::string, std::vector<SentenceMark>> sentence_marks_;
+  std::map<std::string, std::vector<SentenceMark>> sentence_marks_;  // of items in conversation_
   int turns_ = 0;
   int responses_ = 0;
-
- public:
-  std::function<void(double)> stats_hook_;
+  std::set<std::string> limits_logged_;
+  Clock::time_point last_client_event_ = Clock::now();
+  bool ending_ = false;  // EndSession ran: the connection closes after what is queued
 };
 
 template <typename F>

@@ -41,10 +41,11 @@ ProtocolError SessionImpl::HandleAppend(const nlohmann::json& j) {
                                     "audio");
     }
     if (in_bytes_.empty()) return {};
-    if (WireBytesOf16k(buffer_16k_.size()) + in_bytes_.size() > options_.max_input_buffer_bytes) {
+    if (WireBytesOf16k(buffer_16k_.size()) + in_bytes_.size() > limits().max_input_buffer_bytes) {
+      NoteLimit("input_audio_buffer_full", std::to_string(limits().max_input_buffer_bytes) + " bytes");
       return ProtocolError::Invalid(
           "input_audio_buffer_full",
-          "input audio buffer is full (limit " + std::to_string(options_.max_input_buffer_bytes) +
+          "input audio buffer is full (limit " + std::to_string(limits().max_input_buffer_bytes) +
               " bytes); commit or clear it before appending more",
           "audio");
     }
@@ -97,6 +98,10 @@ void SessionImpl::DropBufferFront(size_t samples) {
   samples = std::min(samples, buffer_16k_.size());
   buffer_16k_.erase(buffer_16k_.begin(), buffer_16k_.begin() + static_cast<std::ptrdiff_t>(samples));
   buffer_start_ms_ += MsOf16k(static_cast<int64_t>(samples));
+  // A long commit leaves megabytes of capacity behind: give them back rather than hold them for
+  // the life of an idle session.
+  if (buffer_16k_.capacity() > kRetainedBufferSamples && buffer_16k_.size() < buffer_16k_.capacity() / 4)
+    buffer_16k_.shrink_to_fit();
 }
 
 void SessionImpl::BeginUtterance(int64_t start_ms) {
@@ -261,36 +266,52 @@ void SessionImpl::CommitUtterance(size_t samples) {
   part.audio_ms = static_cast<int64_t>(audio_s * 1000);
   item.content.push_back(part);
   std::string previous;
-  (void)conversation_.Insert(item, "", &previous);
-  conversation_.Trim(kMaxHistoryItems);
+  (void)InsertItem(item, "", &previous);
   const nlohmann::json prev = previous.empty() ? nlohmann::json(nullptr) : nlohmann::json(previous);
   Send({{"type", "input_audio_buffer.committed"}, {"previous_item_id", prev}, {"item_id", item.id}});
   Send({{"type", options_.beta ? "conversation.item.created" : "conversation.item.added"},
         {"previous_item_id", prev},
         {"item", ItemToJson(item, options_.beta)}});
-  ++pending_transcriptions_;
   auto job = u.job;
+  transcribing_[item.id] = PendingTranscript{job->cancel, audio_s};
   Backchannel back = Back();
   const std::string item_id = item.id;
   job->lane->Submit([job, back, item_id, audio_s, at_pause = u.paused, submitted = Clock::now()] {
     RecordQueueWait(Stage::kAsrFinish, submitted);
+    // The session closed (or the turn was abandoned with it): its recognizer stream, and the
+    // decoder it holds, go back to the pool without decoding for nobody.
+    if (job->cancel.cancelled()) return;
     Result<speech::Transcript> result = Status::Unavailable("no speech recognizer is configured");
-    if (job->asr) {
-      StageScope scope(Stage::kAsrFinish);
-      result = at_pause ? job->asr->FinishAtPause() : job->asr->Finish();
-    }
     std::optional<paralinguistics::UtteranceCues> cues;
-    if (job->analysis) {
-      StageScope scope(Stage::kAnalysis);
-      cues = job->analysis->Finish();
-      cues->leading_events = std::move(job->leading_events);
+    try {
+      if (job->asr) {
+        StageScope scope(Stage::kAsrFinish);
+        result = at_pause ? job->asr->FinishAtPause() : job->asr->Finish();
+      }
+      if (job->analysis) {
+        StageScope scope(Stage::kAnalysis);
+        cues = job->analysis->Finish();
+        cues->leading_events = std::move(job->leading_events);
+      }
+    } catch (const std::exception& e) {
+      result = Status::Internal(std::string("recognition failed: ") + e.what());
+      cues.reset();
     }
+    // Released here, on the lane, not whenever the last reference to the job goes.
+    job->asr.reset();
+    job->analysis.reset();
     std::string last_delta = result.ok() ? job->deltas.Final(result->text) : std::string();
     back.Post([item_id, result = std::move(result), last_delta = std::move(last_delta), audio_s,
                cues = std::move(cues)](SessionImpl& s) mutable {
       s.OnTranscript(item_id, std::move(result), std::move(last_delta), audio_s, std::move(cues));
     });
   });
+}
+
+double SessionImpl::PendingAudioS() const {
+  double total = 0;
+  for (const auto& [id, pending] : transcribing_) total += pending.audio_s;
+  return total;
 }
 
 ProtocolError SessionImpl::HandleCommit() {
@@ -300,6 +321,26 @@ ProtocolError SessionImpl::HandleCommit() {
                                   "buffer too small: expected at least " + std::to_string(kMinCommitMs) +
                                       " ms of audio, have " + std::to_string(ms) + " ms",
                                   "");
+  }
+  // Recognition backlog: a commit waits for earlier ones, so one session cannot queue hours of
+  // work. One commit is always accepted when nothing is pending. The buffer stays as it is.
+  if (static_cast<int>(transcribing_.size()) >= limits().max_pending_transcriptions) {
+    NoteLimit("too_many_pending_transcriptions", std::to_string(transcribing_.size()) + " pending");
+    return ProtocolError::Invalid("too_many_pending_transcriptions",
+                                  std::to_string(transcribing_.size()) +
+                                      " committed turns are still being transcribed (at most " +
+                                      std::to_string(limits().max_pending_transcriptions) +
+                                      "); wait for their transcription events, then commit again");
+  }
+  const double pending_s = PendingAudioS();
+  if (!transcribing_.empty() && pending_s + static_cast<double>(ms) / 1000.0 > limits().max_pending_audio_s) {
+    NoteLimit("recognition_backlog_full", std::to_string(pending_s) + " s pending");
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "%.1f s of committed audio is still being recognized; with this buffer (%.1f s) it would pass "
+                  "the limit of %.0f s: wait for the pending transcripts, then commit again",
+                  pending_s, static_cast<double>(ms) / 1000.0, limits().max_pending_audio_s);
+    return ProtocolError::Invalid("recognition_backlog_full", text);
   }
   if (VadActive() && !utterance_) {
     BeginUtterance(buffer_start_ms_);
@@ -349,7 +390,7 @@ void SessionImpl::OnTranscriptDelta(const std::string& item_id, const std::strin
 void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transcript> result,
                                std::string last_delta, double audio_s,
                                std::optional<paralinguistics::UtteranceCues> cues) {
-  if (pending_transcriptions_ > 0) --pending_transcriptions_;
+  transcribing_.erase(item_id);
   Item* item = conversation_.Find(item_id);
   std::string text;
   if (result.ok()) text = result->text;
@@ -394,7 +435,7 @@ void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transc
   if (!options_.beta && item != nullptr) {
     Send({{"type", "conversation.item.done"}, {"item", ItemToJson(*item, options_.beta)}});
   }
-  if (pending_transcriptions_ == 0) StartResponseCompute();
+  if (transcribing_.empty()) StartResponseCompute();
 }
 
 }  // namespace cadence::realtime::session_internal

@@ -14,10 +14,17 @@ ProtocolError SessionImpl::HandleItemCreate(const nlohmann::json& j) {
   if (item.id.empty()) item.id = NewId("item");
   std::string previous_id;
   if (auto e = GetString(j, "previous_item_id", "", &previous_id); !e.ok()) return e;
+  if (const size_t bytes = ItemBytes(item); bytes > limits().max_history_bytes) {
+    NoteLimit("item_too_large", std::to_string(bytes) + " bytes");
+    return ProtocolError::Invalid("item_too_large",
+                                  "the item holds " + std::to_string(bytes) + " bytes of text; the conversation keeps " +
+                                      "at most " + std::to_string(limits().max_history_bytes) +
+                                      " bytes in all (--max-history-kib)",
+                                  "item");
+  }
   std::string actual_previous;
-  if (auto e = conversation_.Insert(item, previous_id, &actual_previous); !e.ok()) return e;
+  if (auto e = InsertItem(item, previous_id, &actual_previous); !e.ok()) return e;
   if (item.role == "user") last_cues_.reset();
-  conversation_.Trim(kMaxHistoryItems);
   const nlohmann::json prev = actual_previous.empty() ? nlohmann::json(nullptr) : nlohmann::json(actual_previous);
   const nlohmann::json item_json = ItemToJson(item, options_.beta);
   if (options_.beta) {
@@ -26,6 +33,15 @@ ProtocolError SessionImpl::HandleItemCreate(const nlohmann::json& j) {
     Send({{"type", "conversation.item.added"}, {"previous_item_id", prev}, {"item", item_json}});
     Send({{"type", "conversation.item.done"}, {"previous_item_id", prev}, {"item", item_json}});
   }
+  return {};
+}
+
+ProtocolError SessionImpl::InsertItem(const Item& item, const std::string& previous_id,
+                                      std::string* actual_previous) {
+  if (auto e = conversation_.Insert(item, previous_id, actual_previous); !e.ok()) return e;
+  // The oldest items go first, as with OpenAI's truncation; their sentence marks go with them.
+  for (const std::string& dropped : conversation_.Trim(limits().max_history_items, limits().max_history_bytes))
+    sentence_marks_.erase(dropped);
   return {};
 }
 

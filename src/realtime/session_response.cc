@@ -4,6 +4,27 @@
 
 namespace cadence::realtime::session_internal {
 
+namespace {
+
+// `response.metadata` as OpenAI defines it: at most 16 pairs, keys of at most 64 characters,
+// string values of at most 512.
+ProtocolError CheckMetadata(const nlohmann::json& metadata) {
+  const std::string param = "response.metadata";
+  if (!metadata.is_object()) return ProtocolError::Invalid("invalid_type", "'" + param + "' must be an object", param);
+  if (metadata.size() > 16)
+    return ProtocolError::Invalid("invalid_value", "'" + param + "' holds at most 16 key-value pairs", param);
+  for (const auto& [key, value] : metadata.items()) {
+    if (key.size() > 64)
+      return ProtocolError::Invalid("invalid_value", "'" + param + "' keys are at most 64 characters", param);
+    if (!value.is_string() || value.get_ref<const std::string&>().size() > 512)
+      return ProtocolError::Invalid("invalid_value", "'" + param + "' values are strings of at most 512 characters",
+                                    Path(param, Utf8Prefix(key, kMaxQuotedBytes)));
+  }
+  return {};
+}
+
+}  // namespace
+
 ProtocolError SessionImpl::ParseResponseParams(const nlohmann::json& r, ResponseParams* p) {
   const std::string base = "response";
   if (!r.is_object()) return ProtocolError::Invalid("invalid_type", "'response' must be an object", base);
@@ -29,6 +50,13 @@ ProtocolError SessionImpl::ParseResponseParams(const nlohmann::json& r, Response
   std::string s;
   if (r.contains("instructions")) {
     if (auto e = GetString(r, "instructions", base, &s); !e.ok()) return e;
+    if (s.size() > limits().max_instructions_bytes) {
+      NoteLimit("instructions_too_large", std::to_string(s.size()) + " bytes");
+      return ProtocolError::Invalid("instructions_too_large",
+                                    "'response.instructions' holds " + std::to_string(s.size()) + " bytes; at most " +
+                                        std::to_string(limits().max_instructions_bytes) + " are accepted",
+                                    "response.instructions");
+    }
     p->instructions = s;
   }
   auto voice_of = [&](const nlohmann::json& v, const std::string& param) -> ProtocolError {
@@ -92,7 +120,10 @@ ProtocolError SessionImpl::ParseResponseParams(const nlohmann::json& r, Response
                                     "response.conversation");
     }
   }
-  if (auto it = r.find("metadata"); it != r.end()) p->metadata = *it;
+  if (auto it = r.find("metadata"); it != r.end() && !it->is_null()) {
+    if (auto e = CheckMetadata(*it); !e.ok()) return e;
+    p->metadata = *it;
+  }
   if (auto it = r.find("input"); it != r.end() && !it->is_null()) {
     if (!it->is_array()) {
       return ProtocolError::Invalid("invalid_type", "'response.input' must be an array of items", "response.input");
@@ -221,7 +252,7 @@ Item SessionImpl::AssistantItem(const Response& r, const std::string& status) {
 }
 
 nlohmann::json SessionImpl::AssistantItemJson(const Response& r) {
-  return ItemToJson(AssistantItem(r, item_status_), options_.beta);
+  return ItemToJson(AssistantItem(r, r.item_status), options_.beta);
 }
 
 nlohmann::json SessionImpl::PartJson(const Response& r) {
@@ -247,15 +278,11 @@ void SessionImpl::StartResponse(ResponseParams params, std::optional<Clock::time
   r->turn_end = turn_end;
   response_ = std::move(r);
   ++responses_;
-  item_status_ = "in_progress";
   Response& resp = *response_;
   Send({{"type", "response.created"},
         {"response", ResponseJson(resp, "in_progress", nullptr, false, false)}});
   std::string previous;
-  if (resp.in_conversation) {
-    (void)conversation_.Insert(AssistantItem(resp, "in_progress"), "", &previous);
-    conversation_.Trim(kMaxHistoryItems);
-  }
+  if (resp.in_conversation) (void)InsertItem(AssistantItem(resp, "in_progress"), "", &previous);
   Item empty = AssistantItem(resp, "in_progress");
   empty.content.clear();
   const nlohmann::json empty_json = ItemToJson(empty, options_.beta);
@@ -271,7 +298,7 @@ void SessionImpl::StartResponse(ResponseParams params, std::optional<Clock::time
         {"output_index", 0},
         {"content_index", 0},
         {"part", PartJson(resp)}});
-  if (pending_transcriptions_ == 0) StartResponseCompute();
+  if (transcribing_.empty()) StartResponseCompute();
 }
 
 std::vector<brain::Message> SessionImpl::History(const Response& r) {
@@ -308,6 +335,7 @@ void SessionImpl::StartResponseCompute() {
   work->tts = engines_.tts;
   work->back = Back();
   ThreadPool* reply_pool = engines_.reply_workers != nullptr ? engines_.reply_workers : engines_.workers;
+  ThreadPool* brain_pool = engines_.brain_workers != nullptr ? engines_.brain_workers : reply_pool;
   work->lane = SerialExecutor::Create(reply_pool);
   work->request.persona = persona_.get();
   work->request.instructions = r.instructions;
@@ -328,10 +356,18 @@ void SessionImpl::StartResponseCompute() {
   auto run = [work, submitted = Clock::now()] {
     RecordQueueWait(Stage::kBrain, submitted);
     StageScope scope(Stage::kBrain);
-    RunBrain(work);
+    try {
+      RunBrain(work);
+    } catch (const std::exception& e) {
+      // The response fails; the session and every other one go on.
+      CADENCE_LOG(kError, "realtime", "response id=%s: the brain threw: %s", work->response_id.c_str(), e.what());
+      work->lane->Submit([work, status = Status::Internal(std::string("the brain failed: ") + e.what())] {
+        FinishAudio(work, status);
+      });
+    }
   };
-  if (reply_pool != nullptr) {
-    reply_pool->Submit(std::move(run));
+  if (brain_pool != nullptr) {
+    brain_pool->Submit(std::move(run));
   } else {
     run();
   }
@@ -347,7 +383,11 @@ void SessionImpl::RunBrain(const std::shared_ptr<ResponseWork>& work) {
         work->lane->Submit([work, s = std::move(s), submitted = Clock::now()] {
           RecordQueueWait(Stage::kTts, submitted);
           StageScope scope(Stage::kTts);
-          SynthesizeSentence(work, s);
+          try {
+            SynthesizeSentence(work, s);
+          } catch (const std::exception& e) {
+            work->synth_status = Status::Internal(std::string("speech synthesis failed: ") + e.what());
+          }
         });
       } else {
         std::string spoken = SpokenText(s);
@@ -438,7 +478,8 @@ void SessionImpl::FinishAudio(const std::shared_ptr<ResponseWork>& work, Status 
 void SessionImpl::CancelResponse(const char* reason) {
   if (!response_) return;
   response_->cancel.Cancel();
-  cancel_reason_ = reason;
+  response_->cancel_reason = reason;
+  response_->held.clear();  // never sent, so never heard: the item keeps only what was
   FinishResponse("cancelled", Status::Cancelled(reason));
 }
 
@@ -448,7 +489,7 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
   Response& r = *owned;
   nlohmann::json details = nullptr;
   if (status == "cancelled") {
-    details = {{"type", "cancelled"}, {"reason", cancel_reason_}};
+    details = {{"type", "cancelled"}, {"reason", r.cancel_reason}};
     // What was sent is what the item holds: cut the transcript to the audio already delivered.
     if (r.audio) {
       sentence_marks_[r.item_id] = r.marks;
@@ -459,8 +500,8 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
                {"error", {{"type", "server_error"}, {"code", std::string(StatusCodeName(why.code()))},
                           {"message", why.message()}}}};
   }
-  item_status_ = status == "completed" ? "completed" : "incomplete";
-  Item final_item = AssistantItem(r, item_status_);
+  r.item_status = status == "completed" ? "completed" : "incomplete";
+  Item final_item = AssistantItem(r, r.item_status);
   if (r.in_conversation) {
     if (Item* stored = conversation_.Find(r.item_id)) *stored = final_item;
   }
@@ -489,7 +530,6 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
               identity_.id.c_str(), r.id.c_str(), status.c_str(), why.ok() ? "" : " why=",
               why.ok() ? "" : why.message().c_str(), static_cast<long long>(r.audio_ms()), r.audio_deltas,
               MsSince(r.created), r.first_audio_ms);
-  if (stats_hook_) stats_hook_(r.first_audio_ms);
 }
 
 void SessionImpl::OnResponseText(const std::string& response_id, const std::string& spoken) {
@@ -510,7 +550,7 @@ void SessionImpl::OnResponseSentenceStart(const std::string& response_id, const 
   Response& r = *response_;
   SentenceMark mark;
   mark.transcript_begin = r.transcript.size();
-  mark.audio_begin_ms = r.audio_ms();
+  mark.audio_begin_ms = r.produced_ms();
   if (!spoken.empty()) {
     std::string delta = spoken;
     if (!r.transcript.empty() && static_cast<unsigned char>(r.transcript.back()) < 0x80 &&
@@ -529,6 +569,47 @@ void SessionImpl::OnResponseSentenceStart(const std::string& response_id, const 
 void SessionImpl::OnResponseAudio(const std::string& response_id, std::string b64, int64_t samples_24k) {
   if (!IsActive(response_id) || closed_) return;
   Response& r = *response_;
+  r.produced_samples_24k += samples_24k;
+  r.held.push_back(HeldAudio{std::move(b64), samples_24k});
+  PumpAudio();
+}
+
+void SessionImpl::PumpAudio() {
+  if (!response_ || closed_) return;
+  Response& r = *response_;
+  const auto now = io_->Now();
+  const double lead_ms = limits().audio_lead_s * 1000.0;
+  while (!r.held.empty()) {
+    if (!r.audio_epoch) r.audio_epoch = now;
+    // A listener plays in real time from the first delta on; more than the lead ahead of that
+    // waits, so a slow reader holds a few seconds of audio, not the whole reply.
+    const double played_ms = std::chrono::duration<double, std::milli>(now - *r.audio_epoch).count();
+    const double ahead_ms = static_cast<double>(r.audio_ms()) - played_ms;
+    if (ahead_ms >= lead_ms) {
+      if (!r.pump_scheduled) {
+        r.pump_scheduled = true;
+        std::weak_ptr<SessionImpl> weak = std::static_pointer_cast<SessionImpl>(shared_from_this());
+        const int wait_ms = std::max(10, static_cast<int>(ahead_ms - lead_ms) + 1);
+        io_->PostAfter(wait_ms, [weak, id = r.id] {
+          auto s = weak.lock();
+          if (!s || !s->IsActive(id)) return;
+          s->response_->pump_scheduled = false;
+          s->PumpAudio();
+        });
+      }
+      return;
+    }
+    HeldAudio chunk = std::move(r.held.front());
+    r.held.pop_front();
+    SendAudioDelta(r, chunk.b64, chunk.samples_24k);
+  }
+  if (r.finished) {
+    const Status status = *r.finished;
+    OnResponseFinished(r.id, status);
+  }
+}
+
+void SessionImpl::SendAudioDelta(Response& r, const std::string& b64, int64_t samples_24k) {
   if (r.audio_deltas == 0) {
     r.first_audio_ms = r.turn_end ? MsSince(*r.turn_end) : MsSince(r.created);
   }
@@ -554,15 +635,19 @@ void SessionImpl::OnResponseAudio(const std::string& response_id, std::string b6
 void SessionImpl::OnResponseSentenceEnd(const std::string& response_id) {
   if (!IsActive(response_id)) return;
   Response& r = *response_;
-  if (!r.marks.empty()) r.marks.back().audio_end_ms = r.audio_ms();
+  if (!r.marks.empty()) r.marks.back().audio_end_ms = r.produced_ms();
 }
 
 void SessionImpl::OnResponseFinished(const std::string& response_id, Status status) {
   if (!IsActive(response_id)) return;
+  if (!response_->held.empty()) {
+    response_->finished = status;  // PumpAudio finishes it once the held audio is out
+    return;
+  }
   if (status.ok()) {
     FinishResponse("completed", status);
   } else if (status.code() == StatusCode::kCancelled) {
-    cancel_reason_ = "client_cancelled";
+    response_->cancel_reason = "client_cancelled";
     FinishResponse("cancelled", status);
   } else {
     FinishResponse("failed", status);

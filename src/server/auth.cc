@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include "core/base64.h"
+
 namespace cadence::server {
 namespace {
 
@@ -123,6 +125,36 @@ Handshake ReadHandshake(std::string_view authorization, std::string_view openai_
   else if (!first_other.empty()) h.answer_protocol = first_other;
   else h.answer_protocol = key_protocol;  // only a key offered: echoing it is the one valid answer
   return h;
+}
+
+std::string RedactedProtocol(std::string_view protocol) {
+  if (protocol.rfind(kKeySubprotocolPrefix, 0) == 0) return std::string(kKeySubprotocolPrefix) + "***";
+  return std::string(protocol);
+}
+
+bool IsValidWebSocketKey(std::string_view key) {
+  key = Trim(key);
+  if (key.size() != 24) return false;
+  std::vector<uint8_t> bytes;
+  return Base64Decode(key, &bytes).ok() && bytes.size() == 16;
+}
+
+bool IsOriginAllowed(std::string_view origin, std::string_view host_header, const std::vector<std::string>& allowed) {
+  origin = Trim(origin);
+  if (origin.empty()) return true;
+  for (const auto& a : allowed) {
+    if (a == "*" || EqualsIgnoreCase(a, origin)) return true;
+  }
+  std::string_view rest;
+  if (origin.rfind("http://", 0) == 0) {
+    rest = origin.substr(7);
+  } else if (origin.rfind("https://", 0) == 0) {
+    rest = origin.substr(8);
+  } else {
+    return false;
+  }
+  const std::string_view host = Trim(host_header);
+  return !host.empty() && EqualsIgnoreCase(rest, host);
 }
 
 }  // namespace cadence::server

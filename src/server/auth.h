@@ -55,4 +55,16 @@ struct Handshake {
 Handshake ReadHandshake(std::string_view authorization, std::string_view openai_beta,
                         std::string_view subprotocols);
 
+// A subprotocol as it may be logged: the key in `openai-insecure-api-key.KEY` is replaced by "***".
+std::string RedactedProtocol(std::string_view protocol);
+
+// RFC 6455 4.2.1: Sec-WebSocket-Key is the base64 of 16 bytes (24 characters).
+bool IsValidWebSocketKey(std::string_view key);
+
+// Whether a WebSocket upgrade's Origin may drive the server. No Origin (not a browser): yes. A
+// browser page: yes when `allowed` holds "*" or that exact origin ("https://app.example.com"), or
+// when the Origin is the server's own page (scheme "http" or "https", and host[:port] equal to the
+// request's Host header, case-insensitive). Everything else, including "null": no.
+bool IsOriginAllowed(std::string_view origin, std::string_view host_header, const std::vector<std::string>& allowed);
+
 }  // namespace cadence::server

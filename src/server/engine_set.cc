@@ -44,6 +44,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   asr_config.language = options.asr_language;
   asr_config.beam_size = options.asr_beam;
   asr_config.preload = options.asr_preload;
+  asr_config.max_decoders = options.asr_max_decoders;
   asr_config.encode_padding = options.asr_window == "full";
   asr_config.temperature_increment = options.asr_temperature_inc;
   auto asr = speech::CreateRecognizer(asr_config);
@@ -81,7 +82,8 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   return set;
 }
 
-realtime::Engines EngineSet::Engines(ThreadPool* workers, ThreadPool* reply_workers) const {
+realtime::Engines EngineSet::Engines(ThreadPool* workers, ThreadPool* reply_workers,
+                                     ThreadPool* brain_workers) const {
   realtime::Engines e;
   e.vad = vad_.get();
   e.asr = asr_.get();
@@ -91,6 +93,7 @@ realtime::Engines EngineSet::Engines(ThreadPool* workers, ThreadPool* reply_work
   e.analyzer = analyzer_.get();
   e.workers = workers;
   e.reply_workers = reply_workers;
+  e.brain_workers = brain_workers;
   return e;
 }
 

@@ -26,6 +26,7 @@ struct EngineOptions {
   std::string asr_language;  // Whisper: "en" | "zh" | "" (detect per utterance)
   int asr_beam = 1;          // Whisper: beam size (1 = greedy)
   int asr_preload = 1;       // PocketSphinx: decoders loaded at start (one per user talking at once)
+  int asr_max_decoders = 16; // PocketSphinx: decoders alive at most (0: no limit)
   double asr_temperature_inc = 0.2;  // Whisper: fallback temperature step (0: off)
   std::string asr_window = "full";  // Whisper: "full" (padded 30-s window) | "speech" (the utterance only)
   std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
@@ -39,9 +40,11 @@ class EngineSet {
   static Result<std::unique_ptr<EngineSet>> Build(const EngineOptions& options);
   ~EngineSet();
 
-  // Pointers for the sessions; `workers` runs the user's audio (ASR), `reply_workers` the replies
-  // (brain, TTS; null: `workers` too). Both pools are owned by the caller.
-  realtime::Engines Engines(ThreadPool* workers, ThreadPool* reply_workers = nullptr) const;
+  // Pointers for the sessions; `workers` runs the user's audio (ASR), `reply_workers` speech
+  // synthesis (null: `workers` too), `brain_workers` the brain (null: `reply_workers`). The pools
+  // are owned by the caller.
+  realtime::Engines Engines(ThreadPool* workers, ThreadPool* reply_workers = nullptr,
+                            ThreadPool* brain_workers = nullptr) const;
   // Engine names for /healthz (version left to the caller).
   realtime::HealthInfo Health() const;
   // The body of GET /v1/personas.

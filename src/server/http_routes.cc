@@ -77,6 +77,16 @@ HttpResponse HandleHttpRequest(const HttpRequest& request, ServerState& state) {
     info.auth_required = state.config.auth_required;
     return Json(request, realtime::HealthJson(info));
   }
+  // With keys configured, the API routes need one as the WebSocket does; /healthz (for load
+  // balancers and probes) and the web page (which asks for a key itself) stay public.
+  if (state.config.auth_required && (path == "/v1/models" || path == "/v1/personas")) {
+    const std::string_view key = BearerToken(request[http::field::authorization]);
+    if (!state.config.keys.Contains(key)) {
+      return JsonError(request, http::status::unauthorized, "invalid_request_error",
+                       key.empty() ? "missing_api_key" : "invalid_api_key",
+                       key.empty() ? "no API key: send `Authorization: Bearer KEY`" : "incorrect API key provided");
+    }
+  }
   if (path == "/v1/models") return Json(request, realtime::ModelsJson(state.started_unix_s));
   if (path == "/v1/personas") {
     return Json(request, state.config.personas_json.empty() ? realtime::PersonasJson({}, "")

@@ -49,9 +49,25 @@ std::string PeerName(const tcp::socket& socket) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
+template <typename Socket>
+std::string PeerAddress(const Socket& socket) {
+  beast::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  return ec ? "?" : endpoint.address().to_string();
+}
+
+// At most one warning per `period` for floods (each refusal is also logged at debug level).
+bool WarnNow(std::atomic<int64_t>& last_ms, int64_t period_ms) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t last = last_ms.load();
+  return now - last >= period_ms && last_ms.compare_exchange_strong(last, now);
+}
+
 // Decides an upgrade request: nullopt to go ahead, else the HTTP response that refuses it.
 std::optional<HttpResponse> CheckUpgrade(const HttpRequest& request, ServerState& state, const std::string& peer,
-                                         realtime::SessionOptions* options, std::string* answer_protocol) {
+                                         const std::string& address, realtime::SessionOptions* options,
+                                         std::string* answer_protocol) {
   const auto target = ParseTarget(request.target());
   if (!target)
     return JsonError(request, http::status::bad_request, "invalid_request_error", "invalid_target",
@@ -59,11 +75,30 @@ std::optional<HttpResponse> CheckUpgrade(const HttpRequest& request, ServerState
   if (target->path != "/v1/realtime")
     return JsonError(request, http::status::not_found, "invalid_request_error", "not_found",
                      "WebSocket upgrades are served at /v1/realtime only, not " + target->path);
+  if (!IsValidWebSocketKey(request[http::field::sec_websocket_key])) {
+    return JsonError(request, http::status::bad_request, "invalid_request_error", "invalid_websocket_key",
+                     "Sec-WebSocket-Key must be the base64 of 16 bytes (RFC 6455 section 4.1)");
+  }
+  if (!IsOriginAllowed(request[http::field::origin], request[http::field::host], state.config.allowed_origins)) {
+    CADENCE_LOG(kWarn, "server", "refused upgrade peer=%s: Origin '%s' is not allowed (--allowed-origins)",
+                peer.c_str(), std::string(request[http::field::origin]).c_str());
+    return JsonError(request, http::status::forbidden, "invalid_request_error", "origin_not_allowed",
+                     "this server does not accept WebSocket connections from pages of origin '" +
+                         std::string(request[http::field::origin]).substr(0, 128) +
+                         "'; its operator can add it with --allowed-origins");
+  }
   const Handshake handshake = ReadHandshake(request[http::field::authorization], request["OpenAI-Beta"],
                                             request[http::field::sec_websocket_protocol]);
+  if (state.config.auth_required && state.peers.AuthBlocked(address)) {
+    return JsonError(request, http::status::too_many_requests, "invalid_request_error", "too_many_failed_auth",
+                     "too many failed API key attempts from this address; wait a minute");
+  }
   if (state.config.auth_required && !state.config.keys.Contains(handshake.api_key)) {
     const bool missing = handshake.api_key.empty();
     CADENCE_LOG(kWarn, "server", "auth failed peer=%s: %s", peer.c_str(), missing ? "no API key" : "wrong API key");
+    if (state.peers.AuthFailed(address))
+      CADENCE_LOG(kWarn, "server", "peer %s: %d failed API key attempts in a minute; refusing it until the minute ends",
+                  address.c_str(), state.config.peer_limits.failed_auth_per_min);
     return JsonError(request, http::status::unauthorized, "invalid_request_error",
                      missing ? "missing_api_key" : "invalid_api_key",
                      missing ? "no API key: send `Authorization: Bearer KEY` or the subprotocol "
@@ -88,19 +123,27 @@ std::optional<HttpResponse> CheckUpgrade(const HttpRequest& request, ServerState
   }
   if (!state.config.session_factory) {
     return JsonError(request, http::status::service_unavailable, "server_error", "session_unavailable",
-                     "this build has no realtime session (src/realtime is not built yet)");
+                     "this build has no realtime session");
+  }
+  if (!state.peers.OpenSession(address)) {
+    CADENCE_LOG(kWarn, "server", "refused upgrade peer=%s: it holds %d sessions (--max-sessions-per-peer)",
+                peer.c_str(), state.config.peer_limits.max_sessions);
+    return JsonError(request, http::status::too_many_requests, "invalid_request_error", "too_many_sessions_for_peer",
+                     "this address already holds " + std::to_string(state.config.peer_limits.max_sessions) +
+                         " sessions; close one first");
   }
   options->session_id = NewSessionId();
   options->model = model;
   options->beta = handshake.beta;
   options->peer = peer;
-  options->max_input_buffer_bytes = state.config.max_input_buffer_bytes;
+  options->limits = state.config.session_limits;
   *answer_protocol = handshake.answer_protocol;
   return std::nullopt;
 }
 
 asio::awaitable<void> HandleHttpConnection(tcp::socket socket, Strand strand, std::shared_ptr<ServerState> state) {
   const std::string peer = PeerName(socket);
+  const std::string address = PeerAddress(socket);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -126,14 +169,16 @@ asio::awaitable<void> HandleHttpConnection(tcp::socket socket, Strand strand, st
     if (websocket::is_upgrade(request)) {
       realtime::SessionOptions options;
       std::string answer_protocol;
-      if (auto refusal = CheckUpgrade(request, *state, peer, &options, &answer_protocol)) {
+      if (auto refusal = CheckUpgrade(request, *state, peer, address, &options, &answer_protocol)) {
+        state->refused_connections.fetch_add(1);
         refusal->keep_alive(false);
         co_await http::async_write(stream, *refusal, asio::as_tuple(use_awaitable));
         break;
       }
       stream.expires_never();
+      // The connection holds the peer's session slot that CheckUpgrade took.
       auto connection = std::make_shared<WebSocketConnection>(std::move(stream), strand, state, std::move(options),
-                                                              std::move(answer_protocol));
+                                                              std::move(answer_protocol), address);
       {
         std::lock_guard<std::mutex> lock(state->mu);
         const uint64_t id = state->next_connection_id++;
@@ -160,7 +205,8 @@ struct Server::Impl {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
-  std::shared_ptr<ServerState> state = std::make_shared<ServerState>();
+  std::shared_ptr<ServerState> state;
+  std::atomic<int64_t> last_flood_warning_ms{0};
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool stopped = false;
@@ -178,6 +224,15 @@ struct Server::Impl {
         continue;
       }
       beast::error_code ignored;
+      if (const std::string address = PeerAddress(socket); !state->peers.AdmitConnection(address)) {
+        state->refused_connections.fetch_add(1);
+        CADENCE_LOG(kDebug, "server", "refused a connection from %s: over its connection rate", address.c_str());
+        if (WarnNow(last_flood_warning_ms, 10000))
+          CADENCE_LOG(kWarn, "server", "refusing connections from %s: more than %.0f new connections per second "
+                      "(--max-connections-per-s-per-peer)", address.c_str(), state->config.peer_limits.connections_per_s);
+        socket.close(ignored);
+        continue;
+      }
       socket.set_option(tcp::no_delay(true), ignored);
       asio::co_spawn(strand, HandleHttpConnection(std::move(socket), strand, state), [](std::exception_ptr e) {
         if (!e) return;
@@ -214,7 +269,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
   impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   impl->port = impl->acceptor.local_endpoint().port();
-  impl->state->config = std::move(config);
+  impl->state = std::make_shared<ServerState>(std::move(config));
   impl->state->started_unix_s = static_cast<int64_t>(std::time(nullptr));
   impl->work.emplace(impl->io.get_executor());
   asio::co_spawn(impl->io, impl->AcceptLoop(), asio::detached);
@@ -230,6 +285,7 @@ ServerStats Server::stats() const {
   s.active_sessions = impl_->state->active_sessions.load();
   s.total_sessions = impl_->state->total_sessions.load();
   s.closed_slow_clients = impl_->state->closed_slow_clients.load();
+  s.refused_connections = impl_->state->refused_connections.load();
   return s;
 }
 

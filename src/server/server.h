@@ -15,11 +15,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "realtime/http_api.h"
 #include "realtime/session.h"
 #include "server/auth.h"
+#include "server/peer_limits.h"
 
 namespace cadence::server {
 
@@ -37,10 +39,15 @@ struct ServerConfig {
   ApiKeys keys;
   bool auth_required = false;    // true: every upgrade needs one of `keys`
   std::string web_dir;           // static files; "" serves none
+  std::vector<std::string> allowed_origins;  // browser Origins beyond the server's own page ("*": any)
   size_t max_frame_bytes = 15u << 20;        // a bigger client frame is dropped with an error event
-  size_t max_write_queue_bytes = 8u << 20;   // a client whose unsent events pass this is closed
-  size_t max_input_buffer_bytes = 15u << 20; // passed to each Session
+  // Unsent events (not counting the one being written). Past half of it the connection stops
+  // reading client events until the client has read what it was sent (back-pressure); past all of
+  // it (only server-made events can get there) the client is sent `client_not_reading` and closed.
+  size_t max_write_queue_bytes = 8u << 20;
   int max_sessions = 256;                    // further upgrades get HTTP 503
+  realtime::SessionLimits session_limits;    // passed to each Session
+  PeerLimitsConfig peer_limits;
   realtime::Engines engines;
   SessionFactory session_factory = DefaultSessionFactory();
   realtime::HealthInfo health;               // engine names and version for /healthz
@@ -51,6 +58,7 @@ struct ServerStats {
   int64_t active_sessions = 0;
   int64_t total_sessions = 0;
   int64_t closed_slow_clients = 0;  // closed because their write queue passed the limit
+  int64_t refused_connections = 0;  // over a per-peer limit, a bad Origin or failed auth
 };
 
 class Server {

@@ -18,12 +18,15 @@ namespace cadence::server {
 class WebSocketConnection;
 
 struct ServerState {
+  explicit ServerState(ServerConfig c) : config(std::move(c)), peers(config.peer_limits) {}
   ServerConfig config;
+  PeerLimits peers;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   int64_t started_unix_s = 0;
   std::atomic<int64_t> active_sessions{0};
   std::atomic<int64_t> total_sessions{0};
   std::atomic<int64_t> closed_slow_clients{0};
+  std::atomic<int64_t> refused_connections{0};
   std::atomic<bool> stopping{false};
 
   std::mutex mu;

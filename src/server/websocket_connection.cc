@@ -28,6 +28,12 @@ class ConnectionIo : public realtime::SessionIo {
   void Post(std::function<void()> fn) override {
     if (auto c = connection_.lock()) c->Post(std::move(fn));
   }
+  void PostAfter(int delay_ms, std::function<void()> fn) override {
+    if (auto c = connection_.lock()) c->PostAfter(delay_ms, std::move(fn));
+  }
+  void Close(std::string reason) override {
+    if (auto c = connection_.lock()) c->CloseAfterFlush(reason);
+  }
 
  private:
   std::weak_ptr<WebSocketConnection> connection_;
@@ -43,14 +49,17 @@ std::string FormatMiB(size_t bytes) {
 
 WebSocketConnection::WebSocketConnection(beast::tcp_stream stream, Strand strand,
                                          std::shared_ptr<ServerState> state, realtime::SessionOptions options,
-                                         std::string answer_protocol)
+                                         std::string answer_protocol, std::string address)
     : ws_(std::move(stream)),
       strand_(std::move(strand)),
       state_(std::move(state)),
       options_(std::move(options)),
-      answer_protocol_(std::move(answer_protocol)) {}
+      answer_protocol_(std::move(answer_protocol)),
+      address_(std::move(address)),
+      read_resume_(strand_) {}
 
 WebSocketConnection::~WebSocketConnection() {
+  state_->peers.CloseSession(address_);
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->connections.erase(registry_id_);
 }
@@ -94,7 +103,7 @@ asio::awaitable<void> WebSocketConnection::Run(http::request<http::string_body> 
   counted_ = true;
   CADENCE_LOG(kInfo, "session", "connect id=%s peer=%s model=%s names=%s protocol=%s", options_.session_id.c_str(),
               options_.peer.c_str(), options_.model.c_str(), options_.beta ? "beta" : "ga",
-              answer_protocol_.empty() ? "-" : answer_protocol_.c_str());
+              answer_protocol_.empty() ? "-" : RedactedProtocol(answer_protocol_).c_str());
 
   session_ = state_->config.session_factory(state_->config.engines, options_,
                                             std::make_shared<ConnectionIo>(weak_from_this()));
@@ -115,6 +124,13 @@ asio::awaitable<void> WebSocketConnection::ReadLoop() {
   bool oversized = false;
   const size_t max_frame = state_->config.max_frame_bytes;
   for (;;) {
+    // Back-pressure: read no more client events while the client has not read what they made.
+    while (!closed_ && waiting_bytes() > state_->config.max_write_queue_bytes / 2) {
+      read_paused_ = true;
+      read_resume_.expires_at(asio::steady_timer::time_point::max());
+      co_await read_resume_.async_wait(asio::as_tuple(asio::use_awaitable));
+      read_paused_ = false;
+    }
     auto [ec, n] = co_await ws_.async_read_some(buffer, kReadChunkBytes, asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (close_reason_.empty()) {
@@ -173,15 +189,59 @@ void WebSocketConnection::Send(std::string json) {
   if (closed_) return;
   queued_bytes_ += json.size();
   queue_.push_back(std::move(json));
-  if (queued_bytes_ > state_->config.max_write_queue_bytes) {
-    state_->closed_slow_clients.fetch_add(1);
-    CADENCE_LOG(kWarn, "session", "id=%s peer=%s is not reading: %s of events unsent (limit %s), closing",
-                options_.session_id.c_str(), options_.peer.c_str(), FormatMiB(queued_bytes_).c_str(),
-                FormatMiB(state_->config.max_write_queue_bytes).c_str());
-    Abort("client not reading (write queue over limit)");
+  if (waiting_bytes() > state_->config.max_write_queue_bytes) {
+    CloseNotReading();
     return;
   }
   if (!writing_) DoWrite();
+}
+
+void WebSocketConnection::CloseNotReading() {
+  state_->closed_slow_clients.fetch_add(1);
+  CADENCE_LOG(kWarn, "session", "id=%s peer=%s is not reading: %s of events unsent (limit %s), closing",
+              options_.session_id.c_str(), options_.peer.c_str(), FormatMiB(waiting_bytes()).c_str(),
+              FormatMiB(state_->config.max_write_queue_bytes).c_str());
+  // Keep only the write in flight (its buffer is in use), then the reason, then the close.
+  while (queue_.size() > (writing_ ? 1u : 0u)) {
+    queued_bytes_ -= queue_.back().size();
+    queue_.pop_back();
+  }
+  std::string error = realtime::TransportErrorEventJson(
+      "client_not_reading",
+      "the client did not read " + FormatMiB(state_->config.max_write_queue_bytes) +
+          " of events sent to it; the session is closed",
+      "", "");
+  queued_bytes_ += error.size();
+  queue_.push_back(std::move(error));
+  BeginClose(websocket::close_code::policy_error, "client not reading");
+  // A client that reads nothing will not read the close either.
+  shutdown_timer_ = std::make_unique<asio::steady_timer>(strand_, kShutdownGrace * 5);
+  shutdown_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && !self->finished_) self->Abort("client not reading");
+  });
+}
+
+void WebSocketConnection::PostAfter(int delay_ms, std::function<void()> fn) {
+  if (finished_) return;
+  auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(delay_ms));
+  timers_.push_back(timer);
+  // Weakly held: a session's hour-long expiry timer must not keep a closed connection alive.
+  timer->async_wait([weak = weak_from_this(), timer, fn = std::move(fn)](beast::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->timers_.remove(timer);
+    if (!ec && !self->finished_) fn();
+  });
+}
+
+void WebSocketConnection::CloseAfterFlush(const std::string& reason) {
+  BeginClose(websocket::close_code::normal, reason);
+  if (!shutdown_timer_) {
+    shutdown_timer_ = std::make_unique<asio::steady_timer>(strand_, kShutdownGrace * 5);
+    shutdown_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->finished_) self->Abort("closed by the session");
+    });
+  }
 }
 
 void WebSocketConnection::Post(std::function<void()> fn) {
@@ -208,6 +268,7 @@ void WebSocketConnection::OnWrite(beast::error_code ec) {
   ++events_out_;
   queued_bytes_ -= queue_.front().size();
   queue_.pop_front();
+  if (read_paused_ && waiting_bytes() <= state_->config.max_write_queue_bytes / 4) read_resume_.cancel();
   if (!queue_.empty() && !(closed_ && !close_pending_)) {
     DoWrite();
     return;
@@ -223,6 +284,7 @@ void WebSocketConnection::OnWrite(beast::error_code ec) {
 void WebSocketConnection::BeginClose(websocket::close_code code, const std::string& reason) {
   if (closed_) return;
   closed_ = true;
+  read_resume_.cancel();  // a paused read loop goes on to read the client's close
   if (close_reason_.empty()) close_reason_ = reason;
   pending_close_ = websocket::close_reason(code, reason);
   if (writing_ || !queue_.empty()) {
@@ -237,6 +299,7 @@ void WebSocketConnection::Abort(const std::string& reason) {
   if (close_reason_.empty()) close_reason_ = reason;
   closed_ = true;
   close_pending_ = false;
+  read_resume_.cancel();
   beast::error_code ignored;
   // Cutting the socket fails the pending read and write; ReadLoop then finishes the connection.
   // The queue stays until the in-flight write has returned its buffer.
@@ -260,6 +323,9 @@ void WebSocketConnection::Finish() {
   finished_ = true;
   closed_ = true;
   if (shutdown_timer_) shutdown_timer_->cancel();
+  read_resume_.cancel();
+  for (auto& timer : timers_) timer->cancel();
+  timers_.clear();
   if (session_) {
     session_->OnClose();
     session_.reset();

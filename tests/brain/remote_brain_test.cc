@@ -203,3 +203,53 @@ TEST(RemoteBrainTest, CancelStopsAStallingStreamPromptly) {
 
 }  // namespace
 }  // namespace cadence::brain
+
+namespace cadence::brain {
+namespace {
+
+// An upstream's error whose message is null, a number, an object, or nests deeper than anything
+// Cadence reads: each is an error Status for that reply, never an exception.
+TEST(RemoteBrainTest, MalformedErrorRepliesAreErrorsNotCrashes) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& message : {std::string("null"), std::string("42"), std::string("{\"a\":[1,2]}"),
+                                     std::string("true"), deep}) {
+    for (const bool streamed : {false, true}) {
+      FakeServer server([&](const std::string&, int, const auto& send) {
+        const std::string body = "{\"error\":{\"message\":" + message + ",\"code\":400}}";
+        if (streamed) {
+          send(SseHeader());
+          send("data: " + body + "\n\n");
+        } else {
+          send("HTTP/1.1 400 Bad Request\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\nConnection: close\r\n\r\n" + body);
+        }
+      });
+      RemoteBrainOptions o;
+      o.base_url = server.url();
+      o.retries = 0;
+      auto brain = CreateRemoteBrain(o);
+      Status s = brain->Reply(Request(), CancelToken(), [](std::string_view) { return true; });
+      EXPECT_FALSE(s.ok()) << message.substr(0, 20) << (streamed ? " streamed" : "");
+      EXPECT_LT(s.message().size(), 2000u);
+    }
+  }
+}
+
+// A sink that throws inside libcurl's callback ends the reply with an error.
+TEST(RemoteBrainTest, AnExceptionInTheSinkIsAnError) {
+  FakeServer server([](const std::string&, int, const auto& send) {
+    send(SseHeader());
+    send(Delta("hello"));
+    send("data: [DONE]\n\n");
+  });
+  RemoteBrainOptions o;
+  o.base_url = server.url();
+  o.retries = 0;
+  auto brain = CreateRemoteBrain(o);
+  Status s = brain->Reply(Request(), CancelToken(), [](std::string_view) -> bool { throw std::runtime_error("boom"); });
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("boom"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace cadence::brain

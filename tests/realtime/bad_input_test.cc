@@ -123,7 +123,7 @@ TEST(BadInputTest, HugeGarbageFrameDoesNotCrash) {
   Harness h;
   std::string frame(1 << 20, '{');
   h.Raw(frame);
-  EXPECT_EQ(h.Last("error")["error"]["code"], "invalid_json");
+  EXPECT_EQ(h.Last("error")["error"]["code"], "json_too_deep");
   std::string bad_utf8 = "{\"type\":\"session.update\",\"session\":{\"instructions\":\"\xff\xfe\"}}";
   h.Raw(bad_utf8);
   EXPECT_FALSE(h.Of("error").empty());

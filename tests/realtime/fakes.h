@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -166,10 +167,31 @@ class FakeBrain : public brain::Brain {
   bool fail = false;
 };
 
+// Time is fake: PostAfter() closures wait in `timers` until the test calls Advance(), which moves
+// Now() forward and runs what fell due (Drain() never runs timers).
 class FakeIo : public SessionIo {
  public:
   void Send(std::string json) override { frames.push_back(std::move(json)); }
   void Post(std::function<void()> fn) override { posted.push_back(std::move(fn)); }
+  void PostAfter(int delay_ms, std::function<void()> fn) override {
+    timers.emplace(now + std::chrono::milliseconds(delay_ms), std::move(fn));
+  }
+  void Close(std::string reason) override { closed_reason = std::move(reason); }
+  std::chrono::steady_clock::time_point Now() override { return now; }
+  // Moves the clock `ms` forward, running timers (and what they post) as they fall due.
+  void Advance(int64_t ms) {
+    const auto until = now + std::chrono::milliseconds(ms);
+    while (!timers.empty() && timers.begin()->first <= until) {
+      auto node = timers.extract(timers.begin());
+      now = std::max(now, node.key());
+      node.mapped()();
+      Drain();
+    }
+    now = until;
+  }
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers;
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+  std::string closed_reason;  // "" while open
   // Runs posted closures (and those they post) until none is left or `limit` ran.
   int Drain(int limit = 1 << 30) {
     int n = 0;
@@ -189,7 +211,8 @@ class FakeIo : public SessionIo {
 class Harness {
  public:
   explicit Harness(bool beta = false, size_t max_buffer = 15u << 20,
-                   const std::function<void(Engines*)>& tweak = {}) {
+                   const std::function<void(Engines*)>& tweak = {},
+                   const std::function<void(SessionLimits*)>& limits = {}) {
     engines.vad = &vad;
     engines.asr = &asr;
     engines.tts = &tts;
@@ -200,7 +223,10 @@ class Harness {
     SessionOptions options;
     options.session_id = "sess_test";
     options.beta = beta;
-    options.max_input_buffer_bytes = max_buffer;
+    options.limits.max_input_buffer_bytes = max_buffer;
+    // Replies are not paced unless a test asks (fake time stands still between Advance() calls).
+    options.limits.audio_lead_s = 1e9;
+    if (limits) limits(&options.limits);
     session = Session::Create(engines, options, io);
     session->Start();
   }

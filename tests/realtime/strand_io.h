@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <future>
 #include <mutex>
 #include <string>
@@ -50,6 +51,20 @@ class StrandIo : public SessionIo {
     }
     cv_.notify_all();
   }
+  void PostAfter(int delay_ms, std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    timers_.emplace(Clock::now() + std::chrono::milliseconds(delay_ms), std::move(fn));
+    cv_.notify_all();
+  }
+  void Close(std::string reason) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_reason_ = std::move(reason);
+  }
+  std::string closed_reason() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_reason_;
+  }
   // Runs `fn` on the strand and waits for it.
   void RunOnStrand(std::function<void()> fn) {
     std::promise<void> done;
@@ -85,10 +100,24 @@ class StrandIo : public SessionIo {
       std::function<void()> fn;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
+        for (;;) {
+          if (!queue_.empty()) {
+            fn = std::move(queue_.front());
+            queue_.pop_front();
+            break;
+          }
+          if (stopping_) return;
+          if (!timers_.empty() && timers_.begin()->first <= Clock::now()) {
+            auto node = timers_.extract(timers_.begin());
+            fn = std::move(node.mapped());
+            break;
+          }
+          if (timers_.empty()) {
+            cv_.wait(lock);
+          } else {
+            cv_.wait_until(lock, timers_.begin()->first);
+          }
+        }
       }
       fn();
     }
@@ -98,6 +127,8 @@ class StrandIo : public SessionIo {
   std::deque<std::function<void()>> queue_;                 // guarded by mu_
   std::vector<std::pair<Clock::time_point, Json>> frames_;  // guarded by mu_
   bool stopping_ = false;                                   // guarded by mu_
+  std::multimap<Clock::time_point, std::function<void()>> timers_;  // guarded by mu_
+  std::string closed_reason_;                                       // guarded by mu_
   std::thread thread_;
 };
 

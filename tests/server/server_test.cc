@@ -51,6 +51,16 @@ class FakeSession : public realtime::Session {
       for (int i = 0; i < count; ++i) io_->Send(std::string(static_cast<size_t>(bytes), 'x'));
       return;
     }
+    if (frame == "close") {  // the session ends itself: its reason, then the close
+      io_->Send(R"({"type":"error","error":{"code":"session_expired"}})");
+      io_->Close("session_expired");
+      return;
+    }
+    int delay_ms = 0;
+    if (std::sscanf(std::string(frame).c_str(), "timer %d", &delay_ms) == 1) {
+      io_->PostAfter(delay_ms, [io = io_] { io->Send(R"({"type":"tick"})"); });
+      return;
+    }
     io_->Send(R"({"type":"echo","bytes":)" + std::to_string(frame.size()) + "}");
   }
   void OnClose() override { ++stats_->closed; }
@@ -92,7 +102,8 @@ class ServerTest : public ::testing::Test {
 
   // Sends an upgrade request by hand so that a refusal's status and body can be read.
   http::response<http::string_body> RawUpgrade(const std::string& target, const std::string& authorization,
-                                               const std::string& protocols) {
+                                               const std::string& protocols, const std::string& origin = "",
+                                               const std::string& key = "dGhlIHNhbXBsZSBub25jZQ==") {
     asio::io_context io;
     beast::tcp_stream stream(io);
     stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
@@ -101,7 +112,8 @@ class ServerTest : public ::testing::Test {
     req.set(http::field::connection, "Upgrade");
     req.set(http::field::upgrade, "websocket");
     req.set(http::field::sec_websocket_version, "13");
-    req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    req.set(http::field::sec_websocket_key, key);
+    if (!origin.empty()) req.set(http::field::origin, origin);
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
     if (!protocols.empty()) req.set(http::field::sec_websocket_protocol, protocols);
     http::write(stream, req);
@@ -120,13 +132,14 @@ class ServerTest : public ::testing::Test {
 
   std::unique_ptr<Client> Connect(const std::string& target = "/v1/realtime?model=step-2.5-realtime",
                                   const std::string& authorization = "", const std::string& protocols = "",
-                                  bool beta_header = false) {
+                                  bool beta_header = false, const std::string& origin = "") {
     auto c = std::make_unique<Client>();
     beast::get_lowest_layer(c->ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
     c->ws.set_option(websocket::stream_base::decorator([=](websocket::request_type& req) {
       if (!authorization.empty()) req.set(http::field::authorization, authorization);
       if (!protocols.empty()) req.set(http::field::sec_websocket_protocol, protocols);
       if (beta_header) req.set("OpenAI-Beta", "realtime=v1");
+      if (!origin.empty()) req.set(http::field::origin, origin);
     }));
     websocket::response_type res;
     c->ws.handshake(res, "127.0.0.1", target);
@@ -278,15 +291,162 @@ TEST_F(ServerTest, ClientThatStopsReadingIsClosed) {
   while (stats_.closed.load() == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(stats_.closed.load(), 1);
-  // Reading now drains what the kernel held, then ends in an error rather than 400 MiB.
+  // Reading now drains what the kernel held, then the reason, then the close: not 400 MiB.
   beast::error_code ec;
   size_t received = 0;
+  std::string last;
   for (;;) {
     beast::flat_buffer buffer;
     received += c->ws.read(buffer, ec);
     if (ec) break;
+    last = beast::buffers_to_string(buffer.cdata());
   }
   EXPECT_LT(received, 64u << 20);
+  EXPECT_NE(last.find(R"("code":"client_not_reading")"), std::string::npos) << last.substr(0, 200);
+  // The close frame (1008) follows; when the client read too late the grace period cut the socket.
+  if (ec == websocket::error::closed) {
+    EXPECT_EQ(c->ws.reason().code, websocket::close_code::policy_error);
+  }
+}
+
+// A client that sends faster than it reads is slowed down (its events wait unread), not closed:
+// 200 events each answered with 64 KiB, against a 256 KiB queue, all arrive once it reads.
+TEST_F(ServerTest, ClientThatSendsFasterThanItReadsIsSlowedNotClosed) {
+  ServerConfig config;
+  config.max_write_queue_bytes = 256 << 10;
+  StartServer(config);
+  auto c = Connect();
+  Read(*c);
+  c->ws.text(true);
+  for (int i = 0; i < 200; ++i) c->ws.write(asio::buffer(std::string("flood 1 65536")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int received = 0;
+  for (; received < 200; ++received) {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    c->ws.read(buffer, ec);
+    ASSERT_FALSE(ec) << "after " << received << " events: " << ec.message();
+    ASSERT_EQ(buffer.size(), 65536u);
+  }
+  EXPECT_EQ(server_->stats().closed_slow_clients, 0);
+  c->ws.write(asio::buffer(std::string(R"({"type":"after"})")));
+  EXPECT_EQ(Read(*c), R"({"type":"echo","bytes":16})");
+}
+
+TEST_F(ServerTest, SessionTimersRunAndASessionCanEndItself) {
+  StartServer();
+  auto c = Connect();
+  Read(*c);
+  c->ws.text(true);
+  c->ws.write(asio::buffer(std::string("timer 50")));
+  EXPECT_EQ(Read(*c), R"({"type":"tick"})");
+  c->ws.write(asio::buffer(std::string("close")));
+  EXPECT_NE(Read(*c).find("session_expired"), std::string::npos);
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  c->ws.read(buffer, ec);
+  EXPECT_EQ(ec, websocket::error::closed);
+  EXPECT_EQ(c->ws.reason().code, websocket::close_code::normal);
+}
+
+TEST_F(ServerTest, BrowserPagesOfOtherOriginsAreRefused) {
+  ServerConfig config;
+  config.allowed_origins = {"https://app.example.com"};
+  StartServer(config);
+  auto evil = RawUpgrade("/v1/realtime", "", "", "http://evil.example");
+  EXPECT_EQ(evil.result(), http::status::forbidden);
+  EXPECT_NE(evil.body().find("origin_not_allowed"), std::string::npos) << evil.body();
+  EXPECT_EQ(RawUpgrade("/v1/realtime", "", "", "null").result(), http::status::forbidden);
+  EXPECT_EQ(stats_.started.load(), 0);
+  // The server's own page (Origin matches Host), a listed origin, and non-browser clients pass.
+  auto own = Connect("/v1/realtime", "", "", false, "http://127.0.0.1");
+  EXPECT_NE(Read(*own).find("session.created"), std::string::npos);
+  auto listed = Connect("/v1/realtime", "", "", false, "https://app.example.com");
+  EXPECT_NE(Read(*listed).find("session.created"), std::string::npos);
+  auto plain = Connect();
+  EXPECT_NE(Read(*plain).find("session.created"), std::string::npos);
+}
+
+TEST_F(ServerTest, MalformedWebSocketKeyIsRefused) {
+  StartServer();
+  auto res = RawUpgrade("/v1/realtime", "", "", "", "abc");
+  EXPECT_EQ(res.result(), http::status::bad_request);
+  EXPECT_NE(res.body().find("invalid_websocket_key"), std::string::npos) << res.body();
+}
+
+TEST_F(ServerTest, OnePeerCannotTakeEverySessionSlot) {
+  ServerConfig config;
+  config.peer_limits.max_sessions = 2;
+  StartServer(config);
+  auto a = Connect();
+  auto b = Connect();
+  Read(*a);
+  Read(*b);
+  auto third = RawUpgrade("/v1/realtime", "", "");
+  EXPECT_EQ(third.result(), http::status::too_many_requests);
+  EXPECT_NE(third.body().find("too_many_sessions_for_peer"), std::string::npos) << third.body();
+  a->ws.close(websocket::close_code::normal);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server_->stats().active_sessions > 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto again = Connect();
+  EXPECT_NE(Read(*again).find("session.created"), std::string::npos);
+}
+
+TEST_F(ServerTest, FailedKeysAreThrottledPerPeer) {
+  ServerConfig config;
+  config.keys = ApiKeys::FromList({"sk-right"});
+  config.auth_required = true;
+  config.peer_limits.failed_auth_per_min = 3;
+  StartServer(config);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(RawUpgrade("/v1/realtime", "Bearer sk-guess" + std::to_string(i), "").result(), http::status::unauthorized);
+  // Blocked for the rest of the minute, even with the right key: guessing cannot go on.
+  auto blocked = RawUpgrade("/v1/realtime", "Bearer sk-right", "");
+  EXPECT_EQ(blocked.result(), http::status::too_many_requests);
+  EXPECT_NE(blocked.body().find("too_many_failed_auth"), std::string::npos) << blocked.body();
+}
+
+TEST_F(ServerTest, ConnectionFloodsFromOnePeerAreCut) {
+  ServerConfig config;
+  config.peer_limits.connections_per_s = 5;  // bursts of 10
+  StartServer(config);
+  int answered = 0;
+  for (int i = 0; i < 40; ++i) {
+    try {
+      if (Get("/healthz").result() == http::status::ok) ++answered;
+    } catch (const std::exception&) {
+    }
+  }
+  EXPECT_GE(answered, 10);
+  EXPECT_LT(answered, 20);
+  EXPECT_GE(server_->stats().refused_connections, 20);
+}
+
+TEST_F(ServerTest, KeysAreNeededForTheApiRoutesButNotForHealth) {
+  ServerConfig config;
+  config.keys = ApiKeys::FromList({"sk-right"});
+  config.auth_required = true;
+  StartServer(config);
+  EXPECT_EQ(Get("/healthz").result(), http::status::ok);
+  EXPECT_EQ(Get("/v1/models").result(), http::status::unauthorized);
+  EXPECT_EQ(Get("/v1/personas").result(), http::status::unauthorized);
+}
+
+TEST_F(ServerTest, AKeyOfferedAsSubprotocolIsNotLogged) {
+  ServerConfig config;
+  config.keys = ApiKeys::FromList({"sk-secret-7d3f9a"});
+  config.auth_required = true;
+  StartServer(config);
+  ::testing::internal::CaptureStderr();
+  auto c = Connect("/v1/realtime", "", "openai-insecure-api-key.sk-secret-7d3f9a");
+  Read(*c);
+  c->ws.close(websocket::close_code::normal);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("openai-insecure-api-key.***"), std::string::npos) << log;
+  EXPECT_EQ(log.find("sk-secret-7d3f9a"), std::string::npos) << log;
 }
 
 TEST_F(ServerTest, StopClosesSessionsGoingAway) {

@@ -9,6 +9,7 @@
 #include "realtime/http_api.h"
 #include "server/auth.h"
 #include "server/http_target.h"
+#include "server/peer_limits.h"
 #include "server/static_files.h"
 
 namespace cadence::server {
@@ -163,6 +164,65 @@ TEST(HttpApiTest, KnownModels) {
   EXPECT_TRUE(realtime::IsKnownModel("gpt-4o-realtime-preview"));
   EXPECT_FALSE(realtime::IsKnownModel("gpt-4o"));
   EXPECT_FALSE(realtime::IsKnownModel(""));
+}
+
+}  // namespace
+}  // namespace cadence::server
+
+namespace cadence::server {
+namespace {
+
+TEST(PeerLimitsTest, ConnectionRateIsATokenBucketPerAddress) {
+  PeerLimits limits({.max_sessions = 0, .connections_per_s = 2, .failed_auth_per_min = 0});
+  const auto t0 = PeerLimits::Clock::now();
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) admitted += limits.AdmitConnection("10.0.0.1", t0);
+  EXPECT_EQ(admitted, 4);  // a burst of twice the rate
+  EXPECT_TRUE(limits.AdmitConnection("10.0.0.2", t0));  // another address has its own bucket
+  EXPECT_FALSE(limits.AdmitConnection("10.0.0.1", t0 + std::chrono::milliseconds(100)));
+  EXPECT_TRUE(limits.AdmitConnection("10.0.0.1", t0 + std::chrono::milliseconds(600)));
+}
+
+TEST(PeerLimitsTest, FailedAuthBlocksForTheRestOfTheMinute) {
+  PeerLimits limits({.max_sessions = 0, .connections_per_s = 0, .failed_auth_per_min = 3});
+  const auto t0 = PeerLimits::Clock::now();
+  EXPECT_FALSE(limits.AuthFailed("a", t0));
+  EXPECT_FALSE(limits.AuthFailed("a", t0));
+  EXPECT_FALSE(limits.AuthBlocked("a", t0));
+  EXPECT_TRUE(limits.AuthFailed("a", t0));  // the failure that blocks: logged once
+  EXPECT_TRUE(limits.AuthBlocked("a", t0 + std::chrono::seconds(59)));
+  EXPECT_FALSE(limits.AuthBlocked("b", t0));
+  EXPECT_FALSE(limits.AuthBlocked("a", t0 + std::chrono::seconds(61)));
+}
+
+TEST(PeerLimitsTest, SessionSlotsPerAddress) {
+  PeerLimits limits({.max_sessions = 2, .connections_per_s = 0, .failed_auth_per_min = 0});
+  EXPECT_TRUE(limits.OpenSession("a"));
+  EXPECT_TRUE(limits.OpenSession("a"));
+  EXPECT_FALSE(limits.OpenSession("a"));
+  EXPECT_TRUE(limits.OpenSession("b"));
+  limits.CloseSession("a");
+  EXPECT_TRUE(limits.OpenSession("a"));
+}
+
+TEST(OriginTest, OwnPageListedOriginsAndNonBrowsers) {
+  EXPECT_TRUE(IsOriginAllowed("", "127.0.0.1:8080", {}));
+  EXPECT_TRUE(IsOriginAllowed("http://127.0.0.1:8080", "127.0.0.1:8080", {}));
+  EXPECT_TRUE(IsOriginAllowed("https://Voice.Example.com", "voice.example.com", {}));
+  EXPECT_FALSE(IsOriginAllowed("http://127.0.0.1:9999", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(IsOriginAllowed("http://evil.example", "127.0.0.1:8080", {}));
+  EXPECT_FALSE(IsOriginAllowed("null", "127.0.0.1:8080", {}));
+  EXPECT_TRUE(IsOriginAllowed("https://app.example.com", "127.0.0.1:8080", {"https://app.example.com"}));
+  EXPECT_TRUE(IsOriginAllowed("http://evil.example", "127.0.0.1:8080", {"*"}));
+}
+
+TEST(HandshakeTest, KeysAreRedactedAndWebSocketKeysChecked) {
+  EXPECT_EQ(RedactedProtocol("openai-insecure-api-key.sk-123"), "openai-insecure-api-key.***");
+  EXPECT_EQ(RedactedProtocol("realtime"), "realtime");
+  EXPECT_TRUE(IsValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ=="));
+  EXPECT_FALSE(IsValidWebSocketKey("abc"));
+  EXPECT_FALSE(IsValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ"));
+  EXPECT_FALSE(IsValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ==dGhl"));
 }
 
 }  // namespace

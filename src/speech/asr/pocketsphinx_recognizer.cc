@@ -6,6 +6,7 @@
 #include <sphinxbase/feat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <mutex>
@@ -25,28 +26,43 @@ struct ModelPaths {
   bool single_pass = true;
 };
 
-// Thread-safe pool of idle decoders; grows on demand, never shrinks below what streams returned.
-// Loading a decoder takes ~0.5 s of CPU (27 MB language model, 134k-word dictionary) on the
-// caller's thread — an ASR worker — so it stalls the recognition queued behind it; a server that
-// expects N users talking at once preloads N (PocketSphinxConfig::preload_decoders). Nothing
-// loads in the background: memory grows only when sessions talk.
+// Thread-safe pool of decoders; grows on demand up to `max_decoders`, and gives back decoders
+// beyond `keep` that stayed idle for `idle_release` (checked whenever a decoder is taken or
+// returned). Loading a decoder takes ~0.5 s of CPU (27 MB language model, 134k-word dictionary) on
+// the caller's thread — an ASR worker — so it stalls the recognition queued behind it; a server
+// that expects N users talking at once preloads N (PocketSphinxConfig::preload_decoders). Nothing
+// loads in the background: memory grows only when sessions talk, and shrinks when they stop.
 class DecoderPool {
  public:
-  explicit DecoderPool(ModelPaths paths) : paths_(std::move(paths)) {}
+  using Clock = std::chrono::steady_clock;
+  DecoderPool(ModelPaths paths, int max_decoders, int keep, Clock::duration idle_release)
+      : paths_(std::move(paths)), max_decoders_(max_decoders), keep_(keep), idle_release_(idle_release) {}
   ~DecoderPool() {
-    for (ps_decoder_t* d : idle_) ps_free(d);
+    for (const IdleDecoder& d : idle_) ps_free(d.decoder);
   }
 
   Result<ps_decoder_t*> Acquire() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      ReleaseStaleLocked();
       if (!idle_.empty()) {
-        ps_decoder_t* d = idle_.back();
+        ps_decoder_t* d = idle_.back().decoder;  // the most recently used: its pages are warm
         idle_.pop_back();
         return d;
       }
+      if (max_decoders_ > 0 && alive_ >= max_decoders_) {
+        return Status::ResourceExhausted("all " + std::to_string(max_decoders_) +
+                                         " speech recognizer decoders are in use; this turn is not transcribed "
+                                         "(the server operator can raise --asr-max-decoders)");
+      }
+      ++alive_;  // reserved before loading, outside the lock
     }
-    return Create();  // outside the lock: loading takes a few hundred ms
+    Result<ps_decoder_t*> created = Create();
+    if (!created.ok()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --alive_;
+    }
+    return created;
   }
 
   // The model's -cmninit as loaded; valid after the first Acquire().
@@ -54,7 +70,13 @@ class DecoderPool {
 
   void Release(ps_decoder_t* decoder) {
     std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(decoder);
+    idle_.push_back({decoder, Clock::now()});
+    ReleaseStaleLocked();
+  }
+
+  int alive() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return alive_;
   }
 
  private:
@@ -89,11 +111,29 @@ class DecoderPool {
     return decoder;
   }
 
+  // Frees the oldest idle decoders beyond `keep_` that have been idle for idle_release_.
+  void ReleaseStaleLocked() {
+    const auto now = Clock::now();
+    while (static_cast<int>(idle_.size()) > keep_ && now - idle_.front().since >= idle_release_) {
+      ps_free(idle_.front().decoder);
+      idle_.erase(idle_.begin());
+      --alive_;
+    }
+  }
+
+  struct IdleDecoder {
+    ps_decoder_t* decoder;
+    Clock::time_point since;
+  };
   ModelPaths paths_;
+  const int max_decoders_;
+  const int keep_;
+  const Clock::duration idle_release_;
   std::once_flag cmn_once_;
   std::vector<mfcc_t> initial_cmn_mean_;  // written once under cmn_once_, then read-only
   std::mutex mutex_;
-  std::vector<ps_decoder_t*> idle_;  // guarded by mutex_
+  std::vector<IdleDecoder> idle_;  // guarded by mutex_; oldest release first
+  int alive_ = 0;                  // guarded by mutex_; idle and in use
 };
 
 class PocketSphinxStream final : public RecognizerStream {
@@ -262,8 +302,12 @@ Result<std::unique_ptr<Recognizer>> CreatePocketSphinxRecognizer(const PocketSph
     if (!fs::exists(p, ec))
       return Status::NotFound("PocketSphinx model file missing: " + p + " (apt-get install pocketsphinx-en-us)");
   }
-  auto pool = std::make_shared<DecoderPool>(paths);
   const int preload = std::max(1, config.preload_decoders);
+  if (config.max_decoders > 0 && config.max_decoders < preload)
+    return Status::InvalidArgument("--asr-max-decoders (" + std::to_string(config.max_decoders) +
+                                   ") must be at least --asr-preload (" + std::to_string(preload) + ")");
+  auto pool = std::make_shared<DecoderPool>(paths, config.max_decoders, preload,
+                                            std::chrono::milliseconds(static_cast<int64_t>(config.idle_release_s * 1000)));
   if (preload > 1)
     CADENCE_LOG(kInfo, "asr", "loading %d PocketSphinx decoders (~0.5 s CPU and ~85 MiB each)", preload);
   std::vector<ps_decoder_t*> loaded;

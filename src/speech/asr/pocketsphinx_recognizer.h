@@ -33,6 +33,12 @@ struct PocketSphinxConfig {
   // p50 167 ms / real time. Serving N users at once: preload N. (A background loader that kept
   // two spares was tried; it made an idle server's memory grow at unpredictable moments.)
   int preload_decoders = 1;
+  // At most this many decoders exist at once (0: no limit); a turn that finds them all in use is
+  // not transcribed (its transcription fails with ResourceExhausted) rather than growing the
+  // process by ~85 MiB per turn in flight.
+  int max_decoders = 16;
+  // Decoders beyond `preload_decoders` that stay idle this long are freed.
+  double idle_release_s = 60.0;
 };
 
 // The compile-time default model dir of Debian's pocketsphinx-en-us.

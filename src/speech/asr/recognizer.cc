@@ -21,7 +21,12 @@ Result<std::unique_ptr<Recognizer>> CreateRecognizer(const RecognizerConfig& con
                                  "needs a Whisper model (--asr-model FILE); use language \"en\" or \"\"");
   if (!config.language.empty() && config.language != "en")
     return Status::InvalidArgument("recognizer language '" + config.language + "' is not supported; use \"en\", \"zh\" or \"\"");
-  return CreatePocketSphinxRecognizer({DefaultPocketSphinxModelDir(), config.fast, config.preload});
+  PocketSphinxConfig pocketsphinx;
+  pocketsphinx.model_dir = DefaultPocketSphinxModelDir();
+  pocketsphinx.single_pass = config.fast;
+  pocketsphinx.preload_decoders = config.preload;
+  pocketsphinx.max_decoders = config.max_decoders;
+  return CreatePocketSphinxRecognizer(pocketsphinx);
 }
 
 }  // namespace cadence::speech

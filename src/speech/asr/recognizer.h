@@ -54,6 +54,7 @@ struct RecognizerConfig {
   bool fast = true;        // PocketSphinx: single search pass (lowest latency); false: more accurate
   int beam_size = 1;       // Whisper: 1 greedy, else beam search (openai-whisper's transcribe uses 5)
   int preload = 1;         // PocketSphinx: decoders loaded up front (see PocketSphinxConfig)
+  int max_decoders = 16;   // PocketSphinx: decoders alive at most (0: no limit)
   bool encode_padding = true;  // Whisper: the final encodes the padded 30-s window (see WhisperOptions)
   double temperature_increment = 0.2;  // Whisper: the fallback's temperature step, 0: off (WhisperOptions)
 };
