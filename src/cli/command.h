@@ -16,6 +16,7 @@
 
 namespace cadence::server {
 struct EngineOptions;
+struct ServerConfig;
 }  // namespace cadence::server
 
 namespace cadence::cli {
@@ -110,21 +111,30 @@ class Flags {
 
 // The engines behind a realtime session (serve, bench realtime): --personas DIR, --voice NAME,
 // --model FILE.gguf, --llm-url URL, --llm-model NAME, --vad-model FILE, --asr-model FILE,
-// --asr-accurate, --asr-language, --asr-beam, --asr-window, --asr-temperature-inc, --asr-preload. `personas_default` is the --personas default (serve: the shipped directory).
+// --asr-accurate, --asr-language, --asr-beam, --asr-window, --asr-temperature-inc, --asr-preload,
+// --asr-max-decoders. `personas_default` is the --personas default (serve: the shipped directory).
 void AddEngineFlags(Flags* flags, const std::string& personas_default = "");
 // Those flags as server::EngineOptions (the API key comes from env CADENCE_LLM_API_KEY). Include
 // "server/engine_set.h" to use the result.
 server::EngineOptions EngineOptionsFromFlags(const Flags& flags);
 
 // Thread counts of a server (serve, bench realtime): --threads N (users' audio, >= 1),
-// --reply-threads N (brain and synthesis, 0: share --threads), --io-threads N (>= 1); default 2 each.
+// --reply-threads N (synthesis, 0: share --threads), --brain-threads N (brain calls, 0: share
+// --reply-threads; default 4, as remote brains mostly wait), --io-threads N (>= 1).
 struct WorkerCounts {
   int threads = 2;
   int reply_threads = 2;
+  int brain_threads = 4;
   int io_threads = 2;
 };
 void AddWorkerFlags(Flags* flags);
 WorkerCounts GetWorkerCounts(const Flags& flags);
+
+// The server's limits (serve): write queue, frames, sessions, per-peer limits, Origins and every
+// per-session budget (server::ServerConfig, realtime::SessionLimits), with their defaults.
+void AddLimitFlags(Flags* flags);
+// Sets those fields of `config` (include "server/server.h").
+void ApplyLimitFlags(const Flags& flags, server::ServerConfig* config);
 
 }  // namespace cadence::cli
 

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "server/engine_set.h"
+#include "server/server.h"
 
 namespace cadence::cli {
 
@@ -27,6 +28,9 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
                 0.2, 0.0, 1.0);
   flags->Int("asr-preload", "N", "PocketSphinx: decoders loaded at start, one per user talking at once (~85 MiB each)", 1,
              1, 256);
+  flags->Int("asr-max-decoders", "N",
+             "PocketSphinx: decoders alive at most; a turn that finds them all busy is not transcribed (0: no limit)",
+             16, 0, 1024);
 }
 
 server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
@@ -39,6 +43,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_language = flags.Get("asr-language") == "auto" ? "" : flags.Get("asr-language");
   options.asr_beam = flags.GetInt("asr-beam");
   options.asr_preload = flags.GetInt("asr-preload");
+  options.asr_max_decoders = flags.GetInt("asr-max-decoders");
   options.asr_window = flags.Get("asr-window");
   options.asr_temperature_inc = flags.GetDouble("asr-temperature-inc");
   options.llm_model = flags.Get("model");
@@ -51,7 +56,9 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
 void AddWorkerFlags(Flags* flags) {
   constexpr int kMaxThreads = 1024;
   flags->Int("threads", "N", "compute threads for the users' audio (speech recognition)", 2, 1, kMaxThreads);
-  flags->Int("reply-threads", "N", "compute threads for replies (brain, speech synthesis); 0: share --threads", 2, 0,
+  flags->Int("reply-threads", "N", "compute threads for speech synthesis; 0: share --threads", 2, 0, kMaxThreads);
+  flags->Int("brain-threads", "N",
+             "threads for brain calls, which may wait on an upstream (--llm-url); 0: share --reply-threads", 4, 0,
              kMaxThreads);
   flags->Int("io-threads", "N", "network IO threads", 2, 1, kMaxThreads);
 }
@@ -59,7 +66,77 @@ void AddWorkerFlags(Flags* flags) {
 WorkerCounts GetWorkerCounts(const Flags& flags) {
   return {.threads = flags.GetInt("threads"),
           .reply_threads = flags.GetInt("reply-threads"),
+          .brain_threads = flags.GetInt("brain-threads"),
           .io_threads = flags.GetInt("io-threads")};
+}
+
+void AddLimitFlags(Flags* flags) {
+  const server::ServerConfig s;
+  const realtime::SessionLimits l;
+  const server::PeerLimitsConfig p;
+  flags->Int("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", s.max_sessions, 1, 1 << 20);
+  flags->Int("max-sessions-per-peer", "N", "sessions one IP address may hold (0: no limit; raise it behind a proxy)",
+             p.max_sessions, 0, 1 << 20);
+  flags->Double("max-connections-per-s-per-peer", "R",
+                "new connections per second from one IP address, bursts of twice that (0: no limit)",
+                p.connections_per_s, 0, 1e6);
+  flags->Int("max-failed-auth-per-min", "N", "wrong API keys per minute from one IP address before it is refused (0: no limit)",
+             p.failed_auth_per_min, 0, 1 << 20);
+  flags->String("allowed-origins", "LIST",
+                "comma-separated browser Origins allowed besides the server's own page (\"*\": any page)", "");
+  flags->Int("max-write-queue-kib", "KIB",
+             "unsent events per client: past half, its events wait unread; past all, it is closed",
+             static_cast<int>(s.max_write_queue_bytes >> 10), 16, 1 << 24);
+  flags->Int("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)",
+             static_cast<int>(s.max_frame_bytes >> 10), 1, 1 << 20);
+  flags->Int("max-input-buffer-kib", "KIB", "uncommitted input audio per session (wire bytes)",
+             static_cast<int>(l.max_input_buffer_bytes >> 10), 1, 1 << 20);
+  flags->Int("max-instructions-kib", "KIB", "instructions per session or response",
+             static_cast<int>(l.max_instructions_bytes >> 10), 1, 1 << 16);
+  flags->Int("max-tools-kib", "KIB", "session.tools as JSON", static_cast<int>(l.max_tools_bytes >> 10), 1, 1 << 16);
+  flags->Int("max-history-kib", "KIB", "text a conversation keeps; the oldest items go first",
+             static_cast<int>(l.max_history_bytes >> 10), 1, 1 << 20);
+  flags->Int("max-history-items", "N", "items a conversation keeps; the oldest go first",
+             static_cast<int>(l.max_history_items), 2, 1 << 20);
+  flags->Int("max-pending-transcriptions", "N", "committed turns per session still being transcribed",
+             l.max_pending_transcriptions, 1, 1024);
+  flags->Double("max-pending-audio-s", "S", "committed audio per session still being recognized",
+                l.max_pending_audio_s, 1, 86400);
+  flags->Int("max-session-minutes", "M", "a session's lifetime (expires_at)", l.max_duration_s / 60, 1, 7 * 24 * 60);
+  flags->Int("idle-timeout-s", "S", "close a session after this long without a client event (0: never)",
+             l.idle_timeout_s, 0, 7 * 86400);
+  flags->Double("audio-lead-s", "S", "reply audio sent ahead of real time, at most", l.audio_lead_s, 0.2, 3600);
+}
+
+void ApplyLimitFlags(const Flags& flags, server::ServerConfig* config) {
+  config->max_sessions = flags.GetInt("max-sessions");
+  config->peer_limits.max_sessions = flags.GetInt("max-sessions-per-peer");
+  config->peer_limits.connections_per_s = flags.GetDouble("max-connections-per-s-per-peer");
+  config->peer_limits.failed_auth_per_min = flags.GetInt("max-failed-auth-per-min");
+  config->allowed_origins.clear();
+  std::string list = flags.Get("allowed-origins");
+  for (size_t start = 0; start <= list.size();) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string origin = list.substr(start, comma - start);
+    while (!origin.empty() && origin.front() == ' ') origin.erase(origin.begin());
+    while (!origin.empty() && (origin.back() == ' ' || origin.back() == '/')) origin.pop_back();
+    if (!origin.empty()) config->allowed_origins.push_back(origin);
+    start = comma + 1;
+  }
+  config->max_write_queue_bytes = static_cast<size_t>(flags.GetInt("max-write-queue-kib")) << 10;
+  config->max_frame_bytes = static_cast<size_t>(flags.GetInt("max-frame-kib")) << 10;
+  realtime::SessionLimits& l = config->session_limits;
+  l.max_input_buffer_bytes = static_cast<size_t>(flags.GetInt("max-input-buffer-kib")) << 10;
+  l.max_instructions_bytes = static_cast<size_t>(flags.GetInt("max-instructions-kib")) << 10;
+  l.max_tools_bytes = static_cast<size_t>(flags.GetInt("max-tools-kib")) << 10;
+  l.max_history_bytes = static_cast<size_t>(flags.GetInt("max-history-kib")) << 10;
+  l.max_history_items = static_cast<size_t>(flags.GetInt("max-history-items"));
+  l.max_pending_transcriptions = flags.GetInt("max-pending-transcriptions");
+  l.max_pending_audio_s = flags.GetDouble("max-pending-audio-s");
+  l.max_duration_s = flags.GetInt("max-session-minutes") * 60;
+  l.idle_timeout_s = flags.GetInt("idle-timeout-s");
+  l.audio_lead_s = flags.GetDouble("audio-lead-s");
 }
 
 }  // namespace cadence::cli

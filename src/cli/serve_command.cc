@@ -27,10 +27,7 @@ int RunServe(int argc, char** argv) {
   AddEngineFlags(&flags, persona::PersonaStore::DefaultDir());
   flags.String("web-dir", "DIR", "static files of the web page", server::DefaultWebDir());
   AddWorkerFlags(&flags);
-  flags.Int("max-sessions", "N", "sessions held at once; further upgrades get HTTP 503", 256, 1, 1 << 20);
-  flags.Int("max-write-queue-kib", "KIB", "unsent events per client before a non-reading client is closed", 8192, 16,
-            1 << 24);
-  flags.Int("max-frame-kib", "KIB", "largest client frame accepted (bigger ones get an error event)", 15360, 1, 1 << 20);
+  AddLimitFlags(&flags);
   flags.Choice("log-level", "how much to log", {"debug", "info", "warn", "error"}, "info");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -51,17 +48,12 @@ int RunServe(int argc, char** argv) {
 
   const int port = flags.GetInt("port");
   const WorkerCounts counts = GetWorkerCounts(flags);
-  const int max_sessions = flags.GetInt("max-sessions");
-  const int queue_kib = flags.GetInt("max-write-queue-kib");
-  const int frame_kib = flags.GetInt("max-frame-kib");
 
   server::ServerConfig config;
   config.host = flags.Get("host") == "localhost" ? "127.0.0.1" : flags.Get("host");
   config.port = static_cast<uint16_t>(port);
   config.io_threads = counts.io_threads;
-  config.max_sessions = max_sessions;
-  config.max_write_queue_bytes = static_cast<size_t>(queue_kib) << 10;
-  config.max_frame_bytes = static_cast<size_t>(frame_kib) << 10;
+  ApplyLimitFlags(flags, &config);
   config.web_dir = flags.Get("web-dir");
 
   const char* env_keys = std::getenv("CADENCE_API_KEYS");
@@ -103,7 +95,9 @@ int RunServe(int argc, char** argv) {
   auto workers = std::make_unique<ThreadPool>(static_cast<size_t>(counts.threads));
   auto reply_workers =
       counts.reply_threads > 0 ? std::make_unique<ThreadPool>(static_cast<size_t>(counts.reply_threads)) : nullptr;
-  config.engines = (*engines)->Engines(workers.get(), reply_workers.get());
+  auto brain_workers =
+      counts.brain_threads > 0 ? std::make_unique<ThreadPool>(static_cast<size_t>(counts.brain_threads)) : nullptr;
+  config.engines = (*engines)->Engines(workers.get(), reply_workers.get(), brain_workers.get());
 
   auto server = server::Server::Start(std::move(config));
   if (!server.ok()) {
@@ -117,6 +111,7 @@ int RunServe(int argc, char** argv) {
   CADENCE_LOG(kInfo, "serve", "signal %d: shutting down (%lld open sessions)", signal_number,
               static_cast<long long>((*server)->stats().active_sessions));
   (*server)->Stop();
+  brain_workers.reset();
   reply_workers.reset();
   workers.reset();
   CADENCE_LOG(kInfo, "serve", "stopped");
