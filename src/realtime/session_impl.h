@@ -305,6 +305,9 @@ class SessionImpl final : public Session {
   void CancelAllWork();
 
   struct Utterance {
+    // User-provided: clang rejects std::optional<Utterance>::emplace() inside SessionImpl while
+    // the nested struct's default member initializers are not yet parsed.
+    Utterance() {}
     std::string item_id;
     int64_t start_ms = 0;
     bool paused = false;  // the turn detector's pause, and no speech since: audio after it is silence

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <malloc.h>
 #include <pthread.h>
 
 #include <csignal>
@@ -23,6 +24,7 @@
 #include "server/http_routes.h"
 #include "server/http_target.h"
 #include "server/websocket_connection.h"
+#include "speech/asr/recognizer.h"
 
 namespace cadence::server {
 namespace {
@@ -211,6 +213,25 @@ struct Server::Impl {
   uint16_t port = 0;
   bool stopped = false;
 
+  // Every few seconds: engines free what stayed idle (pooled decoders), and after sessions closed
+  // the allocator gives their freed buffers back to the system (glibc keeps freed heap memory,
+  // and raises its mmap threshold after big frees, so a closed session's megabytes would stay).
+  asio::awaitable<void> Janitor() {
+    asio::steady_timer timer(io);
+    int64_t closed_seen = 0;
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(5));
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(use_awaitable));
+      if (ec || state->stopping.load()) co_return;
+      const bool released = state->config.engines.asr != nullptr && state->config.engines.asr->ReleaseIdle();
+      const int64_t closed = state->total_sessions.load() - state->active_sessions.load();
+      if (closed != closed_seen || released) {
+        closed_seen = closed;
+        malloc_trim(0);
+      }
+    }
+  }
+
   asio::awaitable<void> AcceptLoop() {
     for (;;) {
       Strand strand = asio::make_strand(io);
@@ -273,6 +294,7 @@ Result<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
   impl->state->started_unix_s = static_cast<int64_t>(std::time(nullptr));
   impl->work.emplace(impl->io.get_executor());
   asio::co_spawn(impl->io, impl->AcceptLoop(), asio::detached);
+  asio::co_spawn(impl->io, impl->Janitor(), asio::detached);
   const int threads = impl->state->config.io_threads;
   for (int i = 0; i < threads; ++i) impl->threads.emplace_back([io = &impl->io] { io->run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));

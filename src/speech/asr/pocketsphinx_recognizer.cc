@@ -74,9 +74,11 @@ class DecoderPool {
     ReleaseStaleLocked();
   }
 
-  int alive() {
+  bool ReleaseIdle() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return alive_;
+    const int before = alive_;
+    ReleaseStaleLocked();
+    return alive_ < before;
   }
 
  private:
@@ -281,6 +283,7 @@ class PocketSphinxRecognizer final : public Recognizer {
   std::unique_ptr<RecognizerStream> CreateStream() const override {
     return std::make_unique<PocketSphinxStream>(pool_);
   }
+  bool ReleaseIdle() const override { return pool_->ReleaseIdle(); }
 
  private:
   std::shared_ptr<DecoderPool> pool_;

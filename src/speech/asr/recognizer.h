@@ -46,6 +46,10 @@ class Recognizer {
   virtual ~Recognizer() = default;
   virtual std::string_view name() const = 0;  // "pocketsphinx" | "whisper"
   virtual std::unique_ptr<RecognizerStream> CreateStream() const = 0;
+  // Frees cached resources that have stayed idle past the engine's release time (PocketSphinx's
+  // pooled decoders); true when something was freed. Thread-safe; the server calls it every few
+  // seconds.
+  virtual bool ReleaseIdle() const { return false; }
 };
 
 struct RecognizerConfig {
