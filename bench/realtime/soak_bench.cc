@@ -254,6 +254,8 @@ int RunSoakBench(int argc, char** argv) {
   flags.Int("churn", "N", "callers at a time that talk one turn and hang up (every other one mid-reply)", 1, 0, 1024);
   flags.Int("idle", "N", "idle sessions at a time, each staying 5-30 s", 4, 0, 100000);
   flags.Double("report-s", "S", "seconds between rows", 60.0, 1.0, 3600.0);
+  flags.Double("settle-s", "S", "wait after every client left, before the end row (decoders idle 60 s are freed)",
+               70.0, 0.0, 3600.0);
   flags.String("text", "TEXT", "what the simulated users say", "What is the weather like today?");
   cli::AddWorkerFlags(&flags);
   cli::AddEngineFlags(&flags);
@@ -290,18 +292,20 @@ int RunSoakBench(int argc, char** argv) {
   std::printf("engines: vad=%s asr=%s tts=%s brain=%s; user turn %.2f s of speech in %.2f s of audio at 1x\n",
               health.vad.c_str(), health.asr.c_str(), health.tts.c_str(), health.brain.c_str(),
               speech->size() / 24000.0, turn.duration_s());
-  std::printf("latency: speech_stopped -> first reply audio delta; errors: error events + lost connections + "
-              "refused connects; open: sessions the server holds\n");
+  std::printf("cpu: the process's CPU time, %% of one core; p50/p95: speech_stopped -> first reply audio delta; "
+              "errors: error events + lost connections + refused connects; open: sessions the server holds\n");
   PrintHeader();
 
   Soak soak(server, turn, options);
   soak.Run();
-  // Every client has hung up; give the server up to 10 s to close their sessions.
+  // Every client has hung up; give the server up to 10 s to close their sessions, then --settle-s
+  // for its janitor to free what they left (decoders idle for 60 s).
   for (int i = 0; i < 100 && server.stats().active_sessions > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double settle_s = flags.GetDouble("settle-s");
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(settle_s * 1000)));
   soak.rows().push_back(soak.Sample());
-  PrintRow(soak.rows().back(), "  (end: every client gone)");
+  PrintRow(soak.rows().back(), ("  (end: every client gone " + std::to_string(std::lround(settle_s)) + " s ago)").c_str());
 
   const Row& start = soak.rows().front();
   const Row& first = soak.rows()[std::min<size_t>(1, soak.rows().size() - 1)];
@@ -313,6 +317,9 @@ int RunSoakBench(int argc, char** argv) {
               soak.clients_started(), static_cast<long long>(stats.total_sessions), totals.turns, totals.errors,
               totals.dropped, totals.connect_failures, static_cast<long long>(stats.closed_slow_clients),
               static_cast<long long>(stats.refused_connections));
+  const Row& last_live = soak.rows()[soak.rows().size() - 2];
+  std::printf("while talking (last interval minus the first): RSS %+.1f MiB, fds %+ld, threads %+ld\n",
+              (last_live.rss_kib - first.rss_kib) / 1024.0, last_live.fds - first.fds, last_live.threads - first.threads);
   const double rss_growth = first.rss_kib > 0 ? static_cast<double>(end.rss_kib - first.rss_kib) / first.rss_kib : 0;
   std::printf("drift (end minus after the first interval): RSS %+.1f MiB (%+.1f %%), fds %+ld, threads %+ld; "
               "against the start: RSS %+.1f MiB, fds %+ld, threads %+ld\n",
