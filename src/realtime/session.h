@@ -102,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                          std::shared_ptr<SessionIo> io);
   virtual ~Session() = default;
 
-  // Sends session.created (and any persona greeting the session is configured for).
+  // Sends session.created and starts the session's lifetime timers (expiry, idle).
   virtual void Start() = 0;
   // One client text frame (a JSON event). Never throws; bad input becomes an `error` event.
   virtual void OnClientFrame(std::string_view frame) = 0;

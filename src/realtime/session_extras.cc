@@ -1,7 +1,6 @@
 #include "realtime/session_extras.h"
 
 #include "paralinguistics/analyzer.h"
-#include "paralinguistics/cues_json.h"
 #include "persona/store.h"
 #include "speech/tts/style_parser.h"
 
@@ -44,12 +43,6 @@ speech::Tone PersonaTone(const persona::Persona& persona) {
 }
 
 std::string SpokenText(std::string_view tagged) { return speech::SpokenText(tagged); }
-
-nlohmann::json CuesJson(const paralinguistics::UtteranceCues& cues) {
-  nlohmann::json j = nlohmann::json::parse(paralinguistics::CuesToJson(cues, false), nullptr, false);
-  if (j.is_discarded()) return nlohmann::json::object();
-  return j;
-}
 
 namespace {
 

@@ -37,9 +37,6 @@ speech::Tone PersonaTone(const persona::Persona& persona);
 // The words a listener hears in tagged reply text (style tags removed).
 std::string SpokenText(std::string_view tagged);
 
-// The JSON of a `conversation.item.input_audio_paralinguistics.completed` cues object.
-nlohmann::json CuesJson(const paralinguistics::UtteranceCues& cues);
-
 class UtteranceAnalysis {
  public:
   virtual ~UtteranceAnalysis() = default;

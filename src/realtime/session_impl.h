@@ -34,6 +34,7 @@
 #include "core/base64.h"
 #include "core/cancel.h"
 #include "core/log.h"
+#include "paralinguistics/cues_json.h"
 #include "paralinguistics/speaker_baseline.h"
 #include "realtime/conversation.h"
 #include "realtime/json_fields.h"
@@ -181,6 +182,8 @@ class SessionImpl final : public Session {
   void OnTranscript(const std::string& item_id, Result<speech::Transcript> result, std::string last_delta,
                     double audio_s, std::optional<paralinguistics::UtteranceCues> cues);
   void OnTranscriptDelta(const std::string& item_id, const std::string& delta);
+  // conversation.item.input_audio_paralinguistics.completed for `item_id`.
+  void SendCues(const std::string& item_id, const paralinguistics::UtteranceCues& cues);
   void OnResponseText(const std::string& response_id, const std::string& spoken);
   void OnResponseSentenceStart(const std::string& response_id, const std::string& spoken);
   void OnResponseAudio(const std::string& response_id, std::string b64, int64_t samples_24k);

@@ -387,6 +387,19 @@ void SessionImpl::OnTranscriptDelta(const std::string& item_id, const std::strin
         {"delta", delta}});
 }
 
+void SessionImpl::SendCues(const std::string& item_id, const paralinguistics::UtteranceCues& cues) {
+  if (closed_) return;
+  // Built around the analyzer's own serialisation (its stable, ordered shape), printed once.
+  std::string frame = R"({"type":"conversation.item.input_audio_paralinguistics.completed","event_id":")";
+  frame += NewEventId();
+  frame += R"(","item_id":")";
+  frame += item_id;  // a server-made id: nothing to escape
+  frame += R"(","cues":)";
+  frame += paralinguistics::CuesToJson(cues, false);
+  frame += '}';
+  io_->Send(std::move(frame));
+}
+
 void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transcript> result,
                                std::string last_delta, double audio_s,
                                std::optional<paralinguistics::UtteranceCues> cues) {
@@ -428,9 +441,7 @@ void SessionImpl::OnTranscript(const std::string& item_id, Result<speech::Transc
   if (cues) {
     baseline_.Apply(&*cues);
     last_cues_ = cues;
-    Send({{"type", "conversation.item.input_audio_paralinguistics.completed"},
-          {"item_id", item_id},
-          {"cues", CuesJson(*cues)}});
+    SendCues(item_id, *cues);
   }
   if (!options_.beta && item != nullptr) {
     Send({{"type", "conversation.item.done"}, {"item", ItemToJson(*item, options_.beta)}});
