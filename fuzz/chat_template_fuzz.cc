@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/chat_template.h"
-#include "engine/gguf.h"
-#include "engine/tokenizer.h"
+#include "engine/formats/gguf.h"
+#include "engine/text/chat_template.h"
+#include "engine/text/tokenizer.h"
 #include "fuzz_util.h"
 
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/chat_template.h"
-#include "engine/gguf.h"
-#include "engine/tokenizer.h"
+#include "engine/formats/gguf.h"
+#include "engine/text/chat_template.h"
+#include "engine/text/tokenizer.h"
 #include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "engine/onnx/onnx_model.h"
+#include "engine/formats/onnx/onnx_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cadence::engine::onnx;

@@ -20,7 +20,7 @@
 #include "cli/command.h"
 #include "core/cpu_time.h"
 #include "engine/attention.h"
-#include "engine/model.h"
+#include "engine/models/qwen2_llama.h"
 #include "engine/parallel.h"
 
 namespace {

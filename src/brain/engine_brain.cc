@@ -4,8 +4,8 @@
 #include <atomic>
 #include <mutex>
 
-#include "engine/chat_template.h"
-#include "engine/generator.h"
+#include "engine/generate/generator.h"
+#include "engine/text/chat_template.h"
 #include "paralinguistics/cues_text.h"
 #include "persona/persona.h"
 #include "brain/persona_prompt.h"

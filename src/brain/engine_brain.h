@@ -14,8 +14,8 @@
 
 #include "brain/brain.h"
 #include "core/status.h"
-#include "engine/model.h"
-#include "engine/sampler.h"
+#include "engine/generate/sampler.h"
+#include "engine/models/qwen2_llama.h"
 
 namespace cadence::brain {
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "engine/chat_template.h"
-#include "engine/generator.h"
-#include "engine/model.h"
+#include "engine/generate/generator.h"
+#include "engine/models/qwen2_llama.h"
+#include "engine/text/chat_template.h"
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <set>
 
 #include "core/log.h"
+#include "engine/formats/onnx/interpreter.h"
+#include "engine/formats/onnx/onnx_model.h"
 #include "engine/kernels.h"
-#include "engine/onnx/interpreter.h"
-#include "engine/onnx/onnx_model.h"
 
 namespace cadence::speech {
 

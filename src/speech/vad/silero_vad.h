@@ -1,6 +1,6 @@
 // Silero VAD v5 on its published ONNX weights, run by Cadence itself (no ONNX runtime).
 //
-// Load() reads the .onnx file with engine/onnx, finds the 16 kHz branch's weights in the graph
+// Load() reads the .onnx file with engine/formats/onnx, finds the 16 kHz branch's weights in the graph
 // (STFT basis, four reparameterised conv blocks, the LSTM cell, the output conv), and runs them
 // with hand-written vectorised kernels. Before accepting a file it runs a few windows of a test
 // signal through both these kernels and the ONNX graph itself (engine::onnx::OnnxInterpreter)

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "engine/dtype.h"
-#include "engine/mapped_file.h"
+#include "engine/formats/mapped_file.h"
 #include "speech/asr/whisper/model.h"
 
 namespace cadence::speech::whisper {

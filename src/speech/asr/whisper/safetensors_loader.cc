@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/dtype.h"
-#include "engine/safetensors.h"
+#include "engine/formats/safetensors.h"
 #include "speech/asr/whisper/model.h"
 
 namespace cadence::speech::whisper {

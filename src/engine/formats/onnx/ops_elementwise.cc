@@ -1,0 +1,209 @@
+// Elementwise operators: binary arithmetic/comparison/logic with NumPy broadcasting, unary math,
+// Cast and Identity.
+#include <cmath>
+
+#include "engine/formats/onnx/ops_internal.h"
+
+namespace cadence::engine::onnx::internal {
+namespace {
+
+Result<std::vector<int64_t>> BroadcastShape(const Node& node, const Tensor& a, const Tensor& b) {
+  const size_t rank = std::max(a.shape.size(), b.shape.size());
+  std::vector<int64_t> out(rank, 1);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.shape.size() ? 1 : a.shape[i - (rank - a.shape.size())];
+    const int64_t db = i < rank - b.shape.size() ? 1 : b.shape[i - (rank - b.shape.size())];
+    if (da != db && da != 1 && db != 1) {
+      return NodeError(node, "shapes " + a.ShapeString() + " and " + b.ShapeString() + " do not broadcast");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// Strides of `shape` seen through the broadcast output shape (0 along broadcast dimensions).
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& shape, const std::vector<int64_t>& out) {
+  std::vector<int64_t> own = Strides(shape);
+  std::vector<int64_t> strides(out.size(), 0);
+  const size_t offset = out.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i) strides[offset + i] = shape[i] == 1 ? 0 : own[i];
+  return strides;
+}
+
+// Calls fn(out_index, a_index, b_index) over the broadcast output.
+template <typename Fn>
+void ForEachBroadcast(const std::vector<int64_t>& out_shape, const std::vector<int64_t>& sa,
+                      const std::vector<int64_t>& sb, Fn fn) {
+  const int64_t total = ShapeSize(out_shape);
+  const size_t rank = out_shape.size();
+  std::vector<int64_t> counter(rank, 0);
+  int64_t ia = 0, ib = 0;
+  for (int64_t o = 0; o < total; ++o) {
+    fn(o, ia, ib);
+    for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+      if (++counter[d] < out_shape[d]) {
+        ia += sa[d];
+        ib += sb[d];
+        break;
+      }
+      ia -= sa[d] * (out_shape[d] - 1);
+      ib -= sb[d] * (out_shape[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
+
+Status Binary(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* a, Required(node, inputs, 0, "A"));
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* b, Required(node, inputs, 1, "B"));
+  CADENCE_ASSIGN_OR_RETURN(std::vector<int64_t> shape, BroadcastShape(node, *a, *b));
+  const auto sa = BroadcastStrides(a->shape, shape);
+  const auto sb = BroadcastStrides(b->shape, shape);
+  const std::string& op = node.op_type;
+  const bool comparison = op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
+                          op == "GreaterOrEqual" || op == "And" || op == "Or";
+  if (comparison) {
+    Tensor out = Tensor::Zeros(ElementType::kBool, shape);
+    ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) {
+      const double x = a->AsDouble(i), y = b->AsDouble(j);
+      bool r = false;
+      if (op == "Equal") r = x == y;
+      else if (op == "Less") r = x < y;
+      else if (op == "Greater") r = x > y;
+      else if (op == "LessOrEqual") r = x <= y;
+      else if (op == "GreaterOrEqual") r = x >= y;
+      else if (op == "And") r = x != 0 && y != 0;
+      else r = x != 0 || y != 0;
+      out.ints[o] = r ? 1 : 0;
+    });
+    outputs->push_back(std::move(out));
+    return Status::Ok();
+  }
+  // Pow keeps the base's type (the exponent may be another type); the rest need equal types.
+  if (op != "Pow" && a->is_float() != b->is_float()) {
+    return NodeError(node, "input types differ (" + std::string(a->is_float() ? "float" : "integer") + " and " +
+                               (b->is_float() ? "float" : "integer") + ")");
+  }
+  if (a->is_float()) {
+    Tensor out = Tensor::Zeros(ElementType::kFloat, shape);
+    float* o_data = out.floats.data();
+    const float* x = a->floats.data();
+    if (op == "Pow") {
+      ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) {
+        const double e = b->AsDouble(j);
+        // x^2 as a product, as runtimes do, so the result is exactly rounded.
+        o_data[o] = e == 2.0 ? x[i] * x[i] : static_cast<float>(std::pow(x[i], e));
+      });
+    } else {
+      const float* y = b->floats.data();
+      if (op == "Add") ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) { o_data[o] = x[i] + y[j]; });
+      else if (op == "Sub") ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) { o_data[o] = x[i] - y[j]; });
+      else if (op == "Mul") ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) { o_data[o] = x[i] * y[j]; });
+      else ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) { o_data[o] = x[i] / y[j]; });
+    }
+    outputs->push_back(std::move(out));
+    return Status::Ok();
+  }
+  Tensor out = Tensor::Zeros(ElementType::kInt64, shape);
+  Status error;
+  ForEachBroadcast(shape, sa, sb, [&](int64_t o, int64_t i, int64_t j) {
+    const int64_t x = a->ints[i], y = b->AsInt(j);
+    if (op == "Add") out.ints[o] = x + y;
+    else if (op == "Sub") out.ints[o] = x - y;
+    else if (op == "Mul") out.ints[o] = x * y;
+    else if (op == "Pow") out.ints[o] = static_cast<int64_t>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+    else if (y == 0) error = NodeError(node, "integer division by zero");
+    else out.ints[o] = x / y;
+  });
+  CADENCE_RETURN_IF_ERROR(error);
+  outputs->push_back(std::move(out));
+  return Status::Ok();
+}
+
+Status Unary(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* x, Required(node, inputs, 0, "X"));
+  const std::string& op = node.op_type;
+  if (op == "Not") {
+    if (x->type != ElementType::kBool) return NodeError(node, "input must be bool");
+    Tensor out = *x;
+    for (auto& v : out.ints) v = v ? 0 : 1;
+    outputs->push_back(std::move(out));
+    return Status::Ok();
+  }
+  if (!x->is_float()) {
+    if (op == "Neg" || op == "Abs" || op == "Relu") {
+      Tensor out = *x;
+      for (auto& v : out.ints) v = op == "Neg" ? -v : op == "Abs" ? std::llabs(v) : std::max<int64_t>(v, 0);
+      outputs->push_back(std::move(out));
+      return Status::Ok();
+    }
+    return NodeError(node, "input must be float, is " + ElementTypeName(static_cast<int32_t>(x->type)));
+  }
+  Tensor out = *x;
+  if (op == "Relu") for (float& v : out.floats) v = v > 0 ? v : 0.0f;
+  else if (op == "Sigmoid") for (float& v : out.floats) v = 1.0f / (1.0f + std::exp(-v));
+  else if (op == "Tanh") for (float& v : out.floats) v = std::tanh(v);
+  else if (op == "Sqrt") for (float& v : out.floats) v = std::sqrt(v);
+  else if (op == "Exp") for (float& v : out.floats) v = std::exp(v);
+  else if (op == "Neg") for (float& v : out.floats) v = -v;
+  else if (op == "Abs") for (float& v : out.floats) v = std::fabs(v);
+  outputs->push_back(std::move(out));
+  return Status::Ok();
+}
+
+Status Cast(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* x, Required(node, inputs, 0, "input"));
+  const Attribute* to = node.Find("to");
+  if (!to) return NodeError(node, "missing attribute 'to'");
+  Tensor out;
+  out.shape = x->shape;
+  switch (to->i) {
+    case 1:
+    case 11:  // double computes as float here
+      out.type = ElementType::kFloat;
+      out.floats.resize(x->size());
+      for (int64_t i = 0; i < x->size(); ++i) out.floats[i] = static_cast<float>(x->AsDouble(i));
+      break;
+    case 2: case 3: case 5: case 6: case 7:
+      out.type = ElementType::kInt64;
+      out.ints.resize(x->size());
+      for (int64_t i = 0; i < x->size(); ++i) out.ints[i] = x->AsInt(i);
+      break;
+    case 9:
+      out.type = ElementType::kBool;
+      out.ints.resize(x->size());
+      for (int64_t i = 0; i < x->size(); ++i) out.ints[i] = x->AsDouble(i) != 0 ? 1 : 0;
+      break;
+    default:
+      return Status::Unimplemented(node.Describe() + ": cast to " + ElementTypeName(static_cast<int32_t>(to->i)) +
+                                   " is not supported");
+  }
+  outputs->push_back(std::move(out));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RunElementwise(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled) {
+  const std::string& op = node.op_type;
+  *handled = true;
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" || op == "Equal" || op == "Less" ||
+      op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" || op == "And" || op == "Or") {
+    return Binary(node, inputs, outputs);
+  }
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Sqrt" || op == "Exp" || op == "Neg" ||
+      op == "Abs" || op == "Not") {
+    return Unary(node, inputs, outputs);
+  }
+  if (op == "Cast") return Cast(node, inputs, outputs);
+  if (op == "Identity") {
+    CADENCE_ASSIGN_OR_RETURN(const Tensor* x, Required(node, inputs, 0, "input"));
+    outputs->push_back(*x);
+    return Status::Ok();
+  }
+  *handled = false;
+  return Status::Ok();
+}
+
+}  // namespace cadence::engine::onnx::internal

@@ -1,0 +1,39 @@
+// SafetensorsFile: a memory-mapped Hugging Face .safetensors file (F32, F16, BF16 tensors).
+//
+// Open() validates the JSON header, each tensor's dtype, shape and data_offsets against the file
+// size; errors name the file and tensor. Shapes are in PyTorch order ([out, in] for a Linear).
+// Immutable after Open(); safe to read from many threads. Data lives as long as the object.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/dtype.h"
+#include "engine/formats/mapped_file.h"
+
+namespace cadence::engine {
+
+struct SafetensorsTensor {
+  std::string name;
+  DType type = DType::kF32;
+  std::vector<int64_t> shape;  // PyTorch order: shape.back() is contiguous
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+};
+
+class SafetensorsFile {
+ public:
+  static Result<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  const std::string& path() const { return file_.path(); }
+  const std::map<std::string, SafetensorsTensor>& tensors() const { return tensors_; }
+  const SafetensorsTensor* Find(const std::string& name) const;
+
+ private:
+  MappedFile file_;
+  std::map<std::string, SafetensorsTensor> tensors_;
+};
+
+}  // namespace cadence::engine

@@ -1,0 +1,467 @@
+#include "engine/models/qwen2_llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/activation.h"
+#include "engine/attention.h"
+
+namespace cadence::engine {
+
+namespace {
+
+std::string Shape(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Reads tensors from either container with the expected logical shape [rows, cols].
+class TensorSource {
+ public:
+  virtual ~TensorSource() = default;
+  virtual Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const = 0;
+  virtual bool Has(const std::string& name) const = 0;
+  Result<std::vector<float>> Vector(const std::string& name, int64_t n) const {
+    auto m = Matrix(name, 1, n);
+    if (!m.ok()) return m.status();
+    std::vector<float> v(static_cast<size_t>(n));
+    DequantizeRow(m->type, m->data, v.data(), n);
+    return v;
+  }
+};
+
+class GgufSource : public TensorSource {
+ public:
+  explicit GgufSource(const GgufFile& f) : f_(f) {}
+  bool Has(const std::string& name) const override { return f_.FindTensor(name) != nullptr; }
+  Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const override {
+    const GgufTensor* t = f_.FindTensor(name);
+    if (!t) return Status::NotFound(f_.path() + ": tensor " + name + ": missing; the file is not a complete model");
+    const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
+    if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != cols || t->shape[1] != rows))
+      return Status::InvalidArgument(f_.path() + ": tensor " + name + ".shape: " + Shape(t->shape) + ", expected [" +
+                                     std::to_string(cols) + ", " + std::to_string(rows) + "] from the metadata");
+    return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
+  }
+
+ private:
+  const GgufFile& f_;
+};
+
+class SafetensorsSource : public TensorSource {
+ public:
+  explicit SafetensorsSource(const SafetensorsFile& f) : f_(f) {}
+  bool Has(const std::string& name) const override { return f_.Find(name) != nullptr; }
+  Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const override {
+    const SafetensorsTensor* t = f_.Find(name);
+    if (!t) return Status::NotFound(f_.path() + ": tensor " + name + ": missing; the file is not a complete model");
+    const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
+    if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols))
+      return Status::InvalidArgument(f_.path() + ": tensor " + name + ".shape: " + Shape(t->shape) + ", expected [" +
+                                     std::to_string(rows) + ", " + std::to_string(cols) + "] from config.json");
+    return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
+  }
+
+ private:
+  const SafetensorsFile& f_;
+};
+
+struct TensorNames {
+  std::string embd, output, output_norm;
+  std::string attn_norm, q, k, v, o, ffn_norm, gate, up, down, bq, bk, bv;  // with %d for the layer
+};
+
+std::string Layer(const std::string& pattern, int i) {
+  std::string s = pattern;
+  s.replace(s.find("%d"), 2, std::to_string(i));
+  return s;
+}
+
+Status LoadWeights(const TensorSource& src, const TensorNames& n, const std::string& source, ModelConfig& c,
+                   WeightMatrix* embd, WeightMatrix* output, std::vector<float>* output_norm,
+                   std::vector<Model::Layer>* layers) {
+  const int64_t q_dim = int64_t{c.n_head} * c.head_dim, kv_dim = int64_t{c.n_head_kv} * c.head_dim;
+  CADENCE_ASSIGN_OR_RETURN(*embd, src.Matrix(n.embd, c.n_vocab, c.n_embd));
+  c.tied_embeddings = !src.Has(n.output);
+  if (c.tied_embeddings) {
+    *output = *embd;
+  } else {
+    CADENCE_ASSIGN_OR_RETURN(*output, src.Matrix(n.output, c.n_vocab, c.n_embd));
+  }
+  CADENCE_ASSIGN_OR_RETURN(*output_norm, src.Vector(n.output_norm, c.n_embd));
+  layers->resize(static_cast<size_t>(c.n_layer));
+  for (int i = 0; i < c.n_layer; ++i) {
+    Model::Layer& l = (*layers)[static_cast<size_t>(i)];
+    CADENCE_ASSIGN_OR_RETURN(l.attn_norm, src.Vector(Layer(n.attn_norm, i), c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.ffn_norm, src.Vector(Layer(n.ffn_norm, i), c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.wq, src.Matrix(Layer(n.q, i), q_dim, c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.wk, src.Matrix(Layer(n.k, i), kv_dim, c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.wv, src.Matrix(Layer(n.v, i), kv_dim, c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.wo, src.Matrix(Layer(n.o, i), c.n_embd, q_dim));
+    CADENCE_ASSIGN_OR_RETURN(l.w_gate, src.Matrix(Layer(n.gate, i), c.n_ff, c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.w_up, src.Matrix(Layer(n.up, i), c.n_ff, c.n_embd));
+    CADENCE_ASSIGN_OR_RETURN(l.w_down, src.Matrix(Layer(n.down, i), c.n_embd, c.n_ff));
+    if (src.Has(Layer(n.bq, i))) {
+      CADENCE_ASSIGN_OR_RETURN(l.bq, src.Vector(Layer(n.bq, i), q_dim));
+      CADENCE_ASSIGN_OR_RETURN(l.bk, src.Vector(Layer(n.bk, i), kv_dim));
+      CADENCE_ASSIGN_OR_RETURN(l.bv, src.Vector(Layer(n.bv, i), kv_dim));
+    } else if (c.arch == "qwen2") {
+      return Status::InvalidArgument(source + ": tensor " + Layer(n.bq, i) + ": missing; Qwen2 models have q/k/v biases");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open; safetensors models need config.json beside the weights");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Status Model::Validate(const std::string& source) const {
+  const ModelConfig& c = config_;
+  auto bad = [&](const std::string& field, int64_t v) {
+    return Status::InvalidArgument(source + ": " + field + " = " + std::to_string(v) + " is invalid");
+  };
+  if (c.n_vocab <= 0) return bad("vocab size", c.n_vocab);
+  if (c.n_embd <= 0 || c.n_embd % 32) return bad("embedding_length (must be a positive multiple of 32)", c.n_embd);
+  if (c.n_layer <= 0 || c.n_layer > 1024) return bad("block_count", c.n_layer);
+  if (c.n_head <= 0) return bad("attention.head_count", c.n_head);
+  if (c.n_head_kv <= 0 || c.n_head % c.n_head_kv) return bad("attention.head_count_kv (must divide head_count)", c.n_head_kv);
+  if (c.head_dim <= 0 || c.head_dim % 2) return bad("head dimension (must be even)", c.head_dim);
+  if (c.n_ff <= 0) return bad("feed_forward_length", c.n_ff);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& path_in, const LoadOptions& options) {
+  auto model = std::unique_ptr<Model>(new Model());
+  ModelConfig& c = model->config_;
+  std::string path = path_in;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) path = (fs::path(path) / "model.safetensors").string();
+  const bool is_safetensors = path.size() > 12 && path.substr(path.size() - 12) == ".safetensors";
+
+  if (!is_safetensors) {
+    auto gguf = GgufFile::Open(path);
+    if (!gguf.ok()) return gguf.status();
+    model->gguf_ = std::move(gguf).value();
+    const GgufFile& g = *model->gguf_;
+    CADENCE_ASSIGN_OR_RETURN(c.arch, g.GetString("general.architecture"));
+    if (c.arch != "qwen2" && c.arch != "llama")
+      return Status::Unimplemented(path + ": metadata.general.architecture: '" + c.arch +
+                                   "' is not supported (qwen2, llama are)");
+    const std::string a = c.arch + ".";
+    CADENCE_ASSIGN_OR_RETURN(int64_t embd, g.GetInt(a + "embedding_length"));
+    CADENCE_ASSIGN_OR_RETURN(int64_t layers, g.GetInt(a + "block_count"));
+    CADENCE_ASSIGN_OR_RETURN(int64_t ff, g.GetInt(a + "feed_forward_length"));
+    CADENCE_ASSIGN_OR_RETURN(int64_t heads, g.GetInt(a + "attention.head_count"));
+    c.n_embd = static_cast<int>(embd);
+    c.n_layer = static_cast<int>(layers);
+    c.n_ff = static_cast<int>(ff);
+    c.n_head = static_cast<int>(heads);
+    c.n_head_kv = static_cast<int>(g.GetIntOr(a + "attention.head_count_kv", heads));
+    c.head_dim = static_cast<int>(g.GetIntOr(a + "attention.key_length", heads > 0 ? embd / heads : 0));
+    c.context_length = static_cast<int>(g.GetIntOr(a + "context_length", 4096));
+    c.rope_theta = static_cast<float>(g.GetFloatOr(a + "rope.freq_base", 10000.0));
+    c.rms_eps = static_cast<float>(g.GetFloatOr(a + "attention.layer_norm_rms_epsilon", 1e-5));
+    c.rope_neox = c.arch == "qwen2";
+    const GgufTensor* embd_t = g.FindTensor("token_embd.weight");
+    if (!embd_t || embd_t->shape.size() != 2)
+      return Status::InvalidArgument(path + ": tensor token_embd.weight: missing or not 2-D");
+    c.n_vocab = static_cast<int>(embd_t->shape[1]);
+    CADENCE_RETURN_IF_ERROR(model->Validate(path));
+    TensorNames names{"token_embd.weight", "output.weight", "output_norm.weight",
+                      "blk.%d.attn_norm.weight", "blk.%d.attn_q.weight", "blk.%d.attn_k.weight", "blk.%d.attn_v.weight",
+                      "blk.%d.attn_output.weight", "blk.%d.ffn_norm.weight", "blk.%d.ffn_gate.weight",
+                      "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "blk.%d.attn_q.bias", "blk.%d.attn_k.bias",
+                      "blk.%d.attn_v.bias"};
+    CADENCE_RETURN_IF_ERROR(LoadWeights(GgufSource(g), names, path, c, &model->token_embd_, &model->output_,
+                                        &model->output_norm_, &model->layers_));
+    if (g.Find("tokenizer.ggml.tokens")) {
+      auto tok = Tokenizer::FromGguf(g);
+      if (!tok.ok()) return tok.status();
+      model->tokenizer_ = std::move(tok).value();
+    }
+  } else {
+    const std::string config_path = (fs::path(path).parent_path() / "config.json").string();
+    CADENCE_ASSIGN_OR_RETURN(std::string text, ReadText(config_path));
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(config_path + ": not a JSON object");
+    auto get_int = [&](const char* key, int64_t fallback, bool required) -> Result<int64_t> {
+      if (!j.contains(key)) {
+        if (required) return Status::InvalidArgument(config_path + ": field " + key + ": missing");
+        return fallback;
+      }
+      if (!j[key].is_number_integer()) return Status::InvalidArgument(config_path + ": field " + key + ": not an integer");
+      return j[key].get<int64_t>();
+    };
+    const std::string type = j.value("model_type", "");
+    if (type != "qwen2" && type != "llama")
+      return Status::Unimplemented(config_path + ": field model_type: '" + type + "' is not supported (qwen2, llama are)");
+    c.arch = type;
+    CADENCE_ASSIGN_OR_RETURN(int64_t embd, get_int("hidden_size", 0, true));
+    CADENCE_ASSIGN_OR_RETURN(int64_t layers, get_int("num_hidden_layers", 0, true));
+    CADENCE_ASSIGN_OR_RETURN(int64_t ff, get_int("intermediate_size", 0, true));
+    CADENCE_ASSIGN_OR_RETURN(int64_t heads, get_int("num_attention_heads", 0, true));
+    CADENCE_ASSIGN_OR_RETURN(int64_t kv, get_int("num_key_value_heads", heads, false));
+    CADENCE_ASSIGN_OR_RETURN(int64_t vocab, get_int("vocab_size", 0, true));
+    CADENCE_ASSIGN_OR_RETURN(int64_t hd, get_int("head_dim", heads > 0 ? embd / heads : 0, false));
+    CADENCE_ASSIGN_OR_RETURN(int64_t ctx, get_int("max_position_embeddings", 4096, false));
+    c.n_embd = static_cast<int>(embd);
+    c.n_layer = static_cast<int>(layers);
+    c.n_ff = static_cast<int>(ff);
+    c.n_head = static_cast<int>(heads);
+    c.n_head_kv = static_cast<int>(kv);
+    c.n_vocab = static_cast<int>(vocab);
+    c.head_dim = static_cast<int>(hd);
+    c.context_length = static_cast<int>(ctx);
+    c.rope_theta = j.value("rope_theta", 10000.0f);
+    c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+    c.rope_neox = true;  // Hugging Face checkpoints rotate halves (rotate_half)
+    CADENCE_RETURN_IF_ERROR(model->Validate(config_path));
+    auto st = SafetensorsFile::Open(path);
+    if (!st.ok()) return st.status();
+    model->safetensors_ = std::move(st).value();
+    TensorNames names{"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
+                      "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.q_proj.weight",
+                      "model.layers.%d.self_attn.k_proj.weight", "model.layers.%d.self_attn.v_proj.weight",
+                      "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
+                      "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
+                      "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
+                      "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"};
+    CADENCE_RETURN_IF_ERROR(LoadWeights(SafetensorsSource(*model->safetensors_), names, path, c, &model->token_embd_,
+                                        &model->output_, &model->output_norm_, &model->layers_));
+  }
+  model->isa_ = options.isa;
+  model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  model->RepackWeights();
+  return model;
+}
+
+std::unique_ptr<Model> Model::FromParts(ModelConfig config, WeightMatrix token_embd, WeightMatrix output,
+                                        std::vector<float> output_norm, std::vector<Layer> layers,
+                                        std::vector<std::vector<uint8_t>> storage, const LoadOptions& options) {
+  auto model = std::unique_ptr<Model>(new Model());
+  model->config_ = std::move(config);
+  model->token_embd_ = token_embd;
+  model->output_ = output;
+  model->output_norm_ = std::move(output_norm);
+  model->layers_ = std::move(layers);
+  model->storage_ = std::move(storage);
+  model->isa_ = options.isa;
+  model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  model->RepackWeights();
+  return model;
+}
+
+void Model::RepackWeights() {
+  if (isa_ == Isa::kScalar) return;  // the scalar kernels gain nothing from the layout
+  std::vector<WeightMatrix*> matrices{&token_embd_, &output_};
+  for (Layer& l : layers_)
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(m);
+  std::map<const uint8_t*, const uint8_t*> repacked;  // a matrix's Q5_0 bytes -> its Q5_0R bytes
+  for (WeightMatrix* m : matrices) {
+    if (m->type != DType::kQ5_0) continue;
+    auto done = repacked.find(m->data);  // tied embeddings: one matrix in two roles
+    if (done == repacked.end()) {
+      const size_t bytes = static_cast<size_t>(m->rows) * m->row_bytes;
+      uint8_t* dst = nullptr;
+      const auto at = reinterpret_cast<uintptr_t>(m->data);
+      for (std::vector<uint8_t>& s : storage_) {
+        const auto begin = reinterpret_cast<uintptr_t>(s.data());
+        if (at >= begin && at + bytes <= begin + s.size()) dst = s.data() + (at - begin);
+      }
+      const bool in_place = dst != nullptr;
+      if (!in_place) dst = storage_.emplace_back(bytes).data();
+      const int64_t blocks = m->cols / 32, rows_per_chunk = 64;
+      team_->ParallelFor((m->rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t chunk) {
+        std::vector<uint8_t> row(m->row_bytes);
+        for (int64_t r = chunk * rows_per_chunk; r < std::min(m->rows, (chunk + 1) * rows_per_chunk); ++r) {
+          const size_t at = static_cast<size_t>(r) * m->row_bytes;
+          std::memcpy(row.data(), m->data + at, m->row_bytes);
+          RepackQ5_0Row(row.data(), dst + at, blocks);
+        }
+      });
+      if (!in_place && gguf_) gguf_->Release(m->data, bytes);
+      done = repacked.emplace(m->data, dst).first;
+    }
+    m->data = done->second;
+    m->type = DType::kQ5_0R;
+  }
+}
+
+size_t Model::WeightBytes() const {
+  size_t total = static_cast<size_t>(output_.rows) * output_.row_bytes;
+  for (const Layer& l : layers_)
+    for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      total += static_cast<size_t>(m->rows) * m->row_bytes;
+  return total;
+}
+
+size_t Model::DecodeBytes(int context_tokens) const {
+  const ModelConfig& c = config_;
+  size_t small = output_norm_.size();
+  for (const Layer& l : layers_) small += l.attn_norm.size() + l.ffn_norm.size() + l.bq.size() + l.bk.size() + l.bv.size();
+  const size_t kv = size_t{2} * static_cast<size_t>(c.n_layer) * static_cast<size_t>(std::max(context_tokens, 0)) *
+                    static_cast<size_t>(c.n_head_kv) * static_cast<size_t>(c.head_dim) * sizeof(float);
+  return WeightBytes() + token_embd_.row_bytes + small * sizeof(float) + kv;
+}
+
+Sequence::Sequence(const Model& model, int max_tokens) : model_(model) {
+  const ModelConfig& c = model.config();
+  capacity_ = max_tokens > 0 ? max_tokens : std::min(c.context_length > 0 ? c.context_length : 4096, 8192);
+  const size_t per_layer = static_cast<size_t>(capacity_) * c.n_head_kv * c.head_dim;
+  k_cache_.assign(per_layer * c.n_layer, 0.0f);
+  v_cache_.assign(per_layer * c.n_layer, 0.0f);
+}
+
+void Sequence::Truncate(int n) {
+  if (n < size()) tokens_.resize(static_cast<size_t>(std::max(n, 0)));
+}
+
+Status Sequence::Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel,
+                        std::vector<float>* all_logits) {
+  if (tokens.empty()) return Status::Ok();
+  if (size() + static_cast<int>(tokens.size()) > capacity_)
+    return Status::OutOfRange("sequence: " + std::to_string(size() + tokens.size()) + " tokens exceed the KV cache of " +
+                              std::to_string(capacity_) + "; shorten the history or raise the context");
+  for (TokenId t : tokens)
+    if (t < 0 || t >= model_.config().n_vocab)
+      return Status::InvalidArgument("sequence: token id " + std::to_string(t) + " is outside the vocabulary (" +
+                                     std::to_string(model_.config().n_vocab) + ")");
+  const int first = size();
+  Status s = Forward(tokens, first, logits, all_logits, cancel);
+  if (!s.ok()) return s;
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  return Status::Ok();
+}
+
+Result<int> Sequence::Prefill(const std::vector<TokenId>& prompt, std::vector<float>* logits, const CancelToken* cancel) {
+  size_t common = 0;
+  while (common < tokens_.size() && common < prompt.size() && tokens_[common] == prompt[common]) ++common;
+  // Re-evaluate at least the last prompt token so the logits are fresh.
+  if (common == prompt.size() && common > 0) --common;
+  Truncate(static_cast<int>(common));
+  std::vector<TokenId> rest(prompt.begin() + static_cast<std::ptrdiff_t>(common), prompt.end());
+  CADENCE_RETURN_IF_ERROR(Append(rest, logits, cancel));
+  return static_cast<int>(common);
+}
+
+namespace {
+
+void RmsNorm(const float* x, const float* w, float* out, int n, float eps) {
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+// cos/sin of every rotation angle of one position (head_dim / 2 each), shared by all layers and
+// heads: the transcendental functions run once per token instead of once per layer.
+void RopeTable(int pos, int head_dim, float theta, float* cos_out, float* sin_out) {
+  for (int i = 0; i < head_dim / 2; ++i) {
+    const double angle = pos * std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
+    cos_out[i] = static_cast<float>(std::cos(angle));
+    sin_out[i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void Rope(float* v, int n_heads, int head_dim, const float* cos_t, const float* sin_t, bool neox) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* p = v + h * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+      const float x0 = p[a], x1 = p[b];
+      p[a] = x0 * cos_t[i] - x1 * sin_t[i];
+      p[b] = x0 * sin_t[i] + x1 * cos_t[i];
+    }
+  }
+}
+
+}  // namespace
+
+Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std::vector<float>* logits,
+                         std::vector<float>* all_logits, const CancelToken* cancel) {
+  std::lock_guard<std::mutex> lock(model_.forward_mu_);
+  const ModelConfig& c = model_.config();
+  const int T = static_cast<int>(tokens.size());
+  const int E = c.n_embd, hd = c.head_dim, q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd, F = c.n_ff;
+  WorkerTeam* team = model_.team_.get();
+  const Isa isa = model_.isa_;
+  std::vector<float> x(static_cast<size_t>(T) * E), xn(x.size()), q(static_cast<size_t>(T) * q_dim),
+      k(static_cast<size_t>(T) * kv_dim), v(k.size()), attn(q.size()), proj(x.size()),
+      gate(static_cast<size_t>(T) * F), up(gate.size());
+  const int half_dim = hd / 2;
+  std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
+  for (int t = 0; t < T; ++t)
+    RopeTable(first_pos + t, hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
+  const WeightMatrix& embd = model_.token_embd_;
+  for (int t = 0; t < T; ++t)
+    DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes, x.data() + t * E, E);
+
+  const size_t layer_stride = static_cast<size_t>(capacity_) * kv_dim;
+  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int li = 0; li < c.n_layer; ++li) {
+    if (cancel && cancel->cancelled()) return Status::Cancelled("generation cancelled");
+    const Model::Layer& L = model_.layers_[static_cast<size_t>(li)];
+    for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.attn_norm.data(), xn.data() + t * E, E, c.rms_eps);
+    const MatMulTarget qkv[] = {{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}};
+    MatMulMany(qkv, xn.data(), T, team, isa, &scratch_);
+    float* kc = k_cache_.data() + layer_stride * li;
+    float* vc = v_cache_.data() + layer_stride * li;
+    for (int t = 0; t < T; ++t) {
+      float* qt = q.data() + t * q_dim;
+      float* kt = k.data() + t * kv_dim;
+      float* vt = v.data() + t * kv_dim;
+      if (!L.bq.empty()) {
+        for (int i = 0; i < q_dim; ++i) qt[i] += L.bq[i];
+        for (int i = 0; i < kv_dim; ++i) kt[i] += L.bk[i], vt[i] += L.bv[i];
+      }
+      const float* cos_t = rope_cos.data() + t * half_dim;
+      const float* sin_t = rope_sin.data() + t * half_dim;
+      Rope(qt, c.n_head, hd, cos_t, sin_t, c.rope_neox);
+      Rope(kt, c.n_head_kv, hd, cos_t, sin_t, c.rope_neox);
+      std::copy(kt, kt + kv_dim, kc + static_cast<size_t>(first_pos + t) * kv_dim);
+      std::copy(vt, vt + kv_dim, vc + static_cast<size_t>(first_pos + t) * kv_dim);
+    }
+    CausalAttention(q.data(), T, first_pos, kc, vc, {c.n_head, c.n_head_kv, hd}, attn_scale, attn.data(), team, isa);
+    MatMul(L.wo, attn.data(), T, proj.data(), team, isa, &scratch_);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), xn.data() + t * E, E, c.rms_eps);
+    const MatMulTarget gate_up[] = {{&L.w_gate, gate.data()}, {&L.w_up, up.data()}};
+    MatMulMany(gate_up, xn.data(), T, team, isa, &scratch_);
+    // SwiGLU on the team: n_ff exponentials per token per layer are worth a fork/join.
+    const int64_t swiglu_chunk = 1024;
+    team->ParallelFor((static_cast<int64_t>(gate.size()) + swiglu_chunk - 1) / swiglu_chunk, [&](int64_t ch) {
+      const int64_t i0 = ch * swiglu_chunk, i1 = std::min<int64_t>(static_cast<int64_t>(gate.size()), i0 + swiglu_chunk);
+      SiluMul(gate.data() + i0, up.data() + i0, i1 - i0, isa);
+    });
+    MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, &scratch_);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+  }
+  const int first_out = all_logits ? 0 : T - 1;
+  const int n_out = T - first_out;
+  for (int t = first_out; t < T; ++t)
+    RmsNorm(x.data() + t * E, model_.output_norm_.data(), xn.data() + (t - first_out) * E, E, c.rms_eps);
+  std::vector<float> out(static_cast<size_t>(n_out) * c.n_vocab);
+  MatMul(model_.output_, xn.data(), n_out, out.data(), team, isa, &scratch_);
+  if (logits) logits->assign(out.end() - c.n_vocab, out.end());
+  if (all_logits) *all_logits = std::move(out);
+  return Status::Ok();
+}
+
+}  // namespace cadence::engine

@@ -1,0 +1,128 @@
+// Model: a decoder-only transformer (Qwen2 / Qwen2.5 with q/k/v biases, Llama 2/3) loaded from
+// GGUF or from Hugging Face safetensors + config.json, weights used in place from the memory map
+// (but Q5_0 matrices, regrouped once at load into Q5_0R, the SIMD kernels' layout: RepackWeights).
+//
+// Forward passes run on the model's own WorkerTeam; a mutex serializes them, so one Model may be
+// shared by many sessions (each owns a Sequence: its KV cache and scratch). A Sequence must not be
+// used from two threads at once. Units: positions and lengths in tokens; RoPE theta in radians base.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/status.h"
+#include "engine/formats/gguf.h"
+#include "engine/formats/safetensors.h"
+#include "engine/kernels.h"
+#include "engine/parallel.h"
+#include "engine/text/tokenizer.h"
+
+namespace cadence::engine {
+
+struct ModelConfig {
+  std::string arch;  // "qwen2" | "llama"
+  int n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, head_dim = 0;
+  int context_length = 4096;
+  float rope_theta = 10000.0f;
+  float rms_eps = 1e-6f;
+  // NeoX rotation pairs (i, i + head_dim/2) as in Hugging Face; the other mode pairs (2i, 2i+1),
+  // which GGUF Llama files need because llama.cpp's converter permutes their q/k rows.
+  bool rope_neox = true;
+  bool tied_embeddings = false;
+};
+
+struct LoadOptions {
+  int threads = 0;  // 0: DefaultThreads()
+  Isa isa = BestIsa();
+};
+
+class Model {
+ public:
+  struct Layer {
+    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;  // biases empty when absent
+    WeightMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
+  };
+
+  // `path`: a .gguf file, a .safetensors file (config.json beside it), or a directory holding
+  // model.safetensors + config.json. Errors name the file and the tensor or key at fault.
+  static Result<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& options = {});
+  // Assembles a model from parts (used by the benchmark's synthetic models). `storage` keeps the
+  // weight bytes alive.
+  static std::unique_ptr<Model> FromParts(ModelConfig config, WeightMatrix token_embd, WeightMatrix output,
+                                          std::vector<float> output_norm, std::vector<Layer> layers,
+                                          std::vector<std::vector<uint8_t>> storage, const LoadOptions& options);
+
+  const ModelConfig& config() const { return config_; }
+  // The GGUF's tokenizer; null for safetensors models (use a GGUF tokenizer with them).
+  const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  const GgufFile* gguf() const { return gguf_.get(); }
+  Isa isa() const { return isa_; }
+  int threads() const { return team_->threads(); }
+  // Bytes of weights one decode step reads (every matrix once, the output matrix included).
+  size_t WeightBytes() const;
+  // Bytes one decode step reads from memory at a context of `context_tokens`: WeightBytes, one
+  // embedding row, norms and biases, and the f32 keys and values of every layer — the numerator of
+  // the memory-bandwidth bound.
+  size_t DecodeBytes(int context_tokens) const;
+
+ private:
+  friend class Sequence;
+  Model() = default;
+  Status Validate(const std::string& source) const;
+  // Rewrites the Q5_0 matrices as Q5_0R (dtype.h), the SIMD kernels' layout: in place when the
+  // bytes are the model's own storage, else into new storage (the file's pages are released).
+  void RepackWeights();
+
+  ModelConfig config_;
+  std::unique_ptr<GgufFile> gguf_;
+  std::unique_ptr<SafetensorsFile> safetensors_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  WeightMatrix token_embd_, output_;
+  std::vector<float> output_norm_;
+  std::vector<Layer> layers_;
+  std::vector<std::vector<uint8_t>> storage_;
+  Isa isa_ = Isa::kScalar;
+  std::unique_ptr<WorkerTeam> team_;
+  mutable std::mutex forward_mu_;  // one forward pass at a time on team_
+};
+
+// Sequence: one conversation's state over a shared Model — the tokens evaluated so far and their
+// keys/values (f32), so a new turn only evaluates what follows the common prefix.
+class Sequence {
+ public:
+  // `max_tokens`: KV capacity; 0 means the model's context length (capped at 8192).
+  Sequence(const Model& model, int max_tokens = 0);
+
+  // Appends `tokens`, runs the model over them and, if `logits` is not null, fills it with the
+  // last token's logits (n_vocab). `all_logits` (optional) receives every new token's logits.
+  // Cancelled between layers if `cancel` fires; OutOfRange when the KV cache is full.
+  Status Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel = nullptr,
+                std::vector<float>* all_logits = nullptr);
+  // Makes the sequence equal `prompt`: keeps the longest common prefix already evaluated, drops
+  // the rest, evaluates the remainder (at least the last token, for fresh logits). Returns the
+  // number of reused tokens.
+  Result<int> Prefill(const std::vector<TokenId>& prompt, std::vector<float>* logits, const CancelToken* cancel = nullptr);
+  // Drops everything after the first `n` tokens.
+  void Truncate(int n);
+
+  const std::vector<TokenId>& tokens() const { return tokens_; }
+  int size() const { return static_cast<int>(tokens_.size()); }
+  int capacity() const { return capacity_; }
+  const Model& model() const { return model_; }
+
+ private:
+  Status Forward(const std::vector<TokenId>& tokens, int first_pos, std::vector<float>* logits,
+                 std::vector<float>* all_logits, const CancelToken* cancel);
+
+  const Model& model_;
+  int capacity_ = 0;
+  std::vector<TokenId> tokens_;
+  std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
+  MatMulScratch scratch_;
+};
+
+}  // namespace cadence::engine
