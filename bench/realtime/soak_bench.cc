@@ -329,17 +329,19 @@ int RunSoakBench(int argc, char** argv) {
   const bool rss_flat = rss_growth < kMaxRssGrowth;
   const bool fds_back = end.fds <= start.fds;
   const bool threads_back = end.threads <= start.threads;
+  char rss_change[96];
+  std::snprintf(rss_change, sizeof rss_change, "RSS %s %.1f %% from the first interval to the end row",
+                rss_growth >= 0 ? "grew" : "fell", 100 * std::abs(rss_growth));
   if (rss_flat && fds_back && threads_back) {
-    std::printf("verdict: flat (RSS grew %.1f %% < %.0f %% after the first interval; fds and threads back at their "
-                "baseline)\n",
-                100 * rss_growth, 100 * kMaxRssGrowth);
+    std::printf("verdict: flat (%s, under %.0f %% growth; fds and threads back at their baseline)\n", rss_change,
+                100 * kMaxRssGrowth);
   } else {
-    std::printf("verdict: NOT flat:%s%s%s\n",
-                rss_flat ? "" : (" RSS grew " + std::to_string(std::lround(100 * rss_growth)) + " %;").c_str(),
-                fds_back ? "" : (" " + std::to_string(end.fds - start.fds) + " fds more than at the start;").c_str(),
-                threads_back ? ""
-                             : (" " + std::to_string(end.threads - start.threads) + " threads more than at the start;")
-                                   .c_str());
+    std::string why;
+    if (!rss_flat) why += std::string(" ") + rss_change + ";";
+    if (!fds_back) why += " " + std::to_string(end.fds - start.fds) + " fds more than at the start;";
+    if (!threads_back) why += " " + std::to_string(end.threads - start.threads) + " threads more than at the start;";
+    why.pop_back();
+    std::printf("verdict: NOT flat:%s\n", why.c_str());
   }
   server.Stop();
   return 0;
