@@ -113,16 +113,10 @@ void ApplyLimitFlags(const Flags& flags, server::ServerConfig* config) {
   config->peer_limits.max_sessions = flags.GetInt("max-sessions-per-peer");
   config->peer_limits.connections_per_s = flags.GetDouble("max-connections-per-s-per-peer");
   config->peer_limits.failed_auth_per_min = flags.GetInt("max-failed-auth-per-min");
-  config->allowed_origins.clear();
-  std::string list = flags.Get("allowed-origins");
-  for (size_t start = 0; start <= list.size();) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    std::string origin = list.substr(start, comma - start);
-    while (!origin.empty() && origin.front() == ' ') origin.erase(origin.begin());
-    while (!origin.empty() && (origin.back() == ' ' || origin.back() == '/')) origin.pop_back();
-    if (!origin.empty()) config->allowed_origins.push_back(origin);
-    start = comma + 1;
+  // The same comma list as a Sec-WebSocket-Protocol header; a trailing "/" is no part of an Origin.
+  config->allowed_origins = server::ParseSubprotocols(flags.Get("allowed-origins"));
+  for (std::string& origin : config->allowed_origins) {
+    while (!origin.empty() && origin.back() == '/') origin.pop_back();
   }
   config->max_write_queue_bytes = static_cast<size_t>(flags.GetInt("max-write-queue-kib")) << 10;
   config->max_frame_bytes = static_cast<size_t>(flags.GetInt("max-frame-kib")) << 10;

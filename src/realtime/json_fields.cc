@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/utf8.h"
+
 namespace cadence::realtime {
 namespace {
 
@@ -95,9 +97,7 @@ ProtocolError RequireInt(const Json& obj, std::string_view key, std::string_view
 
 std::string Utf8Prefix(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut)) + "...";
+  return std::string(text.substr(0, CompleteUtf8Prefix(text.substr(0, max_bytes)))) + "...";
 }
 
 }  // namespace cadence::realtime
