@@ -53,6 +53,10 @@ class Brain {
   virtual Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const = 0;
   // The greeting a persona opens a conversation with (may be empty).
   virtual std::string Greeting(const ReplyRequest& request) const { return {}; }
+  // The conversation so far, before its next turn (`request.history` ends where the next user turn
+  // will follow; cues and budget are ignored): a model brain may evaluate this ahead of time, so
+  // that the next Reply starts after it. Returns at once; the work is optional and may be dropped.
+  virtual void Prepare(const ReplyRequest& request) const {}
 };
 
 }  // namespace cadence::brain

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 
-#include "engine/generate/generator.h"
+#include "engine/generate/batcher.h"
 #include "engine/text/chat_template.h"
 #include "paralinguistics/cues_text.h"
 #include "persona/persona.h"
@@ -40,79 +39,76 @@ namespace {
 class EngineBrain : public Brain {
  public:
   EngineBrain(std::shared_ptr<const engine::Model> model, engine::ChatFormat format, EngineBrainOptions options)
-      : model_(std::move(model)), format_(format), options_(options) {}
+      : model_(std::move(model)),
+        format_(format),
+        options_(options),
+        batcher_(*model_, *model_->tokenizer(),
+                 {.slots = options.slots,
+                  .kv_tokens = options.kv_tokens,
+                  .prefill_chunk = options.prefill_chunk,
+                  .shared_heads = options.shared_heads}) {
+    if (options_.warm_default_head) {
+      ReplyRequest empty;
+      Prepare(empty);
+    }
+  }
 
   std::string_view kind() const override { return "engine"; }
 
   Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const override {
-    const engine::Tokenizer& tok = *model_->tokenizer();
-    std::vector<engine::ChatMessage> chat;
-    for (const Message& m : ComposeLlmMessages(request)) chat.push_back({std::string(RoleName(m.role)), m.text});
-    const std::vector<engine::TokenId> prompt = tok.Encode(engine::FormatChat(format_, chat, true), false, true);
-    engine::GenerateOptions gen;
-    gen.sampling = options_.sampling;
-    gen.sampling.temperature = static_cast<float>(request.temperature);
-    gen.sampling.seed = seed_counter_.fetch_add(1, std::memory_order_relaxed);
-    gen.max_tokens = request.max_output_tokens > 0 ? request.max_output_tokens : options_.max_output_tokens;
-    gen.stop = {engine::EndOfTurn(format_)};
-
-    std::unique_ptr<engine::Sequence> seq = Take(prompt);
-    if (static_cast<int>(prompt.size()) + gen.max_tokens > seq->capacity()) {
-      Return(std::move(seq));
-      return Status::OutOfRange("engine brain: the prompt (" + std::to_string(prompt.size()) +
-                                " tokens) plus the reply budget exceed the KV cache (" +
-                                std::to_string(options_.kv_tokens) + " tokens); shorten the history");
-    }
-    auto result = engine::Generate(*seq, tok, prompt, gen, &cancel,
-                                   [&](std::string_view piece) { return on_text(piece); });
-    Return(std::move(seq));
-    if (!result.ok()) return result.status();
+    const std::vector<engine::ChatMessage> chat = Chat(ComposeLlmMessages(request));
+    engine::GenerationRequest gen;
+    gen.prompt = Encode(chat, chat.size(), true);
+    gen.head_tokens = HeadTokens(chat, gen.prompt);
+    gen.options.sampling = options_.sampling;
+    gen.options.sampling.temperature = static_cast<float>(request.temperature);
+    gen.options.sampling.seed = seed_counter_.fetch_add(1, std::memory_order_relaxed);
+    gen.options.max_tokens = request.max_output_tokens > 0 ? request.max_output_tokens : options_.max_output_tokens;
+    gen.options.stop = {engine::EndOfTurn(format_)};
+    auto result = batcher_.Generate(gen, &cancel, [&](std::string_view piece) { return on_text(piece); });
+    if (!result.ok()) return result.status().WithContext("engine brain");
     return Status::Ok();
   }
 
- private:
-  // The cached sequence sharing the longest prefix with `prompt` (a new one while the pool is
-  // below its size and nothing useful is cached).
-  std::unique_ptr<engine::Sequence> Take(const std::vector<engine::TokenId>& prompt) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t best = pool_.size(), best_len = 0;
-    for (size_t i = 0; i < pool_.size(); ++i) {
-      const auto& t = pool_[i]->tokens();
-      size_t n = 0;
-      while (n < t.size() && n < prompt.size() && t[n] == prompt[n]) ++n;
-      if (best == pool_.size() || n > best_len) {
-        best = i;
-        best_len = n;
-      }
-    }
-    const int in_use_or_pooled = static_cast<int>(pool_.size()) + in_use_;
-    if ((best == pool_.size() || best_len == 0) && in_use_or_pooled < options_.cached_sequences) {
-      ++in_use_;
-      return std::make_unique<engine::Sequence>(*model_, options_.kv_tokens);
-    }
-    if (best == pool_.size()) {
-      ++in_use_;
-      return std::make_unique<engine::Sequence>(*model_, options_.kv_tokens);  // pool exhausted by concurrency
-    }
-    auto seq = std::move(pool_[best]);
-    pool_.erase(pool_.begin() + static_cast<std::ptrdiff_t>(best));
-    ++in_use_;
-    return seq;
+  void Prepare(const ReplyRequest& request) const override {
+    ReplyRequest so_far = request;
+    so_far.cues.reset();
+    const std::vector<engine::ChatMessage> chat = Chat(ComposeLlmMessages(so_far));
+    if (chat.empty()) return;
+    batcher_.Prepare(Encode(chat, 1, false), true);  // the system message: a shared head
+    // ComposePrompt ends with the post-history reminder, which moves with every turn: the next
+    // prompt shares everything before it.
+    if (request.history.empty() || chat.size() < 3) return;
+    batcher_.Prepare(Encode(chat, chat.size() - 1, false), false);
   }
 
-  void Return(std::unique_ptr<engine::Sequence> seq) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    --in_use_;
-    pool_.push_back(std::move(seq));
-    while (static_cast<int>(pool_.size()) > options_.cached_sequences) pool_.erase(pool_.begin());  // oldest first
+ private:
+  static std::vector<engine::ChatMessage> Chat(const std::vector<Message>& messages) {
+    std::vector<engine::ChatMessage> chat;
+    for (const Message& m : messages) chat.push_back({std::string(RoleName(m.role)), m.text});
+    return chat;
+  }
+
+  // The tokens of the first `n` messages rendered with the chat template.
+  std::vector<engine::TokenId> Encode(const std::vector<engine::ChatMessage>& chat, size_t n,
+                                      bool add_generation_prompt) const {
+    const std::vector<engine::ChatMessage> head(chat.begin(), chat.begin() + static_cast<std::ptrdiff_t>(n));
+    return model_->tokenizer()->Encode(engine::FormatChat(format_, head, add_generation_prompt), false, true);
+  }
+
+  // How many of `prompt`'s tokens are the system message's (the head sessions share), or 0 when the
+  // rendering of the system message alone is not a prefix of the prompt's tokens.
+  int HeadTokens(const std::vector<engine::ChatMessage>& chat, const std::vector<engine::TokenId>& prompt) const {
+    if (chat.empty() || chat[0].role != "system") return 0;
+    const std::vector<engine::TokenId> head = Encode(chat, 1, false);
+    if (head.size() >= prompt.size() || !std::equal(head.begin(), head.end(), prompt.begin())) return 0;
+    return static_cast<int>(head.size());
   }
 
   std::shared_ptr<const engine::Model> model_;
   engine::ChatFormat format_;
   EngineBrainOptions options_;
-  mutable std::mutex mu_;
-  mutable std::vector<std::unique_ptr<engine::Sequence>> pool_;  // guarded by mu_; most recent last
-  mutable int in_use_ = 0;                                        // guarded by mu_
+  mutable engine::Batcher batcher_;
   mutable std::atomic<uint64_t> seed_counter_{1};
 };
 

@@ -2,11 +2,12 @@
 // history become chat messages (ComposePrompt), rendered with the model's chat template
 // (Qwen2.5 ChatML or Llama 3.1) and streamed token by token.
 //
-// Prefix reuse: the brain keeps a small pool of KV-cache Sequences; each reply takes the one whose
-// cached tokens share the longest prefix with the new prompt, so a session's persona prompt and
-// earlier turns are computed once (and shared by sessions with the same persona). The brain is
-// const and thread-safe: the pool is locked only to take/return a sequence; forward passes are
-// serialized by the Model. Cancellation is checked every token (and between layers).
+// Replies run on an engine::Batcher: the sessions' next tokens share one pass over the weights
+// (continuous batching), each reply continues in the KV-cache slot that shares the most with its
+// prompt (the session's previous turn), and the system message — chat template, persona, guard,
+// instructions — is a shared head computed once and copied into new slots. The default persona's
+// head is warmed when the brain is created; Prepare evaluates a session's conversation so far
+// while the user speaks. Thread-safe; cancellation is checked every token.
 #pragma once
 
 #include <memory>
@@ -21,8 +22,11 @@ namespace cadence::brain {
 
 struct EngineBrainOptions {
   int max_output_tokens = 200;  // when the request says 0
-  int kv_tokens = 4096;         // KV capacity per cached sequence
-  int cached_sequences = 3;     // pool size (memory: kv_tokens * layers * kv_dim * 8 bytes each)
+  int kv_tokens = 4096;         // KV capacity per slot (memory grows with use: layers * kv_dim * 8 bytes a token)
+  int slots = 8;                // conversations kept in KV-cache slots (replies at once; more wait)
+  int shared_heads = 4;         // system-message heads kept for sharing
+  int prefill_chunk = 128;      // prompt tokens one batched step evaluates
+  bool warm_default_head = true;  // evaluate the default persona's system message at creation
   engine::SamplingParams sampling;  // temperature comes from the request
   int threads = 0;              // 0: all cores
 };

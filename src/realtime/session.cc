@@ -34,6 +34,7 @@ void SessionImpl::Start() {
   CADENCE_LOG(kInfo, "realtime", "session start id=%s peer=%s model=%s names=%s", identity_.id.c_str(),
               options_.peer.c_str(), identity_.model.c_str(), options_.beta ? "beta" : "ga");
   ScheduleLifetime();
+  PrepareBrain();  // the session's system message, before the first turn
 }
 
 void SessionImpl::ScheduleLifetime() {
@@ -264,8 +265,10 @@ ProtocolError SessionImpl::HandleSessionUpdate(const nlohmann::json& j) {
   }
   const bool input_changed = next.input_format != config_.input_format;
   const bool td_changed = next.turn_detection.type != config_.turn_detection.type;
+  const bool prompt_changed = next.instructions != config_.instructions || persona != persona_;
   config_ = std::move(next);
   persona_ = std::move(persona);
+  if (prompt_changed) PrepareBrain();
   if (input_changed) ConfigureInput();
   if (td_changed) {
     // Switching turn detection ends any half-detected turn; audio already buffered stays.

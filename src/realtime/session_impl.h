@@ -292,6 +292,10 @@ class SessionImpl final : public Session {
   nlohmann::json PartJson(const Response& r);
   void StartResponse(ResponseParams params, std::optional<Clock::time_point> turn_end);
   std::vector<brain::Message> History(const Response& r);
+  std::vector<brain::Message> HistoryOf(const std::vector<Item>& items, const std::string& skip_id);
+  // Hands the conversation so far to the brain's Prepare on a brain worker (a model brain
+  // evaluates it ahead of the next turn).
+  void PrepareBrain();
   void StartResponseCompute();
   static void RunBrain(const std::shared_ptr<ResponseWork>& work);
   static void SynthesizeSentence(const std::shared_ptr<ResponseWork>& work, const std::string& sentence);

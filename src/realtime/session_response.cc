@@ -302,10 +302,13 @@ void SessionImpl::StartResponse(ResponseParams params, std::optional<Clock::time
 }
 
 std::vector<brain::Message> SessionImpl::History(const Response& r) {
+  return HistoryOf(r.input ? *r.input : conversation_.items(), r.item_id);
+}
+
+std::vector<brain::Message> SessionImpl::HistoryOf(const std::vector<Item>& items, const std::string& skip_id) {
   std::vector<brain::Message> history;
-  const std::vector<Item>& items = r.input ? *r.input : conversation_.items();
   for (const Item& item : items) {
-    if (item.id == r.item_id) continue;
+    if (item.id == skip_id) continue;
     std::string text = ItemText(item);
     if (text.empty()) continue;
     brain::Message m;
@@ -316,6 +319,26 @@ std::vector<brain::Message> SessionImpl::History(const Response& r) {
     history.push_back(std::move(m));
   }
   return history;
+}
+
+void SessionImpl::PrepareBrain() {
+  if (engines_.brain == nullptr) return;
+  brain::ReplyRequest request;
+  request.instructions = config_.instructions;
+  request.history = HistoryOf(conversation_.items(), "");
+  request.language = config_.transcription.language;
+  ThreadPool* pool = engines_.brain_workers != nullptr  ? engines_.brain_workers
+                     : engines_.reply_workers != nullptr ? engines_.reply_workers
+                                                         : engines_.workers;
+  auto prepare = [brain = engines_.brain, persona = persona_, request = std::move(request)]() mutable {
+    request.persona = persona.get();
+    brain->Prepare(request);
+  };
+  if (pool != nullptr) {
+    pool->Submit(std::move(prepare));
+  } else {
+    prepare();
+  }
 }
 
 void SessionImpl::StartResponseCompute() {
@@ -525,6 +548,8 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
   }
   Send({{"type", "response.done"}, {"response", ResponseJson(r, status, details, true, true)}});
   Send({{"type", "rate_limits.updated"}, {"rate_limits", nlohmann::json::array()}});
+  // While the user answers, the brain may evaluate the conversation so far.
+  if (r.in_conversation && status != "failed") PrepareBrain();
   CADENCE_LOG(kInfo, "realtime",
               "response done id=%s resp=%s status=%s%s%s audio_ms=%lld deltas=%d total_ms=%.0f first_audio_ms=%.1f",
               identity_.id.c_str(), r.id.c_str(), status.c_str(), why.ok() ? "" : " why=",

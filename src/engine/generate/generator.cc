@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "core/utf8.h"
+#include "engine/generate/text_stream.h"
 
 namespace cadence::engine {
 
@@ -10,18 +10,6 @@ namespace {
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Length of the longest suffix of `text` that is a proper prefix of some stop string.
-size_t HeldBack(std::string_view text, const std::vector<std::string>& stops) {
-  size_t hold = 0;
-  for (const std::string& s : stops)
-    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len)
-      if (text.substr(text.size() - len) == std::string_view(s).substr(0, len)) {
-        hold = len;
-        break;
-      }
-  return hold;
 }
 
 }  // namespace
@@ -40,12 +28,8 @@ Result<GenerateResult> Generate(Sequence& seq, const Tokenizer& tokenizer, const
   result.reused_tokens = *reused;
   result.prompt_ms = MsSince(t0);
 
-  std::vector<std::string> stops;
-  for (const auto& s : options.stop)
-    if (!s.empty()) stops.push_back(s);
   Sampler sampler(options.sampling);
-  std::string bytes;    // decoded bytes not yet known to be complete UTF-8
-  std::string pending;  // complete text not yet emitted (may start a stop string)
+  TextStream text(tokenizer, options.stop);
   auto t_first = t0;
   auto emit = [&](std::string_view piece) -> bool {
     if (piece.empty()) return true;
@@ -66,36 +50,17 @@ Result<GenerateResult> Generate(Sequence& seq, const Tokenizer& tokenizer, const
     }
     result.tokens.push_back(token);
     if (on_token) on_token(token);
-    bytes += tokenizer.TokenBytes(token);
-    const size_t complete = CompleteUtf8Prefix(bytes);
-    pending += bytes.substr(0, complete);
-    bytes.erase(0, complete);
     bool stopped = false;
-    for (const std::string& s : stops) {
-      const size_t at = pending.find(s);
-      if (at != std::string::npos) {
-        pending.resize(at);
-        stopped = true;
-      }
-    }
-    if (stopped) {
-      emit(pending);
-      pending.clear();
+    const std::string piece = text.Add(token, &stopped);
+    if (!emit(piece) || stopped) {
       result.stop_reason = "stop";
       break;
     }
-    const size_t hold = HeldBack(pending, stops);
-    if (!emit(std::string_view(pending).substr(0, pending.size() - hold))) {
-      pending.clear();
-      result.stop_reason = "stop";
-      break;
-    }
-    pending.erase(0, pending.size() - hold);
     if (i + 1 == options.max_tokens) break;
     Status s = seq.Append({token}, &logits, cancel);
     if (!s.ok()) return s;
   }
-  if (result.stop_reason != "stop") emit(pending + bytes);
+  if (result.stop_reason != "stop") emit(text.Finish());
   result.decode_ms = MsSince(t_first);
   return result;
 }

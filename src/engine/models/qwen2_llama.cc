@@ -323,18 +323,41 @@ size_t Model::DecodeBytes(int context_tokens) const {
 Sequence::Sequence(const Model& model, int max_tokens) : model_(model) {
   const ModelConfig& c = model.config();
   capacity_ = max_tokens > 0 ? max_tokens : std::min(c.context_length > 0 ? c.context_length : 4096, 8192);
-  const size_t per_layer = static_cast<size_t>(capacity_) * c.n_head_kv * c.head_dim;
-  k_cache_.assign(per_layer * c.n_layer, 0.0f);
-  v_cache_.assign(per_layer * c.n_layer, 0.0f);
+  kv_dim_ = static_cast<size_t>(c.n_head_kv) * c.head_dim;
+}
+
+void Sequence::Reserve(int tokens) {
+  if (tokens <= reserved_) return;
+  const int n_layer = model_.config().n_layer;
+  const int grown = std::min(capacity_, std::max({tokens, 2 * reserved_, 64}));
+  const size_t old_stride = static_cast<size_t>(reserved_) * kv_dim_, new_stride = static_cast<size_t>(grown) * kv_dim_;
+  for (std::vector<float>* cache : {&k_cache_, &v_cache_}) {
+    std::vector<float> next(new_stride * n_layer);
+    const size_t used = static_cast<size_t>(size()) * kv_dim_;
+    for (int li = 0; li < n_layer && used > 0; ++li)
+      std::copy_n(cache->data() + li * old_stride, used, next.data() + li * new_stride);
+    cache->swap(next);
+  }
+  reserved_ = grown;
 }
 
 void Sequence::Truncate(int n) {
   if (n < size()) tokens_.resize(static_cast<size_t>(std::max(n, 0)));
 }
 
-Status Sequence::Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel,
-                        std::vector<float>* all_logits) {
-  if (tokens.empty()) return Status::Ok();
+void Sequence::CopyPrefix(const Sequence& other, int n) {
+  n = std::clamp(n, 0, std::min(other.size(), capacity_));
+  tokens_.clear();  // nothing of ours to keep when growing
+  Reserve(n);
+  tokens_.assign(other.tokens_.begin(), other.tokens_.begin() + n);
+  const size_t used = static_cast<size_t>(n) * kv_dim_;
+  for (int li = 0; li < model_.config().n_layer && used > 0; ++li) {
+    std::copy_n(other.k_cache_.data() + static_cast<size_t>(li) * other.reserved_ * kv_dim_, used, LayerKeys(li));
+    std::copy_n(other.v_cache_.data() + static_cast<size_t>(li) * other.reserved_ * kv_dim_, used, LayerValues(li));
+  }
+}
+
+Status Sequence::Check(const std::vector<TokenId>& tokens) const {
   if (size() + static_cast<int>(tokens.size()) > capacity_)
     return Status::OutOfRange("sequence: " + std::to_string(size() + tokens.size()) + " tokens exceed the KV cache of " +
                               std::to_string(capacity_) + "; shorten the history or raise the context");
@@ -342,11 +365,14 @@ Status Sequence::Append(const std::vector<TokenId>& tokens, std::vector<float>* 
     if (t < 0 || t >= model_.config().n_vocab)
       return Status::InvalidArgument("sequence: token id " + std::to_string(t) + " is outside the vocabulary (" +
                                      std::to_string(model_.config().n_vocab) + ")");
-  const int first = size();
-  Status s = Forward(tokens, first, logits, all_logits, cancel);
-  if (!s.ok()) return s;
-  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   return Status::Ok();
+}
+
+Status Sequence::Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel,
+                        std::vector<float>* all_logits) {
+  if (tokens.empty()) return Status::Ok();
+  BatchEntry entry{this, tokens, logits, all_logits};
+  return ForwardBatch(std::span<BatchEntry>(&entry, 1), cancel);
 }
 
 Result<int> Sequence::Prefill(const std::vector<TokenId>& prompt, std::vector<float>* logits, const CancelToken* cancel) {
@@ -394,73 +420,122 @@ void Rope(float* v, int n_heads, int head_dim, const float* cos_t, const float* 
 
 }  // namespace
 
-Status Sequence::Forward(const std::vector<TokenId>& tokens, int first_pos, std::vector<float>* logits,
-                         std::vector<float>* all_logits, const CancelToken* cancel) {
-  std::lock_guard<std::mutex> lock(model_.forward_mu_);
-  const ModelConfig& c = model_.config();
-  const int T = static_cast<int>(tokens.size());
+Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel) {
+  if (entries.empty()) return Status::Ok();
+  const Model& model = entries[0].sequence->model();
+  for (const BatchEntry& e : entries) {
+    if (&e.sequence->model() != &model) return Status::InvalidArgument("forward batch: sequences of different models");
+    if (e.all_logits && entries.size() > 1) return Status::InvalidArgument("forward batch: all_logits needs one entry");
+    if (e.tokens.empty()) return Status::InvalidArgument("forward batch: an entry has no tokens");
+    CADENCE_RETURN_IF_ERROR(e.sequence->Check(e.tokens));
+    for (const BatchEntry& other : entries)
+      if (&other != &e && other.sequence == e.sequence)
+        return Status::InvalidArgument("forward batch: one sequence appears twice");
+  }
+  std::lock_guard<std::mutex> lock(model.forward_mu_);
+  const ModelConfig& c = model.config();
+  // Row r of the activations is token `row_token[r]` of entry `row_entry[r]`, at position `row_pos[r]`.
+  std::vector<TokenId> row_token;
+  std::vector<int> row_pos, entry_row;
+  for (BatchEntry& e : entries) {
+    entry_row.push_back(static_cast<int>(row_token.size()));
+    e.sequence->Reserve(e.sequence->size() + static_cast<int>(e.tokens.size()));
+    for (size_t i = 0; i < e.tokens.size(); ++i) {
+      row_token.push_back(e.tokens[i]);
+      row_pos.push_back(e.sequence->size() + static_cast<int>(i));
+    }
+  }
+  const int T = static_cast<int>(row_token.size());
   const int E = c.n_embd, hd = c.head_dim, q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd, F = c.n_ff;
-  WorkerTeam* team = model_.team_.get();
-  const Isa isa = model_.isa_;
+  WorkerTeam* team = model.team_.get();
+  const Isa isa = model.isa_;
+  MatMulScratch* scratch = &model.scratch_;
   std::vector<float> x(static_cast<size_t>(T) * E), xn(x.size()), q(static_cast<size_t>(T) * q_dim),
       k(static_cast<size_t>(T) * kv_dim), v(k.size()), attn(q.size()), proj(x.size()),
       gate(static_cast<size_t>(T) * F), up(gate.size());
   const int half_dim = hd / 2;
   std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
   for (int t = 0; t < T; ++t)
-    RopeTable(first_pos + t, hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
-  const WeightMatrix& embd = model_.token_embd_;
+    RopeTable(row_pos[t], hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
+  const WeightMatrix& embd = model.token_embd_;
   for (int t = 0; t < T; ++t)
-    DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes, x.data() + t * E, E);
+    DequantizeRow(embd.type, embd.data + static_cast<size_t>(row_token[t]) * embd.row_bytes, x.data() + t * E, E);
 
-  const size_t layer_stride = static_cast<size_t>(capacity_) * kv_dim;
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int li = 0; li < c.n_layer; ++li) {
     if (cancel && cancel->cancelled()) return Status::Cancelled("generation cancelled");
-    const Model::Layer& L = model_.layers_[static_cast<size_t>(li)];
+    const Model::Layer& L = model.layers_[static_cast<size_t>(li)];
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.attn_norm.data(), xn.data() + t * E, E, c.rms_eps);
     const MatMulTarget qkv[] = {{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}};
-    MatMulMany(qkv, xn.data(), T, team, isa, &scratch_);
-    float* kc = k_cache_.data() + layer_stride * li;
-    float* vc = v_cache_.data() + layer_stride * li;
-    for (int t = 0; t < T; ++t) {
-      float* qt = q.data() + t * q_dim;
-      float* kt = k.data() + t * kv_dim;
-      float* vt = v.data() + t * kv_dim;
-      if (!L.bq.empty()) {
-        for (int i = 0; i < q_dim; ++i) qt[i] += L.bq[i];
-        for (int i = 0; i < kv_dim; ++i) kt[i] += L.bk[i], vt[i] += L.bv[i];
+    MatMulMany(qkv, xn.data(), T, team, isa, scratch);
+    for (size_t ei = 0; ei < entries.size(); ++ei) {
+      Sequence& seq = *entries[ei].sequence;
+      float* kc = seq.LayerKeys(li);
+      float* vc = seq.LayerValues(li);
+      const int r0 = entry_row[ei], n = static_cast<int>(entries[ei].tokens.size());
+      for (int t = r0; t < r0 + n; ++t) {
+        float* qt = q.data() + static_cast<size_t>(t) * q_dim;
+        float* kt = k.data() + static_cast<size_t>(t) * kv_dim;
+        float* vt = v.data() + static_cast<size_t>(t) * kv_dim;
+        if (!L.bq.empty()) {
+          for (int i = 0; i < q_dim; ++i) qt[i] += L.bq[i];
+          for (int i = 0; i < kv_dim; ++i) kt[i] += L.bk[i], vt[i] += L.bv[i];
+        }
+        const float* cos_t = rope_cos.data() + t * half_dim;
+        const float* sin_t = rope_sin.data() + t * half_dim;
+        Rope(qt, c.n_head, hd, cos_t, sin_t, c.rope_neox);
+        Rope(kt, c.n_head_kv, hd, cos_t, sin_t, c.rope_neox);
+        std::copy(kt, kt + kv_dim, kc + static_cast<size_t>(row_pos[t]) * kv_dim);
+        std::copy(vt, vt + kv_dim, vc + static_cast<size_t>(row_pos[t]) * kv_dim);
       }
-      const float* cos_t = rope_cos.data() + t * half_dim;
-      const float* sin_t = rope_sin.data() + t * half_dim;
-      Rope(qt, c.n_head, hd, cos_t, sin_t, c.rope_neox);
-      Rope(kt, c.n_head_kv, hd, cos_t, sin_t, c.rope_neox);
-      std::copy(kt, kt + kv_dim, kc + static_cast<size_t>(first_pos + t) * kv_dim);
-      std::copy(vt, vt + kv_dim, vc + static_cast<size_t>(first_pos + t) * kv_dim);
+      CausalAttention(q.data() + static_cast<size_t>(r0) * q_dim, n, row_pos[r0], kc, vc,
+                      {c.n_head, c.n_head_kv, hd}, attn_scale, attn.data() + static_cast<size_t>(r0) * q_dim, team,
+                      isa);
     }
-    CausalAttention(q.data(), T, first_pos, kc, vc, {c.n_head, c.n_head_kv, hd}, attn_scale, attn.data(), team, isa);
-    MatMul(L.wo, attn.data(), T, proj.data(), team, isa, &scratch_);
+    MatMul(L.wo, attn.data(), T, proj.data(), team, isa, scratch);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
     for (int t = 0; t < T; ++t) RmsNorm(x.data() + t * E, L.ffn_norm.data(), xn.data() + t * E, E, c.rms_eps);
     const MatMulTarget gate_up[] = {{&L.w_gate, gate.data()}, {&L.w_up, up.data()}};
-    MatMulMany(gate_up, xn.data(), T, team, isa, &scratch_);
+    MatMulMany(gate_up, xn.data(), T, team, isa, scratch);
     // SwiGLU on the team: n_ff exponentials per token per layer are worth a fork/join.
     const int64_t swiglu_chunk = 1024;
     team->ParallelFor((static_cast<int64_t>(gate.size()) + swiglu_chunk - 1) / swiglu_chunk, [&](int64_t ch) {
       const int64_t i0 = ch * swiglu_chunk, i1 = std::min<int64_t>(static_cast<int64_t>(gate.size()), i0 + swiglu_chunk);
       SiluMul(gate.data() + i0, up.data() + i0, i1 - i0, isa);
     });
-    MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, &scratch_);
+    MatMul(L.w_down, gate.data(), T, proj.data(), team, isa, scratch);
     for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
   }
-  const int first_out = all_logits ? 0 : T - 1;
-  const int n_out = T - first_out;
-  for (int t = first_out; t < T; ++t)
-    RmsNorm(x.data() + t * E, model_.output_norm_.data(), xn.data() + (t - first_out) * E, E, c.rms_eps);
+  // The output rows: every token's for all_logits, else each entry's last token that wants logits.
+  std::vector<int> out_rows;
+  if (entries[0].all_logits) {
+    for (int t = 0; t < T; ++t) out_rows.push_back(t);
+  } else {
+    for (size_t ei = 0; ei < entries.size(); ++ei)
+      if (entries[ei].logits) out_rows.push_back(entry_row[ei] + static_cast<int>(entries[ei].tokens.size()) - 1);
+  }
+  const int n_out = static_cast<int>(out_rows.size());
   std::vector<float> out(static_cast<size_t>(n_out) * c.n_vocab);
-  MatMul(model_.output_, xn.data(), n_out, out.data(), team, isa, &scratch_);
-  if (logits) logits->assign(out.end() - c.n_vocab, out.end());
-  if (all_logits) *all_logits = std::move(out);
+  if (n_out > 0) {
+    for (int o = 0; o < n_out; ++o)
+      RmsNorm(x.data() + static_cast<size_t>(out_rows[o]) * E, model.output_norm_.data(), xn.data() + o * E, E,
+              c.rms_eps);
+    MatMul(model.output_, xn.data(), n_out, out.data(), team, isa, scratch);
+  }
+  int o = 0;
+  for (BatchEntry& e : entries) {
+    e.sequence->tokens_.insert(e.sequence->tokens_.end(), e.tokens.begin(), e.tokens.end());
+    if (e.all_logits) {
+      if (e.logits) e.logits->assign(out.end() - c.n_vocab, out.end());
+      *e.all_logits = std::move(out);
+      break;
+    }
+    if (e.logits) {
+      e.logits->assign(out.begin() + static_cast<std::ptrdiff_t>(o) * c.n_vocab,
+                       out.begin() + static_cast<std::ptrdiff_t>(o + 1) * c.n_vocab);
+      ++o;
+    }
+  }
   return Status::Ok();
 }
 

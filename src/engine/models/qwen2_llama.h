@@ -3,13 +3,16 @@
 // (but Q5_0 matrices, regrouped once at load into Q5_0R, the SIMD kernels' layout: RepackWeights).
 //
 // Forward passes run on the model's own WorkerTeam; a mutex serializes them, so one Model may be
-// shared by many sessions (each owns a Sequence: its KV cache and scratch). A Sequence must not be
-// used from two threads at once. Units: positions and lengths in tokens; RoPE theta in radians base.
+// shared by many sessions (each owns a Sequence: its KV cache). A Sequence must not be used from two
+// threads at once. ForwardBatch runs several sequences' new tokens in one pass, so the weights are
+// read once for all of them (decode is bound by that read). Units: positions and lengths in tokens;
+// RoPE theta in radians base.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,10 @@
 #include "engine/text/tokenizer.h"
 
 namespace cadence::engine {
+
+struct BatchEntry;
+// Defined below (after Sequence).
+Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel = nullptr);
 
 struct ModelConfig {
   std::string arch;  // "qwen2" | "llama"
@@ -71,6 +78,7 @@ class Model {
 
  private:
   friend class Sequence;
+  friend Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel);
   Model() = default;
   Status Validate(const std::string& source) const;
   // Rewrites the Q5_0 matrices as Q5_0R (dtype.h), the SIMD kernels' layout: in place when the
@@ -88,10 +96,12 @@ class Model {
   Isa isa_ = Isa::kScalar;
   std::unique_ptr<WorkerTeam> team_;
   mutable std::mutex forward_mu_;  // one forward pass at a time on team_
+  mutable MatMulScratch scratch_;  // guarded by forward_mu_
 };
 
 // Sequence: one conversation's state over a shared Model — the tokens evaluated so far and their
-// keys/values (f32), so a new turn only evaluates what follows the common prefix.
+// keys/values (f32), so a new turn only evaluates what follows the common prefix. The KV memory
+// grows with the tokens held (doubling, up to the capacity), so an idle or short sequence is small.
 class Sequence {
  public:
   // `max_tokens`: KV capacity; 0 means the model's context length (capped at 8192).
@@ -108,6 +118,11 @@ class Sequence {
   Result<int> Prefill(const std::vector<TokenId>& prompt, std::vector<float>* logits, const CancelToken* cancel = nullptr);
   // Drops everything after the first `n` tokens.
   void Truncate(int n);
+  // Makes this sequence hold the first `n` tokens of `other` (same model), keys and values copied:
+  // a shared prompt head computed once serves every sequence that starts with it.
+  void CopyPrefix(const Sequence& other, int n);
+  // Bytes of KV memory held now.
+  size_t KvBytes() const { return (k_cache_.capacity() + v_cache_.capacity()) * sizeof(float); }
 
   const std::vector<TokenId>& tokens() const { return tokens_; }
   int size() const { return static_cast<int>(tokens_.size()); }
@@ -115,14 +130,36 @@ class Sequence {
   const Model& model() const { return model_; }
 
  private:
-  Status Forward(const std::vector<TokenId>& tokens, int first_pos, std::vector<float>* logits,
-                 std::vector<float>* all_logits, const CancelToken* cancel);
+  friend Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel);
+  Status Check(const std::vector<TokenId>& tokens) const;
+  // Grows the KV memory to hold `tokens` positions (at most capacity()).
+  void Reserve(int tokens);
+  float* LayerKeys(int layer) { return k_cache_.data() + static_cast<size_t>(layer) * reserved_ * kv_dim_; }
+  float* LayerValues(int layer) { return v_cache_.data() + static_cast<size_t>(layer) * reserved_ * kv_dim_; }
 
   const Model& model_;
   int capacity_ = 0;
+  int reserved_ = 0;  // positions the KV memory holds per layer
+  size_t kv_dim_ = 0;
   std::vector<TokenId> tokens_;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][n_head_kv * head_dim]
-  MatMulScratch scratch_;
+  std::vector<float> k_cache_, v_cache_;  // [layer][pos < reserved_][n_head_kv * head_dim]
 };
+
+// One sequence's share of a batched forward pass: `tokens` are appended to `sequence` (evaluated at
+// its next positions). `logits`, if set, receives the logits of the entry's last token; with
+// `all_logits` (one entry only) every new token's.
+struct BatchEntry {
+  Sequence* sequence = nullptr;
+  std::vector<TokenId> tokens;
+  std::vector<float>* logits = nullptr;
+  std::vector<float>* all_logits = nullptr;
+};
+
+// Evaluates every entry's tokens in one pass over the weights: the projections and the FFN run on
+// all entries' rows at once, attention on each sequence's own keys and values. Each entry gets the
+// logits it would get alone (up to float summation order in kernels that tile rows). All entries'
+// sequences must share one Model and be distinct. On error (a full KV cache, a bad token id,
+// cancellation) no sequence changes.
+Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel);
 
 }  // namespace cadence::engine
