@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "audio/pcm.h"
+#include "audio/resampler.h"
+#include "audio/wav.h"
 #include "cli/command.h"
 #include "core/base64.h"
 #include "core/cancel.h"
@@ -186,6 +188,17 @@ inline TurnAudio MakeTurnAudio(const std::vector<float>& speech_24k) {
   return turn;
 }
 
+// Recorded speech as turns: each WAV (any rate, downmixed) resampled to 24 kHz. Errors name the file.
+inline Result<std::vector<TurnAudio>> LoadTurnAudio(const std::vector<std::string>& wav_paths) {
+  std::vector<TurnAudio> turns;
+  for (const std::string& path : wav_paths) {
+    auto wav = audio::ReadWav(path);
+    if (!wav.ok()) return wav.status();
+    turns.push_back(MakeTurnAudio(audio::Resample(wav->samples, wav->sample_rate_hz, 24000)));
+  }
+  return turns;
+}
+
 struct SessionFigures {
   std::vector<double> latency_s;    // speech_stopped -> first audio delta
   std::vector<double> input_lag_s;  // speech_stopped arrival vs. when the audio implies it
@@ -200,9 +213,16 @@ struct SessionFigures {
 // A client session: streams turns at 1x and records what arrives. All on the client io_context.
 class Talker : public std::enable_shared_from_this<Talker> {
  public:
-  // `turn` must outlive the Talker. It talks until `max_turns` replies are done or `stop_at`.
+  // `turns` (spoken in rotation, one per reply) must outlive the Talker. It talks until
+  // `max_turns` replies are done or `stop_at`.
+  Talker(boost::asio::io_context& io, uint16_t port, std::span<const TurnAudio> turns, int max_turns,
+         Clock::time_point stop_at)
+      : ws_(io), timer_(io), port_(port), turns_audio_(turns), max_turns_(max_turns), stop_at_(stop_at) {}
   Talker(boost::asio::io_context& io, uint16_t port, const TurnAudio& turn, int max_turns, Clock::time_point stop_at)
-      : ws_(io), timer_(io), port_(port), turn_(turn), max_turns_(max_turns), stop_at_(stop_at) {}
+      : Talker(io, port, std::span<const TurnAudio>(&turn, 1), max_turns, stop_at) {}
+
+  // Before Start(): the session's reply budget (max_output_tokens; 0: the server's default).
+  void SetMaxOutputTokens(int tokens) { max_output_tokens_ = tokens; }
 
   // Before Start(): `fn` runs once, on the io_context, when the Talker is done (its turns are over,
   // or the connection failed, was lost or was closed).
@@ -228,7 +248,9 @@ class Talker : public std::enable_shared_from_this<Talker> {
     ws_.text(true);
     Read();
     if (!talk_) return;
-    Send(R"({"type":"session.update","session":{"type":"realtime","output_modalities":["audio"],"audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":)" +
+    Send(R"({"type":"session.update","session":{"type":"realtime","output_modalities":["audio"],)" +
+         (max_output_tokens_ > 0 ? R"("max_output_tokens":)" + std::to_string(max_output_tokens_) + "," : std::string()) +
+         R"("audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":)" +
          std::to_string(kSilenceMs) + "}}}}}");
     timer_.expires_after(std::chrono::milliseconds(static_cast<int>(delay_s * 1000)));
     timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
@@ -269,16 +291,18 @@ class Talker : public std::enable_shared_from_this<Talker> {
       return;
     }
     next_chunk_ = 0;
+    turn_ = &turns_audio_[static_cast<size_t>(turns_) % turns_audio_.size()];
     turn_start_ = Clock::now();
+    speech_end_sent_ = Clock::time_point();
     awaiting_first_audio_ = false;
     SendChunk();
   }
 
   void SendChunk() {
     if (closing_) return;
-    if (next_chunk_ >= turn_.appends.size()) return;  // the reply's response.done starts the next turn
-    if (next_chunk_ == turn_.speech_end_chunk) speech_end_sent_ = Clock::now();
-    Send(turn_.appends[next_chunk_++]);
+    if (next_chunk_ >= turn_->appends.size()) return;  // the reply's response.done starts the next turn
+    if (next_chunk_ == turn_->speech_end_chunk) speech_end_sent_ = Clock::now();
+    Send(turn_->appends[next_chunk_++]);
     // Paced against the turn's start, not the previous send, so timer slack does not accumulate.
     timer_.expires_at(turn_start_ + std::chrono::milliseconds(kChunkMs * next_chunk_));
     timer_.async_wait([self = shared_from_this()](boost::beast::error_code ec) {
@@ -342,7 +366,10 @@ class Talker : public std::enable_shared_from_this<Talker> {
     if (type == "input_audio_buffer.speech_stopped") {
       speech_stopped_ = now;
       awaiting_first_audio_ = true;
-      figures_.input_lag_s.push_back(Seconds(speech_end_sent_, now) - kSilenceMs / 1000.0);
+      // Recorded speech may pause long enough for the VAD to end a turn early: only the stop after
+      // the turn's last word measures the VAD's lag.
+      if (speech_end_sent_ != Clock::time_point())
+        figures_.input_lag_s.push_back(Seconds(speech_end_sent_, now) - kSilenceMs / 1000.0);
     } else if (type == "response.done") {
       ++figures_.turns;
       ++turns_;
@@ -364,7 +391,9 @@ class Talker : public std::enable_shared_from_this<Talker> {
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::asio::steady_timer timer_;
   uint16_t port_;
-  const TurnAudio& turn_;
+  std::span<const TurnAudio> turns_audio_;
+  const TurnAudio* turn_ = nullptr;  // the turn being spoken
+  int max_output_tokens_ = 0;
   int max_turns_;
   Clock::time_point stop_at_;
   std::function<void()> on_done_;

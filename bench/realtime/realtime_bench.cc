@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench_client.h"
+#include "brain/brain.h"
 #include "cli/command.h"
 #include "core/log.h"
 #include "realtime/stage_stats.h"
@@ -42,14 +43,17 @@ struct RunResult {
   double wall_s = 0;
 };
 
-RunResult RunTalkers(uint16_t port, const TurnAudio& turn, int sessions, int max_turns, double seconds) {
+RunResult RunTalkers(uint16_t port, std::span<const TurnAudio> turns, int sessions, int max_turns, double seconds,
+                     int max_output_tokens) {
+  const TurnAudio& turn = turns[0];
   asio::io_context io;
   const auto start = Clock::now();
   const auto stop_at = start + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
   std::vector<std::shared_ptr<Talker>> talkers;
   const double cpu0 = ProcessCpuSeconds();
   for (int i = 0; i < sessions; ++i) {
-    talkers.push_back(std::make_shared<Talker>(io, port, turn, max_turns, stop_at));
+    talkers.push_back(std::make_shared<Talker>(io, port, turns, max_turns, stop_at));
+    talkers.back()->SetMaxOutputTokens(max_output_tokens);
     // Staggered over one turn so that the sessions do not all speak in lockstep.
     talkers.back()->Start(sessions > 1 ? (turn.appends.size() * kChunkMs / 1000.0) * i / sessions : 0.2, true);
   }
@@ -72,6 +76,29 @@ RunResult RunTalkers(uint16_t port, const TurnAudio& turn, int sessions, int max
   result.cpu_s = ProcessCpuSeconds() - cpu0;
   for (auto& t : talkers) result.sessions.push_back(t->figures());
   return result;
+}
+
+// The model brain's work between two readings: tokens generated and how fast while generating.
+void PrintBrain(const cadence::brain::BrainStats& a, const cadence::brain::BrainStats& b) {
+  const int64_t tokens = b.generated_tokens - a.generated_tokens;
+  if (tokens == 0 && b.prompt_tokens == a.prompt_tokens) return;
+  const double busy = b.busy_s - a.busy_s;
+  const int64_t steps = b.decode_steps - a.decode_steps;
+  std::printf("    brain: %lld tokens generated in %lld batched passes (mean batch %.2f, max %d); %.1f tok/s in all and "
+              "%.1f tok/s per reply while the model ran (%.1f s busy); prompt tokens evaluated %lld, reused %lld\n",
+              static_cast<long long>(tokens), static_cast<long long>(steps), steps ? double(tokens) / steps : 0.0,
+              b.max_batch, busy > 0 ? tokens / busy : 0.0, busy > 0 ? steps / busy : 0.0, busy,
+              static_cast<long long>(b.prompt_tokens - a.prompt_tokens),
+              static_cast<long long>(b.reused_tokens - a.reused_tokens));
+}
+
+std::vector<std::string> ParseNames(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 std::vector<int> ParseList(const std::string& text) {
@@ -119,7 +146,10 @@ int RunRealtimeBench(int argc, char** argv) {
   flags.Int("idle", "N", "idle sessions for the memory figure", 100, 1, 100000);
   cadence::cli::AddWorkerFlags(&flags);
   cadence::cli::AddEngineFlags(&flags);
-  flags.String("text", "TEXT", "what the simulated user says", "What is the weather like today?");
+  flags.String("text", "TEXT", "what the simulated user says (synthesized by the server's voice)",
+               "What is the weather like today?");
+  flags.String("audio", "WAV,...", "recorded user turns instead of --text, spoken in rotation (any rate; mono or downmixed)");
+  flags.Int("max-output-tokens", "N", "reply budget each session asks for (0: the server's default)", 0, 0, 1 << 20);
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   cadence::SetLogLevel(cadence::LogLevel::kWarn);
@@ -139,25 +169,43 @@ int RunRealtimeBench(int argc, char** argv) {
   const cadence::realtime::HealthInfo health = server.engines().Health();
 
   const std::string text = flags.Get("text");
-  auto speech = SynthesizeUserSpeech(server.engines().tts(), text);
-  if (!speech.ok()) {
-    std::fprintf(stderr, "error: %s\n", speech.status().message().c_str());
-    return 1;
+  std::vector<TurnAudio> turn_list;
+  std::string said = "\"" + text + "\"";
+  if (!flags.Get("audio").empty()) {
+    auto loaded = LoadTurnAudio(ParseNames(flags.Get("audio")));
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "error: --audio: %s\n", loaded.status().message().c_str());
+      return 1;
+    }
+    turn_list = std::move(loaded).value();
+    said = std::to_string(turn_list.size()) + " recorded turn(s)";
+  } else {
+    auto speech = SynthesizeUserSpeech(server.engines().tts(), text);
+    if (!speech.ok()) {
+      std::fprintf(stderr, "error: %s\n", speech.status().message().c_str());
+      return 1;
+    }
+    turn_list.push_back(MakeTurnAudio(*speech));
   }
-  const TurnAudio turn = MakeTurnAudio(*speech);
+  const TurnAudio& turn = turn_list[0];
+  const int max_output_tokens = flags.GetInt("max-output-tokens");
+  const cadence::brain::Brain* brain = server.engines().brain();
   std::printf("cadence bench realtime — %u hardware threads, %d ASR workers, %s, %d IO threads\n",
               std::thread::hardware_concurrency(), counts.threads,
               reply_threads > 0 ? (std::to_string(reply_threads) + " reply workers").c_str() : "replies on the same pool",
               counts.io_threads);
-  std::printf("engines: vad=%s asr=%s tts=%s brain=%s; user turn: \"%s\" (%.2f s speech, %zu appends of %d ms)\n",
-              health.vad.c_str(), health.asr.c_str(), health.tts.c_str(), health.brain.c_str(), text.c_str(),
-              speech->size() / 24000.0, turn.appends.size(), kChunkMs);
+  std::printf("engines: vad=%s asr=%s tts=%s brain=%s; user: %s (first turn %.2f s with silence, %zu appends of %d ms); "
+              "reply budget %s\n",
+              health.vad.c_str(), health.asr.c_str(), health.tts.c_str(), health.brain.c_str(), said.c_str(),
+              turn.duration_s(), turn.appends.size(), kChunkMs,
+              max_output_tokens > 0 ? (std::to_string(max_output_tokens) + " tokens").c_str() : "server default");
 
   // 1. Latency over one session's turns.
   const int turns = flags.GetInt("turns");
   std::printf("\n[1] latency: %d turns, one session, audio at 1x, server_vad silence %d ms\n", turns, kSilenceMs);
   std::fflush(stdout);
-  RunResult one = RunTalkers(port, turn, 1, turns, 3600);
+  cadence::brain::BrainStats brain0 = brain ? brain->Stats() : cadence::brain::BrainStats{};
+  RunResult one = RunTalkers(port, turn_list, 1, turns, 3600, max_output_tokens);
   const SessionFigures& f = one.sessions[0];
   std::printf("    turns completed %d, errors %d\n", f.turns, f.errors);
   std::printf("    speech_stopped -> first audio delta: median %.0f ms, p95 %.0f ms, min %.0f ms, max %.0f ms (n=%zu)\n",
@@ -165,6 +213,7 @@ int RunRealtimeBench(int argc, char** argv) {
               Percentile(f.latency_s, 0) * 1000, Percentile(f.latency_s, 1.0) * 1000, f.latency_s.size());
   std::printf("    speech_stopped after the audio implies it: median %.0f ms (VAD window + hysteresis)\n",
               Percentile(f.input_lag_s, 0.5) * 1000);
+  if (brain) PrintBrain(brain0, brain->Stats());
   std::fflush(stdout);
 
   // 2. Memory per idle session.
@@ -201,7 +250,8 @@ int RunRealtimeBench(int argc, char** argv) {
   for (int n : ParseList(flags.Get("sessions"))) {
     const long base = RssKiB();
     const cadence::realtime::StageSnapshot stages0 = cadence::realtime::StageStats::Global().Snapshot();
-    RunResult r = RunTalkers(port, turn, n, 1 << 20, seconds);
+    brain0 = brain ? brain->Stats() : cadence::brain::BrainStats{};
+    RunResult r = RunTalkers(port, turn_list, n, 1 << 20, seconds, max_output_tokens);
     stage_rows.emplace_back(n, cadence::realtime::Subtract(cadence::realtime::StageStats::Global().Snapshot(), stages0));
     level_wall_s.push_back(r.wall_s);
     std::vector<double> lat, lag;
@@ -221,6 +271,7 @@ int RunRealtimeBench(int argc, char** argv) {
                 Percentile(lat, 0.5) * 1000, Percentile(lat, 0.95) * 1000, Percentile(lag, 0.95) * 1000, underruns,
                 errors, 100.0 * r.cpu_s / r.wall_s, static_cast<double>(r.peak_rss_kib - base) / n,
                 ok ? "yes" : (silent ? "no (sessions without a reply)" : "no"));
+    if (brain) PrintBrain(brain0, brain->Stats());
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }

@@ -41,6 +41,16 @@ struct ReplyRequest {
   double temperature = 0.8;
 };
 
+// A model brain's running totals (zero for brains without a model).
+struct BrainStats {
+  int64_t generated_tokens = 0;  // tokens generated
+  int64_t prompt_tokens = 0;     // prompt tokens evaluated
+  int64_t reused_tokens = 0;     // prompt tokens found already evaluated (slots, shared heads)
+  int64_t decode_steps = 0;      // batched passes that generated at least one token
+  double busy_s = 0;             // wall time spent in forward passes
+  int max_batch = 0;             // most replies generated in one pass
+};
+
 // Called with each piece of reply text; return false to stop generation early.
 using TextSink = std::function<bool(std::string_view text)>;
 
@@ -57,6 +67,7 @@ class Brain {
   // will follow; cues and budget are ignored): a model brain may evaluate this ahead of time, so
   // that the next Reply starts after it. Returns at once; the work is optional and may be dropped.
   virtual void Prepare(const ReplyRequest& request) const {}
+  virtual BrainStats Stats() const { return {}; }
 };
 
 }  // namespace cadence::brain

@@ -82,6 +82,16 @@ class EngineBrain : public Brain {
     batcher_.Prepare(Encode(chat, chat.size() - 1, false), false);
   }
 
+  BrainStats Stats() const override {
+    const engine::BatcherStats s = batcher_.stats();
+    return {.generated_tokens = s.decode_tokens,
+            .prompt_tokens = s.prompt_tokens,
+            .reused_tokens = s.reused_tokens,
+            .decode_steps = s.decode_steps,
+            .busy_s = s.busy_ms / 1000.0,
+            .max_batch = s.max_batch};
+  }
+
  private:
   static std::vector<engine::ChatMessage> Chat(const std::vector<Message>& messages) {
     std::vector<engine::ChatMessage> chat;

@@ -15,6 +15,7 @@ Result<std::unique_ptr<Brain>> CreateBrain(const BrainConfig& config, std::uniqu
     EngineBrainOptions options;
     options.threads = config.threads;
     options.kv_tokens = config.kv_tokens;
+    options.slots = config.slots;
     auto brain = CreateEngineBrain(config.model_path, options);
     if (!brain.ok()) return brain.status().WithContext("brain: loading --model");
     CADENCE_LOG(kInfo, "brain", "engine brain on %s", config.model_path.c_str());

@@ -22,7 +22,8 @@ struct BrainConfig {
   std::string llm_model{};   // remote: model name the server knows
   std::string api_key{};     // remote: bearer token (may be empty)
   int threads = 0;           // engine: compute threads (0: all cores)
-  int kv_tokens = 4096;      // engine: KV cache per cached sequence
+  int kv_tokens = 4096;      // engine: KV capacity of each slot
+  int slots = 8;             // engine: conversations held in KV slots, replies generated at once
   int timeout_ms = 20000;    // remote: time to first text
   int retries = 2;           // remote: extra attempts before any text
 };

@@ -35,6 +35,7 @@ class GuardedBrain : public Brain {
   std::string_view kind() const override { return inner_->kind(); }
   std::string Greeting(const ReplyRequest& request) const override { return inner_->Greeting(request); }
   void Prepare(const ReplyRequest& request) const override { inner_->Prepare(request); }
+  BrainStats Stats() const override { return inner_->Stats(); }
 
   Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const override {
     const persona::Persona* p = request.persona ? request.persona : fallback_;

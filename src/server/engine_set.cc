@@ -68,6 +68,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     return Status::InvalidArgument("--llm-url needs --llm-model NAME (the model the endpoint serves)");
   brain::BrainConfig brain_config;
   brain_config.model_path = options.llm_model;
+  brain_config.slots = options.llm_slots;
   brain_config.llm_url = options.llm_url;
   brain_config.llm_model = options.llm_name;
   brain_config.api_key = options.llm_api_key;

@@ -30,6 +30,7 @@ struct EngineOptions {
   double asr_temperature_inc = 0.2;  // Whisper: fallback temperature step (0: off)
   std::string asr_window = "full";  // Whisper: "full" (padded 30-s window) | "speech" (the utterance only)
   std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
+  int llm_slots = 8;         // engine brain: conversations in KV slots, replies batched at once
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain
   std::string llm_api_key;   // bearer token for --llm-url (from CADENCE_LLM_API_KEY)
 };
@@ -50,6 +51,7 @@ class EngineSet {
   // The body of GET /v1/personas.
   std::string PersonasJson() const;
   const speech::Synthesizer& tts() const { return *tts_; }
+  const brain::Brain* brain() const { return brain_.get(); }
 
  private:
   EngineSet() = default;

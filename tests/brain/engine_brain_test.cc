@@ -1,5 +1,8 @@
 #include "brain/engine_brain.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "brain/factory.h"
@@ -28,6 +31,48 @@ TEST(EngineBrainTest, StreamsDeterministicGreedyReplies) {
   ASSERT_TRUE((*brain)->Reply(Request(0), CancelToken(), [&](std::string_view p) { second += p; return true; }).ok());
   EXPECT_EQ(first, second);
   EXPECT_GT(pieces, 0);
+}
+
+// Waits until the brain's background work (Prepare) has stopped changing its counters.
+void Settle(const Brain& brain) {
+  BrainStats last = brain.Stats();
+  for (int quiet = 0, i = 0; quiet < 5 && i < 400; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const BrainStats now = brain.Stats();
+    quiet = now.prompt_tokens == last.prompt_tokens ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
+TEST(EngineBrainTest, PreparedConversationIsReusedAndRepliesAsWithout) {
+  EngineBrainOptions options;
+  options.max_output_tokens = 12;
+  auto prepared = CreateEngineBrain(kTiny, options);
+  auto plain = CreateEngineBrain(kTiny, options);
+  ASSERT_TRUE(prepared.ok() && plain.ok());
+  auto collect = [](const Brain& brain, const ReplyRequest& r) {
+    std::string text;
+    EXPECT_TRUE(brain.Reply(r, CancelToken(), [&](std::string_view p) { text += p; return true; }).ok());
+    return text;
+  };
+  ReplyRequest first = Request(0);
+  const std::string answer = collect(**prepared, first);
+  ASSERT_EQ(collect(**plain, first), answer);
+  // While the user speaks again, the prepared brain evaluates the conversation so far.
+  ReplyRequest so_far = first;
+  so_far.history.push_back({Message::Role::kAssistant, answer.empty() ? "fine" : answer});
+  (*prepared)->Prepare(so_far);
+  Settle(**prepared);
+  ReplyRequest second = so_far;
+  second.history.push_back({Message::Role::kUser, "And what are you doing today?"});
+  Settle(**plain);
+  const BrainStats p0 = (*prepared)->Stats(), q0 = (*plain)->Stats();
+  EXPECT_EQ(collect(**prepared, second), collect(**plain, second));
+  const BrainStats p1 = (*prepared)->Stats(), q1 = (*plain)->Stats();
+  // Both hold the first turn's prompt and reply; the prepared one also the reply as history text,
+  // so it evaluated only the new turn.
+  EXPECT_LT(p1.prompt_tokens - p0.prompt_tokens, q1.prompt_tokens - q0.prompt_tokens);
+  EXPECT_GT(p1.reused_tokens - p0.reused_tokens, q1.reused_tokens - q0.reused_tokens);
 }
 
 TEST(EngineBrainTest, CancelledBeforeStartReturnsCancelled) {

@@ -314,10 +314,13 @@ void Batcher::Step() {
     chunk.push_back(n);
     budget -= n;
   }
+  const auto pass_start = Clock::now();
   const Status st = ForwardBatch(entries, nullptr);
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.steps;
+    stats_.busy_ms += MsSince(pass_start);
+    if (st.ok() && decoding > 0) ++stats_.decode_steps;
     if (st.ok()) {
       stats_.decode_tokens += decoding;
       for (size_t n : chunk) stats_.prompt_tokens += static_cast<int64_t>(n);

@@ -56,6 +56,8 @@ struct BatcherStats {
   int64_t prompt_tokens = 0;     // prompt tokens evaluated (not reused)
   int64_t reused_tokens = 0;     // prompt tokens found in a slot or a shared head
   int64_t head_copies = 0;       // slots started from a shared head
+  int64_t decode_steps = 0;      // passes that generated at least one token
+  double busy_ms = 0;            // wall time in forward passes
   int max_batch = 0;             // most generations decoded in one step
 };
 
