@@ -123,6 +123,28 @@ TEST(SequenceTest, KvMemoryGrowsWithTheTokensHeld) {
   for (size_t i = 0; i < before.size(); ++i) ASSERT_NEAR(before[i], after[i], 1e-3f) << i;
 }
 
+TEST(SequenceTest, CopiedPrefixGivesTheFullPromptsLogits) {
+  auto model = LoadModel("qwen2-small-f32.gguf");
+  ASSERT_NE(model, nullptr);
+  const std::vector<TokenId> head = Encode(*model, "You are Cadence. Answer briefly.");
+  std::vector<TokenId> prompt = head;
+  for (TokenId t : Encode(*model, " User: hi there")) prompt.push_back(t);
+  Sequence whole(*model, 128), shared(*model, 128), copy(*model, 128);
+  std::vector<float> expected, got;
+  ASSERT_TRUE(whole.Append(prompt, &expected).ok());
+  ASSERT_TRUE(shared.Append(head, nullptr).ok());
+  copy.CopyPrefix(shared, static_cast<int>(head.size()));
+  ASSERT_EQ(copy.tokens(), head);
+  ASSERT_TRUE(copy.Append(std::vector<TokenId>(prompt.begin() + head.size(), prompt.end()), &got).ok());
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4f) << i;
+  // A copy of part of the head: the rest is evaluated, the logits are the same again.
+  Sequence part(*model, 128);
+  part.CopyPrefix(shared, 3);
+  ASSERT_TRUE(part.Append(std::vector<TokenId>(prompt.begin() + 3, prompt.end()), &got).ok());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4f) << i;
+}
+
 TEST(BatcherTest, ConcurrentGenerationsGetTheTokensTheyGetAlone) {
   auto model = LoadModel("qwen2-small-q8_0.gguf");
   ASSERT_NE(model, nullptr);
