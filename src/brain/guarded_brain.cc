@@ -16,11 +16,16 @@ using persona::Guard;
 using persona::GuardContext;
 
 // Joins sentences the way the language writes them: a space between Latin sentences, none in Han.
-void Emit(const std::string& sentence, bool* first, const TextSink& on_text, bool* keep_going) {
+// Passes one checked piece on, joined to the previous one by a space unless it is Chinese. A piece
+// that ends at a clause's comma (the first clause, cut early for latency) carries its space at once:
+// a streaming splitter downstream sees that the comma ends a clause without waiting for more text.
+void Emit(const std::string& sentence, bool* first, bool* space_sent, const TextSink& on_text, bool* keep_going) {
   std::string piece;
-  if (!*first && persona::DetectLanguage(sentence) != "zh") piece = " ";
+  if (!*first && !*space_sent && persona::DetectLanguage(sentence) != "zh") piece = " ";
   piece += sentence;
   *first = false;
+  *space_sent = !piece.empty() && piece.back() == ',';
+  if (*space_sent) piece += ' ';
   if (!on_text(piece)) *keep_going = false;
 }
 
@@ -41,13 +46,16 @@ class GuardedBrain : public Brain {
     const persona::Persona* p = request.persona ? request.persona : fallback_;
     GuardContext ctx{p, ExpectedReplyLanguage(request, p)};
     bool first = true;
+    bool space_sent = false;  // the last piece ended with the space that joins it to the next
     bool keep_going = true;   // the caller still wants text
     std::string flagged_reason;
 
     // One pass of the inner brain through the guard; returns the inner status. Stops the inner
     // stream at the first flagged sentence and records why in `flagged_reason`.
     auto run = [&](const ReplyRequest& req) -> Status {
-      speech::SentenceSplitter splitter;
+      // The first clause is checked and passed on alone (as the realtime session cuts it for the
+      // voice), so that first audio waits for a clause, not a whole sentence.
+      speech::SentenceSplitter splitter({.max_bytes = 200, .cut_first_clause = true});
       std::vector<std::string> sentences;
       // Checks and passes on each completed sentence; false once one is flagged or the caller stops.
       auto pass_on = [&]() {
@@ -57,7 +65,7 @@ class GuardedBrain : public Brain {
             flagged_reason = std::string(persona::ViolationName(v.violation)) + ": " + v.detail;
             return false;
           }
-          Emit(sentence, &first, on_text, &keep_going);
+          Emit(sentence, &first, &space_sent, on_text, &keep_going);
           if (!keep_going) return false;
         }
         sentences.clear();
@@ -97,7 +105,7 @@ class GuardedBrain : public Brain {
     std::string replacement = Replacement(p, ctx.language, request);
     CADENCE_LOG(kInfo, "guard", "replacing sentence persona=%s after %s", p ? p->id.c_str() : "-", flagged_reason.c_str());
     guard_->RecordRepair(Guard::Repair::kReplaced);
-    Emit(replacement, &first, on_text, &keep_going);
+    Emit(replacement, &first, &space_sent, on_text, &keep_going);
     return Status::Ok();
   }
 

@@ -74,6 +74,29 @@ TEST_F(GuardedBrainTest, ACleanFirstSentenceIsNotDelayedByTheRest) {
   EXPECT_GT(raw->pieces_sent_, 40);
 }
 
+TEST_F(GuardedBrainTest, TheFirstClauseIsCheckedAndPassedBeforeItsSentenceEnds) {
+  const std::string reply = "I am doing quite well today, thanks so much for asking me about it. And you, friend?";
+  auto fake = std::make_unique<FakeBrain>(std::vector<std::string>{reply});
+  FakeBrain* raw = fake.get();
+  auto brain = CreateGuardedBrain(std::move(fake), guard_, cadence_);
+  std::vector<std::string> out;
+  int pieces_when_first_emitted = -1;
+  Status s = brain->Reply(Ask("how are you?"), CancelToken(), [&](std::string_view t) {
+    if (pieces_when_first_emitted < 0) pieces_when_first_emitted = raw->pieces_sent_;
+    out.emplace_back(t);
+    return true;
+  });
+  ASSERT_TRUE(s.ok());
+  // Released once the inner stream shows the comma ends a clause (piece 7 of 5 bytes), with the
+  // joining space, so a streaming splitter downstream can cut there at once.
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0], "I am doing quite well today, ");
+  EXPECT_LE(pieces_when_first_emitted, 7);
+  std::string joined;
+  for (const auto& piece : out) joined += piece;
+  EXPECT_EQ(joined, reply);
+}
+
 TEST_F(GuardedBrainTest, FlaggedSentenceIsRegeneratedWithAStrongerReminder) {
   auto fake = std::make_unique<FakeBrain>(std::vector<std::string>{
       "Good question. As an AI language model, I don't sleep. But tell me more.", "Ha, I'm a night owl by trade."});
