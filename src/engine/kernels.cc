@@ -354,14 +354,11 @@ int64_t RowsPerChunk(int64_t rows, int threads) {
   return std::max(kMinRowsPerChunk, (rows + threads * kChunksPerThread - 1) / (threads * kChunksPerThread));
 }
 
-// MatMulMany on the dot kernels: one parallel loop over every target's rows.
+// MatMulMany on the dot kernels: one parallel loop over every target's rows; `xq` holds the
+// activations quantized in the block sizes the targets read.
 void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
-                MatMulScratch* scratch) {
+                const QuantizedActivations& xq) {
   const int64_t cols = targets[0].w->cols;
-  bool q8 = false, q8k = false;
-  for (const MatMulTarget& t : targets) q8 |= ReadsQ8(t.w->type), q8k |= ReadsQ8K(t.w->type);
-  if (q8 || q8k) scratch->xq.Quantize(x, n_tokens, cols, q8, q8k, isa);
-  const QuantizedActivations& xq = scratch->xq;
   struct Plan {
     DotFn dot;
     DotTokensFn dot_tokens;
@@ -424,19 +421,28 @@ void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tok
 void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
                 MatMulScratch* scratch) {
   if (targets.empty() || n_tokens <= 0) return;
-  if (n_tokens < kGemmMinRows) return MatMulDots(targets, x, n_tokens, team, isa, scratch);
-  // A long prompt goes to the register-blocked GEMM: the dot kernels reload (and, quantized,
-  // unpack) each weight row once per four tokens, the GEMM once per panel for all of them.
-  // Quantized rows are widened to f32 in the panel, which pays from GemmMinRows(type) tokens.
-  std::vector<MatMulTarget> dots;
+  // From GemmQuantizedMinRows(type) tokens on, quantized weights go to the integer GEMM (one pass
+  // of unpacking per panel for every token, a register tile of int32 sums); float weights (and a
+  // quantized type it lacks) to the f32 GEMM from GemmMinRows(type); the rest to the dot kernels.
+  // The integer GEMM and the dot kernels read the same quantized activations.
+  std::vector<MatMulTarget> integer, dots;
+  bool q8 = false, q8k = false;
   for (const MatMulTarget& t : targets) {
-    if (n_tokens >= GemmMinRows(t.w->type)) {
+    const DType type = t.w->type;
+    if (GemmQuantizedSupports(type) && n_tokens >= GemmQuantizedMinRows(type, isa)) {
+      integer.push_back(t);
+    } else if (!GemmQuantizedSupports(type) && n_tokens >= GemmMinRows(type)) {
       GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
+      continue;
     } else {
       dots.push_back(t);
     }
+    q8 |= ReadsQ8(type), q8k |= ReadsQ8K(type);
   }
-  if (!dots.empty()) MatMulDots(dots, x, n_tokens, team, isa, scratch);
+  if (integer.empty() && dots.empty()) return;
+  if (q8 || q8k) scratch->xq.Quantize(x, n_tokens, targets[0].w->cols, q8, q8k, isa);
+  if (!integer.empty()) GemmQuantized(integer, scratch->xq, n_tokens, team, isa);
+  if (!dots.empty()) MatMulDots(dots, x, n_tokens, team, isa, scratch->xq);
 }
 
 void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,
