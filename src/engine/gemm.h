@@ -73,8 +73,10 @@ void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int
 // tokens 0 .. m - 1. team may be null (single-threaded).
 bool GemmQuantizedSupports(DType type);
 // From this many tokens on MatMul runs a supported quantized type on GemmQuantized (below, on the
-// dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens.
+// dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens —
+// fewer for Q8_0 and Q4_0, whose one-token kernels are the least efficient per value.
 constexpr int kGemmQuantizedMinRows = 8;
+constexpr int kGemmQ8_0MinRows = 4;
 int GemmQuantizedMinRows(DType type, Isa isa);
 void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivations& xq, int64_t m, WorkerTeam* team,
                    Isa isa);

@@ -109,10 +109,10 @@ void PackScalar(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel) {
 // Scalar tiles: each (token, row) pair summed as the dot kernels do (integer sums per block or
 // super-block, met by the scales once each).
 template <int kOffset>
-void TileQ8Scalar(const uint8_t* panel, int64_t units, const void* xv, int64_t x_stride, int mr, float* c, int64_t ldc,
+void TileQ8Scalar(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c, int64_t ldc,
                   int nr) {
   for (int i = 0; i < mr; ++i) {
-    const Q8Block* x = static_cast<const Q8Block*>(xv) + i * x_stride;
+    const Q8Block* x = static_cast<const Q8Block*>(in.x) + i * in.stride;
     for (int j = 0; j < nr; ++j) {
       float s = 0;
       for (int64_t k = 0; k < units; ++k) {
@@ -135,10 +135,10 @@ T Get(const uint8_t* base, size_t offset, int index) {
   return v;
 }
 
-void TileQ4KScalar(const uint8_t* panel, int64_t units, const void* xv, int64_t x_stride, int mr, float* c,
+void TileQ4KScalar(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c,
                    int64_t ldc, int nr) {
   for (int i = 0; i < mr; ++i) {
-    const Q8KBlock* x = static_cast<const Q8KBlock*>(xv) + i * x_stride;
+    const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x) + i * in.stride;
     for (int j = 0; j < nr; ++j) {
       float s = 0;
       for (int64_t k = 0; k < units; ++k) {
@@ -158,10 +158,10 @@ void TileQ4KScalar(const uint8_t* panel, int64_t units, const void* xv, int64_t 
   }
 }
 
-void TileQ6KScalar(const uint8_t* panel, int64_t units, const void* xv, int64_t x_stride, int mr, float* c,
+void TileQ6KScalar(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c,
                    int64_t ldc, int nr) {
   for (int i = 0; i < mr; ++i) {
-    const Q8KBlock* x = static_cast<const Q8KBlock*>(xv) + i * x_stride;
+    const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x) + i * in.stride;
     for (int j = 0; j < nr; ++j) {
       float s = 0;
       for (int64_t k = 0; k < units; ++k) {
@@ -266,6 +266,7 @@ constexpr int kMinItems = 8;
 struct Plan {
   const MatMulTarget* target;
   Kernels kernels;
+  const int32_t* corr;
   int64_t units, panels, group, row_chunks, tiles_per_chunk, first_item;
 };
 
@@ -273,20 +274,38 @@ struct Plan {
 
 bool GemmQuantizedSupports(DType type) { return gemm_int8::ScalarKernels(type).tile != nullptr; }
 
-int GemmQuantizedMinRows(DType, Isa) {
+int GemmQuantizedMinRows(DType type, Isa) {
   // Temporary: crossover measurement.
   if (const char* v = std::getenv("CADENCE_GEMM_INT8_MIN")) return std::atoi(v);
-  return kGemmQuantizedMinRows;
+  return type == DType::kQ8_0 || type == DType::kQ4_0 ? kGemmQ8_0MinRows : kGemmQuantizedMinRows;
 }
 
 void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivations& xq, int64_t m, WorkerTeam* team,
                    Isa isa) {
   if (targets.empty() || m <= 0) return;
+  // The Q8 family's integer sums start at -offset * sum(x), one array per offset in use.
+  const int64_t blocks = targets[0].w->cols / 32;
+  thread_local std::vector<int32_t> corr[3];
+  constexpr int kOffsets[3] = {128, 8, 16};
+  bool made[3] = {false, false, false};
+  auto corr_for = [&](DType type) -> const int32_t* {
+    if (gemm_int8::FamilyOf(type) != gemm_int8::Family::kQ8) return nullptr;
+    const int offset = gemm_int8::QuantOffset(type);
+    const int at = offset == 128 ? 0 : offset == 8 ? 1 : 2;
+    if (!made[at]) {
+      const int32_t* sums = xq.Row(0).q8_sum;
+      corr[at].resize(static_cast<size_t>(m * blocks));
+      for (int64_t t = 0; t < m; ++t)
+        for (int64_t k = 0; k < blocks; ++k) corr[at][k * m + t] = -kOffsets[at] * sums[t * blocks + k];
+      made[at] = true;
+    }
+    return corr[at].data();
+  };
   std::vector<Plan> plans;
   plans.reserve(targets.size());
   int64_t items = 0;
   for (const MatMulTarget& t : targets) {
-    Plan p{&t, KernelsFor(t.w->type, isa), 0, 0, 0, 0, 0, items};
+    Plan p{&t, KernelsFor(t.w->type, isa), corr_for(t.w->type), 0, 0, 0, 0, 0, items};
     p.units = t.w->cols / gemm_int8::UnitElems(gemm_int8::FamilyOf(t.w->type));
     p.panels = (t.w->rows + kGemmNr - 1) / kGemmNr;
     p.group = std::clamp<int64_t>(p.panels / kMinItems, 1, kPanelsPerItem);
@@ -297,6 +316,19 @@ void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivat
     items += groups * p.row_chunks;
     plans.push_back(p);
   }
+  // The weight rows work item `item` reads: [first, end), contiguous.
+  struct Region {
+    const uint8_t *first, *end;
+  };
+  auto region = [&](int64_t item) {
+    size_t at = plans.size() - 1;
+    while (plans[at].first_item > item) --at;
+    const Plan& p = plans[at];
+    const WeightMatrix& w = *p.target->w;
+    const int64_t p0 = ((item - p.first_item) / p.row_chunks) * p.group;
+    const int64_t r1 = std::min(w.rows, (p0 + p.group) * kGemmNr);
+    return Region{w.data + static_cast<size_t>(p0 * kGemmNr) * w.row_bytes, w.data + static_cast<size_t>(r1) * w.row_bytes};
+  };
   auto run = [&](int64_t item) {
     size_t at = plans.size() - 1;
     while (plans[at].first_item > item) --at;
@@ -314,16 +346,31 @@ void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivat
     if (buffer.size() < p.group * panel_bytes + 64) buffer.resize(p.group * panel_bytes + 64);
     uint8_t* base = buffer.data() + (64 - reinterpret_cast<uintptr_t>(buffer.data()) % 64) % 64;
     auto rows_of = [&](int64_t panel) { return static_cast<int>(std::min<int64_t>(kGemmNr, w.rows - panel * kGemmNr)); };
+    // A prompt's weights come from DRAM, and the 16 rows of a panel are 16 interleaved streams,
+    // more than the hardware prefetcher follows: the packing waited on line after line. So the
+    // item's rows are requested into L2 before packing (usually already there, see below), and
+    // while the tiles run, the rows of the next item (which this thread most likely takes next:
+    // ParallelFor hands out contiguous ranges) are requested a slice per row tile.
+    const Region own = region(item);
+    for (const uint8_t* a = own.first; a < own.end; a += 64) __builtin_prefetch(a, 0, 2);
     for (int64_t q = p0; q < p1; ++q) p.kernels.pack(w, q * kGemmNr, rows_of(q), base + (q - p0) * panel_bytes);
+    Region next{nullptr, nullptr};
+    if (item + 1 < items) next = region(item + 1);
+    if (next.first == own.first) next.end = next.first;
+    const int64_t tiles = (i1 - i0 + mr_max - 1) / mr_max;
+    const int64_t lines_per_tile = ((next.end - next.first) / 64 + tiles - 1) / tiles;
+    const uint8_t* ahead = next.first;
     const bool k_quant = family != gemm_int8::Family::kQ8;
     const int64_t x_stride = w.cols / (k_quant ? 256 : 32);
     for (int64_t i = i0; i < i1; i += mr_max) {
+      for (int64_t l = 0; l < lines_per_tile && ahead < next.end; ++l, ahead += 64) __builtin_prefetch(ahead, 0, 2);
       const int mr = static_cast<int>(std::min<int64_t>(mr_max, i1 - i));
       const QuantizedRow row = xq.Row(static_cast<int>(i));
-      const void* x = k_quant ? static_cast<const void*>(row.q8k) : static_cast<const void*>(row.q8);
+      const gemm_int8::TileInput in{k_quant ? static_cast<const void*>(row.q8k) : static_cast<const void*>(row.q8),
+                                    p.corr ? p.corr + i : nullptr, x_stride, m};
       for (int64_t q = p0; q < p1; ++q) {
-        p.kernels.tile(base + (q - p0) * panel_bytes, p.units, x, x_stride, mr, p.target->y + i * w.rows + q * kGemmNr,
-                       w.rows, rows_of(q));
+        p.kernels.tile(base + (q - p0) * panel_bytes, p.units, in, mr, p.target->y + i * w.rows + q * kGemmNr, w.rows,
+                       rows_of(q));
       }
     }
   };

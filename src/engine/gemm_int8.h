@@ -54,11 +54,18 @@ inline int QuantOffset(DType type) { return type == DType::kQ8_0 ? 128 : type ==
 
 // Packs rows j0 .. j0 + nr - 1 (nr <= kGemmNr) of w into `panel` (w.cols / UnitElems units).
 using PackFn = void (*)(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel);
-// One tile: c[i * ldc + j] = the dot of row j of the panel with token i, for i < mr, j < nr.
-// Token i's blocks start at x + i * x_stride blocks (Q8Block for the Q8 family, Q8KBlock for the
-// K-quants); `units` units of the panel.
-using TileFn = void (*)(const uint8_t* panel, int64_t units, const void* x, int64_t x_stride, int mr, float* c,
-                        int64_t ldc, int nr);
+// A tile's activations: token i's blocks start at x + i * stride blocks (Q8Block for the Q8
+// family, Q8KBlock for the K-quants); for the Q8 family, corr[k * corr_stride + i] = -offset *
+// sum(x) of token i's block k, where the integer sums start (block-major, so that one pointer
+// serves the whole tile).
+struct TileInput {
+  const void* x;
+  const int32_t* corr;
+  int64_t stride, corr_stride;
+};
+// One tile: c[i * ldc + j] = the dot of row j of the panel with token i, for i < mr, j < nr, over
+// `units` units of the panel.
+using TileFn = void (*)(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c, int64_t ldc, int nr);
 
 // Writes the scales (everything after the quants) of every unit of the panel of rows j0 .. j0 + nr - 1;
 // zero for rows past nr. The SIMD packers write the quants and call this.

@@ -8,6 +8,7 @@
 // Compiled with function target attributes; only called after IsaSupported(Isa::kAvx2).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/gemm_int8.h"
@@ -115,9 +116,21 @@ CADENCE_AVX2 inline void Transpose8x8(const __m256i* r, __m256i* out) {
   out[6] = _mm256_permute2x128_si256(u2, u6, 0x31), out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
-// Every 32-value chunk of rows j0 .. j0 + nr - 1 unpacked by Chunk and transposed into the panel,
-// then the scales.
-template <__m256i (*Chunk)(const uint8_t*, int64_t, int64_t)>
+// Where the f16 scale of Q8-family block k of a row is.
+const uint8_t* ScaleQ8_0(const uint8_t* row, int64_t k, int64_t) { return row + k * kQ8_0Bytes; }
+const uint8_t* ScaleQ4_0(const uint8_t* row, int64_t k, int64_t) { return row + k * kQ4_0Bytes; }
+const uint8_t* ScaleQ5_0(const uint8_t* row, int64_t k, int64_t) { return row + k * kQ5_0Bytes; }
+const uint8_t* ScaleQ5_0R(const uint8_t* row, int64_t k, int64_t blocks) {
+  const int64_t eights = blocks / 8 * 8;
+  if (k < eights) return row + (k / 8 * 8) * kQ5_0Bytes + 2 * (k % 8);
+  if (blocks - eights >= 4 && k < eights + 4) return row + eights * kQ5_0Bytes + 2 * (k - eights);
+  return row + k * kQ5_0Bytes;
+}
+
+// Every 32-value chunk of rows j0 .. j0 + nr - 1 unpacked by Chunk and transposed into the panel;
+// then the scales: the Q8 family's f16 scales (at Scale) widened by F16C, the K-quants' by PackScales.
+template <__m256i (*Chunk)(const uint8_t*, int64_t, int64_t),
+          const uint8_t* (*Scale)(const uint8_t*, int64_t, int64_t) = nullptr>
 CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel) {
   const Family f = FamilyOf(w.type);
   const int64_t chunks = w.cols / 32, blocks = chunks;
@@ -126,7 +139,8 @@ CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* p
   const uint8_t* rows[kGemmNr];
   for (int j = 0; j < kGemmNr; ++j) rows[j] = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
   for (int64_t k = 0; k < chunks; ++k) {
-    uint8_t* dst = panel + (k / chunks_per_unit) * unit_bytes + (k % chunks_per_unit) * kQuantBytesQ8;
+    uint8_t* unit = panel + (k / chunks_per_unit) * unit_bytes;
+    uint8_t* dst = unit + (k % chunks_per_unit) * kQuantBytesQ8;
     for (int half = 0; half < 2; ++half) {
       __m256i r[8], out[8];
       for (int j = 0; j < 8; ++j)
@@ -134,8 +148,16 @@ CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* p
       Transpose8x8(r, out);
       for (int s = 0; s < 8; ++s) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * s + 32 * half), out[s]);
     }
+    if constexpr (Scale != nullptr) {
+      alignas(32) uint16_t h[kGemmNr] = {};
+      for (int j = 0; j < nr; ++j) std::memcpy(&h[j], Scale(rows[j], k, blocks), 2);
+      const __m256i both = _mm256_load_si256(reinterpret_cast<const __m256i*>(h));
+      float* d = reinterpret_cast<float*>(unit + kQuantBytesQ8);
+      _mm256_storeu_ps(d, _mm256_cvtph_ps(_mm256_castsi256_si128(both)));
+      _mm256_storeu_ps(d + 8, _mm256_cvtph_ps(_mm256_extracti128_si256(both, 1)));
+    }
   }
-  PackScales(w, j0, nr, panel);
+  if constexpr (Scale == nullptr) PackScales(w, j0, nr, panel);
 }
 
 CADENCE_AVX2 inline void StoreRow(__m256 v, float* c, int n) {
@@ -151,9 +173,11 @@ CADENCE_AVX2 inline void StoreRow(__m256 v, float* c, int n) {
 // Q8 family: per block, int32 sums of u * x (kOffset = 8 or 16: vpmaddubsw, four steps added in
 // int16, then vpmaddwd) minus kOffset * sum(x); Q8_0 (kOffset 128) by the sign trick.
 template <int MR, int kOffset>
-CADENCE_AVX2 void TileQ8(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX2 void TileQ8(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                          int nr) {
-  const Q8Block* x = static_cast<const Q8Block*>(xv);
+  const Q8Block* x = static_cast<const Q8Block*>(in.x);
+  [[maybe_unused]] const int32_t* corr = in.corr;
+  const int64_t xs = in.stride;
   const __m256i ones = _mm256_set1_epi16(1);
   for (int h = 0; h < 2 && 8 * h < nr; ++h) {
     __m256 acc[MR];
@@ -177,7 +201,7 @@ CADENCE_AVX2 void TileQ8(const uint8_t* panel, int64_t units, const void* xv, in
         }
       } else {
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) dot[i] = _mm256_set1_epi32(-kOffset * x[i * xs + k].sum);
+        for (int i = 0; i < MR; ++i) dot[i] = _mm256_set1_epi32(corr[k * in.corr_stride + i]);
 #pragma GCC unroll 2
         for (int s0 = 0; s0 < 8; s0 += 4) {
           const __m256i w0 = Load32(unit + 64 * s0), w1 = Load32(unit + 64 * (s0 + 1));
@@ -216,9 +240,10 @@ CADENCE_AVX2 inline __m256i BroadcastPair(const int16_t* p) {
 // vpmaddwd by the sub-block's scale pair; the mins by vpmaddwd of (m, m) pairs with the
 // activations' 16-value sums.
 template <int MR>
-CADENCE_AVX2 void TileQ4K(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX2 void TileQ4K(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                           int nr) {
-  const Q8KBlock* x = static_cast<const Q8KBlock*>(xv);
+  const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x);
+  const int64_t xs = in.stride;
   for (int h = 0; h < 2 && 8 * h < nr; ++h) {
     __m256 acc[MR];
 #pragma GCC unroll 8
@@ -264,9 +289,10 @@ CADENCE_AVX2 void TileQ4K(const uint8_t* panel, int64_t units, const void* xv, i
 // Q6_K: per 16-value group, two pairs of vpmaddubsw steps (63 x 127 x 2 x 2 < 32768), each pair
 // widened by vpmaddwd with the group's scale; the -32 through sum_g sc_g * (sum of x)_g.
 template <int MR>
-CADENCE_AVX2 void TileQ6K(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX2 void TileQ6K(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                           int nr) {
-  const Q8KBlock* x = static_cast<const Q8KBlock*>(xv);
+  const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x);
+  const int64_t xs = in.stride;
   for (int h = 0; h < 2 && 8 * h < nr; ++h) {
     __m256 acc[MR];
 #pragma GCC unroll 8
@@ -311,12 +337,12 @@ constexpr int kMr = 4;
 
 // The tile for any mr <= kMr, by its instance.
 template <template <int> class T>
-void TileAnyRows(const uint8_t* panel, int64_t units, const void* x, int64_t xs, int mr, float* c, int64_t ldc, int nr) {
+void TileAnyRows(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c, int64_t ldc, int nr) {
   switch (mr) {
-    case 1: T<1>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 2: T<2>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 3: T<3>::Run(panel, units, x, xs, c, ldc, nr); break;
-    default: T<4>::Run(panel, units, x, xs, c, ldc, nr); break;
+    case 1: T<1>::Run(panel, units, in, c, ldc, nr); break;
+    case 2: T<2>::Run(panel, units, in, c, ldc, nr); break;
+    case 3: T<3>::Run(panel, units, in, c, ldc, nr); break;
+    default: T<4>::Run(panel, units, in, c, ldc, nr); break;
   }
 }
 static_assert(kMr == 4, "TileAnyRows dispatches 1..4 tokens");
@@ -331,10 +357,10 @@ template <int MR> struct Q6_KT { static constexpr auto Run = &TileQ6K<MR>; };
 
 PackFn Avx2Pack(DType type) {
   switch (type) {
-    case DType::kQ8_0: return PackAvx2<ChunkQ8_0>;
-    case DType::kQ4_0: return PackAvx2<ChunkQ4_0>;
-    case DType::kQ5_0: return PackAvx2<ChunkQ5_0>;
-    case DType::kQ5_0R: return PackAvx2<ChunkQ5_0R>;
+    case DType::kQ8_0: return PackAvx2<ChunkQ8_0, ScaleQ8_0>;
+    case DType::kQ4_0: return PackAvx2<ChunkQ4_0, ScaleQ4_0>;
+    case DType::kQ5_0: return PackAvx2<ChunkQ5_0, ScaleQ5_0>;
+    case DType::kQ5_0R: return PackAvx2<ChunkQ5_0R, ScaleQ5_0R>;
     case DType::kQ4_K: return PackAvx2<ChunkQ4_K>;
     case DType::kQ6_K: return PackAvx2<ChunkQ6_K>;
     default: return nullptr;

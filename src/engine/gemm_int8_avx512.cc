@@ -36,9 +36,11 @@ CADENCE_AVX512 inline void StoreRow(__m512 v, float* c, int n) {
 }
 
 template <int MR, int kOffset>
-CADENCE_AVX512 void TileQ8(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX512 void TileQ8(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                            int nr) {
-  const Q8Block* x = static_cast<const Q8Block*>(xv);
+  const Q8Block* x = static_cast<const Q8Block*>(in.x);
+  const int32_t* corr = in.corr;
+  const int64_t xs = in.stride;
   __m512 acc[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
@@ -46,7 +48,7 @@ CADENCE_AVX512 void TileQ8(const uint8_t* panel, int64_t units, const void* xv, 
   for (int64_t k = 0; k < units; ++k, unit += kUnitBytesQ8) {
     __m512i dot[MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) dot[i] = _mm512_set1_epi32(-kOffset * x[i * xs + k].sum);
+    for (int i = 0; i < MR; ++i) dot[i] = _mm512_set1_epi32(corr[k * in.corr_stride + i]);
 #pragma GCC unroll 8
     for (int s = 0; s < 8; ++s) {
       const __m512i w = Load64(unit + 64 * s);
@@ -63,9 +65,10 @@ CADENCE_AVX512 void TileQ8(const uint8_t* panel, int64_t units, const void* xv, 
 }
 
 template <int MR>
-CADENCE_AVX512 void TileQ4K(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX512 void TileQ4K(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                             int nr) {
-  const Q8KBlock* x = static_cast<const Q8KBlock*>(xv);
+  const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x);
+  const int64_t xs = in.stride;
   __m512 acc[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
@@ -106,9 +109,10 @@ CADENCE_AVX512 void TileQ4K(const uint8_t* panel, int64_t units, const void* xv,
 }
 
 template <int MR>
-CADENCE_AVX512 void TileQ6K(const uint8_t* panel, int64_t units, const void* xv, int64_t xs, float* c, int64_t ldc,
+CADENCE_AVX512 void TileQ6K(const uint8_t* panel, int64_t units, TileInput in, float* c, int64_t ldc,
                             int nr) {
-  const Q8KBlock* x = static_cast<const Q8KBlock*>(xv);
+  const Q8KBlock* x = static_cast<const Q8KBlock*>(in.x);
+  const int64_t xs = in.stride;
   __m512 acc[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
@@ -150,16 +154,16 @@ CADENCE_AVX512 void TileQ6K(const uint8_t* panel, int64_t units, const void* xv,
 constexpr int kMr = 8;
 
 template <template <int> class T>
-void TileAnyRows(const uint8_t* panel, int64_t units, const void* x, int64_t xs, int mr, float* c, int64_t ldc, int nr) {
+void TileAnyRows(const uint8_t* panel, int64_t units, TileInput in, int mr, float* c, int64_t ldc, int nr) {
   switch (mr) {
-    case 1: T<1>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 2: T<2>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 3: T<3>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 4: T<4>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 5: T<5>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 6: T<6>::Run(panel, units, x, xs, c, ldc, nr); break;
-    case 7: T<7>::Run(panel, units, x, xs, c, ldc, nr); break;
-    default: T<8>::Run(panel, units, x, xs, c, ldc, nr); break;
+    case 1: T<1>::Run(panel, units, in, c, ldc, nr); break;
+    case 2: T<2>::Run(panel, units, in, c, ldc, nr); break;
+    case 3: T<3>::Run(panel, units, in, c, ldc, nr); break;
+    case 4: T<4>::Run(panel, units, in, c, ldc, nr); break;
+    case 5: T<5>::Run(panel, units, in, c, ldc, nr); break;
+    case 6: T<6>::Run(panel, units, in, c, ldc, nr); break;
+    case 7: T<7>::Run(panel, units, in, c, ldc, nr); break;
+    default: T<8>::Run(panel, units, in, c, ldc, nr); break;
   }
 }
 static_assert(kMr == 8, "TileAnyRows dispatches 1..8 tokens");
