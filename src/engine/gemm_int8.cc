@@ -294,7 +294,7 @@ void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivat
     const int at = offset == 128 ? 0 : offset == 8 ? 1 : 2;
     if (!made[at]) {
       const int32_t* sums = xq.Row(0).q8_sum;
-      corr[at].resize(static_cast<size_t>(m * blocks));
+      if (corr[at].size() < static_cast<size_t>(m * blocks)) corr[at].resize(static_cast<size_t>(m * blocks));
       for (int64_t t = 0; t < m; ++t)
         for (int64_t k = 0; k < blocks; ++k) corr[at][k * m + t] = -kOffsets[at] * sums[t * blocks + k];
       made[at] = true;

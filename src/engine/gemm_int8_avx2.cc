@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "engine/gemm_int8.h"
 #include "engine/simd_avx2.h"
@@ -100,20 +101,127 @@ CADENCE_AVX2 __m256i ChunkQ6_K(const uint8_t* row, int64_t k, int64_t) {
   return _mm256_or_si256(low, MoveBit(h, part * 2, 4, 0x30));
 }
 
-// Eight rows' 8 dwords (4 quants each) transposed: out[s] = dword s of rows 0..7.
-CADENCE_AVX2 inline void Transpose8x8(const __m256i* r, __m256i* out) {
-  const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-  const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-  const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
-  const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+// Eight rows' 8 dwords (4 quants each) at `in` (32 bytes apart) transposed: dword s of rows
+// 0..7 stored at out + s * out_stride. Loads and stores straight from and to memory, all in
+// registers between (an array of vectors here had the compiler copy it through the stack in
+// 16-byte halves, and every 32-byte reload then missed store forwarding: packing 4x slower).
+CADENCE_AVX2 inline __attribute__((always_inline)) void Transpose8x8(const __m256i* in, uint8_t* out,
+                                                                      size_t out_stride) {
+  const __m256i r0 = _mm256_loadu_si256(in), r1 = _mm256_loadu_si256(in + 1), r2 = _mm256_loadu_si256(in + 2),
+                r3 = _mm256_loadu_si256(in + 3), r4 = _mm256_loadu_si256(in + 4), r5 = _mm256_loadu_si256(in + 5),
+                r6 = _mm256_loadu_si256(in + 6), r7 = _mm256_loadu_si256(in + 7);
+  const __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+  const __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+  const __m256i t4 = _mm256_unpacklo_epi32(r4, r5), t5 = _mm256_unpackhi_epi32(r4, r5);
+  const __m256i t6 = _mm256_unpacklo_epi32(r6, r7), t7 = _mm256_unpackhi_epi32(r6, r7);
   const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
   const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
   const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
   const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-  out[0] = _mm256_permute2x128_si256(u0, u4, 0x20), out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
-  out[2] = _mm256_permute2x128_si256(u2, u6, 0x20), out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
-  out[4] = _mm256_permute2x128_si256(u0, u4, 0x31), out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
-  out[6] = _mm256_permute2x128_si256(u2, u6, 0x31), out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 0 * out_stride), _mm256_permute2x128_si256(u0, u4, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 1 * out_stride), _mm256_permute2x128_si256(u1, u5, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * out_stride), _mm256_permute2x128_si256(u2, u6, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 3 * out_stride), _mm256_permute2x128_si256(u3, u7, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * out_stride), _mm256_permute2x128_si256(u0, u4, 0x31));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 5 * out_stride), _mm256_permute2x128_si256(u1, u5, 0x31));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 6 * out_stride), _mm256_permute2x128_si256(u2, u6, 0x31));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 7 * out_stride), _mm256_permute2x128_si256(u3, u7, 0x31));
+}
+
+// 16 rows of 16 bytes (at src[j]) transposed: byte j of col[i] is byte i of row j.
+CADENCE_AVX2 inline void Transpose16x16Bytes(const uint8_t* const* src, __m128i* col) {
+  __m128i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2 * i]));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[2 * i + 1]));
+    t[i] = _mm_unpacklo_epi8(a, b), t[i + 8] = _mm_unpackhi_epi8(a, b);  // words: rows 2i, 2i + 1
+  }
+  for (int h = 0; h < 2; ++h) {    // columns 0-7, 8-15
+    for (int i = 0; i < 4; ++i) {  // rows 4i .. 4i + 3 as dwords
+      u[8 * h + i] = _mm_unpacklo_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);      // columns 8h .. 8h + 3
+      u[8 * h + 4 + i] = _mm_unpackhi_epi16(t[8 * h + 2 * i], t[8 * h + 2 * i + 1]);  // columns 8h + 4 .. 8h + 7
+    }
+  }
+  for (int g = 0; g < 4; ++g) {  // columns 4g .. 4g + 3, from u[4g .. 4g + 3] (rows 0-3, 4-7, 8-11, 12-15)
+    const __m128i v0 = _mm_unpacklo_epi32(u[4 * g], u[4 * g + 1]), v1 = _mm_unpackhi_epi32(u[4 * g], u[4 * g + 1]);
+    const __m128i v2 = _mm_unpacklo_epi32(u[4 * g + 2], u[4 * g + 3]), v3 = _mm_unpackhi_epi32(u[4 * g + 2], u[4 * g + 3]);
+    col[4 * g] = _mm_unpacklo_epi64(v0, v2), col[4 * g + 1] = _mm_unpackhi_epi64(v0, v2);
+    col[4 * g + 2] = _mm_unpacklo_epi64(v1, v3), col[4 * g + 3] = _mm_unpackhi_epi64(v1, v3);
+  }
+}
+
+// 16 bytes (one per row) widened to int32 (signed or not) and stored as 16 lanes at p; with
+// `pair`, each lane holds the value in both 16-bit halves.
+template <bool kSigned, bool kPair>
+CADENCE_AVX2 inline void StoreLanes(__m128i bytes, uint8_t* p) {
+  for (int h = 0; h < 2; ++h) {
+    const __m128i b = h ? _mm_srli_si128(bytes, 8) : bytes;
+    __m256i v = kSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+    if (kPair) v = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(v, 16));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * h), v);
+  }
+}
+
+// The K-quants' scales of a panel (as PackScales writes them), 16 rows at a time: each
+// super-block's scale bytes of the 16 rows transposed so that one vector holds one scale of
+// every row, then decoded and widened lane-wise (the scalar PackScales cost as much as the tiles
+// of a 128-token prompt).
+CADENCE_AVX2 void PackScalesK(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel) {
+  alignas(16) static const uint8_t kZero[16] = {};
+  const bool q4k = w.type == DType::kQ4_K;
+  const size_t block_bytes = q4k ? kQ4_KBytes : kQ6_KBytes, unit_bytes = q4k ? kUnitBytesQ4_K : kUnitBytesQ6_K;
+  const int64_t units = w.cols / 256;
+  const uint8_t* src[kGemmNr];
+  for (int64_t k = 0; k < units; ++k) {
+    uint8_t* unit = panel + k * unit_bytes;
+    for (int j = 0; j < kGemmNr; ++j)
+      src[j] = j < nr ? w.data + static_cast<size_t>(j0 + j) * w.row_bytes + k * block_bytes + (q4k ? 0 : 192) : kZero;
+    __m128i col[16];
+    Transpose16x16Bytes(src, col);
+    if (q4k) {
+      // col 0-1: d, 2-3: dmin (f16, low byte first), 4-15: the 12 packed scale/min bytes.
+      for (int h = 0; h < 2; ++h) {
+        const __m128i d = h ? _mm_unpackhi_epi8(col[0], col[1]) : _mm_unpacklo_epi8(col[0], col[1]);
+        const __m128i dmin = h ? _mm_unpackhi_epi8(col[2], col[3]) : _mm_unpacklo_epi8(col[2], col[3]);
+        _mm256_storeu_ps(reinterpret_cast<float*>(unit + kQ4KD) + 8 * h, _mm256_cvtph_ps(d));
+        _mm256_storeu_ps(reinterpret_cast<float*>(unit + kQ4KDmin) + 8 * h, _mm256_cvtph_ps(dmin));
+      }
+      const __m128i* q = col + 4;
+      const __m128i m63 = _mm_set1_epi8(63), m0f = _mm_set1_epi8(0x0F), m30 = _mm_set1_epi8(0x30);
+      for (int sb = 0; sb < 8; ++sb) {
+        __m128i sc, m;
+        if (sb < 4) {
+          sc = _mm_and_si128(q[sb], m63), m = _mm_and_si128(q[sb + 4], m63);
+        } else {
+          sc = _mm_or_si128(_mm_and_si128(q[sb + 4], m0f), _mm_and_si128(_mm_srli_epi16(q[sb - 4], 2), m30));
+          m = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(q[sb + 4], 4), m0f), _mm_and_si128(_mm_srli_epi16(q[sb], 2), m30));
+        }
+        StoreLanes<false, false>(sc, unit + kQ4KSc + 64 * sb);
+        StoreLanes<false, true>(sc, unit + kQ4KSc2 + 64 * sb);
+        StoreLanes<false, true>(m, unit + kQ4KM2 + 64 * sb);
+      }
+    } else {
+      for (int g = 0; g < 16; ++g) {
+        StoreLanes<true, false>(col[g], unit + kQ6KSc + 64 * g);
+        StoreLanes<true, true>(col[g], unit + kQ6KSc2 + 64 * g);
+      }
+      for (int p = 0; p < 8; ++p) {
+        for (int h = 0; h < 2; ++h) {
+          const __m128i lo = h ? _mm_srli_si128(col[2 * p], 8) : col[2 * p];
+          const __m128i hi = h ? _mm_srli_si128(col[2 * p + 1], 8) : col[2 * p + 1];
+          const __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_cvtepi8_epi32(lo), _mm256_set1_epi32(0xFFFF)),
+                                            _mm256_slli_epi32(_mm256_cvtepi8_epi32(hi), 16));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(unit + kQ6KSp + 64 * p + 32 * h), v);
+        }
+      }
+      alignas(32) uint16_t d[kGemmNr] = {};
+      for (int j = 0; j < nr; ++j)
+        std::memcpy(&d[j], w.data + static_cast<size_t>(j0 + j) * w.row_bytes + k * block_bytes + 208, 2);
+      const __m256i both = _mm256_load_si256(reinterpret_cast<const __m256i*>(d));
+      _mm256_storeu_ps(reinterpret_cast<float*>(unit + kQ6KD), _mm256_cvtph_ps(_mm256_castsi256_si128(both)));
+      _mm256_storeu_ps(reinterpret_cast<float*>(unit + kQ6KD) + 8, _mm256_cvtph_ps(_mm256_extracti128_si256(both, 1)));
+    }
+  }
 }
 
 // Where the f16 scale of Q8-family block k of a row is.
@@ -129,6 +237,10 @@ const uint8_t* ScaleQ5_0R(const uint8_t* row, int64_t k, int64_t blocks) {
 
 // Every 32-value chunk of rows j0 .. j0 + nr - 1 unpacked by Chunk and transposed into the panel;
 // then the scales: the Q8 family's f16 scales (at Scale) widened by F16C, the K-quants' by PackScales.
+// Two passes: the rows are unpacked in address order into a buffer (a prompt's weights stream
+// from DRAM, and one sequential stream is what the hardware prefetcher follows; reading a chunk
+// of each of the 16 rows in turn, the packing waited on line after line), then each chunk's 16
+// rows are transposed from there.
 template <__m256i (*Chunk)(const uint8_t*, int64_t, int64_t),
           const uint8_t* (*Scale)(const uint8_t*, int64_t, int64_t) = nullptr>
 CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel) {
@@ -136,28 +248,40 @@ CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* p
   const int64_t chunks = w.cols / 32, blocks = chunks;
   const size_t unit_bytes = UnitBytes(f);
   const int chunks_per_unit = UnitElems(f) / 32;
-  const uint8_t* rows[kGemmNr];
-  for (int j = 0; j < kGemmNr; ++j) rows[j] = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
+  thread_local std::vector<uint8_t> buffer;  // [chunk][row] x 32 bytes
+  thread_local std::vector<uint16_t> scales;
+  if (buffer.size() < static_cast<size_t>(chunks * kGemmNr * 32)) buffer.resize(static_cast<size_t>(chunks * kGemmNr * 32));
+  if (scales.size() < static_cast<size_t>(chunks * kGemmNr)) scales.resize(static_cast<size_t>(chunks * kGemmNr));
+  __m256i* rows = reinterpret_cast<__m256i*>(buffer.data());
+  // The scales first: their 2-byte stores are then long retired when 32-byte loads read them back.
+  if constexpr (Scale != nullptr) {
+    for (int j = 0; j < kGemmNr; ++j) {
+      const uint8_t* row = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
+      for (int64_t k = 0; k < chunks; ++k) {
+        uint16_t h = 0;
+        if (j < nr) std::memcpy(&h, Scale(row, k, blocks), 2);
+        scales[k * kGemmNr + j] = h;
+      }
+    }
+  }
+  for (int j = 0; j < kGemmNr; ++j) {
+    const uint8_t* row = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
+    for (int64_t k = 0; k < chunks; ++k)
+      _mm256_storeu_si256(rows + k * kGemmNr + j, j < nr ? Chunk(row, k, blocks) : _mm256_setzero_si256());
+  }
   for (int64_t k = 0; k < chunks; ++k) {
     uint8_t* unit = panel + (k / chunks_per_unit) * unit_bytes;
     uint8_t* dst = unit + (k % chunks_per_unit) * kQuantBytesQ8;
-    for (int half = 0; half < 2; ++half) {
-      __m256i r[8], out[8];
-      for (int j = 0; j < 8; ++j)
-        r[j] = 8 * half + j < nr ? Chunk(rows[8 * half + j], k, blocks) : _mm256_setzero_si256();
-      Transpose8x8(r, out);
-      for (int s = 0; s < 8; ++s) _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * s + 32 * half), out[s]);
-    }
+    Transpose8x8(rows + k * kGemmNr, dst, 64);
+    Transpose8x8(rows + k * kGemmNr + 8, dst + 32, 64);
     if constexpr (Scale != nullptr) {
-      alignas(32) uint16_t h[kGemmNr] = {};
-      for (int j = 0; j < nr; ++j) std::memcpy(&h[j], Scale(rows[j], k, blocks), 2);
-      const __m256i both = _mm256_load_si256(reinterpret_cast<const __m256i*>(h));
+      const __m256i both = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&scales[k * kGemmNr]));
       float* d = reinterpret_cast<float*>(unit + kQuantBytesQ8);
       _mm256_storeu_ps(d, _mm256_cvtph_ps(_mm256_castsi256_si128(both)));
       _mm256_storeu_ps(d + 8, _mm256_cvtph_ps(_mm256_extracti128_si256(both, 1)));
     }
   }
-  if constexpr (Scale == nullptr) PackScales(w, j0, nr, panel);
+  if constexpr (Scale == nullptr) PackScalesK(w, j0, nr, panel);
 }
 
 CADENCE_AVX2 inline void StoreRow(__m256 v, float* c, int n) {
