@@ -75,8 +75,12 @@ bool GemmQuantizedSupports(DType type);
 // From this many tokens on MatMul runs a supported quantized type on GemmQuantized (below, on the
 // dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens —
 // fewer for Q8_0 and Q4_0, whose one-token kernels are the least efficient per value.
-constexpr int kGemmQuantizedMinRows = 8;
-constexpr int kGemmQ8_0MinRows = 4;
+// Measured with cadence bench engine --synthetic 0.5b --prompt-tokens N --prompt-runs 15 (median
+// tok/s, dot kernels vs integer GEMM): Q8_0 at 4 tokens 65 vs 51 (one 4-token pass of the dot
+// kernels), at 5 60 vs 66, at 6 55 vs 72; the Q4_K_M mix (mostly Q5_0R) at 5 60-63 vs 61-63, at 6
+// 68 vs 72, at 8 82 vs 93.
+constexpr int kGemmQuantizedMinRows = 6;
+constexpr int kGemmQ8_0MinRows = 5;
 int GemmQuantizedMinRows(DType type, Isa isa);
 void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivations& xq, int64_t m, WorkerTeam* team,
                    Isa isa);

@@ -3,7 +3,6 @@
 #include "engine/gemm_int8.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -275,8 +274,6 @@ struct Plan {
 bool GemmQuantizedSupports(DType type) { return gemm_int8::ScalarKernels(type).tile != nullptr; }
 
 int GemmQuantizedMinRows(DType type, Isa) {
-  // Temporary: crossover measurement.
-  if (const char* v = std::getenv("CADENCE_GEMM_INT8_MIN")) return std::atoi(v);
   return type == DType::kQ8_0 || type == DType::kQ4_0 ? kGemmQ8_0MinRows : kGemmQuantizedMinRows;
 }
 
@@ -363,7 +360,16 @@ void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivat
     const bool k_quant = family != gemm_int8::Family::kQ8;
     const int64_t x_stride = w.cols / (k_quant ? 256 : 32);
     for (int64_t i = i0; i < i1; i += mr_max) {
-      for (int64_t l = 0; l < lines_per_tile && ahead < next.end; ++l, ahead += 64) __builtin_prefetch(ahead, 0, 2);
+      for (int64_t l = 0; l < lines_per_tile && ahead < next.end; ++l, ahead += 64) {
+        // A real load on each page's first line: a software prefetch that misses the TLB may be
+        // dropped (the weights are mapped in 4 KiB pages), and the rest of the page's lines
+        // would then not arrive either.
+        if ((reinterpret_cast<uintptr_t>(ahead) & 4095) < 64) {
+          (void)*static_cast<const volatile uint8_t*>(ahead);
+        } else {
+          __builtin_prefetch(ahead, 0, 2);
+        }
+      }
       const int mr = static_cast<int>(std::min<int64_t>(mr_max, i1 - i));
       const QuantizedRow row = xq.Row(static_cast<int>(i));
       const gemm_int8::TileInput in{k_quant ? static_cast<const void*>(row.q8k) : static_cast<const void*>(row.q8),

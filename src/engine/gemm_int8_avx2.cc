@@ -86,6 +86,41 @@ CADENCE_AVX2 __m256i ChunkQ5_0R(const uint8_t* row, int64_t k, int64_t blocks) {
   }
   return _mm256_or_si256(nibbles, high);
 }
+// A whole Q5_0R row at once, group by group (ChunkQ5_0R finds its group for every chunk): the
+// quants of block k to dst[k * kGemmNr], its f16 scale to scales[k * kGemmNr].
+CADENCE_AVX2 void UnpackRowQ5_0R(const uint8_t* row, int64_t blocks, __m256i* dst, uint16_t* scales) {
+  const __m256i m0f = _mm256_set1_epi8(0x0F);
+  int64_t k = 0;
+  for (; blocks - k >= 8; k += 8) {
+    const uint8_t* g = row + k * kQ5_0Bytes;
+    const __m256i plane = Load32(g + 16);
+#pragma GCC unroll 8
+    for (int b = 0; b < 8; ++b) {
+      const __m256i raw = Load32(g + 48 + 32 * (b / 2));
+      const __m256i nibbles = _mm256_and_si256(b % 2 ? _mm256_srli_epi16(raw, 4) : raw, m0f);
+      _mm256_storeu_si256(dst + (k + b) * kGemmNr, _mm256_or_si256(nibbles, MoveBit(plane, b, 4, 0x10)));
+      std::memcpy(&scales[(k + b) * kGemmNr], g + 2 * b, 2);
+    }
+  }
+  if (blocks - k >= 4) {
+    const uint8_t* g = row + k * kQ5_0Bytes;
+    const __m128i plane = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 8));
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; ++b) {
+      const __m256i raw = Load32(g + 24 + 32 * (b / 2));
+      const __m256i nibbles = _mm256_and_si256(b % 2 ? _mm256_srli_epi16(raw, 4) : raw, m0f);
+      const __m256i high = _mm256_set_m128i(MoveBit128(plane, b + 4, 4, 0x10), MoveBit128(plane, b, 4, 0x10));
+      _mm256_storeu_si256(dst + (k + b) * kGemmNr, _mm256_or_si256(nibbles, high));
+      std::memcpy(&scales[(k + b) * kGemmNr], g + 2 * b, 2);
+    }
+    k += 4;
+  }
+  for (; k < blocks; ++k) {
+    _mm256_storeu_si256(dst + k * kGemmNr, ChunkQ5_0(row, k, blocks));
+    std::memcpy(&scales[k * kGemmNr], row + k * kQ5_0Bytes, 2);
+  }
+}
+
 // Chunk k of a K-quant row: sub-block (or, for Q6_K, 32-value part) k % 8 of super-block k / 8.
 CADENCE_AVX2 __m256i ChunkQ4_K(const uint8_t* row, int64_t k, int64_t) {
   const int s = static_cast<int>(k % 8);
@@ -241,8 +276,10 @@ const uint8_t* ScaleQ5_0R(const uint8_t* row, int64_t k, int64_t blocks) {
 // from DRAM, and one sequential stream is what the hardware prefetcher follows; reading a chunk
 // of each of the 16 rows in turn, the packing waited on line after line), then each chunk's 16
 // rows are transposed from there.
+// UnpackRow, where given, takes a whole row's quants and scales instead of Chunk and Scale.
 template <__m256i (*Chunk)(const uint8_t*, int64_t, int64_t),
-          const uint8_t* (*Scale)(const uint8_t*, int64_t, int64_t) = nullptr>
+          const uint8_t* (*Scale)(const uint8_t*, int64_t, int64_t) = nullptr,
+          void (*UnpackRow)(const uint8_t*, int64_t, __m256i*, uint16_t*) = nullptr>
 CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* panel) {
   const Family f = FamilyOf(w.type);
   const int64_t chunks = w.cols / 32, blocks = chunks;
@@ -253,8 +290,18 @@ CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* p
   if (buffer.size() < static_cast<size_t>(chunks * kGemmNr * 32)) buffer.resize(static_cast<size_t>(chunks * kGemmNr * 32));
   if (scales.size() < static_cast<size_t>(chunks * kGemmNr)) scales.resize(static_cast<size_t>(chunks * kGemmNr));
   __m256i* rows = reinterpret_cast<__m256i*>(buffer.data());
+  if constexpr (UnpackRow != nullptr) {
+    for (int j = 0; j < kGemmNr; ++j) {
+      if (j < nr) {
+        UnpackRow(w.data + static_cast<size_t>(j0 + j) * w.row_bytes, blocks, rows + j, scales.data() + j);
+      } else {
+        for (int64_t k = 0; k < chunks; ++k) _mm256_storeu_si256(rows + k * kGemmNr + j, _mm256_setzero_si256());
+        for (int64_t k = 0; k < chunks; ++k) scales[k * kGemmNr + j] = 0;
+      }
+    }
+  }
   // The scales first: their 2-byte stores are then long retired when 32-byte loads read them back.
-  if constexpr (Scale != nullptr) {
+  if constexpr (UnpackRow == nullptr && Scale != nullptr) {
     for (int j = 0; j < kGemmNr; ++j) {
       const uint8_t* row = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
       for (int64_t k = 0; k < chunks; ++k) {
@@ -264,7 +311,7 @@ CADENCE_AVX2 void PackAvx2(const WeightMatrix& w, int64_t j0, int nr, uint8_t* p
       }
     }
   }
-  for (int j = 0; j < kGemmNr; ++j) {
+  for (int j = 0; j < kGemmNr && UnpackRow == nullptr; ++j) {
     const uint8_t* row = w.data + static_cast<size_t>(j0 + std::min(j, nr - 1)) * w.row_bytes;
     for (int64_t k = 0; k < chunks; ++k)
       _mm256_storeu_si256(rows + k * kGemmNr + j, j < nr ? Chunk(row, k, blocks) : _mm256_setzero_si256());
@@ -484,7 +531,7 @@ PackFn Avx2Pack(DType type) {
     case DType::kQ8_0: return PackAvx2<ChunkQ8_0, ScaleQ8_0>;
     case DType::kQ4_0: return PackAvx2<ChunkQ4_0, ScaleQ4_0>;
     case DType::kQ5_0: return PackAvx2<ChunkQ5_0, ScaleQ5_0>;
-    case DType::kQ5_0R: return PackAvx2<ChunkQ5_0R, ScaleQ5_0R>;
+    case DType::kQ5_0R: return PackAvx2<ChunkQ5_0R, ScaleQ5_0R, UnpackRowQ5_0R>;
     case DType::kQ4_K: return PackAvx2<ChunkQ4_K>;
     case DType::kQ6_K: return PackAvx2<ChunkQ6_K>;
     default: return nullptr;

@@ -11,9 +11,10 @@
 // chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
 // Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
 //
-// Prompts use the same kernels over several tokens at once (DotTokensFn): each weight row is
-// loaded and unpacked once per kDotTokens tokens, so prefill is bound by arithmetic rather than
-// by memory bandwidth; results equal the one-token kernel's bit for bit.
+// Short prompts use the same kernels over several tokens at once (DotTokensFn): each weight row
+// is loaded and unpacked once per kDotTokens tokens; results equal the one-token kernel's bit for
+// bit. Longer ones (GemmQuantizedMinRows, gemm.h) go to the integer GEMM over the same quantized
+// activations.
 #pragma once
 
 #include <cstddef>
