@@ -20,6 +20,7 @@
 #include "cli/command.h"
 #include "core/cpu_time.h"
 #include "engine/attention.h"
+#include "engine/gemm.h"
 #include "engine/models/qwen2_llama.h"
 #include "engine/parallel.h"
 
@@ -237,6 +238,20 @@ void RunKernels(const std::vector<DType>& types) {
         std::fflush(stdout);
       }
     }
+    // The integer GEMM of a prompt (quantization, packing and tiles), every SIMD ISA this CPU has.
+    if (!GemmQuantizedSupports(type)) continue;
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
+      for (int tokens : {8, 64}) {
+        std::vector<float> xm(static_cast<size_t>(w.cols) * tokens), ym(static_cast<size_t>(w.rows) * tokens);
+        for (auto& v : xm) v = normal(rng);
+        MatMulScratch scratch;
+        const double s = ThreadCpuPerCall([&] { MatMul(w, xm.data(), tokens, ym.data(), nullptr, isa, &scratch); }, 4);
+        std::printf("  %-5s %-7s GEMM %2d tokens  %6.1f GMAC/s\n", std::string(DTypeName(w.type)).c_str(),
+                    std::string(IsaName(isa)).c_str(), tokens, static_cast<double>(w.rows * w.cols) * tokens / s / 1e9);
+        std::fflush(stdout);
+      }
+    }
   }
 }
 
@@ -276,20 +291,38 @@ void RunDecodeAttention() {
   }
 }
 
-void Run(const std::string& label, const Model& model, int prompt_tokens, int decode_tokens, int threads) {
+// prompt_runs > 1: one warm-up prompt (the first touches every weight page), then that many
+// prompts, each on a fresh Sequence, reported as median [range]; 1: the first prompt alone.
+void Run(const std::string& label, const Model& model, int prompt_tokens, int decode_tokens, int threads,
+         int prompt_runs) {
   const ModelConfig& c = model.config();
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> id(0, c.n_vocab - 1);
   std::vector<TokenId> prompt(static_cast<size_t>(prompt_tokens));
   for (auto& t : prompt) t = id(rng);
-  Sequence seq(model, prompt_tokens + decode_tokens + 8);
   std::vector<float> logits;
-  const auto t0 = Clock::now();
-  auto s = seq.Append(prompt, &logits);
-  const double prompt_s = Seconds(t0);
-  if (!s.ok()) {
-    std::printf("%s: %s\n", label.c_str(), s.ToString().c_str());
-    return;
+  if (prompt_runs > 1) {
+    Sequence warm(model, prompt_tokens + 8);
+    (void)warm.Append(prompt, &logits);
+  }
+  std::vector<double> prompt_times;
+  std::unique_ptr<Sequence> seq;
+  for (int run = 0; run < prompt_runs; ++run) {
+    seq = std::make_unique<Sequence>(model, prompt_tokens + decode_tokens + 8);
+    const auto t0 = Clock::now();
+    auto s = seq->Append(prompt, &logits);
+    prompt_times.push_back(Seconds(t0));
+    if (!s.ok()) {
+      std::printf("%s: %s\n", label.c_str(), s.ToString().c_str());
+      return;
+    }
+  }
+  const double prompt_s = Median(prompt_times);
+  if (prompt_runs > 1) {
+    std::printf("%-22s prompt %4d tok: %7.1f tok/s median of %d [%.1f-%.1f] after a warm-up\n", label.c_str(),
+                prompt_tokens, prompt_tokens / prompt_s, prompt_runs,
+                prompt_tokens / *std::max_element(prompt_times.begin(), prompt_times.end()),
+                prompt_tokens / *std::min_element(prompt_times.begin(), prompt_times.end()));
   }
   // The decode runs in segments of kSegmentTokens, each followed by a read-bandwidth measurement
   // (256 MiB, best of 3, ~40 ms): on a shared machine the bandwidth drifts by a third within a
@@ -307,7 +340,7 @@ void Run(const std::string& label, const Model& model, int prompt_tokens, int de
     const auto t0 = Clock::now();
     for (int i = 0; i < n; ++i) {
       const TokenId next = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      (void)seq.Append({next}, &logits);
+      (void)seq->Append({next}, &logits);
     }
     const double segment_s = Seconds(t0);
     decode_cpu_s += ProcessCpuSeconds() - cpu0;
@@ -346,6 +379,9 @@ int RunEngineBench(int argc, char** argv) {
   flags.Int("decode-tokens", "N", "tokens to decode (in segments of 16, each followed by a bandwidth measurement)", 128,
             1, 1 << 20);
   flags.Int("threads", "N", "compute threads (0: all cores)", 0, 0, 1024);
+  flags.Int("prompt-runs", "N",
+            "prompts to time (N > 1: after a warm-up prompt, each on a fresh sequence; the median and range printed)", 1,
+            1, 1000);
   flags.Switch("kernels", "also measure single-thread kernel throughput per type (cache-resident, CPU time) and a decode step's attention");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -366,7 +402,7 @@ int RunEngineBench(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", model.status().ToString().c_str());
       return 1;
     }
-    Run(flags.Get("model"), **model, prompt_tokens, decode_tokens, threads);
+    Run(flags.Get("model"), **model, prompt_tokens, decode_tokens, threads, flags.GetInt("prompt-runs"));
     return 0;
   }
   std::vector<std::string> sizes, types;
@@ -399,7 +435,7 @@ int RunEngineBench(int argc, char** argv) {
       const auto t0 = Clock::now();
       auto model = SyntheticQwen2(size, recipe, threads);
       std::printf("built qwen2-%s %s in %.1f s\n", size.c_str(), type_name.c_str(), Seconds(t0));
-      Run("qwen2-" + size + "-" + type_name, *model, prompt_tokens, decode_tokens, threads);
+      Run("qwen2-" + size + "-" + type_name, *model, prompt_tokens, decode_tokens, threads, flags.GetInt("prompt-runs"));
     }
   }
   return 0;

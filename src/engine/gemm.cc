@@ -111,7 +111,7 @@ constexpr int kMinItems = 8;
 
 }  // namespace
 
-int GemmMinRows(DType type) { return IsQuantized(type) ? kGemmQuantizedMinRows : kGemmMinRows; }
+int GemmMinRows(DType type) { return IsQuantized(type) ? kGemmDequantizedMinRows : kGemmMinRows; }
 
 // A work item is a group of panels and a range of A's rows: it packs its panels into this
 // thread's buffer, then runs every row tile of its range against each. Nothing the size of W is

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "engine/kernels.h"
@@ -22,11 +23,10 @@ constexpr int kGemmNr = 16;  // weight rows (columns of C) per panel
 // From this many rows of activations on, MatMul and Whisper's layers use GemmFloat for float
 // weights; below, the dot kernels win (GEMM packs the whole weight matrix first).
 constexpr int kGemmMinRows = 16;
-// MatMul's threshold on a weight type: quantized rows are dequantized into the panels (with
-// AVX2), which pays only over longer prompts. Measured with cadence bench engine --prompt-tokens
-// N, dot kernels vs GEMM: 0.5B Q8_0 at 64 tokens 107 vs 110 tok/s, at 128 100 vs 139; 0.5B Q4_K_M-
-// like (mostly Q5_0) at 64 96 vs 117; 1.5B Q4_K at 64 33 vs 36, at 128 38 vs 43.
-constexpr int kGemmQuantizedMinRows = 64;
+// MatMul's threshold on a weight type GemmQuantized lacks (Q5_1): its rows are dequantized into
+// the panels (with AVX2), which pays only over longer prompts (0.5B Q8_0 measured so, dot kernels
+// vs GEMM: at 64 tokens 107 vs 110 tok/s, at 128 100 vs 139).
+constexpr int kGemmDequantizedMinRows = 64;
 int GemmMinRows(DType type);
 
 // c[i * ldc + j] = sum_k a[i * lda + k] * w(row j, k) (+ bias[j]) for i < m, j < w.rows, k < w.cols.
@@ -61,5 +61,28 @@ class PackedMatrix {
 // calling thread: c[i * ldc + j] = sum_{q<k} a[i * lda + q] * w(j, q) (+ bias[j]) for i < m, j < n.
 void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int64_t m, int64_t lda, const float* bias,
                 float* c, int64_t ldc, Isa isa);
+
+// Integer GEMM for quantized weights (gemm_int8*.cc): y = W · x for every target of a MatMulMany,
+// with x quantized once per token row into Q8 / Q8K blocks (QuantizedActivations, exactly as the
+// dot kernels read it) and W kept quantized. Each panel of kGemmNr weight rows is unpacked into
+// unsigned bytes, four consecutive values of each row side by side (gemm_int8.h), in a per-thread
+// buffer; a register tile of tokens x 16 rows runs over it with int32 sums per block (AVX-512
+// VNNI: vpdpbusd with the activation bytes broadcast; AVX2: vpmaddubsw / vpmaddwd) that meet the
+// block scales once, in f32. The results equal the dot kernels' up to the order of the float sums.
+// Q8_0, Q4_0, Q5_0, Q5_0R, Q4_K and Q6_K; `xq` must hold the block sizes those types read, for
+// tokens 0 .. m - 1. team may be null (single-threaded).
+bool GemmQuantizedSupports(DType type);
+// From this many tokens on MatMul runs a supported quantized type on GemmQuantized (below, on the
+// dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens —
+// fewer for Q8_0 and Q4_0, whose one-token kernels are the least efficient per value.
+// Measured with cadence bench engine --synthetic 0.5b --prompt-tokens N --prompt-runs 15 (median
+// tok/s, dot kernels vs integer GEMM): Q8_0 at 4 tokens 65 vs 51 (one 4-token pass of the dot
+// kernels), at 5 60 vs 66, at 6 55 vs 72; the Q4_K_M mix (mostly Q5_0R) at 5 60-63 vs 61-63, at 6
+// 68 vs 72, at 8 82 vs 93.
+constexpr int kGemmQuantizedMinRows = 6;
+constexpr int kGemmQ8_0MinRows = 5;
+int GemmQuantizedMinRows(DType type, Isa isa);
+void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivations& xq, int64_t m, WorkerTeam* team,
+                   Isa isa);
 
 }  // namespace cadence::engine

@@ -302,23 +302,35 @@ DotTokensFn GetDotTokensKernel(DType type, Isa isa) {
 QuantizeFn GetQuantizeKernel(Isa isa) { return isa == Isa::kScalar ? QuantizeRowQ8 : GetQuantizeKernelAvx2(); }
 QuantizeKFn GetQuantizeKKernel(Isa isa) { return isa == Isa::kScalar ? QuantizeRowQ8K : GetQuantizeKKernelAvx2(); }
 
-void QuantizedActivations::Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa) {
+void QuantizedActivations::Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa,
+                                    WorkerTeam* team) {
   cols_ = cols;
   has_q8_ = q8;
   has_q8k_ = q8k;
-  if (q8) {
-    const QuantizeFn quantize = GetQuantizeKernel(isa);
-    q8_.resize(static_cast<size_t>(cols / 32 * n_tokens));
-    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, q8_.data() + t * (cols / 32), cols);
-    q8_d_.resize(q8_.size());
-    q8_sum_.resize(q8_.size());
-    for (size_t k = 0; k < q8_.size(); ++k) q8_d_[k] = q8_[k].d, q8_sum_[k] = q8_[k].sum;
-  }
-  if (q8k) {
-    const QuantizeKFn quantize = GetQuantizeKKernel(isa);
-    q8k_.resize(static_cast<size_t>(cols / 256 * n_tokens));
-    for (int t = 0; t < n_tokens; ++t) quantize(x + t * cols, q8k_.data() + t * (cols / 256), cols);
-  }
+  // The buffers only grow: a prompt's layers alternate between 896 and 4864 columns, and growing a
+  // vector again value-initializes (zeroes) what it had shrunk away.
+  const size_t n8 = static_cast<size_t>(cols / 32 * n_tokens), n8k = static_cast<size_t>(cols / 256 * n_tokens);
+  if (q8 && q8_.size() < n8) q8_.resize(n8), q8_d_.resize(n8), q8_sum_.resize(n8);
+  if (q8k && q8k_.size() < n8k) q8k_.resize(n8k);
+  const QuantizeFn quantize = GetQuantizeKernel(isa);
+  const QuantizeKFn quantize_k = GetQuantizeKKernel(isa);
+  auto tokens = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      if (q8) {
+        const size_t first = static_cast<size_t>(t * (cols / 32));
+        quantize(x + t * cols, q8_.data() + first, cols);
+        for (size_t k = first; k < first + static_cast<size_t>(cols / 32); ++k) q8_d_[k] = q8_[k].d, q8_sum_[k] = q8_[k].sum;
+      }
+      if (q8k) quantize_k(x + t * cols, q8k_.data() + t * (cols / 256), cols);
+    }
+  };
+  // A prompt's rows are quantized on the team (on one thread this was ~5 % of a 128-token prompt
+  // with the other core idle); a few tokens are not worth a fork/join.
+  constexpr int kTokensPerChunk = 8;
+  if (team == nullptr || n_tokens < 2 * kTokensPerChunk) return tokens(0, n_tokens);
+  team->ParallelFor((n_tokens + kTokensPerChunk - 1) / kTokensPerChunk, [&](int64_t c) {
+    tokens(c * kTokensPerChunk, std::min<int64_t>(n_tokens, (c + 1) * kTokensPerChunk));
+  });
 }
 
 QuantizedRow QuantizedActivations::Row(int t) const {
@@ -354,14 +366,11 @@ int64_t RowsPerChunk(int64_t rows, int threads) {
   return std::max(kMinRowsPerChunk, (rows + threads * kChunksPerThread - 1) / (threads * kChunksPerThread));
 }
 
-// MatMulMany on the dot kernels: one parallel loop over every target's rows.
+// MatMulMany on the dot kernels: one parallel loop over every target's rows; `xq` holds the
+// activations quantized in the block sizes the targets read.
 void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
-                MatMulScratch* scratch) {
+                const QuantizedActivations& xq) {
   const int64_t cols = targets[0].w->cols;
-  bool q8 = false, q8k = false;
-  for (const MatMulTarget& t : targets) q8 |= ReadsQ8(t.w->type), q8k |= ReadsQ8K(t.w->type);
-  if (q8 || q8k) scratch->xq.Quantize(x, n_tokens, cols, q8, q8k, isa);
-  const QuantizedActivations& xq = scratch->xq;
   struct Plan {
     DotFn dot;
     DotTokensFn dot_tokens;
@@ -424,19 +433,28 @@ void MatMulDots(std::span<const MatMulTarget> targets, const float* x, int n_tok
 void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
                 MatMulScratch* scratch) {
   if (targets.empty() || n_tokens <= 0) return;
-  if (n_tokens < kGemmMinRows) return MatMulDots(targets, x, n_tokens, team, isa, scratch);
-  // A long prompt goes to the register-blocked GEMM: the dot kernels reload (and, quantized,
-  // unpack) each weight row once per four tokens, the GEMM once per panel for all of them.
-  // Quantized rows are widened to f32 in the panel, which pays from GemmMinRows(type) tokens.
-  std::vector<MatMulTarget> dots;
+  // From GemmQuantizedMinRows(type) tokens on, quantized weights go to the integer GEMM (one pass
+  // of unpacking per panel for every token, a register tile of int32 sums); float weights (and a
+  // quantized type it lacks) to the f32 GEMM from GemmMinRows(type); the rest to the dot kernels.
+  // The integer GEMM and the dot kernels read the same quantized activations.
+  std::vector<MatMulTarget> integer, dots;
+  bool q8 = false, q8k = false;
   for (const MatMulTarget& t : targets) {
-    if (n_tokens >= GemmMinRows(t.w->type)) {
+    const DType type = t.w->type;
+    if (GemmQuantizedSupports(type) && n_tokens >= GemmQuantizedMinRows(type, isa)) {
+      integer.push_back(t);
+    } else if (!GemmQuantizedSupports(type) && n_tokens >= GemmMinRows(type)) {
       GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
+      continue;
     } else {
       dots.push_back(t);
     }
+    q8 |= ReadsQ8(type), q8k |= ReadsQ8K(type);
   }
-  if (!dots.empty()) MatMulDots(dots, x, n_tokens, team, isa, scratch);
+  if (integer.empty() && dots.empty()) return;
+  if (q8 || q8k) scratch->xq.Quantize(x, n_tokens, targets[0].w->cols, q8, q8k, isa, team);
+  if (!integer.empty()) GemmQuantized(integer, scratch->xq, n_tokens, team, isa);
+  if (!dots.empty()) MatMulDots(dots, x, n_tokens, team, isa, scratch->xq);
 }
 
 void MatMul(const WeightMatrix& w, const float* x, int n_tokens, float* y, WorkerTeam* team, Isa isa,

@@ -11,9 +11,10 @@
 // chosen at run time with __builtin_cpu_supports — the binary is portable (no -march=native).
 // Tests check every SIMD kernel against the scalar one. Pure functions; thread-safe.
 //
-// Prompts use the same kernels over several tokens at once (DotTokensFn): each weight row is
-// loaded and unpacked once per kDotTokens tokens, so prefill is bound by arithmetic rather than
-// by memory bandwidth; results equal the one-token kernel's bit for bit.
+// Short prompts use the same kernels over several tokens at once (DotTokensFn): each weight row
+// is loaded and unpacked once per kDotTokens tokens; results equal the one-token kernel's bit for
+// bit. Longer ones (GemmQuantizedMinRows, gemm.h) go to the integer GEMM over the same quantized
+// activations.
 #pragma once
 
 #include <cstddef>
@@ -100,7 +101,8 @@ QuantizeKFn GetQuantizeKKernel(Isa isa);
 // across calls to avoid allocation.
 class QuantizedActivations {
  public:
-  void Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa);
+  // Rows spread over `team` (may be null) when there are many.
+  void Quantize(const float* x, int n_tokens, int64_t cols, bool q8, bool q8k, Isa isa, WorkerTeam* team = nullptr);
   // Token t's row (blocks of the sizes last quantized).
   QuantizedRow Row(int t) const;
 
@@ -138,8 +140,9 @@ struct MatMulTarget {
 };
 // Several matrices over the same input (q/k/v, gate/up): the input is quantized once and all rows
 // share one parallel loop (one fork/join instead of one per matrix). Every target's cols must equal
-// the first's; types may differ. From GemmMinRows(type) tokens on (gemm.h) a matrix runs on the
-// GEMM instead, with f32 activations (the dot kernels quantize them).
+// the first's; types may differ. From GemmQuantizedMinRows(type) tokens on (gemm.h) a quantized
+// matrix runs on the integer GEMM, over the same quantized activations; float matrices (and Q5_1)
+// from GemmMinRows(type) tokens on the f32 GEMM.
 void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tokens, WorkerTeam* team, Isa isa,
                 MatMulScratch* scratch);
 
