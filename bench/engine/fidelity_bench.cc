@@ -1,4 +1,4 @@
-// `cadence bench fidelity --base BASE.gguf --model QUANT.gguf [--text FILE] [--ctx 512] [--chunks N]`:
+// `cadence bench fidelity --base BASE.gguf --model QUANT.gguf [--text FILE] [--ctx 512] [--chunks N] [--batch N]`:
 // how far a quantized model's next-token distributions are from its original's on a text, measured
 // as llama.cpp's perplexity tool does (--kl-divergence-base / --kl-divergence), so the figures can
 // be set side by side: the text is tokenized once (the base model's tokenizer, no BOS unless the
@@ -6,6 +6,12 @@
 // by both models, and every position of the chunk's second half but the last scored — its logits
 // against the chunk's next token. Printed: mean KL(base || quant) ± its standard error, median,
 // 99th percentile and maximum, how often both models' top token agrees, and each model's perplexity.
+//
+// Which kernels score the text matters: a chunk appended in one call runs quantized weights on the
+// GEMM from 64 tokens on (gemm.h, kGemmQuantizedMinRows), with f32 activations, while decode steps
+// and shorter calls run the dot kernels, which quantize the activations to int8 as llama.cpp does
+// for every batch size. `--batch N` appends each chunk N tokens at a time (N < 64: the dot
+// kernels' path, what generation sees) — same positions, same scores.
 //
 // `cadence bench fidelity --speed --model FILE [--prompt-tokens 32,128,512] [--decode-tokens 64]`:
 // llama-bench's ppN / tgN on the same footing: ppN appends N random tokens to an empty sequence in
@@ -148,13 +154,17 @@ int RunSpeed(const Model& model, const std::string& path, const std::vector<int>
 
 int RunFidelityBench(int argc, char** argv) {
   cadence::cli::Flags flags(
-      "cadence bench fidelity --base BASE.gguf --model QUANT.gguf [--text FILE] [--ctx 512] [--chunks N]\n"
+      "cadence bench fidelity --base BASE.gguf --model QUANT.gguf [--text FILE] [--ctx 512] [--chunks N] [--batch N]\n"
       "       cadence bench fidelity --speed --model FILE [--prompt-tokens 32,128,512] [--decode-tokens 64]");
   flags.String("base", "FILE", "the reference model (e.g. the F16 file)");
   flags.String("model", "FILE", "the model measured against it (e.g. a quantized file of the same model)");
   flags.String("text", "FILE", "UTF-8 text to evaluate on (default: a short English and Chinese text built in)");
   flags.Int("ctx", "N", "tokens per chunk; the second half of each chunk is scored", 512, 4, 1 << 16);
   flags.Int("chunks", "N", "at most this many chunks (0: every whole chunk of the text)", 0, 0, 1 << 20);
+  flags.Int("batch", "N",
+            "tokens per Append call within a chunk (0: the whole chunk; below 64 quantized models run the dot "
+            "kernels with int8 activations instead of the GEMM)",
+            0, 0, 1 << 16);
   flags.Int("threads", "N", "compute threads (0: all cores)", 0, 0, 1024);
   flags.Switch("speed", "measure --model's prompt and decode speed instead (as llama-bench's ppN / tgN)");
   flags.String("prompt-tokens", "N,N", "--speed: prompt lengths", "32,128,512");
@@ -238,14 +248,15 @@ int RunFidelityBench(int argc, char** argv) {
   int chunks = static_cast<int>(tokens.size()) / ctx;
   if (flags.GetInt("chunks") > 0) chunks = std::min(chunks, flags.GetInt("chunks"));
   const int first = ctx / 2;
-  std::printf("base %s\nmodel %s\ntext: %zu tokens; %d chunks of %d, positions %d-%d of each scored; %d threads, "
-              "kernels %s\n",
-              flags.Get("base").c_str(), flags.Get("model").c_str(), tokens.size(), chunks, ctx, first, ctx - 2, threads,
-              std::string(IsaName((*base)->isa())).c_str());
+  const int batch = flags.GetInt("batch") > 0 ? std::min(flags.GetInt("batch"), ctx) : ctx;
+  std::printf("base %s\nmodel %s\ntext: %zu tokens; %d chunks of %d, positions %d-%d of each scored, appended %d "
+              "at a time; %d threads, kernels %s\n",
+              flags.Get("base").c_str(), flags.Get("model").c_str(), tokens.size(), chunks, ctx, first, ctx - 2, batch,
+              threads, std::string(IsaName((*base)->isa())).c_str());
   std::fflush(stdout);
 
   Scores scores;
-  std::vector<float> logits_base, logits_quant;
+  std::vector<float> logits_base, logits_quant, piece_logits;
   std::vector<double> lp_base, lp_quant;
   double base_s = 0, quant_s = 0;
   for (int c = 0; c < chunks; ++c) {
@@ -254,13 +265,18 @@ int RunFidelityBench(int argc, char** argv) {
     for (auto [model, logits, seconds] : {std::tuple{base->get(), &logits_base, &base_s},
                                           std::tuple{quant->get(), &logits_quant, &quant_s}}) {
       Sequence seq(*model, ctx);
+      logits->clear();
       const auto t0 = Clock::now();
-      const auto status = seq.Append(chunk, nullptr, nullptr, logits);
-      *seconds += Seconds(t0);
-      if (!status.ok()) {
-        std::fprintf(stderr, "error: chunk %d: %s\n", c, status.ToString().c_str());
-        return 1;
+      for (int at = 0; at < ctx; at += batch) {
+        const std::vector<TokenId> piece(chunk.begin() + at, chunk.begin() + std::min(ctx, at + batch));
+        const auto status = seq.Append(piece, nullptr, nullptr, &piece_logits);
+        if (!status.ok()) {
+          std::fprintf(stderr, "error: chunk %d: %s\n", c, status.ToString().c_str());
+          return 1;
+        }
+        logits->insert(logits->end(), piece_logits.begin(), piece_logits.end());
       }
+      *seconds += Seconds(t0);
     }
     double chunk_kl = 0;
     for (int j = first; j < ctx - 1; ++j) {
