@@ -239,9 +239,9 @@ def pre_tokenize(text):
     # space before words); enough for the prompts the tests use.
     return ASCII_PRE.findall(text)
 
-def train_bpe(n_merges):
+def train_bpe(n_merges, corpus=CORPUS):
     words = {}
-    for wd in pre_tokenize(CORPUS):
+    for wd in pre_tokenize(corpus):
         key = tuple(B2U[b] for b in wd.encode("utf-8"))
         words[key] = words.get(key, 0) + 1
     merges = []
@@ -311,8 +311,13 @@ def gguf_string(s):
     b = s.encode("utf-8")
     return struct.pack("<Q", len(b)) + b
 
+class U32(int):
+    """An int stored as GGUF uint32, as llama.cpp's loader requires for counts, lengths and token ids."""
+
 def gguf_kv(key, value):
     out = gguf_string(key)
+    if isinstance(value, U32):
+        return out + struct.pack("<II", 4, value)
     if isinstance(value, bool):
         return out + struct.pack("<IB", 7, int(value))
     if isinstance(value, int):
@@ -327,24 +332,37 @@ def gguf_kv(key, value):
         return out + struct.pack("<IIQ", 9, 5, len(value)) + struct.pack("<%di" % len(value), *value)
     raise TypeError(key)
 
+BLOCK = {"F32": (1, 4), "F16": (1, 2), "BF16": (1, 2), "Q8_0": (32, 34), "Q4_0": (32, 18), "Q5_0": (32, 22),
+         "Q5_1": (32, 24), "Q4_K": (256, 144), "Q6_K": (256, 210)}  # values per block, bytes per block
+
+def tensor_nbytes(shape, t):
+    n = int(np.prod(shape))
+    per, size = BLOCK[t]
+    assert n % per == 0, (shape, t)
+    return n // per * size
+
 def write_gguf(path, kv, tensors):
-    """tensors: list of (name, ggml shape [cols, rows] or [n], type name, bytes)."""
+    """tensors: list of (name, ggml shape [cols, rows] or [n], type name, bytes or a function returning
+    them). Functions are called one at a time while writing, so a large model need not sit in memory."""
     align = 32
     head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
     head += b"".join(gguf_kv(k, v) for k, v in kv.items())
     offset = 0
     infos = b""
-    datas = []
     for name, shape, t, raw in tensors:
         infos += gguf_string(name) + struct.pack("<I", len(shape)) + struct.pack("<%dQ" % len(shape), *shape)
         infos += struct.pack("<IQ", GGML[t], offset)
-        pad = (-len(raw)) % align
-        datas.append(raw + b"\0" * pad)
-        offset += len(raw) + pad
+        offset += tensor_nbytes(shape, t)
+        offset += (-offset) % align
     blob = head + infos
     blob += b"\0" * ((-len(blob)) % align)
     with open(path, "wb") as f:
-        f.write(blob + b"".join(datas))
+        f.write(blob)
+        for name, shape, t, raw in tensors:
+            data = raw() if callable(raw) else raw
+            assert len(data) == tensor_nbytes(shape, t), name
+            f.write(data)
+            f.write(b"\0" * ((-len(data)) % align))
 
 def write_safetensors(path, tensors):
     header = {}
@@ -443,6 +461,9 @@ SHAPES = {
     "kquant": dict(n_embd=256, n_head=2, n_head_kv=1, head_dim=128, n_ff=256, n_layer=1),
     # For the Q4_K_M-like mix: n_ff 288 is not a multiple of 256, so ffn_down falls back.
     "mixed": dict(n_embd=256, n_head=2, n_head_kv=1, head_dim=128, n_ff=288, n_layer=2),
+    # For the fidelity test: an FFN of 160 = 5 Q8 blocks (an odd count: no pairing of blocks can
+    # cover it), an untied output matrix, every matrix (embedding and output too) in Q8_0.
+    "odd": dict(n_embd=64, n_head=4, n_head_kv=2, head_dim=16, n_ff=160, n_layer=2),
 }
 
 ACT_BLOCK = {"Q8_0": 32, "Q4_0": 32, "Q5_0": 32, "Q5_1": 32, "Q4_K": 256, "Q6_K": 256}
@@ -471,13 +492,15 @@ HF_NAMES = {"wq": "self_attn.q_proj", "wk": "self_attn.k_proj", "wv": "self_attn
 PROMPT = "Hello world, how are you?"
 N_GREEDY = 8
 
-def build(arch, shape, qtype, fmt):
+def build(arch, shape, qtype, fmt, tied=None):
+    """Writes one model and its golden file; returns what fidelity_golden() needs to add to it."""
     seed = {"qwen2": 11, "llama": 23}[arch] * 100 + list(SHAPES).index(shape)
     rng = np.random.default_rng(seed)
     tok, vocab, ranks = make_tokenizer(arch)
     cfg = dict(SHAPES[shape], arch=arch, n_vocab=len(tok["tokens"]),
                theta=1000000.0 if arch == "qwen2" else 500000.0, eps=1e-6 if arch == "qwen2" else 1e-5)
-    tied = arch == "qwen2"
+    if tied is None:
+        tied = arch == "qwen2"
     W = random_weights(cfg, rng, tied)
     # Quantize / round every matrix; the reference runs on exactly the stored values.
     Wq = {"embd": None, "norm": W["norm"].astype(np.float32).astype(np.float64), "layers": []}
@@ -597,6 +620,43 @@ def build(arch, shape, qtype, fmt):
     err = np.abs(logits - logits_f32).max() / np.abs(logits_f32).max()
     print("%-40s %7d bytes  greedy %s  rel.err vs f32 %.4f" % (os.path.relpath(path, OUT), os.path.getsize(path),
                                                                golden["greedy"], err))
+    return dict(cfg=cfg, W=Wq, quant_act=quant_act, vocab=vocab, ranks=ranks, tok=tok, golden=golden,
+                golden_path=golden_path)
+
+FIDELITY_PROMPTS = ["Hello world, how are you today?", "你好，今天天气很好。我们一起去公园吧。",
+                    "def add(a, b):\n    return a + b\n"]
+N_FIDELITY = 24
+
+def fidelity_golden(m):
+    """Adds "fidelity" to a model's golden file: for each of FIDELITY_PROMPTS (English, Chinese,
+    code), N_FIDELITY greedy tokens of the reference with quantized activations (int8 per block,
+    the scale d kept in float32 as Cadence keeps it; llama.cpp's block_q8_0 rounds it to fp16), and
+    per step the reference's top-two logit margin and its spread (the largest change of that step's
+    logits over three reruns with every mat-mul output perturbed by 1e-6 relative). A step whose
+    margin is well above its spread is one where any faithful implementation picks the same token;
+    the test holds Cadence to those, teacher-forced along the reference's sequence."""
+    cfg, W, quant_act = m["cfg"], m["W"], m["quant_act"]
+    cases = []
+    for prompt in FIDELITY_PROMPTS:
+        ids = bpe_encode(prompt, m["vocab"], m["ranks"], ignore_merges=False)
+        tokens = greedy(cfg, W, ids, N_FIDELITY, quant_act)
+        full = ids + tokens[:-1]  # teacher-forced: one pass gives every step's logits
+        steps = slice(len(ids) - 1, len(full))
+        logits = forward(cfg, W, full, quant_act)[steps]
+        assert [int(np.argmax(l)) for l in logits] == tokens
+        top2 = np.sort(logits, axis=1)[:, -2:]
+        spread = np.zeros(N_FIDELITY)
+        for s in (1, 2, 3):
+            noisy = forward(cfg, W, full, quant_act, np.random.default_rng(s))[steps]
+            spread = np.maximum(spread, np.abs(noisy - logits).max(axis=1))
+        cases.append({"prompt": prompt, "prompt_ids": ids, "greedy": tokens,
+                      "margins": [float("%.7g" % v) for v in top2[:, 1] - top2[:, 0]],
+                      "spreads": [float("%.7g" % v) for v in spread]})
+        print("  fidelity %-36r greedy %s...  min margin %.2g, max spread %.2g" %
+              (prompt[:30], tokens[:6], (top2[:, 1] - top2[:, 0]).min(), spread.max()))
+    m["golden"]["fidelity"] = cases
+    with open(m["golden_path"], "w") as f:
+        json.dump(m["golden"], f)
 
 def main():
     os.makedirs(OUT, exist_ok=True)
@@ -607,6 +667,7 @@ def main():
             build(arch, "kquant", qtype, "gguf") if qtype != "F32" else None
         build(arch, "mixed", "Q4_K_M", "gguf")
         build(arch, "small", "F16" if arch == "qwen2" else "BF16", "safetensors")
+    fidelity_golden(build("qwen2", "odd", "Q8_0", "gguf", tied=False))
 
 if __name__ == "__main__":
     main()
