@@ -116,12 +116,15 @@ Result<GenerateResult> Batcher::Generate(const GenerationRequest& request, const
   wake_.notify_all();
   std::unique_lock<std::mutex> lock(job->mu);
   bool listening = true;
+  std::string delivered;
   for (;;) {
     job->cv.wait(lock, [&] { return !job->pieces.empty() || job->done; });
     while (!job->pieces.empty()) {
       std::string piece = std::move(job->pieces.front());
       job->pieces.pop_front();
-      if (!listening || !on_text) continue;
+      if (!listening) continue;
+      delivered += piece;
+      if (!on_text) continue;
       lock.unlock();
       listening = on_text(piece);
       if (!listening) job->abandoned = true;
@@ -130,7 +133,12 @@ Result<GenerateResult> Batcher::Generate(const GenerationRequest& request, const
     if (job->done) break;
   }
   if (!job->status.ok()) return job->status;
-  return job->result;
+  GenerateResult result = std::move(job->result);
+  if (!listening) {  // the caller stopped: its text ends where it stopped listening
+    result.stop_reason = "stop";
+    result.text = std::move(delivered);
+  }
+  return result;
 }
 
 void Batcher::Prepare(std::vector<TokenId> tokens, bool shared_head) {
