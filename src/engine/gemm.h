@@ -73,15 +73,15 @@ void GemmPacked(const PackedMatrix& w, int64_t n, int64_t k, const float* a, int
 // tokens 0 .. m - 1. team may be null (single-threaded).
 bool GemmQuantizedSupports(DType type);
 // From this many tokens on MatMul runs a supported quantized type on GemmQuantized (below, on the
-// dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens —
-// fewer for Q8_0 and Q4_0, whose one-token kernels are the least efficient per value.
-// Measured with cadence bench engine --synthetic 0.5b --prompt-tokens N --prompt-runs 15 (median
+// dot kernels): the integer GEMM unpacks each panel once per call, which pays from a few tokens.
+// Measured on AVX-512 VNNI (AVX2 machines take the same thresholds, unmeasured; Q4_0 takes Q8_0's)
+// with cadence bench engine --synthetic 0.5b --prompt-tokens N --prompt-runs 15 (median
 // tok/s, dot kernels vs integer GEMM): Q8_0 at 4 tokens 65 vs 51 (one 4-token pass of the dot
 // kernels), at 5 60 vs 66, at 6 55 vs 72; the Q4_K_M mix (mostly Q5_0R) at 5 60-63 vs 61-63, at 6
 // 68 vs 72, at 8 82 vs 93.
 constexpr int kGemmQuantizedMinRows = 6;
 constexpr int kGemmQ8_0MinRows = 5;
-int GemmQuantizedMinRows(DType type, Isa isa);
+int GemmQuantizedMinRows(DType type);
 void GemmQuantized(std::span<const MatMulTarget> targets, const QuantizedActivations& xq, int64_t m, WorkerTeam* team,
                    Isa isa);
 

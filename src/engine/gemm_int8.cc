@@ -273,7 +273,7 @@ struct Plan {
 
 bool GemmQuantizedSupports(DType type) { return gemm_int8::ScalarKernels(type).tile != nullptr; }
 
-int GemmQuantizedMinRows(DType type, Isa) {
+int GemmQuantizedMinRows(DType type) {
   return type == DType::kQ8_0 || type == DType::kQ4_0 ? kGemmQ8_0MinRows : kGemmQuantizedMinRows;
 }
 

@@ -441,7 +441,7 @@ void MatMulMany(std::span<const MatMulTarget> targets, const float* x, int n_tok
   bool q8 = false, q8k = false;
   for (const MatMulTarget& t : targets) {
     const DType type = t.w->type;
-    if (GemmQuantizedSupports(type) && n_tokens >= GemmQuantizedMinRows(type, isa)) {
+    if (GemmQuantizedSupports(type) && n_tokens >= GemmQuantizedMinRows(type)) {
       integer.push_back(t);
     } else if (!GemmQuantizedSupports(type) && n_tokens >= GemmMinRows(type)) {
       GemmFloat(*t.w, x, n_tokens, t.w->cols, nullptr, t.y, t.w->rows, team, isa);
