@@ -7,11 +7,11 @@
 // against the chunk's next token. Printed: mean KL(base || quant) ± its standard error, median,
 // 99th percentile and maximum, how often both models' top token agrees, and each model's perplexity.
 //
-// Which kernels score the text matters: a chunk appended in one call runs quantized weights on the
-// GEMM from 64 tokens on (gemm.h, kGemmQuantizedMinRows), with f32 activations, while decode steps
-// and shorter calls run the dot kernels, which quantize the activations to int8 as llama.cpp does
-// for every batch size. `--batch N` appends each chunk N tokens at a time (N < 64: the dot
-// kernels' path, what generation sees) — same positions, same scores.
+// Which kernels score the text can matter: a chunk appended in one call runs the prompt path
+// (gemm.h: the integer GEMM for most quantized types, whose int8 activations are the dot kernels';
+// the dequantizing GEMM with f32 activations for the others), decode steps the one-token dot
+// kernels. `--batch N` appends each chunk N tokens at a time (1: the decode path) — same
+// positions, same scores.
 //
 // `cadence bench fidelity --speed --model FILE [--prompt-tokens 32,128,512] [--decode-tokens 64]`:
 // llama-bench's ppN / tgN on the same footing: ppN appends N random tokens to an empty sequence in
@@ -162,8 +162,7 @@ int RunFidelityBench(int argc, char** argv) {
   flags.Int("ctx", "N", "tokens per chunk; the second half of each chunk is scored", 512, 4, 1 << 16);
   flags.Int("chunks", "N", "at most this many chunks (0: every whole chunk of the text)", 0, 0, 1 << 20);
   flags.Int("batch", "N",
-            "tokens per Append call within a chunk (0: the whole chunk; below 64 quantized models run the dot "
-            "kernels with int8 activations instead of the GEMM)",
+            "tokens per Append call within a chunk (0: the whole chunk; 1: the decode path's kernels)",
             0, 0, 1 << 16);
   flags.Int("threads", "N", "compute threads (0: all cores)", 0, 0, 1024);
   flags.Switch("speed", "measure --model's prompt and decode speed instead (as llama-bench's ppN / tgN)");
