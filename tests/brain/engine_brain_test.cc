@@ -33,8 +33,11 @@ TEST(EngineBrainTest, StreamsDeterministicGreedyReplies) {
   EXPECT_GT(pieces, 0);
 }
 
-// Waits until the brain's background work (Prepare) has stopped changing its counters.
-void Settle(const Brain& brain) {
+// Waits until the brain has evaluated more than `prompt_tokens` prompt tokens in all (a Prepare
+// queued before has started) and its counters have stopped changing.
+void Settle(const Brain& brain, int64_t prompt_tokens = -1) {
+  for (int i = 0; i < 1000 && brain.Stats().prompt_tokens <= prompt_tokens; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   BrainStats last = brain.Stats();
   for (int quiet = 0, i = 0; quiet < 5 && i < 400; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -61,8 +64,9 @@ TEST(EngineBrainTest, PreparedConversationIsReusedAndRepliesAsWithout) {
   // While the user speaks again, the prepared brain evaluates the conversation so far.
   ReplyRequest so_far = first;
   so_far.history.push_back({Message::Role::kAssistant, answer.empty() ? "fine" : answer});
+  const int64_t before = (*prepared)->Stats().prompt_tokens;
   (*prepared)->Prepare(so_far);
-  Settle(**prepared);
+  Settle(**prepared, before);
   ReplyRequest second = so_far;
   second.history.push_back({Message::Role::kUser, "And what are you doing today?"});
   Settle(**plain);
