@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -166,14 +167,17 @@ TEST(BatcherTest, ConcurrentGenerationsGetTheTokensTheyGetAlone) {
   ASSERT_NE(model, nullptr);
   const std::vector<std::string> texts{"Hello world, how are you?", "你好，世界！", "def add(a, b):", "The quick brown fox"};
   std::vector<GenerateResult> alone;
-  for (const auto& t : texts) alone.push_back(Alone(*model, Encode(*model, t), 20));
+  for (const auto& t : texts) alone.push_back(Alone(*model, Encode(*model, t), 40));
   Batcher batcher(*model, *model->tokenizer(), {.slots = 4, .kv_tokens = 256});
   std::vector<Result<GenerateResult>> together(texts.size(), Status::Internal("not run"));
   std::vector<std::string> streamed(texts.size());
   std::vector<std::thread> threads;
+  std::latch ready(static_cast<std::ptrdiff_t>(texts.size()));  // submitted together, so they share steps
   for (size_t i = 0; i < texts.size(); ++i)
     threads.emplace_back([&, i] {
-      together[i] = batcher.Generate(Greedy(Encode(*model, texts[i]), 20), nullptr, [&, i](std::string_view piece) {
+      const GenerationRequest request = Greedy(Encode(*model, texts[i]), 40);
+      ready.arrive_and_wait();
+      together[i] = batcher.Generate(request, nullptr, [&, i](std::string_view piece) {
         streamed[i] += piece;
         return true;
       });
