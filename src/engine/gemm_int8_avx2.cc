@@ -18,6 +18,9 @@
 namespace cadence::engine::gemm_int8 {
 namespace {
 
+using avx2::BytesFromBits;
+using avx2::Nibbles32;
+
 CADENCE_AVX2 inline __m256i Load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // Four activation bytes broadcast to every 32-bit lane.
@@ -27,21 +30,9 @@ CADENCE_AVX2 inline __m256i Broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-// The 32 quants of a 16-byte nibble array in order (low nibbles are values 0-15).
-CADENCE_AVX2 inline __m256i Nibbles(const uint8_t* qs) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-}
-
 // 0x10 in byte i where bit i of the little-endian 32-bit word at p is set.
 CADENCE_AVX2 inline __m256i HighBits(const uint8_t* p) {
-  uint32_t bits;
-  std::memcpy(&bits, p, 4);
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(bits)),
-      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+  return _mm256_and_si256(BytesFromBits(p), _mm256_set1_epi8(0x10));
 }
 
 // Bit `from` of every byte moved to bit `to` (others cleared), within bytes.
@@ -58,10 +49,10 @@ CADENCE_AVX2 inline __m128i MoveBit128(__m128i v, int from, int to, int mask) {
 CADENCE_AVX2 __m256i ChunkQ8_0(const uint8_t* row, int64_t k, int64_t) {
   return _mm256_xor_si256(Load32(row + k * kQ8_0Bytes + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
 }
-CADENCE_AVX2 __m256i ChunkQ4_0(const uint8_t* row, int64_t k, int64_t) { return Nibbles(row + k * kQ4_0Bytes + 2); }
+CADENCE_AVX2 __m256i ChunkQ4_0(const uint8_t* row, int64_t k, int64_t) { return Nibbles32(row + k * kQ4_0Bytes + 2); }
 CADENCE_AVX2 __m256i ChunkQ5_0(const uint8_t* row, int64_t k, int64_t) {
   const uint8_t* b = row + k * kQ5_0Bytes;
-  return _mm256_or_si256(Nibbles(b + 6), HighBits(b + 2));
+  return _mm256_or_si256(Nibbles32(b + 6), HighBits(b + 2));
 }
 CADENCE_AVX2 __m256i ChunkQ5_0R(const uint8_t* row, int64_t k, int64_t blocks) {
   const int64_t eights = blocks / 8 * 8;

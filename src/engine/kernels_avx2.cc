@@ -14,6 +14,9 @@ void SumQ8KGroups(Q8KBlock* b);  // kernels.cc
 
 namespace {
 
+using avx2::BytesFromBits;
+using avx2::Nibbles32;
+
 // The quantized mat-vec kernels stream their weight rows from memory; the hardware prefetcher
 // alone leaves the loads and the arithmetic mostly serialized on this kind of core. Asking for
 // the lines kPrefetchBytes ahead overlaps them (decode +10-20 %, measured with cadence bench engine).
@@ -78,24 +81,6 @@ CADENCE_AVX2 float DotBF16(const void* w, const float* x, QuantizedRow, int64_t 
 // and each token keeps its own accumulator, with the same operation order as NT = 1 so the mat-mat
 // path gives the mat-vec path's results bit for bit. Token t's blocks start t * xs values after
 // the first token's.
-
-// 32 bytes, 0xFF where bit i of the little-endian `bits` is set: byte i takes byte i/8 of the
-// word, then its own bit i%8 is tested.
-CADENCE_AVX2 inline __m256i BytesFromBits(const uint8_t* p) {
-  uint32_t bits;
-  std::memcpy(&bits, p, 4);
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(bits)),
-      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-}
-
-// A Q5 block's 32 quants 0..15 from the nibbles (low nibbles first), in order.
-CADENCE_AVX2 inline __m256i Nibbles32(const uint8_t* qs) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-}
 
 // The 32 quants of a Q8_0, Q4_0 or Q5_0 block as signed bytes (Q4_0: q - 8; Q5_0: q - 16, the
 // nibble | 0xF0 where the high bit is clear).

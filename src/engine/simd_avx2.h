@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 #define CADENCE_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace cadence::engine::avx2 {
@@ -39,6 +42,24 @@ CADENCE_AVX2 inline __m256 ExpNonPositive(__m256 x) {
   p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// 32 bytes, 0xFF where bit i of the little-endian 32-bit word at p is set: byte i takes byte i/8
+// of the word, then its own bit i%8 is tested.
+CADENCE_AVX2 inline __m256i BytesFromBits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// The 32 values 0..15 of a 16-byte nibble array, in order (low nibbles are values 0-15).
+CADENCE_AVX2 inline __m256i Nibbles32(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
 }
 
 }  // namespace cadence::engine::avx2
