@@ -212,16 +212,8 @@ void Batcher::Admit(std::unique_lock<std::mutex>& lock) {
         waiting_.pop_front();
         continue;
       }
-      if (static_cast<int>(heads_.size()) >= options_.shared_heads) {
-        auto lru = std::min_element(heads_.begin(), heads_.end(), [](const auto& a, const auto& b) {
-          return !a->busy && (b->busy || a->used < b->used);
-        });
-        if ((*lru)->busy) break;
-        heads_.erase(lru);
-      }
-      heads_.push_back(std::make_unique<Slot>());
-      heads_.back()->seq = std::make_unique<Sequence>(model_, options_.kv_tokens);
-      target = heads_.back().get();
+      target = NewHead();
+      if (target == nullptr) break;  // every head is being filled: wait
     } else {
       for (auto& s : slots_) {
         if (s->busy) continue;
@@ -352,19 +344,8 @@ void Batcher::Step() {
         bool held = false;
         for (auto& h : heads_)
           held = held || CommonPrefix(h->seq->tokens(), job.prompt) >= static_cast<size_t>(job.head_tokens);
-        if (!held) {
-          if (static_cast<int>(heads_.size()) >= options_.shared_heads) {
-            auto lru = std::min_element(heads_.begin(), heads_.end(),
-                                        [](const auto& a, const auto& b) { return a->used < b->used; });
-            if (!(*lru)->busy) heads_.erase(lru);
-          }
-          if (static_cast<int>(heads_.size()) < options_.shared_heads) {
-            heads_.push_back(std::make_unique<Slot>());
-            heads_.back()->seq = std::make_unique<Sequence>(model_, options_.kv_tokens);
-            heads_.back()->seq->CopyPrefix(*job.slot->seq, job.head_tokens);
-            heads_.back()->used = ++clock_;
-          }
-        }
+        if (Slot* head = held ? nullptr : NewHead(); head != nullptr)
+          head->seq->CopyPrefix(*job.slot->seq, job.head_tokens);
       }
       if (job.fed < job.prompt.size()) continue;
       if (job.prepare_only) {
@@ -413,6 +394,20 @@ void Batcher::Step() {
   }
   if (!finished.empty())
     std::erase_if(running_, [&](const auto& j) { return std::find(finished.begin(), finished.end(), j.get()) != finished.end(); });
+}
+
+Batcher::Slot* Batcher::NewHead() {
+  if (static_cast<int>(heads_.size()) >= options_.shared_heads) {
+    auto lru = std::min_element(heads_.begin(), heads_.end(), [](const auto& a, const auto& b) {
+      return !a->busy && (b->busy || a->used < b->used);
+    });
+    if (lru == heads_.end() || (*lru)->busy) return nullptr;
+    heads_.erase(lru);
+  }
+  heads_.push_back(std::make_unique<Slot>());
+  heads_.back()->seq = std::make_unique<Sequence>(model_, options_.kv_tokens);
+  heads_.back()->used = ++clock_;
+  return heads_.back().get();
 }
 
 void Batcher::Finish(Job& job, Status status) {

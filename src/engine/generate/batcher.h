@@ -91,6 +91,9 @@ class Batcher {
   // Loop thread, `lock` held: gives waiting jobs a slot, in order, while one is free.
   void Admit(std::unique_lock<std::mutex>& lock);
   void Step();
+  // Loop thread: an empty shared head, the least recently used idle one dropped when all
+  // `shared_heads` are held; null when every head is still being filled.
+  Slot* NewHead();
   void Finish(Job& job, Status status);
 
   const Model& model_;
