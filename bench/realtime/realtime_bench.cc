@@ -103,10 +103,7 @@ std::vector<std::string> ParseNames(const std::string& text) {
 
 std::vector<int> ParseList(const std::string& text) {
   std::vector<int> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(std::atoi(item.c_str()));
+  for (const std::string& item : ParseNames(text)) out.push_back(std::atoi(item.c_str()));
   return out;
 }
 
