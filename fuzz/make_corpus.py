@@ -123,6 +123,14 @@ def gguf_min():
 put("gguf", "minimal_v3.gguf", gguf_min())
 
 
+# --- torch_checkpoint: the data.pkl of checkpoints torch.save wrote (tests/engine/data/torch) --------
+import zipfile
+for name in ("state_dict.pt", "wrapped.pt", "hostile.pt"):
+    with zipfile.ZipFile(os.path.join(ROOT, "tests", "engine", "data", "torch", name)) as z:
+        pkl = [n for n in z.namelist() if n.endswith("/data.pkl")][0]
+        put("torch_checkpoint", name.replace(".pt", ".pkl"), z.read(pkl))
+
+
 # --- safetensors --------------------------------------------------------------------------------
 def safetensors(tensors):
     header, data = {"__metadata__": {"format": "pt"}}, b""
