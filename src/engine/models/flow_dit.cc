@@ -81,19 +81,31 @@ std::string DitConfig::ToString() const {
   return s.str();
 }
 
-void DitCache::Trim(int64_t front, int64_t back) {
-  front = std::max<int64_t>(front, 0);
-  back = std::max<int64_t>(back, 0);
-  if (front + back >= frames_) return;
+void DitCache::Trim(int64_t first, int64_t last) {
+  first = std::max<int64_t>(first, 0);
+  last = std::max<int64_t>(last, 0);
+  if (first + last >= frames_) return;
+  std::vector<int64_t> kept(layout_.begin(), layout_.begin() + first);
+  kept.insert(kept.end(), layout_.end() - last, layout_.end());
+  std::vector<int64_t> rows = kept;  // stored rows to keep, in time order
+  std::sort(rows.begin(), rows.end());
+  std::vector<int64_t> moved(frames_, -1);
+  for (size_t i = 0; i < rows.size(); ++i) moved[rows[i]] = static_cast<int64_t>(i);
   for (Block& block : blocks_) {
     for (auto* lists : {&block.keys, &block.values}) {
-      for (std::vector<float>& rows : *lists) {
-        const int64_t width = static_cast<int64_t>(rows.size()) / frames_;
-        rows.erase(rows.begin() + front * width, rows.end() - back * width);
+      for (std::vector<float>& data : *lists) {
+        const int64_t width = static_cast<int64_t>(data.size()) / frames_;
+        // rows[i] >= i: moving front to back never overwrites a row still to be read.
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::copy_n(data.begin() + rows[i] * width, width, data.begin() + static_cast<int64_t>(i) * width);
+        }
+        data.resize(rows.size() * width);
       }
     }
   }
-  frames_ = front + back;
+  for (int64_t& row : kept) row = moved[row];
+  layout_ = std::move(kept);
+  frames_ = static_cast<int64_t>(rows.size());
 }
 
 int64_t DitCache::bytes() const {
@@ -233,6 +245,7 @@ Status Dit::ForwardChunk(const DitInputs& in, DitCache* cache, float* out, Worke
     const int64_t width = static_cast<int64_t>(in.batch) * (config_.conv_kernel - 1) * config_.hidden_size;
     cache->batch_ = in.batch;
     cache->frames_ = 0;
+    cache->layout_.clear();
     cache->blocks_.resize(config_.depth);
     for (DitCache::Block& block : cache->blocks_) {
       block.conv1.assign(width, 0.0f);
@@ -373,7 +386,13 @@ Status Dit::Run(const DitInputs& in, DitCache* cache, float* out, WorkerTeam* te
   }
   modulate(cfg.depth, 0, 1);
   Apply(final_linear_, n.data(), rows, out, team);
-  if (cache != nullptr) cache->frames_ += frames;
+  if (cache != nullptr) {
+    // The chunk's rows go in front of the published layout.
+    std::vector<int64_t> layout(frames);
+    for (int64_t f = 0; f < frames; ++f) layout[f] = cache->frames_ + f;
+    cache->layout_.insert(cache->layout_.begin(), layout.begin(), layout.end());
+    cache->frames_ += frames;
+  }
   return Status::Ok();
 }
 

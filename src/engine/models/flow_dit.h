@@ -91,8 +91,10 @@ struct DitInputs {
 };
 
 // A stream's state for ForwardChunk: per block, the last kernel-1 input frames of both causal
-// convs and the keys and values of every frame seen (chronological order; the published cache
-// holds them newest chunk first, which attention without positions does not see). A cache is
+// convs and the keys and values of every frame kept. Rows are stored in time order; attention
+// (no positions, no mask) does not depend on their order. The published cache is laid out newest
+// chunk first (each chunk's frames in time order), and the published driver bounds it by slicing
+// that layout, so Trim takes its arguments in that layout and the cache remembers it. A cache is
 // bound to the batch size of its first chunk.
 class DitCache {
  public:
@@ -100,20 +102,23 @@ class DitCache {
   // Frames whose keys are cached: the attention context of the next chunk. (The published
   // streaming decode takes the next chunk's noise from this offset of its fixed noise buffer.)
   int64_t frames() const { return frames_; }
-  // Keeps the first `front` and the last `back` cached frames and drops those between (the
-  // streaming driver's bound: the prompt plus a recent window). No-op when front + back >= frames().
-  void Trim(int64_t front, int64_t back);
+  // Keeps the first `first` and the last `last` frames of the published layout, as the published
+  // decode keeps att_cache[..., :first] and [..., -last:] (Step-Audio 2's token2wav: first = the
+  // prompt's mel frames, last = 100, once the cache is longer than their sum). No-op when
+  // first + last >= frames().
+  void Trim(int64_t first, int64_t last);
   // Bytes held by the keys and values.
   int64_t bytes() const;
 
  private:
   friend class Dit;
   struct Block {
-    std::vector<float> conv1, conv2;                 // [batch][kernel - 1][hidden]
-    std::vector<std::vector<float>> keys, values;    // [batch] -> [frames][inner]
+    std::vector<float> conv1, conv2;               // [batch][kernel - 1][hidden]
+    std::vector<std::vector<float>> keys, values;  // [batch] -> [frames][inner], time order
   };
   int batch_ = 0;
   int64_t frames_ = 0;
+  std::vector<int64_t> layout_;  // published position -> stored row
   std::vector<Block> blocks_;
 };
 

@@ -30,8 +30,8 @@ std::vector<float> CosineTimeSpan(int n_timesteps) {
   return span;
 }
 
-void CfmStream::Trim(int64_t front, int64_t back) {
-  for (DitCache& cache : steps_) cache.Trim(front, back);
+void CfmStream::Trim(int64_t first, int64_t last) {
+  for (DitCache& cache : steps_) cache.Trim(first, last);
 }
 
 int64_t CfmStream::bytes() const {

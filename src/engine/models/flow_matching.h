@@ -57,8 +57,9 @@ class CfmStream {
  public:
   // The frames the next chunk attends to (equal over steps); the published noise offset.
   int64_t cached_frames() const { return steps_.empty() ? 0 : steps_[0].frames(); }
-  // DitCache::Trim on every step's cache.
-  void Trim(int64_t front, int64_t back);
+  // DitCache::Trim on every step's cache: keeps the first `first` and last `last` frames of the
+  // published (newest chunk first) layout.
+  void Trim(int64_t first, int64_t last);
   int64_t bytes() const;
 
  private:

@@ -43,7 +43,8 @@ Goldens:
   (c) dit_chunk: three estimator forward_chunk calls on one cache (batch 2 as CFG pairs them);
       cfm_stream: the published streaming decode: a setup chunk with the prompt mel as cond, then
       chunks with cond = 0, each solved with 10 CFG steps on per-step caches, and before the third
-      chunk the attention caches trimmed to the prompt plus the newest `trim_back` frames.
+      chunk the attention caches trimmed as the published driver slices them ([:first] + [-last:]
+      of the newest-chunk-first layout).
 """
 
 import json
@@ -257,15 +258,16 @@ def euler_cfg(estimator, z, mu, spks, cond, mask, n_steps, rate, caches=None):
     return x
 
 
-def trim(cache, keep_prompt, keep_newest):
-    """The streaming driver's bound on the attention caches: keep the oldest keep_prompt frames (the
-    prompt) and the newest keep_newest. In the cache's [new, old] order those are the first
-    keep_newest entries and the last keep_prompt."""
+def trim(cache, first, last):
+    """The streaming driver's bound on the attention caches, as Step-Audio 2's token2wav.stream
+    slices them (att_cache[..., :prompt_frames] and [..., -100:] once longer than their sum): keep
+    the first `first` and the last `last` entries of the cache's layout (newest chunk first, each
+    chunk's frames in time order)."""
     out = []
     for conv_c, att_c in cache:
         s = att_c.shape[2]
-        if s > keep_prompt + keep_newest:
-            att_c = torch.cat([att_c[:, :, :keep_newest], att_c[:, :, s - keep_prompt:]], dim=2)
+        if s > first + last:
+            att_c = torch.cat([att_c[:, :, :first], att_c[:, :, s - last:]], dim=2)
         out.append((conv_c, att_c))
     return out
 
@@ -353,9 +355,10 @@ def main():
 
         # (c2) the streaming decode: setup chunk with the prompt, then chunks with cond = 0; the
         # noise of each chunk sliced from one fixed buffer at the attention cache's length; the
-        # caches trimmed to prompt + newest `trim_back` frames before the third chunk.
+        # caches trimmed as the published driver does ([:first] + [-last:], first = the prompt's
+        # frames) before the third chunk: the cut falls inside the prompt chunk.
         chunks = [12, 8, 8]
-        prompt, trim_back = 12, 4
+        prompt, trim_last = 12, 4
         noise = rnd(1, MEL, 64)
         spks = rnd(1, MEL)
         g.add("cfm_stream.noise_buffer", time_major(noise[0]))
@@ -364,7 +367,7 @@ def main():
         offsets = []
         for i, n in enumerate(chunks):
             if i == 2:
-                caches = [trim(c, prompt, trim_back) for c in caches]
+                caches = [trim(c, prompt, trim_last) for c in caches]
             offset = 0 if caches[0] is None else caches[0][0][1].shape[2]
             offsets.append(offset)
             mu = rnd(1, MEL, n)
@@ -390,8 +393,8 @@ def main():
         "cfg_rate": CFG_RATE,
         "n_steps": N_STEPS,
         "dit_chunk_frames": [12, 8, 8],
-        "cfm_stream": {"chunk_frames": chunks, "prompt_frames": prompt, "trim_back": trim_back,
-                       "trim_before_chunk": 2, "noise_offsets": offsets},
+        "cfm_stream": {"chunk_frames": chunks, "prompt_frames": prompt, "trim_first": prompt,
+                       "trim_last": trim_last, "trim_before_chunk": 2, "noise_offsets": offsets},
         "arrays": g.index,
     }
     with open(os.path.join(OUT_DIR, "flow_dit_golden.json"), "w") as f:
