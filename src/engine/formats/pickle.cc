@@ -12,7 +12,7 @@ class Reader {
   Reader(std::string_view data, const std::vector<std::string>& allowed, const std::string& label)
       : data_(data), allowed_(allowed), label_(label) {}
 
-  Result<ValuePtr> Run();
+  Result<Document> Run();
 
  private:
   Status Error(const std::string& what) const {
@@ -74,22 +74,22 @@ class Reader {
     const std::string full = module + "." + name;
     if (std::find(allowed_.begin(), allowed_.end(), full) == allowed_.end())
       return Error("refusing global " + full + ": a state dict never needs it (the file may try to run code)");
-    auto v = std::make_shared<Value>();
-    v->kind = Value::Kind::kGlobal;
+    ValuePtr v = Make(Value::Kind::kGlobal);
     v->s = full;
     return Push(std::move(v));
   }
-  static ValuePtr Make(Value::Kind kind) {
-    auto v = std::make_shared<Value>();
+  ValuePtr Make(Value::Kind kind) {
+    doc_.values.push_back(std::make_unique<Value>());
+    ValuePtr v = doc_.values.back().get();
     v->kind = kind;
     return v;
   }
-  static ValuePtr Str(std::string_view s, Value::Kind kind = Value::Kind::kString) {
+  ValuePtr Str(std::string_view s, Value::Kind kind = Value::Kind::kString) {
     auto v = Make(kind);
     v->s.assign(s);
     return v;
   }
-  static ValuePtr Int(int64_t i) {
+  ValuePtr Int(int64_t i) {
     auto v = Make(Value::Kind::kInt);
     v->i = i;
     return v;
@@ -125,9 +125,10 @@ class Reader {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  Document doc_;
 };
 
-Result<ValuePtr> Reader::Run() {
+Result<Document> Reader::Run() {
   auto truncated = [this] { return Error("stream ends inside an opcode; truncated file"); };
   while (true) {
     op_pos_ = pos_;
@@ -149,7 +150,8 @@ Result<ValuePtr> Reader::Run() {
       case '.': {  // STOP
         auto v = Pop();
         if (!v.ok()) return v.status();
-        return std::move(v).value();
+        doc_.root = v.value();
+        return std::move(doc_);
       }
       case '(':  // MARK
         marks_.push_back(stack_.size());
@@ -395,7 +397,7 @@ Result<ValuePtr> Reader::Run() {
 
 }  // namespace
 
-Result<ValuePtr> Unpickle(std::string_view data, const std::vector<std::string>& allowed_globals,
+Result<Document> Unpickle(std::string_view data, const std::vector<std::string>& allowed_globals,
                           const std::string& label) {
   Reader reader(data, allowed_globals, label);
   return reader.Run();

@@ -27,7 +27,9 @@
 namespace cadence::engine::pickle {
 
 struct Value;
-using ValuePtr = std::shared_ptr<Value>;
+// Values point at each other (a memo get shares a value; a hostile stream can make a list contain
+// itself), so they are owned by their Document, not by each other.
+using ValuePtr = Value*;
 
 struct Value {
   enum class Kind { kNone, kBool, kInt, kFloat, kString, kBytes, kTuple, kList, kDict, kGlobal, kCall, kPersistentId };
@@ -43,12 +45,18 @@ struct Value {
   bool IsString(std::string_view v) const { return kind == Kind::kString && s == v; }
 };
 
+// An unpickled stream: `root` and every value it reaches live in `values`.
+struct Document {
+  ValuePtr root = nullptr;
+  std::vector<std::unique_ptr<Value>> values;
+};
+
 constexpr size_t kMaxStack = 1 << 20;
 constexpr size_t kMaxMemo = 1 << 22;
 
 // Unpickles `data`. `allowed_globals` lists "module.name" strings a GLOBAL may name. `label` names
 // the stream in errors ("flow.pt: data.pkl").
-Result<ValuePtr> Unpickle(std::string_view data, const std::vector<std::string>& allowed_globals,
+Result<Document> Unpickle(std::string_view data, const std::vector<std::string>& allowed_globals,
                           const std::string& label);
 
 }  // namespace cadence::engine::pickle

@@ -331,7 +331,7 @@ Status Load(const Zip& zip, const std::string& label, std::map<std::string, Torc
   if (!root.ok()) return root.status();
 
   // The state dict is the top level, or a dict under one of the names training scripts use.
-  const auto* dict = DictEntries(root.value());
+  const auto* dict = DictEntries(root->root);
   if (!dict) return Status::DataLoss(label + ": the pickle's top level is not a dict; not a state dict");
   bool has_tensor = false;
   for (const auto& [k, v] : *dict) has_tensor |= IsTensor(v);

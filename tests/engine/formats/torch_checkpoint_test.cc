@@ -102,9 +102,9 @@ TEST(PickleTest, ReducesOnlyAllowedGlobalsAndKeepsThemAsData) {
   const std::string ok = std::string("\x80\x02") + "ccollections\nOrderedDict\n)R" + "X\x01\x00\x00\x00" "aK\x01" "s."s;
   auto v = pickle::Unpickle(ok, {"collections.OrderedDict"}, "ok");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
-  ASSERT_EQ((*v)->kind, pickle::Value::Kind::kCall);
-  ASSERT_EQ((*v)->entries.size(), 1u);
-  EXPECT_EQ((*v)->entries[0].second->i, 1);
+  ASSERT_EQ(v->root->kind, pickle::Value::Kind::kCall);
+  ASSERT_EQ(v->root->entries.size(), 1u);
+  EXPECT_EQ(v->root->entries[0].second->i, 1);
   // builtins.eval is never on the list.
   const std::string evil = std::string("\x80\x02") + "cbuiltins\neval\nX\x03\x00\x00\x00" "1+1\x85" "R."s;
   auto e = pickle::Unpickle(evil, {"collections.OrderedDict"}, "evil");
@@ -115,6 +115,10 @@ TEST(PickleTest, ReducesOnlyAllowedGlobalsAndKeepsThemAsData) {
   EXPECT_FALSE(pickle::Unpickle(std::string("\x80\x02") + "]}b.", {}, "x").ok());
   EXPECT_FALSE(pickle::Unpickle(std::string("\x80\x02") + "i\n.", {}, "x").ok());
   EXPECT_FALSE(pickle::Unpickle(std::string("\x80\x02") + "K\x01", {}, "x").ok());
+  // A list that contains itself (memo put, get, APPEND) is data, owned by its document.
+  auto cycle = pickle::Unpickle(std::string("\x80\x02") + "]q\x00" "h\x00" "a."s, {}, "cycle");
+  ASSERT_TRUE(cycle.ok()) << cycle.status().ToString();
+  EXPECT_EQ(cycle->root->items.at(0), cycle->root);
 }
 
 }  // namespace
