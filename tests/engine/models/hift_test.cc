@@ -256,8 +256,8 @@ namespace {
 
 // Real-time factor with the published shapes, run by hand (not in CI):
 //   /usr/bin/python3 tools/engine/token2wav/hift_reference.py --published-shape /tmp/hift-published.pt
-//   CADENCE_HIFT_PT=/tmp/hift-published.pt build/tests/engine/engine_test \
-//       --gtest_also_run_disabled_tests --gtest_filter=HiftTest.DISABLED_RealTimeFactor
+//   CADENCE_HIFT_PT=/tmp/hift-published.pt build/tests/engine/engine_test
+//       --gtest_also_run_disabled_tests --gtest_filter=HiftTest.DISABLED_RealTimeFactor   (one line)
 // CADENCE_HIFT_SECONDS sets the audio length (default 10), CADENCE_HIFT_RUNS the runs (best kept).
 TEST(HiftTest, DISABLED_RealTimeFactor) {
   const char* path = std::getenv("CADENCE_HIFT_PT");
