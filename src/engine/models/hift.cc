@@ -15,12 +15,12 @@ using nn::Conv1dSpec;
 using nn::ConvTranspose1d;
 using nn::ConvTranspose1dSpec;
 
-// Rows per chunk when an elementwise pass is spread over the team.
-constexpr int64_t kRowsPerChunk = 256;
+// Elementwise passes are spread over the team in ranges of this many values.
+constexpr int64_t kGrain = 16384;
 
-void ForRows(WorkerTeam* team, int64_t rows, const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
-  auto run = [&](int64_t c) { fn(c * kRowsPerChunk, std::min(rows, (c + 1) * kRowsPerChunk)); };
+void ForRange(WorkerTeam* team, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t chunks = (n + kGrain - 1) / kGrain;
+  auto run = [&](int64_t c) { fn(c * kGrain, std::min(n, (c + 1) * kGrain)); };
   if (team != nullptr && team->threads() > 1 && chunks > 1) {
     team->ParallelFor(chunks, run);
   } else {
@@ -28,30 +28,15 @@ void ForRows(WorkerTeam* team, int64_t rows, const std::function<void(int64_t, i
   }
 }
 
-void LeakyRelu(std::vector<float>& x, float slope, WorkerTeam* team) {
-  float* p = x.data();
-  ForRows(team, static_cast<int64_t>(x.size()) / 64 + 1, [&](int64_t r0, int64_t r1) {
-    const int64_t end = std::min<int64_t>(static_cast<int64_t>(x.size()), r1 * 64);
-    for (int64_t i = r0 * 64; i < end; ++i) p[i] = p[i] > 0.0f ? p[i] : p[i] * slope;
+void LeakyRelu(float* x, int64_t n, float slope, WorkerTeam* team) {
+  ForRange(team, n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) x[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
   });
 }
 
-// Snake as PyTorch evaluates it in float32: x + (1 / (alpha + 1e-9)) * sin(x * alpha)^2.
-void Snake(const float* x, float* y, int64_t frames, const std::vector<float>& alpha, WorkerTeam* team) {
-  const int64_t channels = static_cast<int64_t>(alpha.size());
-  std::vector<float> inv(alpha.size());
-  for (size_t c = 0; c < alpha.size(); ++c) inv[c] = 1.0f / (alpha[c] + 1e-9f);
-  ForRows(team, frames, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const float* in = x + t * channels;
-      float* out = y + t * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        const float s = std::sin(in[c] * alpha[c]);
-        out[c] = in[c] + inv[c] * (s * s);
-      }
-    }
-  });
-}
+// An uninitialized float buffer (every use writes before it reads; zeroing 15 MB buffers per call
+// showed up in profiles).
+std::unique_ptr<float[]> Buffer(int64_t n) { return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]); }
 
 std::string Dims(const std::vector<int64_t>& d) {
   std::string s = "[";
@@ -171,8 +156,8 @@ Status Hift::LoadResBlock(const TorchCheckpoint& ckpt, const std::string& prefix
     CADENCE_ASSIGN_OR_RETURN(std::vector<float> a2, ckpt.Floats(prefix + ".activations2." + n + ".alpha", {channels}));
     block->convs1.push_back(std::move(c1));
     block->convs2.push_back(std::move(c2));
-    block->alpha1.push_back(std::move(a1));
-    block->alpha2.push_back(std::move(a2));
+    block->activations1.emplace_back(std::move(a1));
+    block->activations2.emplace_back(std::move(a2));
   }
   return Status::Ok();
 }
@@ -181,6 +166,7 @@ Result<std::unique_ptr<Hift>> Hift::Load(const TorchCheckpoint& ckpt, const Hift
   CADENCE_RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<Hift> h(new Hift());
   h->config_ = config;
+  h->isa_ = isa;
   const std::string p = NamePrefix(ckpt);
   const HiftConfig& c = config;
 
@@ -324,24 +310,21 @@ std::vector<float> Hift::Source(std::span<const float> f0_hz, std::span<const fl
   return source;
 }
 
-void Hift::RunResBlock(const ResBlock& block, std::vector<float>& x, int64_t frames, WorkerTeam* team) const {
-  std::vector<float> a(x.size()), b(x.size());
+void Hift::RunResBlock(const ResBlock& block, float* x, int64_t frames, float* a, float* b, WorkerTeam* team) const {
+  const int64_t n = frames * block.activations1[0].channels();
   for (size_t j = 0; j < block.convs1.size(); ++j) {
-    Snake(x.data(), a.data(), frames, block.alpha1[j], team);
-    block.convs1[j].Forward(a.data(), frames, b.data(), team);
-    Snake(b.data(), b.data(), frames, block.alpha2[j], team);
-    block.convs2[j].Forward(b.data(), frames, a.data(), team);
-    float* px = x.data();
-    const float* pa = a.data();
-    ForRows(team, frames, [&](int64_t t0, int64_t t1) {
-      const int64_t ch = static_cast<int64_t>(x.size()) / frames;
-      for (int64_t i = t0 * ch; i < t1 * ch; ++i) px[i] = pa[i] + px[i];
+    block.activations1[j].Forward(x, a, frames, team, isa_);
+    block.convs1[j].Forward(a, frames, b, team);
+    block.activations2[j].Forward(b, b, frames, team, isa_);
+    block.convs2[j].Forward(b, frames, a, team);
+    ForRange(team, n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) x[i] = a[i] + x[i];
     });
   }
 }
 
-std::vector<float> Hift::Decode(const float* mel, int64_t frames, std::span<const float> source,
-                                WorkerTeam* team) const {
+Result<std::vector<float>> Hift::Decode(const float* mel, int64_t frames, std::span<const float> source,
+                                        WorkerTeam* team) const {
   const HiftConfig& c = config_;
   const int n_fft = c.n_fft, hop = c.hop, bins = n_fft / 2 + 1;
   const int64_t samples = static_cast<int64_t>(source.size());
@@ -357,7 +340,7 @@ std::vector<float> Hift::Decode(const float* mel, int64_t frames, std::span<cons
   }
   std::vector<float> s_stft(static_cast<size_t>(stft_frames * 2 * bins));
   const int64_t half = n_fft / 2;
-  ForRows(team, stft_frames, [&](int64_t f0, int64_t f1) {
+  ForRange(team, stft_frames, [&](int64_t f0, int64_t f1) {
     std::vector<double> frame(n_fft);
     for (int64_t f = f0; f < f1; ++f) {
       for (int n = 0; n < n_fft; ++n) {
@@ -379,44 +362,67 @@ std::vector<float> Hift::Decode(const float* mel, int64_t frames, std::span<cons
     }
   });
 
-  std::vector<float> x = conv_pre_.Forward(std::vector<float>(mel, mel + frames * c.in_channels), team);
-  int64_t x_frames = frames;
+  // Stage i runs at frames_i = frames * prod(rates[0..i]) (+1 after the last's reflection pad),
+  // channels base >> (i + 1); five buffers of the largest stage's size serve every stage.
   const int stages = static_cast<int>(ups_.size());
   const int kernels = static_cast<int>(c.resblock_kernel_sizes.size());
+  int64_t max_values = frames * c.base_channels;
+  {
+    int64_t f = frames;
+    for (int i = 0; i < stages; ++i) {
+      f = ups_[i].OutputFrames(f) + (i == stages - 1 ? 1 : 0);
+      max_values = std::max(max_values, f * (c.base_channels >> (i + 1)));
+    }
+    max_values = std::max(max_values, f * (c.n_fft + 2));
+  }
+  auto x = Buffer(max_values), y = Buffer(max_values), sum = Buffer(max_values), a = Buffer(max_values),
+       b = Buffer(max_values);
+  conv_pre_.Forward(mel, frames, x.get(), team);
+  int64_t x_frames = frames;
   for (int i = 0; i < stages; ++i) {
-    LeakyRelu(x, c.lrelu_slope, team);
-    x = ups_[i].Forward(x, team);
+    const int64_t ch_in = c.base_channels >> i, ch = c.base_channels >> (i + 1);
+    LeakyRelu(x.get(), x_frames * ch_in, c.lrelu_slope, team);
+    const bool pad = i == stages - 1;  // ReflectionPad1d((1, 0)): frame 1 copied before frame 0
+    ups_[i].Forward(x.get(), x_frames, y.get() + (pad ? ch : 0), team);
     x_frames = ups_[i].OutputFrames(x_frames);
-    const int64_t ch = c.base_channels >> (i + 1);
-    if (i == stages - 1) {  // ReflectionPad1d((1, 0)): frame 1 copied before frame 0
-      std::vector<float> padded(static_cast<size_t>((x_frames + 1) * ch));
-      std::memcpy(padded.data(), x.data() + ch, sizeof(float) * ch);
-      std::memcpy(padded.data() + ch, x.data(), sizeof(float) * x.size());
-      x = std::move(padded);
+    if (pad) {
+      std::memcpy(y.get(), y.get() + 2 * ch, sizeof(float) * ch);
       ++x_frames;
     }
-    std::vector<float> si = source_downs_[i].Forward(s_stft, team);
+    std::swap(x, y);
+    const int64_t n = x_frames * ch;
+    // Source fusion: x += source_resblock(source_down(STFT(source))).
     const int64_t si_frames = source_downs_[i].OutputFrames(stft_frames);
-    RunResBlock(source_resblocks_[i], si, si_frames, team);
-    const int64_t common = std::min(si_frames, x_frames);  // equal for frames * samples_per_frame sources
-    for (int64_t k = 0; k < common * ch; ++k) x[k] += si[k];
-    std::vector<float> sum;
+    if (si_frames != x_frames) {
+      return Status::InvalidArgument("hift: source gives " + std::to_string(si_frames) + " frames at stage " +
+                                     std::to_string(i) + ", the mel " + std::to_string(x_frames) +
+                                     " (the source must hold frames * samples_per_frame samples)");
+    }
+    source_downs_[i].Forward(s_stft.data(), stft_frames, y.get(), team);
+    RunResBlock(source_resblocks_[i], y.get(), si_frames, a.get(), b.get(), team);
+    ForRange(team, n, [&](int64_t i0, int64_t i1) {
+      for (int64_t k = i0; k < i1; ++k) x[k] = x[k] + y[k];
+    });
+    // Mean of the resblocks, summed in order as PyTorch does.
     for (int j = 0; j < kernels; ++j) {
-      std::vector<float> y = x;
-      RunResBlock(resblocks_[i * kernels + j], y, x_frames, team);
-      if (j == 0) {
-        sum = std::move(y);
-      } else {
-        for (size_t k = 0; k < sum.size(); ++k) sum[k] += y[k];
+      float* out = j == 0 ? sum.get() : y.get();
+      std::memcpy(out, x.get(), sizeof(float) * n);
+      RunResBlock(resblocks_[i * kernels + j], out, x_frames, a.get(), b.get(), team);
+      if (j > 0) {
+        ForRange(team, n, [&](int64_t i0, int64_t i1) {
+          for (int64_t k = i0; k < i1; ++k) sum[k] = sum[k] + y[k];
+        });
       }
     }
     const float k_f = static_cast<float>(kernels);
-    for (float& v : sum) v = v / k_f;
-    x = std::move(sum);
+    ForRange(team, n, [&](int64_t i0, int64_t i1) {
+      for (int64_t k = i0; k < i1; ++k) x[k] = sum[k] / k_f;
+    });
   }
-  LeakyRelu(x, 0.01f, team);
-  const std::vector<float> spec = conv_post_.Forward(x, team);
+  LeakyRelu(x.get(), x_frames * (c.base_channels >> stages), 0.01f, team);
   const int64_t spec_frames = conv_post_.OutputFrames(x_frames);
+  std::vector<float> spec(static_cast<size_t>(spec_frames * (n_fft + 2)));
+  conv_post_.Forward(x.get(), x_frames, spec.data(), team);
 
   // Inverse STFT: magnitude exp(.) clipped at 100, phase sin(.); irfft (imaginary parts of DC and
   // Nyquist ignored), window, overlap-add, divided by the summed squared window, center trimmed.
@@ -464,7 +470,7 @@ Result<Hift::Output> Hift::Inference(const float* mel, int64_t frames, std::span
                                    " samples, more than this call's " + std::to_string(out.source.size()));
   }
   std::copy(cache_source.begin(), cache_source.end(), out.source.begin());
-  out.audio = Decode(mel, frames, out.source, team);
+  CADENCE_ASSIGN_OR_RETURN(out.audio, Decode(mel, frames, out.source, team));
   return out;
 }
 

@@ -38,6 +38,7 @@
 #include "engine/formats/torch_checkpoint.h"
 #include "engine/kernels.h"
 #include "engine/nn/conv1d.h"
+#include "engine/nn/snake.h"
 #include "engine/parallel.h"
 
 namespace cadence::engine {
@@ -89,7 +90,8 @@ class Hift {
   // f0 [frames] -> source excitation [frames * samples_per_frame]; `normals` as NormalsNeeded.
   std::vector<float> Source(std::span<const float> f0_hz, std::span<const float> normals) const;
   // mel [frames][in_channels] + source [frames * samples_per_frame] -> waveform, same length.
-  std::vector<float> Decode(const float* mel, int64_t frames, std::span<const float> source, WorkerTeam* team) const;
+  // Fails when the source length does not fit the mel.
+  Result<std::vector<float>> Decode(const float* mel, int64_t frames, std::span<const float> source, WorkerTeam* team) const;
 
   struct Output {
     std::vector<float> audio;   // [frames * samples_per_frame], 24 kHz, within +-audio_limit
@@ -107,15 +109,16 @@ class Hift {
  private:
   struct ResBlock {
     std::vector<nn::Conv1d> convs1, convs2;
-    std::vector<std::vector<float>> alpha1, alpha2;  // [channels] each
+    std::vector<nn::Snake> activations1, activations2;
   };
   Hift() = default;
-  // x [frames][channels], updated in place.
-  void RunResBlock(const ResBlock& block, std::vector<float>& x, int64_t frames, WorkerTeam* team) const;
+  // x [frames][channels], updated in place; a and b: scratch of the same size.
+  void RunResBlock(const ResBlock& block, float* x, int64_t frames, float* a, float* b, WorkerTeam* team) const;
   static Status LoadResBlock(const TorchCheckpoint& ckpt, const std::string& prefix, int channels, int kernel,
                              const std::vector<int>& dilations, Isa isa, ResBlock* block);
 
   HiftConfig config_;
+  Isa isa_ = Isa::kScalar;
   std::vector<nn::Conv1d> f0_convs_;
   std::vector<float> f0_classifier_w_;  // [f0_cond_channels]
   float f0_classifier_b_ = 0.0f;

@@ -5,7 +5,11 @@
 // are the reference's test_normals(seed, n), rebuilt here bit for bit.
 #include "engine/models/hift.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <cstdint>
 #include <fstream>
 #include <random>
@@ -22,12 +26,13 @@ namespace {
 
 const std::string kDir = std::string(CADENCE_SOURCE_DIR) + "/tests/engine/data/token2wav/";
 
-// Max abs errors allowed (the float32 reference against this float32 implementation; measured
-// figures in the commit log). The source's phase is a float sum of up to 480 * frames radians, so a
+// Max abs errors allowed (the float32 reference against this float32 implementation). Measured:
+// f0 5.0e-5 Hz, source 1.3e-5, audio 3.3e-6 on the AVX-512 GEMM (scalar tile: 4.6e-5, 9.0e-6,
+// 2.7e-6); a 1% error in one Snake polynomial coefficient gives audio 6e-5. The source's phase is a float sum of up to 480 * frames radians, so a
 // last-bit difference there moves a sine by ~1e-4 of the 0.1 amplitude.
-constexpr double kF0TolHz = 1e-3;
+constexpr double kF0TolHz = 5e-4;
 constexpr double kSourceTol = 2e-5;
-constexpr double kAudioTol = 1e-4;
+constexpr double kAudioTol = 2e-5;
 
 // The reference's test_normals: splitmix64 uniforms, four summed, exact in double.
 std::vector<float> TestNormals(uint64_t seed, int64_t count) {
@@ -123,7 +128,7 @@ TEST(HiftTest, F0SourceAndAudioMatchReference) {
       EXPECT_LT(MaxAbsDiff(f0, want_f0), kF0TolHz) << IsaName(isa);
       // Each stage from the reference's own input, then the whole call.
       EXPECT_LT(MaxAbsDiff(hift->Source(want_f0, normals), want_source), kSourceTol);
-      EXPECT_LT(MaxAbsDiff(hift->Decode(mel.data(), frames, want_source, &team), want_audio), kAudioTol);
+      EXPECT_LT(MaxAbsDiff(hift->Decode(mel.data(), frames, want_source, &team).value(), want_audio), kAudioTol);
       auto out = hift->Inference(mel.data(), frames, {}, normals, &team);
       ASSERT_TRUE(out.ok()) << out.status().ToString();
       EXPECT_LT(MaxAbsDiff(out->source, want_source), kSourceTol);
@@ -241,6 +246,71 @@ TEST(HiftTest, ErrorsNameTheMissingOrMisShapedTensor) {
   auto d = Hift::Load(**ckpt, HiftConfig{});
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("f0_predictor.condnet.0"), std::string::npos) << d.status().message();
+}
+
+}  // namespace
+}  // namespace cadence::engine
+
+namespace cadence::engine {
+namespace {
+
+// Real-time factor with the published shapes, run by hand (not in CI):
+//   /usr/bin/python3 tools/engine/token2wav/hift_reference.py --published-shape /tmp/hift-published.pt
+//   CADENCE_HIFT_PT=/tmp/hift-published.pt build/tests/engine/engine_test
+//       --gtest_also_run_disabled_tests --gtest_filter=HiftTest.DISABLED_RealTimeFactor   (one line)
+// CADENCE_HIFT_SECONDS sets the audio length (default 10), CADENCE_HIFT_RUNS the runs (best kept).
+TEST(HiftTest, DISABLED_RealTimeFactor) {
+  const char* path = std::getenv("CADENCE_HIFT_PT");
+  ASSERT_NE(path, nullptr) << "set CADENCE_HIFT_PT to a hift.pt with the published shapes";
+  const double seconds = std::getenv("CADENCE_HIFT_SECONDS") ? std::atof(std::getenv("CADENCE_HIFT_SECONDS")) : 10.0;
+  const int runs = std::getenv("CADENCE_HIFT_RUNS") ? std::atoi(std::getenv("CADENCE_HIFT_RUNS")) : 2;
+  auto ckpt = TorchCheckpoint::Open(path);
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  auto hift = Hift::Load(**ckpt, HiftConfig{});
+  ASSERT_TRUE(hift.ok()) << hift.status().ToString();
+  const HiftConfig& c = (*hift)->config();
+  const int64_t frames = static_cast<int64_t>(seconds * c.sampling_rate_hz / c.samples_per_frame() + 0.5);
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> normal(-4.0f, 2.0f);
+  std::vector<float> mel(static_cast<size_t>(frames * c.in_channels));
+  for (float& v : mel) v = normal(rng);
+  const double audio_s = static_cast<double>(frames) * c.samples_per_frame() / c.sampling_rate_hz;
+  using Clock = std::chrono::steady_clock;
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  };
+  auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  for (int threads : {1, 2}) {
+    WorkerTeam team(threads);
+    double best = 1e30, best_f0 = 0, best_source = 0, best_decode = 0, best_cpu = 1e30;
+    for (int r = 0; r < runs; ++r) {
+      const double cpu0 = cpu_now();
+      const auto t0 = Clock::now();
+      const auto f0 = (*hift)->PredictF0(mel.data(), frames, &team);
+      const auto t1 = Clock::now();
+      std::vector<float> normals(static_cast<size_t>((*hift)->NormalsNeeded(frames)));
+      std::normal_distribution<float> n01(0.0f, 1.0f);
+      for (float& v : normals) v = n01(rng);
+      const auto source = (*hift)->Source(f0, normals);
+      const auto t2 = Clock::now();
+      const auto audio = (*hift)->Decode(mel.data(), frames, source, &team).value();
+      const auto t3 = Clock::now();
+      ASSERT_EQ(static_cast<int64_t>(audio.size()), frames * c.samples_per_frame());
+      best_cpu = std::min(best_cpu, cpu_now() - cpu0);
+      if (secs(t0, t3) < best) {
+        best = secs(t0, t3);
+        best_f0 = secs(t0, t1);
+        best_source = secs(t1, t2);
+        best_decode = secs(t2, t3);
+      }
+    }
+    std::printf("cadence Hift (%s), published shapes, %.1f s of audio, %d thread(s): best of %d %.3f s "
+                "(f0 %.3f, source + noise %.3f, decode %.3f), real-time factor %.3f; least CPU time %.3f s (RTF %.3f)\n",
+                std::string(IsaName(BestIsa())).c_str(), audio_s, threads, runs, best, best_f0, best_source,
+                best_decode, best / audio_s, best_cpu, best_cpu / audio_s);
+  }
 }
 
 }  // namespace

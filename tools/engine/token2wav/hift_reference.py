@@ -373,14 +373,16 @@ def main():
         frames = int(round(args.seconds * PUBLISHED["sampling_rate"] / model.samples_per_frame()))
         mel = torch.from_numpy(np.random.default_rng(1).normal(-4, 2, (1, 80, frames)).astype(np.float32))
         normals = torch.randn(1, frames * model.samples_per_frame(), PUBLISHED["nb_harmonics"] + 1)
-        best = float("inf")
+        best, best_cpu = float("inf"), float("inf")
         for _ in range(args.runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             model.inference(mel, normals)
             best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
         audio_s = frames * model.samples_per_frame() / PUBLISHED["sampling_rate"]
         print(f"pytorch {torch.__version__} reference HiFT, published shapes, {audio_s:.1f} s of audio, "
-              f"{args.threads} thread(s): best of {args.runs} {best:.3f} s, real-time factor {best / audio_s:.3f}")
+              f"{args.threads} thread(s): best of {args.runs} {best:.3f} s, real-time factor {best / audio_s:.3f}; "
+              f"least CPU time {best_cpu:.3f} s (RTF {best_cpu / audio_s:.3f})")
         return
     write_goldens(os.path.normpath(args.out))
 
