@@ -14,7 +14,7 @@ namespace cadence::engine {
 namespace {
 
 // Query rows per attention job (a head and a block of query frames).
-constexpr int64_t kQueryBlock = 32;
+constexpr int64_t kQueryBlock = 64;
 constexpr float kLeakySlope = 0.01f;  // F.leaky_relu's default
 constexpr float kEmbedNormEps = 1e-5f, kBlockNormEps = 1e-12f, kAfterNormEps = 1e-5f;
 
