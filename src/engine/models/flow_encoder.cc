@@ -14,7 +14,7 @@ namespace cadence::engine {
 namespace {
 
 // Query rows per attention job (a head and a block of query frames).
-constexpr int64_t kQueryBlock = 32;
+constexpr int64_t kQueryBlock = 64;
 constexpr float kLeakySlope = 0.01f;  // F.leaky_relu's default
 constexpr float kEmbedNormEps = 1e-5f, kBlockNormEps = 1e-12f, kAfterNormEps = 1e-5f;
 
@@ -321,13 +321,20 @@ void FlowEncoder::RunBlock(const Block& block, FlowEncoderStream::Block* cache, 
   AddInPlace(x, y.data(), n * c);
 }
 
-void FlowEncoder::RunBlocks(const std::vector<Block>& blocks, FlowEncoderStream::Block* caches, int64_t past,
-                            float* x, int64_t n, WorkerTeam* team) const {
-  for (size_t i = 0; i < blocks.size(); ++i) RunBlock(blocks[i], &caches[i], past, x, n, team);
+void FlowEncoder::RunBlocks(const std::vector<Block>& blocks, FlowEncoderStream::Block* caches, bool one_cache,
+                            int64_t past, float* x, int64_t n, WorkerTeam* team) const {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    FlowEncoderStream::Block* cache = one_cache ? caches : &caches[i];
+    // One call over the whole utterance (past == 0) overwrites the keys and values; the projected
+    // positions belong to the previous block's linear_pos.
+    if (one_cache) cache->positions.clear();
+    RunBlock(blocks[i], cache, past, x, n, team);
+  }
 }
 
 Result<std::vector<float>> FlowEncoder::Forward(std::span<const int32_t> tokens, WorkerTeam* team) const {
   FlowEncoderStream stream;
+  stream.whole_utterance_ = true;
   return ForwardChunk(&stream, tokens, /*last=*/true, team);
 }
 
@@ -353,7 +360,9 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
     stream->started_ = true;
     stream->lookahead_cache_.assign(static_cast<size_t>(2 * c), 0.0f);
     stream->upsample_cache_.assign(static_cast<size_t>(2 * stride * c), 0.0f);
-    stream->blocks_.assign(blocks_.size() + up_blocks_.size(), FlowEncoderStream::Block());
+    // A whole-utterance call keeps nothing for later: every block shares one scratch cache.
+    stream->blocks_.assign(stream->whole_utterance_ ? 1 : blocks_.size() + up_blocks_.size(),
+                           FlowEncoderStream::Block());
   }
   if (n == 0) {
     stream->finished_ = true;
@@ -381,7 +390,8 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
   AddInPlace(x.data(), xe.data(), n * c);
   std::memcpy(stream->lookahead_cache_.data(), y1.data() + n * c, sizeof(float) * static_cast<size_t>(2 * c));
 
-  RunBlocks(blocks_, stream->blocks_.data(), past, x.data(), n, team);
+  const bool one_cache = stream->whole_utterance_;
+  RunBlocks(blocks_, stream->blocks_.data(), one_cache, past, x.data(), n, team);
 
   // Upsampling: each frame repeated `stride` times after the stream's last 2 * stride repeated
   // frames, then the causal conv.
@@ -397,7 +407,8 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
 
   std::vector<float> x2(static_cast<size_t>(n2 * c));
   ApplyEmbed(up_embed_, up.data(), n2, x2.data(), team);
-  RunBlocks(up_blocks_, stream->blocks_.data() + blocks_.size(), stride * past, x2.data(), n2, team);
+  RunBlocks(up_blocks_, stream->blocks_.data() + (one_cache ? 0 : blocks_.size()), one_cache, stride * past,
+            x2.data(), n2, team);
   LayerNormRows(after_norm_.weight, after_norm_.bias, after_norm_.eps, x2.data(), n2, c, x2.data());
 
   std::vector<float> mel(static_cast<size_t>(n2 * config_.mel_dim));

@@ -91,6 +91,7 @@ class FlowEncoderStream {
     std::vector<float> positions;     // [r][width]: linear_pos(position encoding of r), r = 0, 1, ...
   };
   bool started_ = false, finished_ = false;
+  bool whole_utterance_ = false;  // Forward's: one last call, one scratch cache for every block
   int64_t tokens_done_ = 0;
   std::vector<float> lookahead_cache_;  // [2][width]: conv1 outputs of the two frames before
   std::vector<float> upsample_cache_;   // [2 * up_stride][width]: the upsampled frames before
@@ -143,10 +144,10 @@ class FlowEncoder {
   };
 
   FlowEncoder() = default;
-  // Runs `blocks` over x ([n][width], in place) with caches `caches` (one per block); `past`
-  // frames are already cached.
-  void RunBlocks(const std::vector<Block>& blocks, FlowEncoderStream::Block* caches, int64_t past, float* x,
-                 int64_t n, WorkerTeam* team) const;
+  // Runs `blocks` over x ([n][width], in place) with caches `caches` (one per block, or, with
+  // one_cache, caches[0] for all: a whole utterance, past == 0); `past` frames are already cached.
+  void RunBlocks(const std::vector<Block>& blocks, FlowEncoderStream::Block* caches, bool one_cache, int64_t past,
+                 float* x, int64_t n, WorkerTeam* team) const;
   void RunBlock(const Block& block, FlowEncoderStream::Block* cache, int64_t past, float* x, int64_t n,
                 WorkerTeam* team) const;
   // Extends cache->positions to rows r < rows.
