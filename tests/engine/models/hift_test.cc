@@ -218,6 +218,12 @@ TEST(HiftTest, RejectsBadInputs) {
   const std::vector<float> long_cache(4 * 480 + 1);
   auto cache = hift->Inference(mel.data(), 4, long_cache, TestNormals(3, hift->NormalsNeeded(4)), nullptr);
   EXPECT_FALSE(cache.ok());
+  auto short_source = hift->Decode(mel.data(), 4, std::vector<float>(3 * 480), nullptr);
+  EXPECT_FALSE(short_source.ok());
+  // One frame is enough.
+  auto one = hift->Inference(mel.data(), 1, {}, TestNormals(4, hift->NormalsNeeded(1)), nullptr);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->audio.size(), 480u);
 }
 
 TEST(HiftTest, ErrorsNameTheMissingOrMisShapedTensor) {

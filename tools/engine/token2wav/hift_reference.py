@@ -218,7 +218,6 @@ class HiFT(nn.Module):
 
 def test_normals(seed, count):
     """count standard-ish normal draws: (u1 + u2 + u3 + u4 - 2) * sqrt(3), u from splitmix64."""
-    mask = (1 << 64) - 1
     i = np.arange(1, 4 * count + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = np.uint64(seed) + i * np.uint64(0x9E3779B97F4A7C15)
@@ -228,11 +227,10 @@ def test_normals(seed, count):
     u = (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
     u = u.reshape(count, 4)
     n = (((u[:, 0] + u[:, 1]) + u[:, 2]) + u[:, 3] - 2.0) * 1.7320508075688772
-    del mask
     return n.astype(np.float32)
 
 
-def randomize(model, seed, published):
+def randomize(model, seed):
     """Random weights that give a plausible signal: f0 mostly 0-400 Hz (some frames unvoiced),
     audio mostly inside the clamp."""
     g = torch.Generator().manual_seed(seed)
@@ -296,7 +294,7 @@ def normals_for(model, seed, frames):
 def write_goldens(out_dir):
     torch.manual_seed(0)
     model = HiFT(TINY)
-    randomize(model, 1234, published=False)
+    randomize(model, 1234)
     model.eval()
     os.makedirs(out_dir, exist_ok=True)
     sd = state_dict_wg(model)
@@ -361,7 +359,7 @@ def main():
     args = ap.parse_args()
     if args.published_shape:
         model = HiFT(PUBLISHED)
-        randomize(model, 99, published=True)
+        randomize(model, 99)
         torch.save(state_dict_wg(model), args.published_shape)
         print(f"wrote {args.published_shape}", file=sys.stderr)
         return
