@@ -192,7 +192,8 @@ TEST(RasSampleTest, RepeatInWindowIsRedrawn) {
 // in its pickle, the entry's CRC-32 fixed so the zip stays valid.
 class BrokenFolder {
  public:
-  explicit BrokenFolder(const std::string& tag) : dir_(fs::temp_directory_path() / ("cosyvoice_lm_" + tag + "_" + std::to_string(::getpid()))) {
+  explicit BrokenFolder(const std::string& tag)
+      : dir_(fs::temp_directory_path() / ("cosyvoice_lm_" + tag + "_" + std::to_string(::getpid()))) {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     fs::copy(kDir + "/CosyVoice-BlankEN", dir_ / "CosyVoice-BlankEN");
