@@ -143,7 +143,7 @@ Status LoadWeights(const TensorSource& src, const TensorNames& n, const std::str
 
 Result<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open; safetensors models need config.json beside the weights");
+  if (!in) return Status::NotFound(path + ": cannot open; Hugging Face weights (safetensors, a state dict) need their config.json");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
