@@ -74,6 +74,27 @@ class SafetensorsSource : public TensorSource {
   const SafetensorsFile& f_;
 };
 
+// A PyTorch state dict; `prefix` is prepended to every name.
+class TorchSource : public TensorSource {
+ public:
+  TorchSource(const TorchCheckpoint& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
+  bool Has(const std::string& name) const override { return f_.Find(prefix_ + name) != nullptr; }
+  Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const override {
+    const std::string full = prefix_ + name;
+    const TorchTensor* t = f_.Find(full);
+    if (!t) return Status::NotFound(f_.path() + ": tensor " + full + ": missing; the checkpoint is not a complete model");
+    const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
+    if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols))
+      return Status::InvalidArgument(f_.path() + ": tensor " + full + ".shape: " + Shape(t->shape) + ", expected [" +
+                                     std::to_string(rows) + ", " + std::to_string(cols) + "] from config.json");
+    return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
+  }
+
+ private:
+  const TorchCheckpoint& f_;
+  std::string prefix_;
+};
+
 struct TensorNames {
   std::string embd, output, output_norm;
   std::string attn_norm, q, k, v, o, ffn_norm, gate, up, down, bq, bk, bv;  // with %d for the layer
@@ -122,10 +143,61 @@ Status LoadWeights(const TensorSource& src, const TensorNames& n, const std::str
 
 Result<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open; safetensors models need config.json beside the weights");
+  if (!in) return Status::NotFound(path + ": cannot open; Hugging Face weights (safetensors, a state dict) need their config.json");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Hyperparameters from a Hugging Face config.json (model_type qwen2 or llama).
+Status ConfigFromJson(const std::string& config_path, ModelConfig* out) {
+  ModelConfig& c = *out;
+  CADENCE_ASSIGN_OR_RETURN(std::string text, ReadText(config_path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(config_path + ": not a JSON object");
+  auto get_int = [&](const char* key, int64_t fallback, bool required) -> Result<int64_t> {
+    if (!j.contains(key)) {
+      if (required) return Status::InvalidArgument(config_path + ": field " + key + ": missing");
+      return fallback;
+    }
+    if (!j[key].is_number_integer()) return Status::InvalidArgument(config_path + ": field " + key + ": not an integer");
+    return j[key].get<int64_t>();
+  };
+  const std::string type = j.value("model_type", "");
+  if (type != "qwen2" && type != "llama")
+    return Status::Unimplemented(config_path + ": field model_type: '" + type + "' is not supported (qwen2, llama are)");
+  c.arch = type;
+  CADENCE_ASSIGN_OR_RETURN(int64_t embd, get_int("hidden_size", 0, true));
+  CADENCE_ASSIGN_OR_RETURN(int64_t layers, get_int("num_hidden_layers", 0, true));
+  CADENCE_ASSIGN_OR_RETURN(int64_t ff, get_int("intermediate_size", 0, true));
+  CADENCE_ASSIGN_OR_RETURN(int64_t heads, get_int("num_attention_heads", 0, true));
+  CADENCE_ASSIGN_OR_RETURN(int64_t kv, get_int("num_key_value_heads", heads, false));
+  CADENCE_ASSIGN_OR_RETURN(int64_t vocab, get_int("vocab_size", 0, true));
+  CADENCE_ASSIGN_OR_RETURN(int64_t hd, get_int("head_dim", heads > 0 ? embd / heads : 0, false));
+  CADENCE_ASSIGN_OR_RETURN(int64_t ctx, get_int("max_position_embeddings", 4096, false));
+  c.n_embd = static_cast<int>(embd);
+  c.n_layer = static_cast<int>(layers);
+  c.n_ff = static_cast<int>(ff);
+  c.n_head = static_cast<int>(heads);
+  c.n_head_kv = static_cast<int>(kv);
+  c.n_vocab = static_cast<int>(vocab);
+  c.head_dim = static_cast<int>(hd);
+  c.context_length = static_cast<int>(ctx);
+  c.rope_theta = j.value("rope_theta", 10000.0f);
+  c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+  c.rope_neox = true;  // Hugging Face checkpoints rotate halves (rotate_half)
+  return Status::Ok();
+}
+
+// Hugging Face's tensor names of a Qwen2ForCausalLM / LlamaForCausalLM.
+TensorNames HfNames() {
+  return {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
+          "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.q_proj.weight",
+          "model.layers.%d.self_attn.k_proj.weight", "model.layers.%d.self_attn.v_proj.weight",
+          "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
+          "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
+          "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
+          "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"};
 }
 
 }  // namespace
@@ -197,58 +269,59 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path_in, const Loa
     }
   } else {
     const std::string config_path = (fs::path(path).parent_path() / "config.json").string();
-    CADENCE_ASSIGN_OR_RETURN(std::string text, ReadText(config_path));
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(config_path + ": not a JSON object");
-    auto get_int = [&](const char* key, int64_t fallback, bool required) -> Result<int64_t> {
-      if (!j.contains(key)) {
-        if (required) return Status::InvalidArgument(config_path + ": field " + key + ": missing");
-        return fallback;
-      }
-      if (!j[key].is_number_integer()) return Status::InvalidArgument(config_path + ": field " + key + ": not an integer");
-      return j[key].get<int64_t>();
-    };
-    const std::string type = j.value("model_type", "");
-    if (type != "qwen2" && type != "llama")
-      return Status::Unimplemented(config_path + ": field model_type: '" + type + "' is not supported (qwen2, llama are)");
-    c.arch = type;
-    CADENCE_ASSIGN_OR_RETURN(int64_t embd, get_int("hidden_size", 0, true));
-    CADENCE_ASSIGN_OR_RETURN(int64_t layers, get_int("num_hidden_layers", 0, true));
-    CADENCE_ASSIGN_OR_RETURN(int64_t ff, get_int("intermediate_size", 0, true));
-    CADENCE_ASSIGN_OR_RETURN(int64_t heads, get_int("num_attention_heads", 0, true));
-    CADENCE_ASSIGN_OR_RETURN(int64_t kv, get_int("num_key_value_heads", heads, false));
-    CADENCE_ASSIGN_OR_RETURN(int64_t vocab, get_int("vocab_size", 0, true));
-    CADENCE_ASSIGN_OR_RETURN(int64_t hd, get_int("head_dim", heads > 0 ? embd / heads : 0, false));
-    CADENCE_ASSIGN_OR_RETURN(int64_t ctx, get_int("max_position_embeddings", 4096, false));
-    c.n_embd = static_cast<int>(embd);
-    c.n_layer = static_cast<int>(layers);
-    c.n_ff = static_cast<int>(ff);
-    c.n_head = static_cast<int>(heads);
-    c.n_head_kv = static_cast<int>(kv);
-    c.n_vocab = static_cast<int>(vocab);
-    c.head_dim = static_cast<int>(hd);
-    c.context_length = static_cast<int>(ctx);
-    c.rope_theta = j.value("rope_theta", 10000.0f);
-    c.rms_eps = j.value("rms_norm_eps", 1e-6f);
-    c.rope_neox = true;  // Hugging Face checkpoints rotate halves (rotate_half)
+    CADENCE_RETURN_IF_ERROR(ConfigFromJson(config_path, &c));
     CADENCE_RETURN_IF_ERROR(model->Validate(config_path));
     auto st = SafetensorsFile::Open(path);
     if (!st.ok()) return st.status();
     model->safetensors_ = std::move(st).value();
-    TensorNames names{"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
-                      "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.q_proj.weight",
-                      "model.layers.%d.self_attn.k_proj.weight", "model.layers.%d.self_attn.v_proj.weight",
-                      "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
-                      "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.up_proj.weight",
-                      "model.layers.%d.mlp.down_proj.weight", "model.layers.%d.self_attn.q_proj.bias",
-                      "model.layers.%d.self_attn.k_proj.bias", "model.layers.%d.self_attn.v_proj.bias"};
-    CADENCE_RETURN_IF_ERROR(LoadWeights(SafetensorsSource(*model->safetensors_), names, path, c, &model->token_embd_,
+    CADENCE_RETURN_IF_ERROR(LoadWeights(SafetensorsSource(*model->safetensors_), HfNames(), path, c, &model->token_embd_,
                                         &model->output_, &model->output_norm_, &model->layers_));
   }
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
   model->RepackWeights();
   return model;
+}
+
+Result<std::unique_ptr<Model>> Model::FromTorch(std::shared_ptr<const TorchCheckpoint> checkpoint,
+                                                const std::string& prefix, const std::string& config_json,
+                                                const LoadOptions& options) {
+  if (!checkpoint) return Status::InvalidArgument("Model::FromTorch: no checkpoint");
+  auto model = std::unique_ptr<Model>(new Model());
+  ModelConfig& c = model->config_;
+  CADENCE_RETURN_IF_ERROR(ConfigFromJson(config_json, &c));
+  CADENCE_RETURN_IF_ERROR(model->Validate(config_json));
+  model->torch_ = std::move(checkpoint);
+  CADENCE_RETURN_IF_ERROR(LoadWeights(TorchSource(*model->torch_, prefix), HfNames(), model->torch_->path(), c,
+                                      &model->token_embd_, &model->output_, &model->output_norm_, &model->layers_));
+  model->isa_ = options.isa;
+  model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  model->RepackWeights();
+  return model;
+}
+
+Result<TokenId> Model::AppendInputRows(const WeightMatrix& rows) {
+  if (rows.cols != config_.n_embd || rows.rows <= 0 || !rows.data)
+    return Status::InvalidArgument("Model::AppendInputRows: " + std::to_string(rows.rows) + " rows of " +
+                                   std::to_string(rows.cols) + " columns; the model's embedding has " +
+                                   std::to_string(config_.n_embd));
+  const TokenId first = config_.n_vocab;
+  extra_embd_.push_back(rows);
+  config_.n_vocab += static_cast<int>(rows.rows);
+  return first;
+}
+
+Status Model::SetOutput(const WeightMatrix& output, std::vector<float> bias) {
+  if (output.cols != config_.n_embd || output.rows <= 0 || !output.data)
+    return Status::InvalidArgument("Model::SetOutput: the output matrix has " + std::to_string(output.cols) +
+                                   " columns; the model's embedding has " + std::to_string(config_.n_embd));
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != output.rows)
+    return Status::InvalidArgument("Model::SetOutput: bias of " + std::to_string(bias.size()) + " values for " +
+                                   std::to_string(output.rows) + " output rows");
+  output_ = output;
+  output_bias_ = std::move(bias);
+  config_.tied_embeddings = false;
+  return Status::Ok();
 }
 
 std::unique_ptr<Model> Model::FromParts(ModelConfig config, WeightMatrix token_embd, WeightMatrix output,
@@ -457,9 +530,16 @@ Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel) {
   std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
   for (int t = 0; t < T; ++t)
     RopeTable(row_pos[t], hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
-  const WeightMatrix& embd = model.token_embd_;
-  for (int t = 0; t < T; ++t)
-    DequantizeRow(embd.type, embd.data + static_cast<size_t>(row_token[t]) * embd.row_bytes, x.data() + t * E, E);
+  for (int t = 0; t < T; ++t) {
+    // Rows past the vocabulary's live in the appended tables (AppendInputRows), in order.
+    const WeightMatrix* embd = &model.token_embd_;
+    int64_t row = row_token[t];
+    for (size_t s = 0; row >= embd->rows && s < model.extra_embd_.size(); ++s) {
+      row -= embd->rows;
+      embd = &model.extra_embd_[s];
+    }
+    DequantizeRow(embd->type, embd->data + static_cast<size_t>(row) * embd->row_bytes, x.data() + t * E, E);
+  }
 
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int li = 0; li < c.n_layer; ++li) {
@@ -514,25 +594,28 @@ Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel) {
     for (size_t ei = 0; ei < entries.size(); ++ei)
       if (entries[ei].logits) out_rows.push_back(entry_row[ei] + static_cast<int>(entries[ei].tokens.size()) - 1);
   }
-  const int n_out = static_cast<int>(out_rows.size());
-  std::vector<float> out(static_cast<size_t>(n_out) * c.n_vocab);
+  const int n_out = static_cast<int>(out_rows.size()), n_logits = model.n_logits();
+  std::vector<float> out(static_cast<size_t>(n_out) * n_logits);
   if (n_out > 0) {
     for (int o = 0; o < n_out; ++o)
       RmsNorm(x.data() + static_cast<size_t>(out_rows[o]) * E, model.output_norm_.data(), xn.data() + o * E, E,
               c.rms_eps);
     MatMul(model.output_, xn.data(), n_out, out.data(), team, isa, scratch);
+    if (!model.output_bias_.empty())
+      for (int o = 0; o < n_out; ++o)
+        for (int i = 0; i < n_logits; ++i) out[static_cast<size_t>(o) * n_logits + i] += model.output_bias_[i];
   }
   int o = 0;
   for (BatchEntry& e : entries) {
     e.sequence->tokens_.insert(e.sequence->tokens_.end(), e.tokens.begin(), e.tokens.end());
     if (e.all_logits) {
-      if (e.logits) e.logits->assign(out.end() - c.n_vocab, out.end());
+      if (e.logits) e.logits->assign(out.end() - n_logits, out.end());
       *e.all_logits = std::move(out);
       break;
     }
     if (e.logits) {
-      e.logits->assign(out.begin() + static_cast<std::ptrdiff_t>(o) * c.n_vocab,
-                       out.begin() + static_cast<std::ptrdiff_t>(o + 1) * c.n_vocab);
+      e.logits->assign(out.begin() + static_cast<std::ptrdiff_t>(o) * n_logits,
+                       out.begin() + static_cast<std::ptrdiff_t>(o + 1) * n_logits);
       ++o;
     }
   }

@@ -1,6 +1,13 @@
 // Model: a decoder-only transformer (Qwen2 / Qwen2.5 with q/k/v biases, Llama 2/3) loaded from
-// GGUF or from Hugging Face safetensors + config.json, weights used in place from the memory map
-// (but Q5_0 matrices, regrouped once at load into Q5_0R, the SIMD kernels' layout: RepackWeights).
+// GGUF, from Hugging Face safetensors + config.json, or from a PyTorch state dict (torch.save) whose
+// Hugging Face names carry a prefix; weights used in place from the memory map or the checkpoint's
+// buffers (but Q5_0 matrices, regrouped once at load into Q5_0R, the SIMD kernels' layout:
+// RepackWeights).
+//
+// Models that put a transformer body between their own embeddings and head (CosyVoice 2's speech
+// LM) extend it before first use: AppendInputRows adds input-embedding rows after the vocabulary
+// (token ids n_vocab.. of the extended model), SetOutput replaces the output matrix (with an
+// optional bias); the logits are as wide as the output matrix has rows (n_logits()).
 //
 // Forward passes run on the model's own WorkerTeam; a mutex serializes them, so one Model may be
 // shared by many sessions (each owns a Sequence: its KV cache). A Sequence must not be used from two
@@ -20,6 +27,7 @@
 #include "core/status.h"
 #include "engine/formats/gguf.h"
 #include "engine/formats/safetensors.h"
+#include "engine/formats/torch_checkpoint.h"
 #include "engine/kernels.h"
 #include "engine/parallel.h"
 #include "engine/text/tokenizer.h"
@@ -57,6 +65,13 @@ class Model {
   // `path`: a .gguf file, a .safetensors file (config.json beside it), or a directory holding
   // model.safetensors + config.json. Errors name the file and the tensor or key at fault.
   static Result<std::unique_ptr<Model>> Load(const std::string& path, const LoadOptions& options = {});
+  // The decoder held in `checkpoint` under Hugging Face names prefixed by `prefix` (e.g.
+  // "llm.model." for "llm.model.model.embed_tokens.weight"), hyperparameters from the Hugging Face
+  // `config_json` file. The model keeps the checkpoint alive. Errors name the file and the tensor
+  // or key at fault.
+  static Result<std::unique_ptr<Model>> FromTorch(std::shared_ptr<const TorchCheckpoint> checkpoint,
+                                                  const std::string& prefix, const std::string& config_json,
+                                                  const LoadOptions& options = {});
   // Assembles a model from parts (used by the benchmark's synthetic models). `storage` keeps the
   // weight bytes alive.
   static std::unique_ptr<Model> FromParts(ModelConfig config, WeightMatrix token_embd, WeightMatrix output,
@@ -64,6 +79,16 @@ class Model {
                                           std::vector<std::vector<uint8_t>> storage, const LoadOptions& options);
 
   const ModelConfig& config() const { return config_; }
+  // Width of the logits: the output matrix's rows (n_vocab unless SetOutput changed it).
+  int n_logits() const { return static_cast<int>(output_.rows); }
+
+  // Before the model is shared or used: appends `rows` (n_embd columns) to the input embeddings and
+  // returns the token id of its first row; config().n_vocab grows by rows.rows. The bytes must
+  // outlive the model (e.g. in the checkpoint it keeps).
+  Result<TokenId> AppendInputRows(const WeightMatrix& rows);
+  // Before the model is shared or used: replaces the output matrix (n_embd columns; its rows are
+  // the logits) and adds `bias` (empty or output.rows values) to the logits. Same lifetime rule.
+  Status SetOutput(const WeightMatrix& output, std::vector<float> bias);
   // The GGUF's tokenizer; null for safetensors models (use a GGUF tokenizer with them).
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   const GgufFile* gguf() const { return gguf_.get(); }
@@ -88,9 +113,11 @@ class Model {
   ModelConfig config_;
   std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<SafetensorsFile> safetensors_;
+  std::shared_ptr<const TorchCheckpoint> torch_;
   std::unique_ptr<Tokenizer> tokenizer_;
   WeightMatrix token_embd_, output_;
-  std::vector<float> output_norm_;
+  std::vector<WeightMatrix> extra_embd_;  // input rows after token_embd_'s, in order (AppendInputRows)
+  std::vector<float> output_norm_, output_bias_;
   std::vector<Layer> layers_;
   std::vector<std::vector<uint8_t>> storage_;
   Isa isa_ = Isa::kScalar;
@@ -108,7 +135,7 @@ class Sequence {
   Sequence(const Model& model, int max_tokens = 0);
 
   // Appends `tokens`, runs the model over them and, if `logits` is not null, fills it with the
-  // last token's logits (n_vocab). `all_logits` (optional) receives every new token's logits.
+  // last token's logits (n_logits()). `all_logits` (optional) receives every new token's logits.
   // Cancelled between layers if `cancel` fires; OutOfRange when the KV cache is full.
   Status Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel = nullptr,
                 std::vector<float>* all_logits = nullptr);

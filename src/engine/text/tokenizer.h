@@ -1,5 +1,7 @@
 // Tokenizer: byte-level BPE (GPT-2 / Llama 3 / Qwen2 style) read from a GGUF file's metadata
-// (tokenizer.ggml.tokens, .merges, .token_type, .pre, special token ids).
+// (tokenizer.ggml.tokens, .merges, .token_type, .pre, special token ids), or from a Hugging Face
+// tokenizer folder (vocab.json + merges.txt + tokenizer_config.json, the files of a "slow"
+// Qwen2Tokenizer / GPT2Tokenizer) plus added tokens given by the caller.
 //
 // Encode() splits out special tokens (control tokens only when parse_special is set; user-defined
 // tokens always, as the reference does), pre-tokenizes, maps bytes to the GPT-2 byte alphabet and
@@ -28,6 +30,15 @@ class Tokenizer {
 
   // Reads a "gpt2" (byte-level BPE) vocabulary; errors name the file and the metadata key.
   static Result<std::unique_ptr<Tokenizer>> FromGguf(const GgufFile& gguf);
+  // Reads `dir`/vocab.json, merges.txt and tokenizer_config.json (added_tokens_decoder: id ->
+  // content, special; tokenizer_class picks the pre-tokenizer: Qwen2Tokenizer -> qwen2,
+  // GPT2Tokenizer -> gpt-2; eos_token / bos_token). `extra_special` are then added as Hugging
+  // Face's add_special_tokens does: each one not yet in the vocabulary gets the next free id, in
+  // order. Special added tokens are control tokens (Encode splits them out with parse_special),
+  // others user-defined. Not read: tokenizer.json and its normalizer (Qwen2's NFC is not applied).
+  // Errors name the file and the key at fault.
+  static Result<std::unique_ptr<Tokenizer>> FromHuggingFace(const std::string& dir,
+                                                            const std::vector<std::string>& extra_special = {});
 
   std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special) const;
   // Raw bytes of one token (may be an incomplete UTF-8 sequence); "" for control tokens.
@@ -48,6 +59,9 @@ class Tokenizer {
 
  private:
   void EncodeWord(std::string_view word, std::vector<TokenId>* out) const;
+  // Builds what both readers share from tokens_, types_, bos_ and eos_: the index, the byte
+  // alphabet, the special-token list and the end-of-generation set.
+  void Finish();
 
   std::vector<std::string> tokens_;
   std::vector<TokenType> types_;
