@@ -2,9 +2,10 @@
 // tools/engine/token2wav/make_voice_prompt_onnx.py with torch.onnx.export at the published input
 // and output names) run through Cadence's ONNX interpreter, against the outputs of the same
 // modules in PyTorch on the same features:
-//   campplus_tiny.onnx            "input" [1, T, 80] -> "output" [1, 192]; within 1e-4 absolute
+//   campplus_tiny.onnx            "input" [1, T, 80] -> "output" [1, 192]; within 1e-5 absolute
 //                                 (float32 PyTorch against our double-accumulating reference
-//                                 operators; embedding values are O(1)).
+//                                 operators, measured 6e-8; embedding values are O(1); a wrong
+//                                 ceil_mode divisor in AveragePool moves it by 7.5e-5).
 //   speech_tokenizer_v2_tiny.onnx "feats" [1, 128, T], "feats_length" [1] -> "indices" [1, 1, T/4];
 //                                 token ids exactly equal, also for a batch row padded past
 //                                 feats_length (the padding must not change any token).
@@ -21,7 +22,7 @@
 namespace cadence::engine::onnx {
 namespace {
 
-constexpr float kEmbeddingTolerance = 1e-4f;
+constexpr float kEmbeddingTolerance = 1e-5f;
 
 std::string DataPath(const std::string& name) {
   return std::string(CADENCE_SOURCE_DIR) + "/tests/engine/data/token2wav/" + name;
