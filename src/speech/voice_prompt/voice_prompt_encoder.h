@@ -9,6 +9,21 @@
 // Both graphs run in Cadence's own ONNX interpreter (engine/formats/onnx/interpreter.h); like
 // CosyVoice, the encoder feeds the graphs' first inputs in order, whatever their names.
 //
+// What the published files are (read from public code; no model file could be downloaded):
+//   campplus.onnx (28 MB, 3,206 nodes, 617 initializers): input "input" [B, T, 80] float, output
+//     [B, 192]; CosyVoice's TensorRT profile names the input "input" (min [1,4,80], opt
+//     [1,500,80], max [1,3000,80]); 3D-Speaker's exporter (speakerlab/bin/
+//     export_speaker_embedding_onnx.py) uses opset 11. Architecture: 3D-Speaker
+//     speakerlab/models/campplus/DTDNN.py and layers.py.
+//   speech_tokenizer_v2_25hz.onnx (~496 MB, 1,358 nodes, 102 initializers): inputs "feats"
+//     [1, 128, T] float and "feats_length" [1] int32, output "indices" (callers flatten it);
+//     CosyVoice's frontend.py and C++/Rust ports feed these names. Architecture (conv front end,
+//     FSMN attention blocks with rotary q/k, FSQ 3^8 codes): xingchensong/S3Tokenizer
+//     s3tokenizer/model_v2.py, which loads its weights from this file's initializers (Linear as
+//     MatMul + Add, LayerNorm decomposed: opset < 17).
+// The operators torch.onnx.export writes for these architectures are what
+// tools/engine/token2wav/make_voice_prompt_onnx.py prints; the interpreter implements them all.
+//
 // Create() loads and checks both files: a missing file, a graph with an operator the interpreter
 // lacks, or inputs of the wrong count are errors naming the file (and the operator and node). A
 // created encoder is immutable; its methods are const and may be called from several threads.
