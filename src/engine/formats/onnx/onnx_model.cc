@@ -533,7 +533,13 @@ Result<OnnxModel> ParseOnnxModel(std::span<const uint8_t> bytes, const std::stri
 Result<OnnxModel> LoadOnnxModel(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open the ONNX model file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  std::vector<uint8_t> bytes(file_size > 0 ? static_cast<size_t>(file_size) : 0);
+  if (!bytes.empty() && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    return Status::DataLoss(path + ": could not read the whole file");
+  }
   if (bytes.empty()) return Status::DataLoss(path + ": empty file, not an ONNX model");
   return ParseOnnxModel(bytes, path);
 }

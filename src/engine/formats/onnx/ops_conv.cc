@@ -3,8 +3,10 @@
 // CAM++ needs the 2-D forms (its FCM head) and a 1-D average pool with ceil_mode; the S3 tokenizer
 // a depthwise 1-D Conv (group = channels). Accumulation in double: the reference path.
 //
-// Each output position's input offset per kernel tap is tabulated once per call (-1 for padding),
-// so the inner loop is one gather-multiply-add over output positions.
+// For each kernel tap and each output row (the output's last axis), the span of positions that
+// read the input is worked out once per call, so the inner loop is a strided multiply-add with
+// no bounds tests.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/formats/onnx/ops_internal.h"
@@ -15,8 +17,14 @@ namespace {
 struct Geometry {
   std::vector<int64_t> in, kernel, out, stride, dilation, pad_begin, pad_end;
   int64_t in_size = 1, out_size = 1, kernel_size = 1;
-  // offsets[k * out_size + p]: flat input offset of tap k for output position p, or -1.
-  std::vector<int64_t> offsets;
+  // The output seen as rows along its last axis: for kernel tap k and output row r,
+  // runs[k * rows + r] says which positions x of the row read the input (x in [begin, end)) and
+  // where: input offset first + (x - begin) * step.
+  struct Run {
+    int64_t begin = 0, end = 0, first = 0;
+  };
+  int64_t rows = 1, row_length = 1, step = 1;
+  std::vector<Run> runs;
 };
 
 // Spatial geometry from the node's attributes. `ceil_mode` only for pools.
@@ -62,20 +70,38 @@ Result<Geometry> MakeGeometry(const Node& node, const std::vector<int64_t>& in, 
     g.kernel_size *= kernel[d];
   }
   const auto in_strides = Strides(in);
-  g.offsets.assign(g.kernel_size * g.out_size, -1);
+  g.row_length = g.out[n - 1];
+  g.rows = g.out_size / std::max<int64_t>(g.row_length, 1);
+  g.step = g.stride[n - 1] * in_strides[n - 1];
+  g.runs.resize(g.kernel_size * g.rows);
+  const std::vector<int64_t> row_shape(g.out.begin(), g.out.end() - 1);
   std::vector<int64_t> tap(n, 0);
   for (int64_t k = 0; k < g.kernel_size; ++k) {
-    std::vector<int64_t> pos(n, 0);
-    for (int64_t p = 0; p < g.out_size; ++p) {
+    // Along the last axis the input index is x * stride + tap * dilation - pad: valid for x in
+    // [begin, end).
+    const int64_t last = n - 1;
+    const int64_t shift = tap[last] * g.dilation[last] - g.pad_begin[last];
+    int64_t begin = shift >= 0 ? 0 : (-shift + g.stride[last] - 1) / g.stride[last];
+    int64_t end = in[last] - shift <= 0 ? 0 : (in[last] - shift + g.stride[last] - 1) / g.stride[last];
+    begin = std::min(begin, g.row_length);
+    end = std::clamp(end, begin, g.row_length);
+    std::vector<int64_t> pos(n - 1, 0);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      Geometry::Run run;
       int64_t offset = 0;
       bool inside = true;
-      for (size_t d = 0; d < n && inside; ++d) {
+      for (size_t d = 0; d + 1 < n && inside; ++d) {
         const int64_t i = pos[d] * g.stride[d] + tap[d] * g.dilation[d] - g.pad_begin[d];
         inside = i >= 0 && i < in[d];
         offset += i * in_strides[d];
       }
-      if (inside) g.offsets[k * g.out_size + p] = offset;
-      NextIndex(g.out, &pos);
+      if (inside && begin < end) {
+        run.begin = begin;
+        run.end = end;
+        run.first = offset + (begin * g.stride[last] + shift) * in_strides[last];
+      }
+      g.runs[k * g.rows + r] = run;
+      NextIndex(row_shape, &pos);
     }
     NextIndex(kernel, &tap);
   }
@@ -119,9 +145,16 @@ Status Conv(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
         for (int64_t k = 0; k < g.kernel_size; ++k) {
           const double wk = wc[k];
           if (wk == 0.0) continue;
-          const int64_t* offsets = &g.offsets[k * g.out_size];
-          for (int64_t p = 0; p < g.out_size; ++p) {
-            if (offsets[p] >= 0) acc[p] += wk * xc[offsets[p]];
+          for (int64_t r = 0; r < g.rows; ++r) {
+            const Geometry::Run& run = g.runs[k * g.rows + r];
+            double* a = &acc[r * g.row_length + run.begin];
+            const float* xs = xc + run.first;
+            const int64_t count = run.end - run.begin;
+            if (g.step == 1) {
+              for (int64_t t = 0; t < count; ++t) a[t] += wk * xs[t];
+            } else {
+              for (int64_t t = 0; t < count; ++t) a[t] += wk * xs[t * g.step];
+            }
           }
         }
       }
@@ -174,9 +207,11 @@ Status AveragePool(const Node& node, Inputs inputs, std::vector<Tensor>* outputs
     std::fill(acc.begin(), acc.end(), 0.0);
     const float* xc = &x->floats[plane * g.in_size];
     for (int64_t k = 0; k < g.kernel_size; ++k) {
-      const int64_t* offsets = &g.offsets[k * g.out_size];
-      for (int64_t p = 0; p < g.out_size; ++p) {
-        if (offsets[p] >= 0) acc[p] += xc[offsets[p]];
+      for (int64_t r = 0; r < g.rows; ++r) {
+        const Geometry::Run& run = g.runs[k * g.rows + r];
+        double* a = &acc[r * g.row_length + run.begin];
+        const float* xs = xc + run.first;
+        for (int64_t t = 0; t < run.end - run.begin; ++t) a[t] += xs[t * g.step];
       }
     }
     float* o = &out.floats[plane * g.out_size];

@@ -3,6 +3,7 @@
 // the axis on, as their specification says), LayerNormalization, LSTM (forward, default
 // activations). Accumulation in double: this is the reference path the fast kernels are checked
 // against.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/formats/onnx/ops_internal.h"
@@ -72,7 +73,10 @@ Status MatMul(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
   Tensor out = Tensor::Zeros(ElementType::kFloat, out_shape);
   const int64_t batches = ShapeSize(batch);
   std::vector<int64_t> counter(batch.size(), 0);
-  std::vector<double> row(n);
+  // Blocks of kColumns output columns: the [k, kColumns] slice of B stays in cache while every
+  // row of A passes over it, and the fixed-length inner loop lets the compiler vectorise it.
+  constexpr int64_t kColumns = 64;
+  double row[kColumns];
   for (int64_t bi = 0; bi < batches; ++bi) {
     int64_t ia = 0, ib = 0;
     for (size_t d = 0; d < batch.size(); ++d) {
@@ -82,14 +86,26 @@ Status MatMul(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
     const float* am = &a->floats[ia * m * k];
     const float* bm = &b->floats[ib * k * n];
     float* om = &out.floats[bi * m * n];
-    for (int64_t i = 0; i < m; ++i) {
-      std::fill(row.begin(), row.end(), 0.0);
-      for (int64_t p = 0; p < k; ++p) {
-        const double av = am[i * k + p];
-        const float* br = bm + p * n;
-        for (int64_t j = 0; j < n; ++j) row[j] += av * br[j];
+    for (int64_t j0 = 0; j0 < n; j0 += kColumns) {
+      const int64_t width = std::min(kColumns, n - j0);
+      for (int64_t i = 0; i < m; ++i) {
+        std::fill(row, row + kColumns, 0.0);
+        const float* ar = am + i * k;
+        if (width == kColumns) {
+          for (int64_t p = 0; p < k; ++p) {
+            const double av = ar[p];
+            const float* br = bm + p * n + j0;
+            for (int64_t j = 0; j < kColumns; ++j) row[j] += av * br[j];
+          }
+        } else {
+          for (int64_t p = 0; p < k; ++p) {
+            const double av = ar[p];
+            const float* br = bm + p * n + j0;
+            for (int64_t j = 0; j < width; ++j) row[j] += av * br[j];
+          }
+        }
+        for (int64_t j = 0; j < width; ++j) om[i * n + j0 + j] = static_cast<float>(row[j]);
       }
-      for (int64_t j = 0; j < n; ++j) om[i * n + j] = static_cast<float>(row[j]);
     }
     NextIndex(batch, &counter);
   }

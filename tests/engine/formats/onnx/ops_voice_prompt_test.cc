@@ -105,6 +105,25 @@ TEST(OnnxVoicePromptOpsTest, MatMulBroadcastsBatchesAndVectors) {
   EXPECT_FALSE(RunStatus("MatMul", {&m, &bad}).ok());
 }
 
+TEST(OnnxVoicePromptOpsTest, MatMulWideMatricesUseFullAndTailColumnBlocks) {
+  // B has 150 columns: two full blocks of 64 and a tail of 22. Small integers, so every product
+  // and sum is exact and the loop below is the reference.
+  const int64_t m = 3, k = 5, n = 150;
+  std::vector<float> av(m * k), bv(k * n);
+  for (int64_t i = 0; i < m * k; ++i) av[i] = static_cast<float>(i % 7 - 3);
+  for (int64_t i = 0; i < k * n; ++i) bv[i] = static_cast<float>(i % 11 - 5);
+  Tensor a = F({m, k}, av), b = F({k, n}, bv);
+  auto out = RunOp("MatMul", {&a, &b});
+  ASSERT_EQ(out[0].shape, (std::vector<int64_t>{m, n}));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      float want = 0;
+      for (int64_t p = 0; p < k; ++p) want += av[i * k + p] * bv[p * n + j];
+      ASSERT_EQ(out[0].floats[i * n + j], want) << i << "," << j;
+    }
+  }
+}
+
 TEST(OnnxVoicePromptOpsTest, SoftmaxAxesAndOpsetSemantics) {
   // softmax([0, ln 3]) = [1/4, 3/4]; -1e10 (a masked position) gives exactly 0.
   Tensor x = F({2, 2}, {0, std::log(3.0f), 5, -1e10f});
