@@ -11,7 +11,10 @@
 //                                 feats_length (the padding must not change any token).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -83,6 +86,51 @@ TEST(VoicePromptGraphsTest, TokenizerIdsEqualPyTorch) {
   auto out_padded = interpreter.Run({{"feats", padded}, {"feats_length", length}});
   ASSERT_TRUE(out_padded.ok()) << out_padded.status().ToString();
   EXPECT_EQ((*out_padded)[0].ints, want_padded.ints);
+}
+
+// Graphs of the published sizes (random weights; too large to commit): CADENCE_VOICE_PROMPT_DIR
+// holds campplus.onnx and speech_tokenizer_v2_25hz.onnx from make_voice_prompt_onnx.py
+// --published-size DIR and onnxruntime's outputs on the stored features from
+// tools/engine/token2wav/ort_reference.mjs DIR. Disabled by default:
+//   CADENCE_VOICE_PROMPT_DIR=DIR build/tests/engine/engine_test --gtest_also_run_disabled_tests \
+//       --gtest_filter='*PublishedSize*'
+TEST(VoicePromptGraphsTest, DISABLED_PublishedSizeGraphsMatchOnnxruntime) {
+  const char* dir = std::getenv("CADENCE_VOICE_PROMPT_DIR");
+  if (!dir) GTEST_SKIP() << "CADENCE_VOICE_PROMPT_DIR is not set";
+  const std::string base = std::string(dir) + "/";
+  const auto want_embedding = cadence::testing::ReadGoldenTensor(base + "ort_embedding.cten");
+  const auto want_tokens = cadence::testing::ReadGoldenTensor(base + "ort_tokens.cten");
+  ASSERT_TRUE(want_embedding.error.empty() && want_tokens.error.empty()) << want_embedding.error << want_tokens.error;
+
+  auto campplus = LoadOnnxModel(base + "campplus.onnx");
+  ASSERT_TRUE(campplus.ok()) << campplus.status().ToString();
+  Tensor input = FromGolden(cadence::testing::ReadGoldenTensor(DataPath("fbank_cmn.cten")));
+  input.shape.insert(input.shape.begin(), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  auto embedding = OnnxInterpreter(*campplus).Run({{"input", input}});
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(embedding.ok()) << embedding.status().ToString();
+  double worst = 0;
+  for (size_t i = 0; i < want_embedding.floats.size(); ++i) {
+    worst = std::max<double>(worst, std::fabs((*embedding)[0].floats[i] - want_embedding.floats[i]));
+  }
+  EXPECT_LT(worst, 1e-4);
+
+  auto tokenizer = LoadOnnxModel(base + "speech_tokenizer_v2_25hz.onnx");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
+  Tensor feats = FromGolden(cadence::testing::ReadGoldenTensor(DataPath("whisper_mel128.cten")));
+  feats.shape.insert(feats.shape.begin(), 1);
+  const Tensor length = Tensor::Int64({1}, {feats.shape[2]});
+  auto t2 = std::chrono::steady_clock::now();
+  auto tokens = OnnxInterpreter(*tokenizer).Run({{"feats", feats}, {"feats_length", length}});
+  auto t3 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+  int differ = 0;
+  for (size_t i = 0; i < want_tokens.ints.size(); ++i) differ += (*tokens)[0].ints[i] != want_tokens.ints[i];
+  EXPECT_EQ((*tokens)[0].ints, want_tokens.ints);
+  std::printf("published-size CAM++: max |ours - onnxruntime| = %.3g, %.3f s; tokenizer: %d of %zu tokens differ, %.3f s\n",
+              worst, std::chrono::duration<double>(t1 - t0).count(), differ, want_tokens.ints.size(),
+              std::chrono::duration<double>(t3 - t2).count());
 }
 
 TEST(VoicePromptGraphsTest, MissingFileAndUnsupportedOperatorAreNamed) {
