@@ -149,6 +149,22 @@ TEST(VoicePromptEncoderTest, TinyGraphsMatchPyTorch) {
   EXPECT_EQ(prompt->mel.n_frames, 150);   // 2 per token
 }
 
+TEST(VoicePromptEncoderTest, EncodeAudioResamplesFromTheOriginalRate) {
+  auto encoder = VoicePromptEncoder::Create(TinyConfig());
+  ASSERT_TRUE(encoder.ok());
+  const auto audio16 = Golden("prompt_16k.cten");
+  // At 16 kHz the tokens and embedding are those of Encode; the mel comes from the libsoxr 24 kHz
+  // copy, so only its length is checked (150 frames for 3 s).
+  auto prompt = (*encoder)->EncodeAudio(audio16.floats, 16000, MelTokenAlignment::kPadLastFrame);
+  ASSERT_TRUE(prompt.ok()) << prompt.status().ToString();
+  const auto want_tokens = Golden("speech_tokenizer_v2_tiny.tokens.cten");
+  EXPECT_EQ(prompt->tokens, std::vector<int>(want_tokens.ints.begin(), want_tokens.ints.end()));
+  EXPECT_EQ(prompt->mel.n_frames, 150);
+  EXPECT_FALSE((*encoder)->EncodeAudio(audio16.floats, 100).ok());
+  // 30 s is the tokenizer's limit.
+  EXPECT_FALSE((*encoder)->SpeechTokens(std::vector<float>(31 * 16000, 0.0f)).ok());
+}
+
 TEST(VoicePromptEncoderTest, MissingFileIsNamed) {
   VoicePromptConfig config = TinyConfig();
   config.tokenizer_path = DataPath("speech_tokenizer_v2_25hz.onnx");  // not in the repository

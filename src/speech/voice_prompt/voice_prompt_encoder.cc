@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "audio/resampler.h"
 #include "speech/asr/whisper/log_mel.h"
 #include "speech/voice_prompt/kaldi_fbank.h"
 
@@ -103,6 +104,20 @@ Result<VoicePrompt> VoicePromptEncoder::Encode(std::span<const float> samples_16
   CADENCE_ASSIGN_OR_RETURN(prompt.mel, ComputePromptMel(samples_24k));
   AlignMelToTokens(alignment, &prompt.mel, &prompt.tokens);
   return prompt;
+}
+
+Result<VoicePrompt> VoicePromptEncoder::EncodeAudio(std::span<const float> samples, int sample_rate_hz,
+                                                    MelTokenAlignment alignment) const {
+  if (sample_rate_hz < 8000 || sample_rate_hz > 192000) {
+    return Status::InvalidArgument("voice prompt: sample rate " + std::to_string(sample_rate_hz) +
+                                   " Hz is outside 8000..192000");
+  }
+  auto at = [&](int rate) {
+    return rate == sample_rate_hz ? std::vector<float>(samples.begin(), samples.end())
+                                  : audio::Resample(samples, sample_rate_hz, rate);
+  };
+  const std::vector<float> samples_16k = at(16000), samples_24k = at(kPromptMelSampleRateHz);
+  return Encode(samples_16k, samples_24k, alignment);
 }
 
 }  // namespace cadence::speech::voice_prompt

@@ -66,6 +66,10 @@ class VoicePromptEncoder {
   // All three; the mel is aligned to the tokens as `alignment` says.
   Result<VoicePrompt> Encode(std::span<const float> samples_16k, std::span<const float> samples_24k,
                              MelTokenAlignment alignment = MelTokenAlignment::kCropToShorter) const;
+  // The same from mono audio at any rate: resampled (audio/resampler.h, libsoxr) to 16 and 24 kHz
+  // from the original, as Step-Audio 2's token2wav does with torchaudio.
+  Result<VoicePrompt> EncodeAudio(std::span<const float> samples, int sample_rate_hz,
+                                  MelTokenAlignment alignment = MelTokenAlignment::kCropToShorter) const;
 
  private:
   VoicePromptEncoder(VoicePromptConfig config, engine::onnx::OnnxModel campplus, engine::onnx::OnnxModel tokenizer);
