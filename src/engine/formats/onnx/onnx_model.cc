@@ -465,6 +465,19 @@ Result<Tensor> ParseTensorProto(std::span<const uint8_t> bytes, std::string* nam
   }
 }
 
+namespace {
+// Stamps the model opset on every node, subgraphs included. The subgraphs are still exclusively
+// ours here (the model is being built), so writing through the shared const pointer is safe.
+void SetOpset(Graph* graph, int64_t opset) {
+  for (Node& node : graph->nodes) {
+    node.opset = opset;
+    for (Attribute& a : node.attributes) {
+      if (a.g) SetOpset(const_cast<Graph*>(a.g.get()), opset);
+    }
+  }
+}
+}  // namespace
+
 Result<OnnxModel> ParseOnnxModel(std::span<const uint8_t> bytes, const std::string& source_name) {
   OnnxModel model;
   bool has_graph = false;
@@ -513,13 +526,20 @@ Result<OnnxModel> ParseOnnxModel(std::span<const uint8_t> bytes, const std::stri
   }
   if (!has_graph) return Status::DataLoss(source_name + ": no graph in the ModelProto (is this an ONNX model file?)");
   if (model.ir_version <= 0) return Status::DataLoss(source_name + ": no ir_version (is this an ONNX model file?)");
+  SetOpset(&model.graph, model.opset());
   return model;
 }
 
 Result<OnnxModel> LoadOnnxModel(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open the ONNX model file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.seekg(0, std::ios::end);
+  const std::streamoff file_size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  std::vector<uint8_t> bytes(file_size > 0 ? static_cast<size_t>(file_size) : 0);
+  if (!bytes.empty() && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    return Status::DataLoss(path + ": could not read the whole file");
+  }
   if (bytes.empty()) return Status::DataLoss(path + ": empty file, not an ONNX model");
   return ParseOnnxModel(bytes, path);
 }

@@ -46,6 +46,9 @@ struct Node {
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::vector<Attribute> attributes;
+  // The model's default-domain opset, set at load (0 for a node built by hand: the operators
+  // then take their newest semantics). Softmax is the one operator whose meaning depends on it.
+  int64_t opset = 0;
 
   const Attribute* Find(const std::string& attribute_name) const;
   int64_t GetInt(const std::string& attribute_name, int64_t fallback) const;

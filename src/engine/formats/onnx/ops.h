@@ -1,6 +1,9 @@
 // ONNX operators on Tensors, for the graph interpreter (interpreter.h): the set Silero VAD v5's
 // published graphs use (elementwise math with NumPy broadcasting, shape manipulation, Conv1d,
-// Gemm, LSTM) and a few neighbours. Semantics follow the ONNX operator specification at the
+// Gemm, LSTM), the set of the token2wav voice-prompt graphs (CAM++ campplus.onnx: 2-D Conv,
+// BatchNormalization, AveragePool with ceil_mode, Expand, Where, ReduceProd; the S3 tokenizer v2:
+// MatMul with batch broadcasting, Softmax, Erf, Round, Mod, ReduceSum) and a few neighbours.
+// Files: ops_elementwise.cc, ops_shape.cc, ops_reduce.cc, ops_conv.cc, ops_nn.cc. Semantics follow the ONNX operator specification at the
 // model's opset (inputs-versus-attributes forms of Squeeze/Unsqueeze/Slice/Split/Pad/ReduceMean
 // are both accepted). Stateless and thread-safe. Allocates its outputs: this is the reference
 // path, not the per-window hot path (speech/vad/silero_vad.cc has that).

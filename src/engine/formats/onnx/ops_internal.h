@@ -26,9 +26,21 @@ std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
 // all zeros after the last element).
 void NextIndex(const std::vector<int64_t>& shape, std::vector<int64_t>* index);
 
+// The NumPy broadcast of several shapes, or an error naming them.
+Result<std::vector<int64_t>> BroadcastShapes(const Node& node, std::span<const std::vector<int64_t>* const> shapes);
+// Strides of `shape` seen through the broadcast output shape `out` (0 along broadcast dimensions).
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& shape, const std::vector<int64_t>& out);
+// The values of an integer (or float) tensor as int64 (shapes, axes, indices).
+std::vector<int64_t> IntsOf(const Tensor& t);
+// Axes from input `index` (newer opsets) or the `axes` attribute (older ones); *given says whether
+// either was present.
+std::vector<int64_t> AxesFrom(const Node& node, Inputs inputs, size_t index, bool* given);
+
 // Families. Each returns false in *handled when op_type is not its own.
 Status RunElementwise(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
 Status RunShapeOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
+Status RunReduceOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
+Status RunConvOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
 Status RunNeuralOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
 
 }  // namespace cadence::engine::onnx::internal

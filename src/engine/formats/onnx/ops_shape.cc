@@ -1,18 +1,12 @@
 // Shape and data-movement operators: Constant, ConstantOfShape, Shape, Size, Reshape, Squeeze,
-// Unsqueeze, Concat, Slice, Gather, Transpose, Split, Pad, ReduceMean.
+// Unsqueeze, Concat, Slice, Gather, Transpose, Split, Pad, Expand, Range.
 #include <algorithm>
-#include <limits>
+#include <cmath>
 
 #include "engine/formats/onnx/ops_internal.h"
 
 namespace cadence::engine::onnx::internal {
 namespace {
-
-std::vector<int64_t> IntsOf(const Tensor& t) {
-  std::vector<int64_t> v(t.size());
-  for (int64_t i = 0; i < t.size(); ++i) v[i] = t.AsInt(i);
-  return v;
-}
 
 // Copies element `src` of `from` to element `dst` of `to` (same type).
 inline void CopyElement(const Tensor& from, int64_t src, Tensor* to, int64_t dst) {
@@ -21,18 +15,6 @@ inline void CopyElement(const Tensor& from, int64_t src, Tensor* to, int64_t dst
 }
 
 Tensor Like(const Tensor& t, std::vector<int64_t> shape) { return Tensor::Zeros(t.type, std::move(shape)); }
-
-// Axes from input `index` (newer opsets) or the `axes` attribute (older ones).
-std::vector<int64_t> AxesFrom(const Node& node, Inputs inputs, size_t index, bool* given) {
-  const Tensor* t = Optional(inputs, index);
-  if (t) {
-    *given = true;
-    return IntsOf(*t);
-  }
-  const Attribute* a = node.Find("axes");
-  *given = a != nullptr;
-  return a ? a->ints : std::vector<int64_t>{};
-}
 
 Status Constant(const Node& node, std::vector<Tensor>* outputs) {
   if (const Attribute* a = node.Find("value"); a && a->t) {
@@ -398,43 +380,49 @@ Status Pad(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
   return Status::Ok();
 }
 
-Status ReduceMean(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
-  CADENCE_ASSIGN_OR_RETURN(const Tensor* x, Required(node, inputs, 0, "data"));
-  if (!x->is_float()) return NodeError(node, "input must be float");
-  bool given = false;
-  std::vector<int64_t> axes = AxesFrom(node, inputs, 1, &given);
-  const bool keep = node.GetInt("keepdims", 1) != 0;
-  const int64_t rank = x->rank();
-  std::vector<bool> reduce(rank, false);
-  if (axes.empty()) {
-    if (node.GetInt("noop_with_empty_axes", 0) != 0) {
-      outputs->push_back(*x);
-      return Status::Ok();
-    }
-    std::fill(reduce.begin(), reduce.end(), true);
+// Expand: broadcasts the input to the broadcast of its shape and `shape` (which may be smaller
+// than the input's, unlike a plain reshape).
+Status Expand(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* x, Required(node, inputs, 0, "input"));
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* s, Required(node, inputs, 1, "shape"));
+  const std::vector<int64_t> requested = IntsOf(*s);
+  for (int64_t d : requested) {
+    if (d < 0) return NodeError(node, "negative dimension in shape " + ShapeString(requested));
   }
-  for (int64_t axis : axes) {
-    CADENCE_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(node, axis, rank));
-    reduce[a] = true;
+  const std::vector<int64_t>* shapes[] = {&x->shape, &requested};
+  CADENCE_ASSIGN_OR_RETURN(std::vector<int64_t> shape, BroadcastShapes(node, shapes));
+  const auto strides = BroadcastStrides(x->shape, shape);
+  Tensor out = Like(*x, shape);
+  std::vector<int64_t> counter(shape.size(), 0);
+  for (int64_t o = 0; o < out.size(); ++o) {
+    int64_t src = 0;
+    for (size_t d = 0; d < shape.size(); ++d) src += counter[d] * strides[d];
+    CopyElement(*x, src, &out, o);
+    NextIndex(shape, &counter);
   }
-  std::vector<int64_t> kept_shape(rank), out_shape;
-  int64_t count = 1;
-  for (int64_t d = 0; d < rank; ++d) {
-    kept_shape[d] = reduce[d] ? 1 : x->shape[d];
-    if (reduce[d]) count *= x->shape[d];
-    if (!reduce[d] || keep) out_shape.push_back(kept_shape[d]);
+  outputs->push_back(std::move(out));
+  return Status::Ok();
+}
+
+// Range(start, limit, delta): max(ceil((limit - start) / delta), 0) values.
+Status Range(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* start, Required(node, inputs, 0, "start"));
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* limit, Required(node, inputs, 1, "limit"));
+  CADENCE_ASSIGN_OR_RETURN(const Tensor* delta, Required(node, inputs, 2, "delta"));
+  if (start->size() != 1 || limit->size() != 1 || delta->size() != 1) return NodeError(node, "inputs must be scalars");
+  if (delta->AsDouble(0) == 0) return NodeError(node, "delta is 0");
+  if (start->is_float()) {
+    const double s = start->AsDouble(0), l = limit->AsDouble(0), d = delta->AsDouble(0);
+    const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+    Tensor out = Tensor::Zeros(ElementType::kFloat, {n});
+    for (int64_t i = 0; i < n; ++i) out.floats[i] = static_cast<float>(s + i * d);
+    outputs->push_back(std::move(out));
+    return Status::Ok();
   }
-  const auto out_strides = Strides(kept_shape);
-  std::vector<double> sums(ShapeSize(kept_shape), 0.0);
-  std::vector<int64_t> counter(rank, 0);
-  for (int64_t i = 0; i < x->size(); ++i) {
-    int64_t dst = 0;
-    for (int64_t d = 0; d < rank; ++d) dst += (reduce[d] ? 0 : counter[d]) * out_strides[d];
-    sums[dst] += x->floats[i];
-    NextIndex(x->shape, &counter);
-  }
-  Tensor out = Tensor::Zeros(ElementType::kFloat, out_shape);
-  for (size_t i = 0; i < sums.size(); ++i) out.floats[i] = count ? static_cast<float>(sums[i] / count) : std::numeric_limits<float>::quiet_NaN();
+  const int64_t s = start->AsInt(0), l = limit->AsInt(0), d = delta->AsInt(0);
+  const int64_t n = std::max<int64_t>(0, (l - s + d + (d > 0 ? -1 : 1)) / d);
+  Tensor out = Tensor::Zeros(ElementType::kInt64, {n});
+  for (int64_t i = 0; i < n; ++i) out.ints[i] = s + i * d;
   outputs->push_back(std::move(out));
   return Status::Ok();
 }
@@ -461,7 +449,8 @@ Status RunShapeOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs,
   if (op == "Transpose") return Transpose(node, inputs, outputs);
   if (op == "Split") return Split(node, inputs, outputs);
   if (op == "Pad") return Pad(node, inputs, outputs);
-  if (op == "ReduceMean") return ReduceMean(node, inputs, outputs);
+  if (op == "Expand") return Expand(node, inputs, outputs);
+  if (op == "Range") return Range(node, inputs, outputs);
   *handled = false;
   return Status::Ok();
 }
