@@ -93,11 +93,6 @@ size_t FlowEncoderStream::CacheBytes() const {
   return floats * sizeof(float);
 }
 
-WeightMatrix FlowEncoder::Linear::Matrix() const {
-  return WeightMatrix{DType::kF32, out, in, reinterpret_cast<const uint8_t*>(weight.data()),
-                      static_cast<size_t>(in) * sizeof(float)};
-}
-
 Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& checkpoint,
                                                        const FlowEncoderConfig& config, Isa isa) {
   CADENCE_RETURN_IF_ERROR(config.Validate());
@@ -120,7 +115,9 @@ Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& ch
     l->out = out;
     auto w = tensor(name + ".weight", {out, in});
     if (!w.ok()) return w.status();
-    l->weight = std::move(*w);
+    l->weight.PackRows(WeightMatrix{DType::kF32, out, in, reinterpret_cast<const uint8_t*>(w->data()),
+                                    static_cast<size_t>(in) * sizeof(float)},
+                       nullptr, isa);
     if (bias) {
       auto b = tensor(name + ".bias", {out});
       if (!b.ok()) return b.status();
@@ -199,8 +196,17 @@ Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& ch
 }
 
 void FlowEncoder::Apply(const Linear& linear, const float* x, int64_t n, float* y, WorkerTeam* team) const {
-  GemmFloat(linear.Matrix(), x, n, linear.in, linear.bias.empty() ? nullptr : linear.bias.data(), y, linear.out, team,
-            isa_);
+  // The weights were packed once at load; threads split the rows (each streams every panel).
+  const int threads = team != nullptr ? team->threads() : 1;
+  const int64_t tiles = (n + kGemmMr - 1) / kGemmMr;
+  const int64_t tiles_per_item = std::max<int64_t>(1, (tiles + 2 * threads - 1) / (2 * threads));
+  const int64_t items = (tiles + tiles_per_item - 1) / tiles_per_item;
+  const float* bias = linear.bias.empty() ? nullptr : linear.bias.data();
+  ForEach(items, team, [&](int64_t item) {
+    const int64_t r0 = item * tiles_per_item * kGemmMr, r1 = std::min(n, r0 + tiles_per_item * kGemmMr);
+    GemmPacked(linear.weight, linear.out, linear.in, x + r0 * linear.in, r1 - r0, linear.in, bias, y + r0 * linear.out,
+               linear.out, isa_);
+  });
 }
 
 void FlowEncoder::ApplyEmbed(const Embed& embed, const float* x, int64_t n, float* y, WorkerTeam* team) const {

@@ -47,6 +47,7 @@
 
 #include "core/status.h"
 #include "engine/formats/torch_checkpoint.h"
+#include "engine/gemm.h"
 #include "engine/kernels.h"
 #include "engine/nn/conv1d.h"
 #include "engine/parallel.h"
@@ -124,9 +125,8 @@ class FlowEncoder {
  private:
   struct Linear {
     int in = 0, out = 0;
-    std::vector<float> weight;  // [out][in]
-    std::vector<float> bias;    // [out] or empty
-    WeightMatrix Matrix() const;
+    PackedMatrix weight;     // [out][in], packed into the GEMM's panels at load
+    std::vector<float> bias;  // [out] or empty
   };
   struct Norm {
     std::vector<float> weight, bias;
