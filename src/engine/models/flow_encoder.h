@@ -79,7 +79,8 @@ struct FlowEncoderConfig {
 class FlowEncoderStream {
  public:
   FlowEncoderStream() = default;
-  // Tokens whose frames have been returned so far (frames: up_stride times this).
+  // Tokens whose frames have been returned so far (frames: up_stride times this; TrimCache does
+  // not change it).
   int64_t tokens_done() const { return tokens_done_; }
   bool finished() const { return finished_; }
   // Bytes of cache memory held now.
@@ -92,6 +93,7 @@ class FlowEncoderStream {
     std::vector<float> positions;     // [r][width]: linear_pos(position encoding of r), r = 0, 1, ...
   };
   bool started_ = false, finished_ = false;
+  int64_t frames1_ = 0, frames2_ = 0;  // frames in the first and the up-sampled stacks' caches
   bool whole_utterance_ = false;  // Forward's: one last call, one scratch cache for every block
   int64_t tokens_done_ = 0;
   std::vector<float> lookahead_cache_;  // [2][width]: conv1 outputs of the two frames before
@@ -121,6 +123,17 @@ class FlowEncoder {
   // few tokens, a finished stream) the stream is unchanged.
   Result<std::vector<float>> ForwardChunk(FlowEncoderStream* stream, std::span<const int32_t> tokens, bool last,
                                           WorkerTeam* team) const;
+
+  // Step-Audio 2's token2wav stream bounds the attention cache after every chunk (its 2026-01 fix):
+  // when the cache's time axis (the up-sampled stack's frames, 50 per second) is longer than
+  // head_frames + tail_frames, it keeps the first head_frames (the voice prompt's mel frames) and
+  // the last tail_frames (100). This does the same to the stream, in the published layout: the
+  // up-sampled stack keeps those frames; the first stack, stored in that axis tiled up_stride times,
+  // keeps the first (head_frames + tail_frames) / up_stride entries of the kept axis (so mostly the
+  // prompt's frames and the ones after it, not the latest: what the published code does). Relative
+  // positions then count only the kept frames. InvalidArgument unless head_frames + tail_frames is
+  // a multiple of up_stride.
+  Status TrimCache(FlowEncoderStream* stream, int64_t head_frames, int64_t tail_frames) const;
 
  private:
   struct Linear {
