@@ -31,11 +31,13 @@
 //     chunk the published code fails its cache-shape check, while this keeps the last two conv1
 //     outputs of the stream (as a whole-stream convolution sees them).
 // Per stream the caches grow with the frames consumed: per conformer block keys and values and the
-// projected relative positions (3 x frames x width floats; 10 s at the published width: ~23 MB).
+// projected relative positions (3 x frames x width floats; 10 s at the published width: ~23 MB,
+// ~34 MB allocated), unless the caller bounds them with TrimCache as Step-Audio 2's stream does.
 //
 // Threading: a FlowEncoder is immutable after Load; its methods are const and may run from many
 // threads at once, each call on its own stream (a stream must not be used by two calls at once).
-// `team` (may be null: single-threaded) spreads the GEMMs and the attention heads of a call.
+// `team` (may be null: single-threaded) spreads the GEMMs and the attention heads of a call; a
+// WorkerTeam runs one loop at a time, so concurrent calls need a team each (or none).
 // Weights are held in f32 (F16 / BF16 tensors converted at load).
 #pragma once
 
