@@ -9,9 +9,9 @@
 namespace cadence::engine::nn {
 namespace {
 
-// Output frames per GEMM call: an im2col block of 64 rows of up to 256 x 11 values is 720 KB at
-// most for the published HiFT shapes, and 64 rows are many GEMM tiles of 6.
-constexpr int64_t kBlockFrames = 64;
+// Output frames per GEMM call: 12 micro-tiles of 6 rows; the im2col block of 72 rows of up to
+// 256 x 11 values is 810 KB at most for the published HiFT shapes.
+constexpr int64_t kBlockFrames = 72;
 
 int64_t Blocks(int64_t frames) { return (frames + kBlockFrames - 1) / kBlockFrames; }
 

@@ -26,6 +26,7 @@ StyleAdjust Combine(StyleAdjust a, const StyleAdjust& b) {
   a.pitch_range *= b.pitch_range;
   a.volume *= b.volume;
   a.breathiness = std::max(a.breathiness, b.breathiness);
+  a.emphasis = a.emphasis || b.emphasis;
   if (!b.emotion.empty()) {
     a.emotion = b.emotion;
     a.emotion_degree = b.emotion_degree;
@@ -258,6 +259,7 @@ class Parser {
         adjust.pitch_st = 1.5 * k;
         adjust.pitch_range = 1.0 + 0.3 * k;
         adjust.volume = 1.0 + 0.25 * k;
+        adjust.emphasis = k > 0;
       } else {
         std::string rate = Attribute(tag, "rate"), pitch = Attribute(tag, "pitch"), volume = Attribute(tag, "volume");
         if (!rate.empty()) adjust.rate = ParseRate(rate);

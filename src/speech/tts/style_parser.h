@@ -30,6 +30,7 @@ struct StyleAdjust {
   double pitch_range = 1.0;  // multiplier
   double volume = 1.0;       // linear multiplier
   double breathiness = 0.0;  // 0..1, max-combined; 1 = whisper
+  bool emphasis = false;     // inside <emphasis> (not level reduced/none): a neural voice's <strong>
   std::string emotion;       // "" = the scene's; else a Tone emotion preset name
   double emotion_degree = 1.0;  // 0..1 strength of `emotion`
 };
