@@ -30,6 +30,9 @@
 //   - For chunks of n >= 2 new tokens this is the published forward_chunk exactly; after a 1-token
 //     chunk the published code fails its cache-shape check, while this keeps the last two conv1
 //     outputs of the stream (as a whole-stream convolution sees them).
+//   - Position encodings are computed for any distance. The published forward_chunk slices a table
+//     built for 5000 positions (100 s of up-sampled frames, cache included) and goes wrong past it,
+//     which is why Step-Audio 2's stream bounds the cache (TrimCache); its forward extends the table.
 // Per stream the caches grow with the frames consumed: per conformer block keys and values and the
 // projected relative positions (3 x frames x width floats; 10 s at the published width: ~23 MB,
 // ~34 MB allocated), unless the caller bounds them with TrimCache as Step-Audio 2's stream does.
