@@ -93,11 +93,6 @@ size_t FlowEncoderStream::CacheBytes() const {
   return floats * sizeof(float);
 }
 
-WeightMatrix FlowEncoder::Linear::Matrix() const {
-  return WeightMatrix{DType::kF32, out, in, reinterpret_cast<const uint8_t*>(weight.data()),
-                      static_cast<size_t>(in) * sizeof(float)};
-}
-
 Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& checkpoint,
                                                        const FlowEncoderConfig& config, Isa isa) {
   CADENCE_RETURN_IF_ERROR(config.Validate());
@@ -120,7 +115,9 @@ Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& ch
     l->out = out;
     auto w = tensor(name + ".weight", {out, in});
     if (!w.ok()) return w.status();
-    l->weight = std::move(*w);
+    l->weight.PackRows(WeightMatrix{DType::kF32, out, in, reinterpret_cast<const uint8_t*>(w->data()),
+                                    static_cast<size_t>(in) * sizeof(float)},
+                       nullptr, isa);
     if (bias) {
       auto b = tensor(name + ".bias", {out});
       if (!b.ok()) return b.status();
@@ -199,8 +196,17 @@ Result<std::unique_ptr<FlowEncoder>> FlowEncoder::Load(const TorchCheckpoint& ch
 }
 
 void FlowEncoder::Apply(const Linear& linear, const float* x, int64_t n, float* y, WorkerTeam* team) const {
-  GemmFloat(linear.Matrix(), x, n, linear.in, linear.bias.empty() ? nullptr : linear.bias.data(), y, linear.out, team,
-            isa_);
+  // The weights were packed once at load; threads split the rows (each streams every panel).
+  const int threads = team != nullptr ? team->threads() : 1;
+  const int64_t tiles = (n + kGemmMr - 1) / kGemmMr;
+  const int64_t tiles_per_item = std::max<int64_t>(1, (tiles + 2 * threads - 1) / (2 * threads));
+  const int64_t items = (tiles + tiles_per_item - 1) / tiles_per_item;
+  const float* bias = linear.bias.empty() ? nullptr : linear.bias.data();
+  ForEach(items, team, [&](int64_t item) {
+    const int64_t r0 = item * tiles_per_item * kGemmMr, r1 = std::min(n, r0 + tiles_per_item * kGemmMr);
+    GemmPacked(linear.weight, linear.out, linear.in, x + r0 * linear.in, r1 - r0, linear.in, bias, y + r0 * linear.out,
+               linear.out, isa_);
+  });
 }
 
 void FlowEncoder::ApplyEmbed(const Embed& embed, const float* x, int64_t n, float* y, WorkerTeam* team) const {
@@ -368,7 +374,7 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
     stream->finished_ = true;
     return std::vector<float>();
   }
-  const int64_t past = stream->tokens_done_;
+  const int64_t past1 = stream->frames1_, past2 = stream->frames2_;
 
   // Embedding and embed over the given tokens, then zero frames for the look-ahead of a last chunk.
   std::vector<float> embedded(static_cast<size_t>(given * in));
@@ -391,7 +397,7 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
   std::memcpy(stream->lookahead_cache_.data(), y1.data() + n * c, sizeof(float) * static_cast<size_t>(2 * c));
 
   const bool one_cache = stream->whole_utterance_;
-  RunBlocks(blocks_, stream->blocks_.data(), one_cache, past, x.data(), n, team);
+  RunBlocks(blocks_, stream->blocks_.data(), one_cache, past1, x.data(), n, team);
 
   // Upsampling: each frame repeated `stride` times after the stream's last 2 * stride repeated
   // frames, then the causal conv.
@@ -407,15 +413,49 @@ Result<std::vector<float>> FlowEncoder::ForwardChunk(FlowEncoderStream* stream, 
 
   std::vector<float> x2(static_cast<size_t>(n2 * c));
   ApplyEmbed(up_embed_, up.data(), n2, x2.data(), team);
-  RunBlocks(up_blocks_, stream->blocks_.data() + (one_cache ? 0 : blocks_.size()), one_cache, stride * past,
-            x2.data(), n2, team);
+  RunBlocks(up_blocks_, stream->blocks_.data() + (one_cache ? 0 : blocks_.size()), one_cache, past2, x2.data(), n2,
+            team);
   LayerNormRows(after_norm_.weight, after_norm_.bias, after_norm_.eps, x2.data(), n2, c, x2.data());
 
   std::vector<float> mel(static_cast<size_t>(n2 * config_.mel_dim));
   Apply(proj_, x2.data(), n2, mel.data(), team);
   stream->tokens_done_ += n;
+  stream->frames1_ += n;
+  stream->frames2_ += n2;
   if (last) stream->finished_ = true;
   return mel;
+}
+
+Status FlowEncoder::TrimCache(FlowEncoderStream* stream, int64_t head_frames, int64_t tail_frames) const {
+  const int64_t c = config_.output_size, stride = config_.up_stride;
+  if (stream == nullptr) return Status::InvalidArgument("flow encoder: no stream");
+  if (head_frames < 0 || tail_frames < 0 || (head_frames + tail_frames) % stride != 0)
+    return Status::InvalidArgument("flow encoder: cache trim to " + std::to_string(head_frames) + " + " +
+                                   std::to_string(tail_frames) + " frames: both >= 0, their sum a multiple of " +
+                                   std::to_string(stride));
+  const int64_t p1 = stream->frames1_, p2 = stream->frames2_, kept = head_frames + tail_frames;
+  if (!stream->started_ || p2 <= kept) return Status::Ok();
+  // Entry k of the kept time axis is entry `source(k)` of the old one (published layout: the
+  // up-sampled stack's frames; the first stack's frames tiled `stride` times).
+  auto source = [&](int64_t k) { return k < head_frames ? k : p2 - tail_frames + (k - head_frames); };
+  auto keep = [&](std::vector<float>* rows, int64_t count, int64_t modulo) {
+    std::vector<float> kept_rows(static_cast<size_t>(count * c));
+    for (int64_t k = 0; k < count; ++k)
+      std::memcpy(kept_rows.data() + k * c, rows->data() + (source(k) % modulo) * c, sizeof(float) * static_cast<size_t>(c));
+    *rows = std::move(kept_rows);
+  };
+  for (size_t i = 0; i < stream->blocks_.size(); ++i) {
+    FlowEncoderStream::Block& b = stream->blocks_[i];
+    const bool first_stack = i < blocks_.size();
+    // The first stack keeps the first kept / stride entries of its tiled axis (how the published
+    // forward_chunk unpacks it).
+    const int64_t count = first_stack ? kept / stride : kept, modulo = first_stack ? p1 : p2;
+    keep(&b.keys, count, modulo);
+    keep(&b.values, count, modulo);
+  }
+  stream->frames1_ = kept / stride;
+  stream->frames2_ = kept;
+  return Status::Ok();
 }
 
 }  // namespace cadence::engine

@@ -30,12 +30,17 @@
 //   - For chunks of n >= 2 new tokens this is the published forward_chunk exactly; after a 1-token
 //     chunk the published code fails its cache-shape check, while this keeps the last two conv1
 //     outputs of the stream (as a whole-stream convolution sees them).
+//   - Position encodings are computed for any distance. The published forward_chunk slices a table
+//     built for 5000 positions (100 s of up-sampled frames, cache included) and goes wrong past it,
+//     which is why Step-Audio 2's stream bounds the cache (TrimCache); its forward extends the table.
 // Per stream the caches grow with the frames consumed: per conformer block keys and values and the
-// projected relative positions (3 x frames x width floats; 10 s at the published width: ~23 MB).
+// projected relative positions (3 x frames x width floats; 10 s at the published width: ~23 MB,
+// ~34 MB allocated), unless the caller bounds them with TrimCache as Step-Audio 2's stream does.
 //
 // Threading: a FlowEncoder is immutable after Load; its methods are const and may run from many
 // threads at once, each call on its own stream (a stream must not be used by two calls at once).
-// `team` (may be null: single-threaded) spreads the GEMMs and the attention heads of a call.
+// `team` (may be null: single-threaded) spreads the GEMMs and the attention heads of a call; a
+// WorkerTeam runs one loop at a time, so concurrent calls need a team each (or none).
 // Weights are held in f32 (F16 / BF16 tensors converted at load).
 #pragma once
 
@@ -47,6 +52,7 @@
 
 #include "core/status.h"
 #include "engine/formats/torch_checkpoint.h"
+#include "engine/gemm.h"
 #include "engine/kernels.h"
 #include "engine/nn/conv1d.h"
 #include "engine/parallel.h"
@@ -78,7 +84,8 @@ struct FlowEncoderConfig {
 class FlowEncoderStream {
  public:
   FlowEncoderStream() = default;
-  // Tokens whose frames have been returned so far (frames: up_stride times this).
+  // Tokens whose frames have been returned so far (frames: up_stride times this; TrimCache does
+  // not change it).
   int64_t tokens_done() const { return tokens_done_; }
   bool finished() const { return finished_; }
   // Bytes of cache memory held now.
@@ -91,6 +98,7 @@ class FlowEncoderStream {
     std::vector<float> positions;     // [r][width]: linear_pos(position encoding of r), r = 0, 1, ...
   };
   bool started_ = false, finished_ = false;
+  int64_t frames1_ = 0, frames2_ = 0;  // frames in the first and the up-sampled stacks' caches
   bool whole_utterance_ = false;  // Forward's: one last call, one scratch cache for every block
   int64_t tokens_done_ = 0;
   std::vector<float> lookahead_cache_;  // [2][width]: conv1 outputs of the two frames before
@@ -121,12 +129,22 @@ class FlowEncoder {
   Result<std::vector<float>> ForwardChunk(FlowEncoderStream* stream, std::span<const int32_t> tokens, bool last,
                                           WorkerTeam* team) const;
 
+  // Step-Audio 2's token2wav stream bounds the attention cache after every chunk (its 2026-01 fix):
+  // when the cache's time axis (the up-sampled stack's frames, 50 per second) is longer than
+  // head_frames + tail_frames, it keeps the first head_frames (the voice prompt's mel frames) and
+  // the last tail_frames (100). This does the same to the stream, in the published layout: the
+  // up-sampled stack keeps those frames; the first stack, stored in that axis tiled up_stride times,
+  // keeps the first (head_frames + tail_frames) / up_stride entries of the kept axis (so mostly the
+  // prompt's frames and the ones after it, not the latest: what the published code does). Relative
+  // positions then count only the kept frames. InvalidArgument unless head_frames + tail_frames is
+  // a multiple of up_stride.
+  Status TrimCache(FlowEncoderStream* stream, int64_t head_frames, int64_t tail_frames) const;
+
  private:
   struct Linear {
     int in = 0, out = 0;
-    std::vector<float> weight;  // [out][in]
-    std::vector<float> bias;    // [out] or empty
-    WeightMatrix Matrix() const;
+    PackedMatrix weight;     // [out][in], packed into the GEMM's panels at load
+    std::vector<float> bias;  // [out] or empty
   };
   struct Norm {
     std::vector<float> weight, bias;

@@ -123,6 +123,27 @@ TEST_F(FlowEncoderTest, ChunkedStreamMatchesPublishedForwardChunk) {
   }
 }
 
+TEST_F(FlowEncoderTest, TrimmedStreamMatchesStepAudio2CacheTrimming) {
+  const auto& trimmed = golden_["trimmed"];
+  const int64_t head = trimmed["head_frames"], tail = trimmed["tail_frames"];
+  auto encoder = Load(BestIsa());
+  ASSERT_NE(encoder, nullptr);
+  WorkerTeam team(2);
+  FlowEncoderStream stream;
+  for (const auto& chunk : trimmed["chunks"]) {
+    const std::vector<int32_t> ids = chunk["tokens"].get<std::vector<int32_t>>();
+    auto got = encoder->ForwardChunk(&stream, ids, chunk["last"].get<bool>(), &team);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    const std::vector<float> want = chunk["values"].get<std::vector<float>>();
+    ASSERT_EQ(got->size(), want.size());
+    const double err = MaxAbsDiff(*got, want);
+    EXPECT_LE(err, kTolerance) << "chunk of " << ids.size();
+    std::printf("trimmed stream, chunk of %zu tokens: max |error| %.3g\n", ids.size(), err);
+    ASSERT_TRUE(encoder->TrimCache(&stream, head, tail).ok());
+  }
+  EXPECT_EQ(encoder->TrimCache(&stream, head, tail + 1).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(FlowEncoderTest, BadCallsLeaveTheStreamUnchanged) {
   auto encoder = Load(BestIsa());
   ASSERT_NE(encoder, nullptr);

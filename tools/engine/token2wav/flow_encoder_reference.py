@@ -26,6 +26,10 @@ Writes to tests/engine/data/token2wav/:
                "values": [frames * 80 floats]}. The first call's look-ahead tokens are silence
                (token 4218), as token2wav's setup_cache pads its prompt; later calls overlap by the
                look-ahead as a streaming caller does.
+    "trimmed": {"head_frames", "tail_frames", "chunks"}: the same calls, the attention cache trimmed
+               after each as Step-Audio 2's token2wav stream does (when its time axis is longer than
+               head + tail: keep the first head and the last tail entries; head = the first call's
+               frames, the prompt's; tail = 10 here, 100 there).
   Floats are written with 9 significant digits (exact for float32).
 
 Tiny dimensions: width 32 (input_size = output_size), 2 heads, linear_units 64, 2 blocks + 2 up
@@ -47,6 +51,7 @@ REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."
 OUT_DIR = os.path.join(REPO, "tests", "engine", "data", "token2wav")
 
 SILENCE_TOKEN = 4218
+TRIM_TAIL_FRAMES = 10
 
 
 def rel_positions(size, d_model):
@@ -331,6 +336,18 @@ def main():
             out, caches = model.forward_chunk(ids, last, caches)
             chunks.append({"tokens": ids, "last": last, "frames": out.shape[0], "values": floats(out)})
 
+        # The same calls with token2wav's cache trimming after each (Step-Audio 2's stream keeps the
+        # prompt's mel frames and the last 100 of the attention cache's time axis; here the first call
+        # is the prompt and the tail is 10 frames so that the tiny run trims).
+        head, tail = 2 * news[0], TRIM_TAIL_FRAMES
+        trimmed, caches = [], (None, None)
+        for ids, last in calls:
+            out, (cnn, att) = model.forward_chunk(ids, last, caches)
+            if att.shape[3] > head + tail:
+                att = torch.cat([att[:, :, :, :head], att[:, :, :, -tail:]], dim=3)
+            caches = (cnn, att)
+            trimmed.append({"tokens": ids, "last": last, "frames": out.shape[0], "values": floats(out)})
+
     state = OrderedDict()
     for k, v in model.state_dict().items():
         state[k] = v.half() if k == "input_embedding.weight" else v.clone()
@@ -339,7 +356,8 @@ def main():
     golden = OrderedDict(
         config=CONFIG, tokens=tokens,
         full={"frames": full.shape[0], "dim": full.shape[1], "values": floats(full)},
-        chunks=chunks)
+        chunks=chunks,
+        trimmed={"head_frames": head, "tail_frames": tail, "chunks": trimmed})
     with open(os.path.join(OUT_DIR, "flow_encoder.golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
         f.write("\n")
