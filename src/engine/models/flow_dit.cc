@@ -47,14 +47,22 @@ void AffineNorm(float* x, int64_t n, const float* w, const float* b) {
 
 float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
-// nn.GELU(approximate="tanh").
+// nn.GELU(approximate="tanh"): 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = √(2/π) (x + 0.044715 x³).
+// One exp instead of tanh: the MLP takes 16 x 2048 of them per frame and row, and std::tanh made
+// them a sixth of an estimator call (measured 50-60 ms of 316 per call at the published width).
 float GeluTanh(float x) {
-  constexpr float kSqrt2OverPi = 0.7978845608028654f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+  constexpr float kTwoSqrt2OverPi = 1.5957691216057308f;
+  return x / (1.0f + std::exp(-kTwoSqrt2OverPi * (x + 0.044715f * x * x * x)));
 }
 
-// nn.Mish: x * tanh(softplus(x)); past 20 the factor is 1 in float.
-float Mish(float x) { return x > 20.0f ? x : x * std::tanh(std::log1p(std::exp(x))); }
+// nn.Mish: x * tanh(softplus(x)). With e = exp(x), tanh(log(1 + e)) = (e² + 2e) / (e² + 2e + 2):
+// one exp instead of exp, log1p and tanh. Past 20 the factor is 1 in float.
+float Mish(float x) {
+  if (x > 20.0f) return x;
+  const float e = std::exp(x);
+  const float p = e * (e + 2.0f);
+  return x * p / (p + 2.0f);
+}
 
 }  // namespace
 
