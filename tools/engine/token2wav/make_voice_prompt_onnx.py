@@ -45,7 +45,10 @@ n_fft 1920, hop 480, Hann 1920, reflect pad 720 each side, centre off, magnitude
 Slaney mel 0..8000 Hz, log(clamp(x, 1e-5))).
 
 Run from the repository root:  /usr/bin/python3 tools/engine/token2wav/make_voice_prompt_onnx.py
-        [--published-size DIR]   (also writes random graphs of the published sizes to DIR)
+        [--published-size DIR]   (also writes random graphs of the published sizes to DIR: 28 MB and
+                                  496 MB, the sizes of the published files; then
+                                  node tools/engine/token2wav/ort_reference.mjs DIR gives
+                                  onnxruntime's outputs for the disabled *PublishedSize* test)
 Output: tests/engine/data/token2wav/. Deterministic (fixed seeds). Needs python3-torch (Debian).
 Golden files use the CTEN format: b"CTEN", int32 dtype (1 float32, 7 int64), int32 rank,
 int64 dims[rank], then the little-endian data.

@@ -1,8 +1,8 @@
 #include "engine/formats/onnx/onnx_model.h"
 
+#include "engine/formats/mapped_file.h"
+
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "engine/formats/onnx/proto_reader.h"
 
@@ -531,17 +531,14 @@ Result<OnnxModel> ParseOnnxModel(std::span<const uint8_t> bytes, const std::stri
 }
 
 Result<OnnxModel> LoadOnnxModel(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open the ONNX model file");
-  in.seekg(0, std::ios::end);
-  const std::streamoff file_size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  std::vector<uint8_t> bytes(file_size > 0 ? static_cast<size_t>(file_size) : 0);
-  if (!bytes.empty() && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    return Status::DataLoss(path + ": could not read the whole file");
+  // Mapped rather than read: the parser copies each tensor out once, so a 500 MB model is not
+  // held twice.
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) {
+    if (file.status().code() == StatusCode::kNotFound) return Status::NotFound(path + ": cannot open the ONNX model file");
+    return Status::DataLoss(path + ": " + file.status().message() + " (not an ONNX model)");
   }
-  if (bytes.empty()) return Status::DataLoss(path + ": empty file, not an ONNX model");
-  return ParseOnnxModel(bytes, path);
+  return ParseOnnxModel(std::span<const uint8_t>(file->data(), file->size()), path);
 }
 
 }  // namespace cadence::engine::onnx

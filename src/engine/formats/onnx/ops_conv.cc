@@ -1,11 +1,12 @@
 // Convolution and pooling over any number of spatial axes: Conv (groups, strides, dilations,
 // explicit pads or auto_pad), AveragePool (ceil_mode, count_include_pad) and GlobalAveragePool.
 // CAM++ needs the 2-D forms (its FCM head) and a 1-D average pool with ceil_mode; the S3 tokenizer
-// a depthwise 1-D Conv (group = channels). Accumulation in double: the reference path.
+// a depthwise 1-D Conv (group = channels). Accumulation in double: the reference path (Conv adds
+// the bias to the product once it is rounded to float).
 //
 // For each kernel tap and each output row (the output's last axis), the span of positions that
-// read the input is worked out once per call, so the inner loop is a strided multiply-add with
-// no bounds tests.
+// read the input is worked out once per call, so the copies and sums need no bounds tests. Conv is
+// a matrix product of the weights with those copies (im2col), on MatMul's kernel.
 #include <algorithm>
 #include <cmath>
 
@@ -133,33 +134,42 @@ Status Conv(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
   std::vector<int64_t> out_shape = {batch, out_channels};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   Tensor out = Tensor::Zeros(ElementType::kFloat, out_shape);
+  // As a matrix product per batch item and group: W [M/g, C/g * K] x columns [C/g * K, P], where
+  // row (c, k) of the columns holds input channel c read at kernel tap k for every output
+  // position (0 in the padding).
   const int64_t per_group_out = out_channels / group;
-  std::vector<double> acc(g.out_size);
+  const int64_t depth = group_channels * g.kernel_size;
+  std::vector<float> columns(static_cast<size_t>(depth * g.out_size));
+  std::vector<float> product(static_cast<size_t>(per_group_out * g.out_size));
   for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t m = 0; m < out_channels; ++m) {
-      const int64_t grp = m / per_group_out;
-      std::fill(acc.begin(), acc.end(), b ? static_cast<double>(b->floats[m]) : 0.0);
+    for (int64_t grp = 0; grp < group; ++grp) {
+      std::fill(columns.begin(), columns.end(), 0.0f);
       for (int64_t c = 0; c < group_channels; ++c) {
         const float* xc = &x->floats[(n * channels + grp * group_channels + c) * g.in_size];
-        const float* wc = &w->floats[(m * group_channels + c) * g.kernel_size];
         for (int64_t k = 0; k < g.kernel_size; ++k) {
-          const double wk = wc[k];
-          if (wk == 0.0) continue;
+          float* column = &columns[static_cast<size_t>((c * g.kernel_size + k) * g.out_size)];
           for (int64_t r = 0; r < g.rows; ++r) {
             const Geometry::Run& run = g.runs[k * g.rows + r];
-            double* a = &acc[r * g.row_length + run.begin];
+            float* dst = column + r * g.row_length + run.begin;
             const float* xs = xc + run.first;
             const int64_t count = run.end - run.begin;
-            if (g.step == 1) {
-              for (int64_t t = 0; t < count; ++t) a[t] += wk * xs[t];
-            } else {
-              for (int64_t t = 0; t < count; ++t) a[t] += wk * xs[t * g.step];
-            }
+            for (int64_t t = 0; t < count; ++t) dst[t] = xs[t * g.step];
           }
         }
       }
-      float* o = &out.floats[(n * out_channels + m) * g.out_size];
-      for (int64_t p = 0; p < g.out_size; ++p) o[p] = static_cast<float>(acc[p]);
+      const float* wg = &w->floats[grp * per_group_out * depth];
+      MatMulRowMajor(wg, columns.data(), product.data(), per_group_out, depth, g.out_size);
+      for (int64_t mo = 0; mo < per_group_out; ++mo) {
+        const int64_t m = grp * per_group_out + mo;
+        float* o = &out.floats[(n * out_channels + m) * g.out_size];
+        const float* prod = &product[static_cast<size_t>(mo * g.out_size)];
+        if (b) {
+          const double bias = b->floats[m];
+          for (int64_t p = 0; p < g.out_size; ++p) o[p] = static_cast<float>(prod[p] + bias);
+        } else {
+          std::copy(prod, prod + g.out_size, o);
+        }
+      }
     }
   }
   outputs->push_back(std::move(out));

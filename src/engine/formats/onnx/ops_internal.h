@@ -36,6 +36,10 @@ std::vector<int64_t> IntsOf(const Tensor& t);
 // either was present.
 std::vector<int64_t> AxesFrom(const Node& node, Inputs inputs, size_t index, bool* given);
 
+// out[m, n] = a[m, k] x b[k, n], row-major, accumulated in double (ops_nn.cc; AVX2 when the CPU
+// has it). Shared by MatMul and Conv.
+void MatMulRowMajor(const float* a, const float* b, float* out, int64_t m, int64_t k, int64_t n);
+
 // Families. Each returns false in *handled when op_type is not its own.
 Status RunElementwise(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);
 Status RunShapeOp(const Node& node, Inputs inputs, std::vector<Tensor>* outputs, bool* handled);

@@ -105,6 +105,15 @@ bool UseAvx2() {
   return supported;
 }
 
+}  // namespace
+
+void MatMulRowMajor(const float* a, const float* b, float* out, int64_t m, int64_t k, int64_t n) {
+  if (UseAvx2()) MatMulBlocksAvx2(a, b, out, m, k, n);
+  else MatMulBlocks(a, b, out, m, k, n);
+}
+
+namespace {
+
 Status MatMul(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
   CADENCE_ASSIGN_OR_RETURN(const Tensor* a, Required(node, inputs, 0, "A"));
   CADENCE_ASSIGN_OR_RETURN(const Tensor* b, Required(node, inputs, 1, "B"));
@@ -126,7 +135,6 @@ Status MatMul(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
   Tensor out = Tensor::Zeros(ElementType::kFloat, out_shape);
   const int64_t batches = ShapeSize(batch);
   std::vector<int64_t> counter(batch.size(), 0);
-  const bool avx2 = UseAvx2();
   for (int64_t bi = 0; bi < batches; ++bi) {
     int64_t ia = 0, ib = 0;
     for (size_t d = 0; d < batch.size(); ++d) {
@@ -136,8 +144,7 @@ Status MatMul(const Node& node, Inputs inputs, std::vector<Tensor>* outputs) {
     const float* am = &a->floats[ia * m * k];
     const float* bm = &b->floats[ib * k * n];
     float* om = &out.floats[bi * m * n];
-    if (avx2) MatMulBlocksAvx2(am, bm, om, m, k, n);
-    else MatMulBlocks(am, bm, om, m, k, n);
+    MatMulRowMajor(am, bm, om, m, k, n);
     NextIndex(batch, &counter);
   }
   outputs->push_back(std::move(out));
