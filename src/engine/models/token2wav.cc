@@ -277,6 +277,7 @@ Result<std::vector<float>> Token2Wav::Stream::FlowChunk(std::span<const int32_t>
   const int64_t mel_dim = m.config_.mel_dim;
   auto mu = m.encoder_->ForwardChunk(&encoder_, tokens, last, team);
   if (!mu.ok()) return mu.status();
+  CADENCE_RETURN_IF_ERROR(m.encoder_->TrimCache(&encoder_, prompt_frames_, kCacheTailFrames));
   const int64_t frames = static_cast<int64_t>(mu->size()) / mel_dim;
   std::vector<float> mel(static_cast<size_t>(frames * mel_dim));
   if (frames == 0) return mel;

@@ -19,8 +19,8 @@
 // its source cache, the first 8 x 480 samples are cross-faded (Hamming) with the previous chunk's
 // held-back tail, and the last 8 x 480 samples are held back until the next chunk or Finish().
 // Unlike the published decode, the first chunk is not preceded by 8 x 480 samples of silence (it
-// would only delay the first sound). The estimator's attention caches keep the prompt and the
-// newest kCacheTailFrames frames, as the published stream trims them.
+// would only delay the first sound). The encoder's and the estimator's attention caches keep the
+// prompt and the newest kCacheTailFrames frames, as the published stream trims them.
 //
 // Noise: the CFM starts from N(0, 1) noise. The published model draws one fixed buffer from
 // torch's generator at construction and reads it at the stream's frame offset; Cadence's buffer

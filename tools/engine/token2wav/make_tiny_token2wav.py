@@ -10,8 +10,8 @@ folder), composed the way the published CausalMaskedDiffWithXvec composes them:
   mel  = CFM Euler solve with CFG (10 steps, rate 0.7) from the noise, prompt frames dropped
 
 and the published streaming decode (setup_cache with the prompt and three silence tokens 4218 as
-look-ahead, then chunks of new tokens plus look-ahead with cond = 0, the estimator's attention
-caches trimmed to the prompt plus the newest 100 frames after each chunk).
+look-ahead, then chunks of new tokens plus look-ahead with cond = 0, the encoder's and the
+estimator's attention caches trimmed to the prompt plus the newest 100 frames after each chunk).
 
 Noise: Cadence's counter-based buffer (src/engine/models/token2wav.h): value i of seed s is
 Box-Muller of two SplitMix64 draws, reproduced here bit for bit in float64.
@@ -162,7 +162,10 @@ class Flow(nn.Module):
         while True:
             last = start + chunk + look > len(tokens)
             ids = tokens[start:] if last else tokens[start: start + chunk + look]
-            mu, enc_caches = self.enc.forward_chunk(ids, last, enc_caches)
+            mu, (cnn, att) = self.enc.forward_chunk(ids, last, enc_caches)
+            if att.shape[3] > prompt_frames + TAIL:  # the encoder's attention cache, trimmed the same way
+                att = torch.cat([att[:, :, :, :prompt_frames], att[:, :, :, -TAIL:]], dim=3)
+            enc_caches = (cnn, att)
             cached = caches[0][0][1].shape[2]  # keys cached by block 0 of step 0
             z = noise(SEED, cached, mu.shape[0])
             cond = torch.zeros_like(mu)
@@ -201,7 +204,7 @@ def write_folder(folder, enc_cfg, dit_cfg, hift_cfg, published):
         state["decoder.estimator." + k] = v.clone()
     torch.save(state, os.path.join(folder, "flow.pt"))
     hift = hr.HiFT(hift_cfg).eval()
-    hr.randomize(hift, seed=33, published=published)
+    hr.randomize(hift, seed=33)
     torch.save(hr.state_dict_wg(hift), os.path.join(folder, "hift.pt"))
     with open(os.path.join(folder, "flow.yaml"), "w") as f:
         f.write(flow_yaml(enc_cfg, dit_cfg, hift_cfg))
