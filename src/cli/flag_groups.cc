@@ -12,6 +12,15 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
   flags->String("personas", "DIR", "persona cards (Character Card V2/V3 .json/.png) to offer besides the embedded ones",
                 personas_default);
   flags->String("voice", "NAME", "default voice (Cadence, OpenAI or StepFun name)", "");
+  flags->String("voice-model", "DIR",
+                "speak with the neural voice: a CosyVoice 2 folder (llm.pt + CosyVoice-BlankEN/) for its speech-token LM");
+  flags->String("voice-token2wav", "DIR",
+                "neural voice: the token2wav folder that renders the speech tokens (Step-Audio 2 mini's token2wav/; "
+                "default: --voice-model)");
+  flags->String("voice-prompt", "NAME=FILE.wav:TEXT", "neural voice: a voice from a prompt clip and its transcript");
+  flags->String("voice-prompts", "DIR", "neural voice: every NAME.wav with its transcript in NAME.txt is a voice");
+  flags->Int("voice-steps", "N", "neural voice: flow Euler steps (fewer: faster, rougher; 0: the model's 10)", 0, 0,
+             100);
   flags->String("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
   flags->Int("model-slots", "N",
              "engine brain: conversations kept in KV-cache slots, whose replies are generated together in one batch",
@@ -49,6 +58,11 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.asr_max_decoders = flags.GetInt("asr-max-decoders");
   options.asr_window = flags.Get("asr-window");
   options.asr_temperature_inc = flags.GetDouble("asr-temperature-inc");
+  options.voice_model = flags.Get("voice-model");
+  options.voice_token2wav = flags.Get("voice-token2wav");
+  options.voice_prompt = flags.Get("voice-prompt");
+  options.voice_prompts = flags.Get("voice-prompts");
+  options.voice_steps = flags.GetInt("voice-steps");
   options.llm_model = flags.Get("model");
   options.llm_slots = flags.GetInt("model-slots");
   options.llm_url = flags.Get("llm-url");

@@ -7,13 +7,16 @@
 #include "audio/wav.h"
 #include "cli/command.h"
 #include "speech/tts/style_parser.h"
+#include "speech/tts/neural_synthesizer.h"
 #include "speech/tts/synthesizer.h"
 
 namespace cadence::cli {
 namespace {
 
 int RunSay(int argc, char** argv) {
-  Flags flags("cadence say [--voice V] [--tone EMOTION] [--lang en|zh|yue] [--speed X] \"text [laughs] more\" -o out.wav");
+  Flags flags("cadence say [--voice V] [--tone EMOTION] [--lang en|zh|yue] [--speed X] \"text [laughs] more\" -o out.wav\n"
+              "       cadence say --voice-model DIR [--voice-token2wav DIR] [--voice-prompt NAME=FILE.wav:TEXT] ... "
+              "(the neural voice)");
   flags.String("voice", "V", "voice: slt rms awb kal16 cmn-f cmn-m yue-f yue-m, or alloy ash ballad coral echo sage shimmer "
                              "verse marin cedar qingchunshaonv wenrounansheng", "slt");
   flags.String("tone", "EMOTION", "scene tone: neutral happy excited angry sad tired tender calm whisper", "neutral");
@@ -22,6 +25,11 @@ int RunSay(int argc, char** argv) {
   flags.String("out", "FILE", "output WAV (24 kHz mono pcm16)");
   flags.Short('o', "out");
   flags.Switch("transcript", "also print the spoken words (tags removed)");
+  flags.String("voice-model", "DIR", "neural voice: a CosyVoice 2 folder (llm.pt + CosyVoice-BlankEN/)");
+  flags.String("voice-token2wav", "DIR", "neural voice: the token2wav folder (default: --voice-model)");
+  flags.String("voice-prompt", "NAME=FILE.wav:TEXT", "neural voice: a voice from a prompt clip and its transcript");
+  flags.Int("voice-steps", "N", "neural voice: flow Euler steps (0: the model's)", 0, 0, 100);
+  flags.Int("threads", "N", "neural voice: compute threads", 2, 1, 256);
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   if (flags.positional().empty() || flags.Get("out").empty()) {
@@ -31,7 +39,27 @@ int RunSay(int argc, char** argv) {
   std::string text;
   for (const auto& p : flags.positional()) text += (text.empty() ? "" : " ") + p;
 
-  auto synth = speech::CreateSynthesizer({});
+  const bool neural = !flags.Get("voice-model").empty();
+  Result<std::unique_ptr<speech::Synthesizer>> synth = Status::Internal("unset");
+  if (neural) {
+    speech::NeuralVoiceConfig config;
+    config.lm_dir = flags.Get("voice-model");
+    config.token2wav_dir = flags.Get("voice-token2wav");
+    config.n_timesteps = flags.GetInt("voice-steps");
+    config.threads = flags.GetInt("threads");
+    if (!flags.Get("voice-prompt").empty()) {
+      auto prompt = speech::ParseVoicePrompt(flags.Get("voice-prompt"));
+      if (!prompt.ok()) {
+        std::fprintf(stderr, "error: %s\n", prompt.status().ToString().c_str());
+        return 2;
+      }
+      config.prompts.push_back(*prompt);
+    }
+    std::fprintf(stderr, "loading the neural voice from %s ...\n", config.lm_dir.c_str());
+    synth = speech::CreateNeuralSynthesizer(config);
+  } else {
+    synth = speech::CreateSynthesizer({});
+  }
   if (!synth.ok()) {
     std::fprintf(stderr, "error: %s\n", synth.status().ToString().c_str());
     return 1;
@@ -39,6 +67,10 @@ int RunSay(int argc, char** argv) {
   speech::SynthesisRequest request;
   request.text = text;
   request.voice = flags.Get("voice");
+  if (neural) {
+    auto voice = (*synth)->ResolveVoice(request.voice);
+    request.voice = voice.ok() ? *voice : (*synth)->Voices().front().id;
+  }
   request.language = flags.Get("lang");
   request.tone.emotion = flags.Get("tone");  // the synthesizer applies the emotion's preset
   request.speed = flags.GetDouble("speed");

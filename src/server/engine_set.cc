@@ -1,5 +1,7 @@
 #include "server/engine_set.h"
 
+#include "speech/tts/neural_synthesizer.h"
+
 #include <filesystem>
 
 #include "brain/factory.h"
@@ -14,6 +16,29 @@
 namespace cadence::server {
 
 EngineSet::~EngineSet() = default;
+
+namespace {
+
+Result<std::unique_ptr<speech::Synthesizer>> CreateNeuralVoice(const EngineOptions& options) {
+  speech::NeuralVoiceConfig config;
+  config.lm_dir = options.voice_model;
+  config.token2wav_dir = options.voice_token2wav;
+  config.n_timesteps = options.voice_steps;
+  config.default_voice = options.voice;
+  if (!options.voice_prompt.empty()) {
+    auto prompt = speech::ParseVoicePrompt(options.voice_prompt);
+    if (!prompt.ok()) return prompt.status();
+    config.prompts.push_back(std::move(prompt).value());
+  }
+  if (!options.voice_prompts.empty()) {
+    auto prompts = speech::ReadVoicePromptFolder(options.voice_prompts);
+    if (!prompts.ok()) return prompts.status();
+    config.prompts.insert(config.prompts.end(), prompts->begin(), prompts->end());
+  }
+  return speech::CreateNeuralSynthesizer(config);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options) {
   std::unique_ptr<EngineSet> set(new EngineSet());
@@ -52,10 +77,10 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   set->asr_ = std::move(asr).value();
 
   speech::SynthesizerConfig tts_config;
-  auto tts = speech::CreateSynthesizer(tts_config);
+  auto tts = options.voice_model.empty() ? speech::CreateSynthesizer(tts_config) : CreateNeuralVoice(options);
   if (!tts.ok()) return tts.status().WithContext("speech synthesizer");
   set->tts_ = std::move(tts).value();
-  if (!options.voice.empty()) {
+  if (!options.voice.empty() && options.voice_model.empty()) {
     auto voice = set->tts_->ResolveVoice(options.voice);
     if (!voice.ok()) return voice.status().WithContext("--voice");
     tts_config.default_voice = *voice;

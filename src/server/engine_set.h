@@ -33,6 +33,12 @@ struct EngineOptions {
   int llm_slots = 8;         // engine brain: conversations in KV slots, replies batched at once
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain
   std::string llm_api_key;   // bearer token for --llm-url (from CADENCE_LLM_API_KEY)
+  // The neural voice (speech/tts/neural_synthesizer.h); "" = Flite and eSpeak NG.
+  std::string voice_model;      // CosyVoice 2 folder (its speech-token LM)
+  std::string voice_token2wav;  // token2wav folder ("" = voice_model)
+  std::string voice_prompt;     // NAME=FILE.wav:TRANSCRIPT
+  std::string voice_prompts;    // a folder of NAME.wav + NAME.txt
+  int voice_steps = 0;          // flow Euler steps (0: the model's)
 };
 
 class EngineSet {

@@ -40,6 +40,16 @@ Result<Token2WavConfig> Token2WavConfig::FromYaml(const HyperPyYamlConfig& y) {
     return Status::Ok();
   };
   if (!y.Has("flow")) return Status::NotFound(y.label() + ": key flow is missing; not a token2wav flow.yaml");
+  // Step-Audio 2's flow has a DiT estimator; CosyVoice 2's own (cosyvoice2.yaml) a causal U-Net.
+  if (y.Has("flow.decoder.estimator")) {
+    auto estimator = y.Class("flow.decoder.estimator");
+    if (!estimator.ok()) return estimator.status();
+    if (estimator->size() < 4 || estimator->compare(estimator->size() - 4, 4, ".DiT") != 0)
+      return Status::Unimplemented(y.label() + ": flow.decoder.estimator is " + *estimator +
+                                   "; only the DiT estimator of Step-Audio 2's token2wav is implemented (CosyVoice 2's "
+                                   "causal U-Net is not yet): use Step-Audio 2 mini's token2wav/ folder, which renders "
+                                   "the same speech tokens");
+  }
   CADENCE_RETURN_IF_ERROR(get("flow.input_size", &c.encoder.input_size));
   CADENCE_RETURN_IF_ERROR(get("flow.output_size", &c.mel_dim));
   CADENCE_RETURN_IF_ERROR(get("flow.spk_embed_dim", &c.spk_embed_dim));

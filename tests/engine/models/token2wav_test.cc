@@ -150,5 +150,21 @@ TEST_F(Token2WavTest, BadPromptsAndMissingFilesAreNamed) {
   EXPECT_NE(missing.status().message().find("flow.yaml"), std::string::npos) << missing.status().message();
 }
 
+TEST(Token2WavConfigTest, CosyVoice2UNetFlowIsNamedAsNotYetSupported) {
+  auto yaml = HyperPyYamlConfig::Parse(R"(flow: !new:cosyvoice.flow.flow.CausalMaskedDiffWithXvec
+    input_size: 512
+    decoder: !new:cosyvoice.flow.flow_matching.CausalConditionalCFM
+        estimator: !new:cosyvoice.flow.decoder.CausalConditionalDecoder
+            in_channels: 320
+)",
+                                       "cosyvoice2.yaml");
+  ASSERT_TRUE(yaml.ok());
+  auto config = Token2WavConfig::FromYaml(*yaml);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(config.status().message().find("CausalConditionalDecoder"), std::string::npos)
+      << config.status().message();
+}
+
 }  // namespace
 }  // namespace cadence::engine
