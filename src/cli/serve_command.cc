@@ -87,6 +87,7 @@ int RunServe(int argc, char** argv) {
   config.health = (*engines)->Health();
   config.health.version = "0.1.0";
   config.personas_json = (*engines)->PersonasJson();
+  config.voices_json = (*engines)->VoicesJson();
   CADENCE_LOG(kInfo, "serve", "engines: vad=%s asr=%s tts=%s brain=%s", config.health.vad.c_str(),
               config.health.asr.c_str(), config.health.tts.c_str(), config.health.brain.c_str());
 

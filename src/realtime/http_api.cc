@@ -121,4 +121,15 @@ std::string PersonasJson(const std::vector<const persona::Persona*>& personas, s
   return Dump(Json{{"object", "list"}, {"default", NullOr(default_id)}, {"data", data}});
 }
 
+std::string VoicesJson(const std::vector<speech::VoiceInfo>& voices, std::string_view default_id) {
+  Json data = Json::array();
+  for (const auto& v : voices)
+    data.push_back({{"id", v.id},
+                    {"engine", v.engine},
+                    {"language", v.language},
+                    {"gender", NullOr(v.gender)},
+                    {"description", v.description}});
+  return Dump(Json{{"object", "list"}, {"default", NullOr(default_id)}, {"data", data}});
+}
+
 }  // namespace cadence::realtime

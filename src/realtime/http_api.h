@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "speech/tts/synthesizer.h"
 
 namespace cadence::persona {
 struct Persona;
@@ -51,5 +52,9 @@ std::string ModelsJson(int64_t created_unix_s);
 // `GET /v1/personas`: `{"object":"list","default":id,"data":[{id,name,description,languages,
 // voice,greeting,avatar}]}`. Pointers must be non-null.
 std::string PersonasJson(const std::vector<const persona::Persona*>& personas, std::string_view default_id);
+
+// `GET /v1/voices`: `{"object":"list","default":id,"data":[{id,engine,language,gender,description}]}`
+// — the synthesizer's voices (Flite and eSpeak NG, or the neural voice's prompts).
+std::string VoicesJson(const std::vector<speech::VoiceInfo>& voices, std::string_view default_id);
 
 }  // namespace cadence::realtime

@@ -80,6 +80,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   auto tts = options.voice_model.empty() ? speech::CreateSynthesizer(tts_config) : CreateNeuralVoice(options);
   if (!tts.ok()) return tts.status().WithContext("speech synthesizer");
   set->tts_ = std::move(tts).value();
+  set->default_voice_ = options.voice;
   if (!options.voice.empty() && options.voice_model.empty()) {
     auto voice = set->tts_->ResolveVoice(options.voice);
     if (!voice.ok()) return voice.status().WithContext("--voice");
@@ -134,6 +135,13 @@ realtime::HealthInfo EngineSet::Health() const {
 
 std::string EngineSet::PersonasJson() const {
   return realtime::PersonasJson(personas_->List(), personas_->Default().id);
+}
+
+std::string EngineSet::VoicesJson() const {
+  const auto voices = tts_->Voices();
+  std::string default_id = voices.empty() ? "" : voices.front().id;
+  if (auto resolved = tts_->ResolveVoice(default_voice_); !default_voice_.empty() && resolved.ok()) default_id = *resolved;
+  return realtime::VoicesJson(voices, default_id);
 }
 
 }  // namespace cadence::server

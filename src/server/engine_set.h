@@ -56,12 +56,15 @@ class EngineSet {
   realtime::HealthInfo Health() const;
   // The body of GET /v1/personas.
   std::string PersonasJson() const;
+  // The body of GET /v1/voices.
+  std::string VoicesJson() const;
   const speech::Synthesizer& tts() const { return *tts_; }
   const brain::Brain* brain() const { return brain_.get(); }
 
  private:
   EngineSet() = default;
   std::unique_ptr<persona::PersonaStore> personas_;
+  std::string default_voice_;  // --voice as given
   std::unique_ptr<speech::VadModel> vad_;
   std::unique_ptr<speech::Recognizer> asr_;
   std::unique_ptr<speech::Synthesizer> tts_;

@@ -79,7 +79,7 @@ HttpResponse HandleHttpRequest(const HttpRequest& request, ServerState& state) {
   }
   // With keys configured, the API routes need one as the WebSocket does; /healthz (for load
   // balancers and probes) and the web page (which asks for a key itself) stay public.
-  if (state.config.auth_required && (path == "/v1/models" || path == "/v1/personas")) {
+  if (state.config.auth_required && (path == "/v1/models" || path == "/v1/personas" || path == "/v1/voices")) {
     const std::string_view key = BearerToken(request[http::field::authorization]);
     if (!state.config.keys.Contains(key)) {
       return JsonError(request, http::status::unauthorized, "invalid_request_error",
@@ -92,6 +92,8 @@ HttpResponse HandleHttpRequest(const HttpRequest& request, ServerState& state) {
     return Json(request, state.config.personas_json.empty() ? realtime::PersonasJson({}, "")
                                                             : state.config.personas_json);
   }
+  if (path == "/v1/voices")
+    return Json(request, state.config.voices_json.empty() ? realtime::VoicesJson({}, "") : state.config.voices_json);
   if (path == "/v1/realtime") {
     HttpResponse res = JsonError(request, http::status::upgrade_required, "invalid_request_error",
                                  "websocket_required",
@@ -101,7 +103,7 @@ HttpResponse HandleHttpRequest(const HttpRequest& request, ServerState& state) {
   }
   if (api)
     return JsonError(request, http::status::not_found, "invalid_request_error", "not_found",
-                     "no route " + path + " (routes: /v1/realtime, /v1/models, /v1/personas, /healthz)");
+                     "no route " + path + " (routes: /v1/realtime, /v1/models, /v1/personas, /v1/voices, /healthz)");
 
   if (state.config.web_dir.empty())
     return JsonError(request, http::status::not_found, "invalid_request_error", "not_found",

@@ -52,6 +52,7 @@ struct ServerConfig {
   SessionFactory session_factory = DefaultSessionFactory();
   realtime::HealthInfo health;               // engine names and version for /healthz
   std::string personas_json;                 // body of /v1/personas ("" = empty list)
+  std::string voices_json;                   // body of /v1/voices ("" = empty list)
 };
 
 struct ServerStats {

@@ -54,6 +54,15 @@ describe('HTTP routes', () => {
     for (const p of body.data) assert.ok(p.id && p.name, JSON.stringify(p).slice(0, 200));
   });
 
+  test('/v1/voices lists the synthesizer voices with a default', async () => {
+    const body = await (await fetch(`${server.base}/v1/voices`)).json();
+    assert.equal(body.object, 'list');
+    const ids = body.data.map((v) => v.id);
+    for (const id of ['slt', 'cmn-f', 'yue-m']) assert.ok(ids.includes(id), `${id} missing from ${ids}`);
+    assert.ok(ids.includes(body.default), JSON.stringify(body).slice(0, 300));
+    for (const v of body.data) assert.ok(v.engine && v.language, JSON.stringify(v));
+  });
+
   test('CORS preflight on the JSON routes', async () => {
     const res = await fetch(`${server.base}/v1/models`, {
       method: 'OPTIONS',

@@ -432,6 +432,7 @@ TEST_F(ServerTest, KeysAreNeededForTheApiRoutesButNotForHealth) {
   EXPECT_EQ(Get("/healthz").result(), http::status::ok);
   EXPECT_EQ(Get("/v1/models").result(), http::status::unauthorized);
   EXPECT_EQ(Get("/v1/personas").result(), http::status::unauthorized);
+  EXPECT_EQ(Get("/v1/voices").result(), http::status::unauthorized);
 }
 
 TEST_F(ServerTest, AKeyOfferedAsSubprotocolIsNotLogged) {
