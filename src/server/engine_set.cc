@@ -81,6 +81,7 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   if (!tts.ok()) return tts.status().WithContext("speech synthesizer");
   set->tts_ = std::move(tts).value();
   set->default_voice_ = options.voice;
+  set->neural_voice_ = !options.voice_model.empty();
   if (!options.voice.empty() && options.voice_model.empty()) {
     auto voice = set->tts_->ResolveVoice(options.voice);
     if (!voice.ok()) return voice.status().WithContext("--voice");
@@ -128,7 +129,7 @@ realtime::HealthInfo EngineSet::Health() const {
   realtime::HealthInfo info;
   info.vad = std::string(vad_->name());
   info.asr = std::string(asr_->name());
-  info.tts = "flite+espeak-ng";
+  info.tts = neural_voice_ ? "cosyvoice2+token2wav" : "flite+espeak-ng";
   info.brain = std::string(brain_->kind());
   return info;
 }

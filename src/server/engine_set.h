@@ -65,6 +65,7 @@ class EngineSet {
   EngineSet() = default;
   std::unique_ptr<persona::PersonaStore> personas_;
   std::string default_voice_;  // --voice as given
+  bool neural_voice_ = false;
   std::unique_ptr<speech::VadModel> vad_;
   std::unique_ptr<speech::Recognizer> asr_;
   std::unique_ptr<speech::Synthesizer> tts_;
