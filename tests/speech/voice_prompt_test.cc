@@ -198,51 +198,5 @@ TEST(VoicePromptEncoderTest, UnsupportedOperatorIsNamedWithTheFile) {
   EXPECT_NE(encoder.status().message().find(path), std::string::npos) << encoder.status().ToString();
 }
 
-// Timing, not a check (disabled by default): a 5 s prompt (the 3 s clip looped) through the
-// features and both graphs. CADENCE_VOICE_PROMPT_DIR names a folder with campplus.onnx and
-// speech_tokenizer_v2_25hz.onnx (e.g. the published-size random graphs of
-// make_voice_prompt_onnx.py --published-size DIR); without it the tiny graphs are timed.
-//   build/tests/speech/speech_test --gtest_also_run_disabled_tests --gtest_filter='*FiveSecondPrompt*'
-TEST(VoicePromptTiming, DISABLED_FiveSecondPrompt) {
-  using Clock = std::chrono::steady_clock;
-  auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-  VoicePromptConfig config = TinyConfig();
-  if (const char* dir = std::getenv("CADENCE_VOICE_PROMPT_DIR")) {
-    config.campplus_path = std::string(dir) + "/campplus.onnx";
-    config.tokenizer_path = std::string(dir) + "/speech_tokenizer_v2_25hz.onnx";
-  }
-  const auto t_load = Clock::now();
-  auto encoder = VoicePromptEncoder::Create(config);
-  ASSERT_TRUE(encoder.ok()) << encoder.status().ToString();
-  const auto t_loaded = Clock::now();
-  const auto clip16 = Golden("prompt_16k.cten"), clip24 = Golden("prompt_24k.cten");
-  std::vector<float> audio16(5 * 16000), audio24(5 * 24000);
-  for (size_t i = 0; i < audio16.size(); ++i) audio16[i] = clip16.floats[i % clip16.floats.size()];
-  for (size_t i = 0; i < audio24.size(); ++i) audio24[i] = clip24.floats[i % clip24.floats.size()];
-  const auto t0 = Clock::now();
-  auto fbank = ComputeKaldiFbank(audio16);
-  const auto t1 = Clock::now();
-  whisper::LogMelOptions options;
-  options.n_mels = 128;
-  auto mel128 = whisper::ComputeLogMel(audio16, options);
-  const auto t2 = Clock::now();
-  auto mel24 = ComputePromptMel(audio24);
-  const auto t3 = Clock::now();
-  auto embedding = (*encoder)->SpeakerEmbedding(audio16);
-  const auto t4 = Clock::now();
-  auto tokens = (*encoder)->SpeechTokens(audio16);
-  const auto t5 = Clock::now();
-  auto prompt = (*encoder)->Encode(audio16, audio24);
-  const auto t6 = Clock::now();
-  ASSERT_TRUE(fbank.ok() && mel128.ok() && mel24.ok() && embedding.ok() && tokens.ok() && prompt.ok());
-  std::printf("voice prompt, 5 s, %s\n", config.ToString().c_str());
-  std::printf("  load both graphs %.3f s\n", seconds(t_load, t_loaded));
-  std::printf("  kaldi fbank %.4f s, whisper log-mel 128 %.4f s, prompt mel 24 kHz %.4f s\n", seconds(t0, t1),
-              seconds(t1, t2), seconds(t2, t3));
-  std::printf("  CAM++ (with its fbank) %.3f s -> %zu values; tokenizer (with its log-mel) %.3f s -> %zu tokens\n",
-              seconds(t3, t4), embedding->size(), seconds(t4, t5), tokens->size());
-  std::printf("  Encode (features + both graphs) %.3f s\n", seconds(t5, t6));
-}
-
 }  // namespace
 }  // namespace cadence::speech::voice_prompt
