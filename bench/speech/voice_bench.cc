@@ -31,6 +31,8 @@ int RunVoiceBench(int argc, char** argv) {
   flags.Int("threads", "N", "compute threads", 2, 1, 256);
   flags.Int("tokens", "N", "speech tokens decoded for the LM figure", 64, 1, 4096);
   flags.Int("steps", "N", "flow Euler steps for the say figure (0: the model's)", 0, 0, 100);
+  flags.Choice("lm-weights", "the LM's layers: q8_0 (quantized at load, the server's default) or f32", {"q8_0", "f32"},
+               "q8_0");
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
   const std::string lm_dir = flags.Get("voice-model");
@@ -44,6 +46,7 @@ int RunVoiceBench(int argc, char** argv) {
   // (1) The LM.
   engine::LoadOptions options;
   options.threads = threads;
+  options.quantize_q8_0 = flags.Get("lm-weights") == "q8_0";
   auto t0 = Clock::now();
   auto lm = engine::CosyVoiceLm::Load(lm_dir, options);
   if (!lm.ok()) {
@@ -74,9 +77,9 @@ int RunVoiceBench(int argc, char** argv) {
   const double prefill_s = std::chrono::duration<double>(at.front() - t0).count();
   const double decode_s = std::chrono::duration<double>(at.back() - at.front()).count();
   std::printf("voice bench, %d thread(s)\n", threads);
-  std::printf("  LM %s: load %.1f s; prompt of %zu positions + first token %.0f ms; %zu tokens at %.1f tokens/s "
+  std::printf("  LM %s (%s layers): load %.1f s; prompt of %zu positions + first token %.0f ms; %zu tokens at %.1f tokens/s "
               "(real time needs 25)\n",
-              lm_dir.c_str(), load_s, 2 + prompt_text.size() + text.size() + prompt_speech.size(), prefill_s * 1e3,
+              lm_dir.c_str(), flags.Get("lm-weights").c_str(), load_s, 2 + prompt_text.size() + text.size() + prompt_speech.size(), prefill_s * 1e3,
               at.size() - 1, (at.size() - 1) / decode_s);
   lm->reset();
 
@@ -116,6 +119,7 @@ int RunVoiceBench(int argc, char** argv) {
   config.token2wav_dir = t2w_dir;
   config.threads = threads;
   config.n_timesteps = flags.GetInt("steps");
+  config.lm_q8_0 = flags.Get("lm-weights") == "q8_0";
   auto synth = speech::CreateNeuralSynthesizer(config);
   if (!synth.ok()) {
     std::fprintf(stderr, "error: %s\n", synth.status().ToString().c_str());

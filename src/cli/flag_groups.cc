@@ -19,6 +19,8 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
                 "default: --voice-model)");
   flags->String("voice-prompt", "NAME=FILE.wav:TEXT", "neural voice: a voice from a prompt clip and its transcript");
   flags->String("voice-prompts", "DIR", "neural voice: every NAME.wav with its transcript in NAME.txt is a voice");
+  flags->Choice("voice-lm-weights", "neural voice: the LM's layers as q8_0 (quantized at load: faster) or f32 (as published)",
+                {"q8_0", "f32"}, "q8_0");
   flags->Int("voice-steps", "N", "neural voice: flow Euler steps (fewer: faster, rougher; 0: the model's 10)", 0, 0,
              100);
   flags->String("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
@@ -63,6 +65,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.voice_prompt = flags.Get("voice-prompt");
   options.voice_prompts = flags.Get("voice-prompts");
   options.voice_steps = flags.GetInt("voice-steps");
+  options.voice_lm_f32 = flags.Get("voice-lm-weights") == "f32";
   options.llm_model = flags.Get("model");
   options.llm_slots = flags.GetInt("model-slots");
   options.llm_url = flags.Get("llm-url");

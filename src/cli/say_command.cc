@@ -29,6 +29,8 @@ int RunSay(int argc, char** argv) {
   flags.String("voice-token2wav", "DIR", "neural voice: the token2wav folder (default: --voice-model)");
   flags.String("voice-prompt", "NAME=FILE.wav:TEXT", "neural voice: a voice from a prompt clip and its transcript");
   flags.Int("voice-steps", "N", "neural voice: flow Euler steps (0: the model's)", 0, 0, 100);
+  flags.Choice("voice-lm-weights", "neural voice: the LM's layers as q8_0 (quantized at load) or f32", {"q8_0", "f32"},
+               "q8_0");
   flags.Int("threads", "N", "neural voice: compute threads", 2, 1, 256);
   int exit_code = 0;
   if (!flags.Parse(argc, argv, &exit_code)) return exit_code;
@@ -47,6 +49,7 @@ int RunSay(int argc, char** argv) {
     config.token2wav_dir = flags.Get("voice-token2wav");
     config.n_timesteps = flags.GetInt("voice-steps");
     config.threads = flags.GetInt("threads");
+    config.lm_q8_0 = flags.Get("voice-lm-weights") == "q8_0";
     if (!flags.Get("voice-prompt").empty()) {
       auto prompt = speech::ParseVoicePrompt(flags.Get("voice-prompt"));
       if (!prompt.ok()) {

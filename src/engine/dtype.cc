@@ -223,6 +223,19 @@ void RepackQ5_0Row(const uint8_t* src, uint8_t* dst, int64_t blocks) {
   std::memcpy(dst, src, static_cast<size_t>(blocks - k) * kQ5_0Bytes);
 }
 
+void QuantizeRowQ8_0(const float* src, uint8_t* dst, int64_t elems) {
+  for (int64_t b = 0; b < elems / 32; ++b, src += 32, dst += kQ8_0Bytes) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(src[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = Fp32ToFp16(d);
+    std::memcpy(dst, &h, 2);
+    int8_t* q = reinterpret_cast<int8_t*>(dst + 2);
+    for (int i = 0; i < 32; ++i) q[i] = static_cast<int8_t>(std::lround(src[i] * id));
+  }
+}
+
 void DequantizeRow(DType type, const void* src_v, float* dst, int64_t elems) {
   const uint8_t* src = static_cast<const uint8_t*>(src_v);
   switch (type) {

@@ -42,6 +42,10 @@ float Fp16ToFp32(uint16_t h);
 uint16_t Fp32ToFp16(float f);  // round to nearest even
 float Bf16ToFp32(uint16_t b);
 
+// Encodes `elems` values (a multiple of 32) as Q8_0 blocks, as ggml's reference quantizer does:
+// d = max|x| / 127 stored as f16, q = round(x / d). `dst` holds RowBytes(kQ8_0, elems) bytes.
+void QuantizeRowQ8_0(const float* src, uint8_t* dst, int64_t elems);
+
 // Decodes `elems` values (a multiple of BlockElems) starting at `src` into `dst`.
 void DequantizeRow(DType type, const void* src, float* dst, int64_t elems);
 

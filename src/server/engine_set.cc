@@ -24,6 +24,7 @@ Result<std::unique_ptr<speech::Synthesizer>> CreateNeuralVoice(const EngineOptio
   config.lm_dir = options.voice_model;
   config.token2wav_dir = options.voice_token2wav;
   config.n_timesteps = options.voice_steps;
+  config.lm_q8_0 = !options.voice_lm_f32;
   config.default_voice = options.voice;
   if (!options.voice_prompt.empty()) {
     auto prompt = speech::ParseVoicePrompt(options.voice_prompt);

@@ -39,6 +39,7 @@ struct EngineOptions {
   std::string voice_prompt;     // NAME=FILE.wav:TRANSCRIPT
   std::string voice_prompts;    // a folder of NAME.wav + NAME.txt
   int voice_steps = 0;          // flow Euler steps (0: the model's)
+  bool voice_lm_f32 = false;    // keep the LM's F32 weights (default: Q8_0 at load)
 };
 
 class EngineSet {

@@ -13,16 +13,11 @@
 #include "core/status.h"
 #include "engine/dtype.h"
 #include "engine/formats/mapped_file.h"
+#include "engine/formats/stored_tensor.h"
 
 namespace cadence::engine {
 
-struct SafetensorsTensor {
-  std::string name;
-  DType type = DType::kF32;
-  std::vector<int64_t> shape;  // PyTorch order: shape.back() is contiguous
-  const uint8_t* data = nullptr;
-  size_t bytes = 0;
-};
+using SafetensorsTensor = StoredTensor;
 
 class SafetensorsFile {
  public:

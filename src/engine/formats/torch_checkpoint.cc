@@ -142,12 +142,6 @@ bool IsTensor(const ValuePtr& v) {
 
 }  // namespace
 
-int64_t TorchTensor::elems() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 const TorchTensor* TorchCheckpoint::Find(const std::string& name) const {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

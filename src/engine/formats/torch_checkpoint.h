@@ -28,17 +28,11 @@
 
 #include "core/status.h"
 #include "engine/dtype.h"
+#include "engine/formats/stored_tensor.h"
 
 namespace cadence::engine {
 
-struct TorchTensor {
-  std::string name;
-  DType type = DType::kF32;
-  std::vector<int64_t> shape;  // PyTorch order: shape.back() is contiguous
-  const uint8_t* data = nullptr;
-  size_t bytes = 0;
-  int64_t elems() const;
-};
+using TorchTensor = StoredTensor;
 
 class TorchCheckpoint {
  public:

@@ -279,6 +279,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path_in, const Loa
   }
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  if (options.quantize_q8_0) model->QuantizeLayersQ8_0();
   model->RepackWeights();
   return model;
 }
@@ -296,6 +297,7 @@ Result<std::unique_ptr<Model>> Model::FromTorch(std::shared_ptr<const TorchCheck
                                       &model->token_embd_, &model->output_, &model->output_norm_, &model->layers_));
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  if (options.quantize_q8_0) model->QuantizeLayersQ8_0();
   model->RepackWeights();
   return model;
 }
@@ -336,8 +338,28 @@ std::unique_ptr<Model> Model::FromParts(ModelConfig config, WeightMatrix token_e
   model->storage_ = std::move(storage);
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  if (options.quantize_q8_0) model->QuantizeLayersQ8_0();
   model->RepackWeights();
   return model;
+}
+
+void Model::QuantizeLayersQ8_0() {
+  for (Layer& l : layers_) {
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      if ((m->type != DType::kF32 && m->type != DType::kF16 && m->type != DType::kBF16) || m->cols % 32 != 0) continue;
+      const size_t row_bytes = RowBytes(DType::kQ8_0, m->cols);
+      uint8_t* dst = storage_.emplace_back(static_cast<size_t>(m->rows) * row_bytes).data();
+      const WeightMatrix src = *m;
+      team_->ParallelFor((src.rows + 63) / 64, [&](int64_t chunk) {
+        std::vector<float> row(static_cast<size_t>(src.cols));
+        for (int64_t r = chunk * 64; r < std::min(src.rows, (chunk + 1) * 64); ++r) {
+          DequantizeRow(src.type, src.data + static_cast<size_t>(r) * src.row_bytes, row.data(), src.cols);
+          QuantizeRowQ8_0(row.data(), dst + static_cast<size_t>(r) * row_bytes, src.cols);
+        }
+      });
+      *m = WeightMatrix{DType::kQ8_0, src.rows, src.cols, dst, row_bytes};
+    }
+  }
 }
 
 void Model::RepackWeights() {

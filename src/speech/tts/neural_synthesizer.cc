@@ -59,6 +59,7 @@ Status NeuralSynthesizer::Init(const NeuralVoiceConfig& config) {
   if (config_.token2wav_dir.empty()) config_.token2wav_dir = config_.lm_dir;
   engine::LoadOptions lm_options;
   lm_options.threads = config_.threads;
+  lm_options.quantize_q8_0 = config_.lm_q8_0;
   auto lm = engine::CosyVoiceLm::Load(config_.lm_dir, lm_options);
   if (!lm.ok()) return lm.status().WithContext("--voice-model");
   lm_ = std::move(lm).value();

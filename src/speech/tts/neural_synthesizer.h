@@ -46,6 +46,7 @@ struct NeuralVoiceConfig {
   int threads = 2;
   int chunk_tokens = 25;  // tokens per streamed token2wav chunk (1 s of audio)
   int n_timesteps = 0;    // Euler steps of the flow; 0 = the model's (10)
+  bool lm_q8_0 = true;    // the LM's float layer matrices as Q8_0 (a quarter of F32's bytes per token)
   std::string default_voice;  // a prompt's name, put first; "" = the first prompt
   uint64_t seed = 1;
 };

@@ -38,6 +38,11 @@ const nlohmann::json& Golden() {
   return j;
 }
 
+size_t WeightBytesOfF32Model() {
+  auto lm = CosyVoiceLm::Load(kDir, LoadOptions{});
+  return lm.ok() ? (*lm)->model().WeightBytes() : 0;
+}
+
 class CosyVoiceLmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -101,6 +106,34 @@ TEST_F(CosyVoiceLmTest, GreedyTokensAndLogitsMatchReference) {
     }
     EXPECT_LT(max_err, 2e-5 * max_abs) << name << ": max |ours - reference| " << max_err << " of max |logit| " << max_abs;
   }
+}
+
+// LoadOptions::quantize_q8_0: the layer matrices become Q8_0 and the first logits stay close to
+// the reference's (Q8_0 moves each weight by at most half a step of max|row block| / 127).
+TEST(CosyVoiceLmQuantizedTest, Q8_0LayersStayCloseToTheReference) {
+  LoadOptions options;
+  options.threads = 1;
+  options.quantize_q8_0 = true;
+  auto lm = CosyVoiceLm::Load(kDir, options);
+  ASSERT_TRUE(lm.ok()) << lm.status().ToString();
+  EXPECT_LT((*lm)->model().WeightBytes(), WeightBytesOfF32Model());
+  CosyVoiceSampling greedy;
+  greedy.greedy = true;
+  const auto& c = Golden()["cases"][0];
+  std::vector<float> logits;
+  auto tokens = (*lm)->Generate(c["text_ids"].get<std::vector<TokenId>>(), c["prompt_text_ids"].get<std::vector<TokenId>>(),
+                                c["prompt_speech"].get<std::vector<int>>(), greedy, 0, {}, nullptr, &logits);
+  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+  const auto golden = c["first_logits"].get<std::vector<double>>();
+  ASSERT_EQ(logits.size(), golden.size());
+  double max_abs = 0, max_err = 0;
+  for (size_t i = 0; i < golden.size(); ++i) {
+    max_abs = std::max(max_abs, std::abs(golden[i]));
+    max_err = std::max(max_err, std::abs(logits[i] - golden[i]));
+  }
+  std::printf("Q8_0 layers: first logits max |error| %.3g of max |logit| %.3g\n", max_err, max_abs);
+  EXPECT_GT(max_err, 0.0) << "the quantized model computed exactly the f32 logits: were the layers quantized?";
+  EXPECT_LT(max_err, 0.02 * max_abs);
 }
 
 // The published length rules, from the golden run of the English case: eos masked before
