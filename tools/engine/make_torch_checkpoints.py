@@ -58,6 +58,7 @@ def main():
     torch.save({"epoch": 3, "model": collections.OrderedDict(w=torch.ones(2, 2) * 0.25)},
                os.path.join(OUT, "wrapped.pt"))
     torch.save({"w": torch.zeros(1), "payload": Hostile()}, os.path.join(OUT, "hostile.pt"))
+    torch.save({"w": torch.zeros(0)}, os.path.join(OUT, "empty_tensor.pt"))  # a storage of 0 bytes
     with open(os.path.join(OUT, "state_dict.golden.json"), "w") as f:
         json.dump(golden(state), f)
     print("wrote", OUT)

@@ -160,6 +160,7 @@ Result<std::vector<float>> TorchCheckpoint::Floats(const std::string& name, cons
                                    dims(shape) + " (the config does not match the checkpoint)");
   const int64_t n = t->elems();
   std::vector<float> out(static_cast<size_t>(n));
+  if (n == 0) return out;  // an empty tensor may have no storage bytes at all
   if (t->type == DType::kF32) {
     std::memcpy(out.data(), t->data, out.size() * 4);
   } else {

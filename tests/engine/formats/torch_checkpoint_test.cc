@@ -80,6 +80,17 @@ TEST(TorchCheckpointTest, PickleThatWouldRunACommandIsRefused) {
   EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
+TEST(TorchCheckpointTest, EmptyTensorReadsAsNoValues) {
+  // Found by fuzz/torch_checkpoint_fuzz.cc: a 0-element tensor on an empty storage reached memcpy
+  // with a null source (undefined behaviour; the sanitized stage fails on it). torch.save writes
+  // torch.zeros(0) that way (tools/engine/make_torch_checkpoints.py).
+  auto ckpt = TorchCheckpoint::Open(kData + "empty_tensor.pt");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status().ToString();
+  auto w = (*ckpt)->Floats("w");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->empty());
+}
+
 TEST(TorchCheckpointTest, MissingFileAndNonZipAreClearErrors) {
   auto missing = TorchCheckpoint::Open(kData + "no-such.pt");
   ASSERT_FALSE(missing.ok());
