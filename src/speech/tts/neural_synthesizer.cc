@@ -29,6 +29,9 @@ struct Voice {
   std::string transcript;
   engine::VoicePrompt prompt;                // the flow's
   std::vector<engine::TokenId> prompt_text;  // the LM's (transcript)
+  // A token2wav stream with the prompt's caches computed once (the published set-up costs as much
+  // as a few seconds of speech); each reply starts from a copy.
+  std::shared_ptr<const engine::Token2Wav::Stream> primed;
 };
 
 class NeuralSynthesizer : public Synthesizer {
@@ -114,6 +117,10 @@ Status NeuralSynthesizer::AddVoice(const std::string& name, const std::vector<fl
   v.prompt = std::move(prompt);
   v.prompt_text = lm_->EncodeText(transcript);
   CADENCE_RETURN_IF_ERROR(t2w_->CheckPrompt(v.prompt).WithContext("voice prompt " + name));
+  engine::WorkerTeam team(config_.threads);
+  auto primed = t2w_->Start(v.prompt, config_.seed, &team);
+  if (!primed.ok()) return primed.status().WithContext("voice prompt " + name);
+  v.primed = std::move(primed).value();
   voices_.push_back(std::move(v));
   return Status::Ok();
 }
@@ -149,8 +156,7 @@ Status NeuralSynthesizer::Synthesize(const SynthesisRequest& request, const Canc
   if (!instruct) prompt_speech.assign(voice->prompt.tokens.begin(), voice->prompt.tokens.end());
 
   engine::WorkerTeam team(config_.threads);
-  auto stream = t2w_->Start(voice->prompt, config_.seed, &team);
-  if (!stream.ok()) return stream.status();
+  auto stream = std::make_unique<engine::Token2Wav::Stream>(*voice->primed);
   const size_t look = static_cast<size_t>(t2w_->config().encoder.pre_lookahead_len);
   const size_t chunk = static_cast<size_t>(config_.chunk_tokens);
   std::vector<int32_t> pending;
@@ -159,7 +165,7 @@ Status NeuralSynthesizer::Synthesize(const SynthesisRequest& request, const Canc
   auto on_token = [&](int token) {
     pending.push_back(token);
     if (pending.size() < chunk + look) return true;
-    auto audio = (*stream)->Push(std::span<const int32_t>(pending.data(), chunk + look), &team);
+    auto audio = stream->Push(std::span<const int32_t>(pending.data(), chunk + look), &team);
     if (!audio.ok()) {
       failure = audio.status();
       return false;
@@ -173,7 +179,7 @@ Status NeuralSynthesizer::Synthesize(const SynthesisRequest& request, const Canc
   if (!tokens.ok()) return tokens.status();
   CADENCE_RETURN_IF_ERROR(failure);
   if (!listening || cancel.cancelled()) return Status::Ok();
-  auto tail = (*stream)->Finish(pending, &team);
+  auto tail = stream->Finish(pending, &team);
   if (!tail.ok()) return tail.status();
   if (!tail->empty()) on_audio(*tail);
   return Status::Ok();

@@ -20,6 +20,10 @@
 // instruction, not the transcript, as CosyVoice 2's inference_instruct2 does; the flow keeps the
 // voice's prompt).
 //
+// Each voice's token2wav stream is set up once with its prompt (the prompt's encoder and estimator
+// caches: ~1.3 MB per prompt frame at the published width, so ~200 MB for a 3-s prompt) and every
+// reply starts from a copy of it.
+//
 // Threading: created once, shared, const; each Synthesize call owns its LM sequence and token2wav
 // stream. `threads` compute threads per call.
 #pragma once
