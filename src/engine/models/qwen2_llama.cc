@@ -56,33 +56,17 @@ class GgufSource : public TensorSource {
   const GgufFile& f_;
 };
 
-class SafetensorsSource : public TensorSource {
+// A file of StoredTensors (SafetensorsFile, TorchCheckpoint) in PyTorch's [out, in] order;
+// `prefix` is prepended to every name (a state dict holding the body under llm.model.model.).
+template <typename File>
+class StoredTensorSource : public TensorSource {
  public:
-  explicit SafetensorsSource(const SafetensorsFile& f) : f_(f) {}
-  bool Has(const std::string& name) const override { return f_.Find(name) != nullptr; }
-  Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const override {
-    const SafetensorsTensor* t = f_.Find(name);
-    if (!t) return Status::NotFound(f_.path() + ": tensor " + name + ": missing; the file is not a complete model");
-    const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
-    if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols))
-      return Status::InvalidArgument(f_.path() + ": tensor " + name + ".shape: " + Shape(t->shape) + ", expected [" +
-                                     std::to_string(rows) + ", " + std::to_string(cols) + "] from config.json");
-    return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
-  }
-
- private:
-  const SafetensorsFile& f_;
-};
-
-// A PyTorch state dict; `prefix` is prepended to every name.
-class TorchSource : public TensorSource {
- public:
-  TorchSource(const TorchCheckpoint& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
+  StoredTensorSource(const File& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
   bool Has(const std::string& name) const override { return f_.Find(prefix_ + name) != nullptr; }
   Result<WeightMatrix> Matrix(const std::string& name, int64_t rows, int64_t cols) const override {
     const std::string full = prefix_ + name;
-    const TorchTensor* t = f_.Find(full);
-    if (!t) return Status::NotFound(f_.path() + ": tensor " + full + ": missing; the checkpoint is not a complete model");
+    const StoredTensor* t = f_.Find(full);
+    if (!t) return Status::NotFound(f_.path() + ": tensor " + full + ": missing; the file is not a complete model");
     const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
     if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols))
       return Status::InvalidArgument(f_.path() + ": tensor " + full + ".shape: " + Shape(t->shape) + ", expected [" +
@@ -91,7 +75,7 @@ class TorchSource : public TensorSource {
   }
 
  private:
-  const TorchCheckpoint& f_;
+  const File& f_;
   std::string prefix_;
 };
 
@@ -274,8 +258,8 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path_in, const Loa
     auto st = SafetensorsFile::Open(path);
     if (!st.ok()) return st.status();
     model->safetensors_ = std::move(st).value();
-    CADENCE_RETURN_IF_ERROR(LoadWeights(SafetensorsSource(*model->safetensors_), HfNames(), path, c, &model->token_embd_,
-                                        &model->output_, &model->output_norm_, &model->layers_));
+    CADENCE_RETURN_IF_ERROR(LoadWeights(StoredTensorSource<SafetensorsFile>(*model->safetensors_, ""), HfNames(), path, c,
+                                        &model->token_embd_, &model->output_, &model->output_norm_, &model->layers_));
   }
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
@@ -293,7 +277,7 @@ Result<std::unique_ptr<Model>> Model::FromTorch(std::shared_ptr<const TorchCheck
   CADENCE_RETURN_IF_ERROR(ConfigFromJson(config_json, &c));
   CADENCE_RETURN_IF_ERROR(model->Validate(config_json));
   model->torch_ = std::move(checkpoint);
-  CADENCE_RETURN_IF_ERROR(LoadWeights(TorchSource(*model->torch_, prefix), HfNames(), model->torch_->path(), c,
+  CADENCE_RETURN_IF_ERROR(LoadWeights(StoredTensorSource<TorchCheckpoint>(*model->torch_, prefix), HfNames(), model->torch_->path(), c,
                                       &model->token_embd_, &model->output_, &model->output_norm_, &model->layers_));
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());

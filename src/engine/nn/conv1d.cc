@@ -47,6 +47,18 @@ std::string Shape(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
+// The weight holds want[0] x want[1] x want[2] values and the bias none or `out_channels`.
+Status CheckWeights(const std::vector<int64_t>& want, const std::vector<float>& weight, const std::vector<float>& bias,
+                    int64_t out_channels, const std::string& what) {
+  if (static_cast<int64_t>(weight.size()) != want[0] * want[1] * want[2])
+    return Status::InvalidArgument(what + ": weight has " + std::to_string(weight.size()) + " values, expected " +
+                                   Shape(want));
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != out_channels)
+    return Status::InvalidArgument(what + ": bias has " + std::to_string(bias.size()) + " values, expected [" +
+                                   std::to_string(out_channels) + "]");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Conv1d> Conv1d::Create(const Conv1dSpec& spec, const std::vector<float>& weight, const std::vector<float>& bias,
@@ -60,15 +72,7 @@ Result<Conv1d> Conv1d::Create(const Conv1dSpec& spec, const std::vector<float>& 
                                    ", groups " + std::to_string(s.groups) + ")");
   }
   const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
-  const std::vector<int64_t> want = {s.out_channels, cin_g, s.kernel};
-  if (static_cast<int64_t>(weight.size()) != want[0] * want[1] * want[2]) {
-    return Status::InvalidArgument(what + ": weight has " + std::to_string(weight.size()) + " values, expected " +
-                                   Shape(want));
-  }
-  if (!bias.empty() && static_cast<int64_t>(bias.size()) != s.out_channels) {
-    return Status::InvalidArgument(what + ": bias has " + std::to_string(bias.size()) + " values, expected [" +
-                                   std::to_string(s.out_channels) + "]");
-  }
+  CADENCE_RETURN_IF_ERROR(CheckWeights({s.out_channels, cin_g, s.kernel}, weight, bias, s.out_channels, what));
   Conv1d conv;
   conv.spec_ = spec;
   conv.isa_ = isa;
@@ -166,15 +170,7 @@ Result<ConvTranspose1d> ConvTranspose1d::Create(const ConvTranspose1dSpec& spec,
   if (s.in_channels <= 0 || s.out_channels <= 0 || s.kernel <= 0 || s.stride <= 0 || s.padding < 0) {
     return Status::InvalidArgument(what + ": invalid conv_transpose1d spec");
   }
-  const std::vector<int64_t> want = {s.in_channels, s.out_channels, s.kernel};
-  if (static_cast<int64_t>(weight.size()) != want[0] * want[1] * want[2]) {
-    return Status::InvalidArgument(what + ": weight has " + std::to_string(weight.size()) + " values, expected " +
-                                   Shape(want));
-  }
-  if (!bias.empty() && static_cast<int64_t>(bias.size()) != s.out_channels) {
-    return Status::InvalidArgument(what + ": bias has " + std::to_string(bias.size()) + " values, expected [" +
-                                   std::to_string(s.out_channels) + "]");
-  }
+  CADENCE_RETURN_IF_ERROR(CheckWeights({s.in_channels, s.out_channels, s.kernel}, weight, bias, s.out_channels, what));
   ConvTranspose1d conv;
   conv.spec_ = spec;
   conv.isa_ = isa;

@@ -8,37 +8,6 @@
 #include "speech/asr/whisper/fft.h"
 
 namespace cadence::speech::voice_prompt {
-namespace {
-
-// Slaney's mel scale (librosa htk=False): linear below 1 kHz, logarithmic above.
-constexpr double kMelLinearHz = 200.0 / 3.0;
-constexpr double kMinLogHz = 1000.0;
-constexpr double kMinLogMel = kMinLogHz / kMelLinearHz;
-
-double LogStep() { return std::log(6.4) / 27.0; }
-double HzToMel(double hz) { return hz >= kMinLogHz ? kMinLogMel + std::log(hz / kMinLogHz) / LogStep() : hz / kMelLinearHz; }
-double MelToHz(double mel) { return mel >= kMinLogMel ? kMinLogHz * std::exp(LogStep() * (mel - kMinLogMel)) : mel * kMelLinearHz; }
-
-}  // namespace
-
-std::vector<float> SlaneyMelFilterbank(int sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz) {
-  const int bins = n_fft / 2 + 1;
-  std::vector<float> weights(static_cast<size_t>(std::max(n_mels, 0)) * bins, 0.0f);
-  if (n_mels <= 0) return weights;
-  const double mel_min = HzToMel(fmin_hz), mel_max = HzToMel(fmax_hz);
-  std::vector<double> hz(n_mels + 2);
-  for (int i = 0; i < n_mels + 2; ++i) hz[i] = MelToHz(mel_min + (mel_max - mel_min) * i / (n_mels + 1));
-  for (int m = 0; m < n_mels; ++m) {
-    const double enorm = 2.0 / (hz[m + 2] - hz[m]);
-    for (int k = 0; k < bins; ++k) {
-      const double f = static_cast<double>(k) * sample_rate_hz / n_fft;
-      const double lower = (f - hz[m]) / (hz[m + 1] - hz[m]);
-      const double upper = (hz[m + 2] - f) / (hz[m + 2] - hz[m + 1]);
-      weights[static_cast<size_t>(m) * bins + k] = static_cast<float>(std::max(0.0, std::min(lower, upper)) * enorm);
-    }
-  }
-  return weights;
-}
 
 Result<PromptMel> ComputePromptMel(std::span<const float> samples_24k) {
   constexpr int kPad = (kPromptMelFftSize - kPromptMelHopSamples) / 2;  // 720

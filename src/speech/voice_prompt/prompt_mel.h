@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "speech/asr/whisper/log_mel.h"
 
 namespace cadence::speech::voice_prompt {
 
@@ -32,8 +33,8 @@ struct PromptMel {
   float at(int frame, int mel) const { return data[static_cast<size_t>(frame) * n_mels + mel]; }
 };
 
-// librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with Slaney scale and norm: [n_mels][n_fft/2+1].
-std::vector<float> SlaneyMelFilterbank(int sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz);
+// The filters: librosa.filters.mel with Slaney scale and norm, as Whisper's (one implementation).
+using whisper::SlaneyMelFilterbank;
 
 // InvalidArgument when the audio is too short to reflect-pad (720 samples or fewer).
 Result<PromptMel> ComputePromptMel(std::span<const float> samples_24k);

@@ -35,23 +35,27 @@ double ReflectAt(std::span<const float> x, int64_t i) {
 
 }  // namespace
 
-std::vector<float> MelFilterbank(int n_mels) {
-  std::vector<float> weights(static_cast<size_t>(std::max(n_mels, 0)) * kFftBins, 0.0f);
+std::vector<float> SlaneyMelFilterbank(int sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz) {
+  const int bins = n_fft / 2 + 1;
+  std::vector<float> weights(static_cast<size_t>(std::max(n_mels, 0)) * bins, 0.0f);
   if (n_mels <= 0) return weights;
-  const double max_mel = HzToMel(kSampleRateHz / 2.0);
+  const double mel_min = HzToMel(fmin_hz), mel_max = HzToMel(fmax_hz);
   std::vector<double> hz(n_mels + 2);
-  for (int i = 0; i < n_mels + 2; ++i) hz[i] = MelToHz(max_mel * i / (n_mels + 1));
+  for (int i = 0; i < n_mels + 2; ++i) hz[i] = MelToHz(mel_min + (mel_max - mel_min) * i / (n_mels + 1));
   for (int m = 0; m < n_mels; ++m) {
     const double enorm = 2.0 / (hz[m + 2] - hz[m]);
-    for (int k = 0; k < kFftBins; ++k) {
-      const double f = static_cast<double>(k) * kSampleRateHz / kFftSize;
+    for (int k = 0; k < bins; ++k) {
+      const double f = static_cast<double>(k) * sample_rate_hz / n_fft;
       const double lower = (f - hz[m]) / (hz[m + 1] - hz[m]);
       const double upper = (hz[m + 2] - f) / (hz[m + 2] - hz[m + 1]);
-      const double w = std::max(0.0, std::min(lower, upper));
-      weights[static_cast<size_t>(m) * kFftBins + k] = static_cast<float>(w * enorm);
+      weights[static_cast<size_t>(m) * bins + k] = static_cast<float>(std::max(0.0, std::min(lower, upper)) * enorm);
     }
   }
   return weights;
+}
+
+std::vector<float> MelFilterbank(int n_mels) {
+  return SlaneyMelFilterbank(kSampleRateHz, kFftSize, n_mels, 0.0, kSampleRateHz / 2.0);
 }
 
 Result<LogMel> ComputeLogMel(std::span<const float> samples_16k, const LogMelOptions& options) {

@@ -24,7 +24,12 @@ inline constexpr int kFftBins = kFftSize / 2 + 1;  // 201
 inline constexpr int kChunkSamples = 30 * kSampleRateHz;
 inline constexpr int kChunkFrames = kChunkSamples / kHopSamples;  // 3000
 
-// The Slaney mel filterbank Whisper ships in mel_filters.npz: [n_mels][201], row-major.
+// librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with Slaney scale and norm:
+// [n_mels][n_fft/2+1], row-major. (Also the 24-kHz voice-prompt mel's filters, prompt_mel.h.)
+std::vector<float> SlaneyMelFilterbank(int sample_rate_hz, int n_fft, int n_mels, double fmin_hz, double fmax_hz);
+
+// The Slaney mel filterbank Whisper ships in mel_filters.npz: [n_mels][201], row-major
+// (SlaneyMelFilterbank(16000, 400, n_mels, 0, 8000)).
 std::vector<float> MelFilterbank(int n_mels);
 
 struct LogMel {
