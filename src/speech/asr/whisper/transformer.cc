@@ -10,6 +10,7 @@
 #include "engine/attention.h"
 #include "engine/gemm.h"
 #include "engine/kernels.h"
+#include "engine/nn/whisper_block.h"
 
 namespace cadence::speech::whisper {
 namespace {
@@ -37,19 +38,10 @@ void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
   }
 }
 
-// y[t][r] = dot(w row r, x[t]) (+ b[r]) for t < n: the register-blocked GEMM over many positions
-// (the encoder, attention, cross-attention keys/values), for every weight type (quantized rows are
-// widened to f32 once per call); the engine's MatMul for the few rows of a decoder step.
+// The layers' pieces are the engine's (engine/nn/whisper_block.h), shared with Step-Audio 2's
+// encoder: the GEMM from kGemmMinRows rows on, the dot kernels for a decoder step's few rows.
 void MatMul(const WeightMatrix& w, const float* x, int n, const std::vector<float>* b, float* y, WorkerTeam* team) {
-  if (n >= engine::kGemmMinRows && Isa() != engine::Isa::kScalar) {
-    engine::GemmFloat(w, x, n, w.cols, b ? b->data() : nullptr, y, w.rows, team, Isa());
-    return;
-  }
-  engine::MatMulScratch scratch;
-  engine::MatMul(w, x, n, y, team, Isa(), &scratch);
-  if (b == nullptr) return;
-  for (int t = 0; t < n; ++t)
-    for (int64_t r = 0; r < w.rows; ++r) y[t * w.rows + r] += (*b)[static_cast<size_t>(r)];
+  engine::nn::Linear(w, b ? b->data() : nullptr, x, n, y, team, Isa());
 }
 
 void Linear(const Model& m, const std::string& name, const float* x, int n, float* y, WorkerTeam* team,
@@ -58,26 +50,35 @@ void Linear(const Model& m, const std::string& name, const float* x, int n, floa
 }
 
 void LayerNorm(const Model& m, const std::string& name, const float* x, int n, int d, float* y, WorkerTeam* team) {
-  const std::vector<float>& g = W(m, name + ".weight");
-  const std::vector<float>& b = W(m, name + ".bias");
-  ParallelRange(n > 64 ? team : nullptr, n, 64, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const float* xr = x + t * d;
-      double mean = 0.0, var = 0.0;
-      for (int i = 0; i < d; ++i) mean += xr[i];
-      mean /= d;
-      for (int i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-      var /= d;
-      const float inv = static_cast<float>(1.0 / std::sqrt(var + 1e-5));
-      for (int i = 0; i < d; ++i) y[t * d + i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + b[i];
-    }
-  });
+  engine::nn::LayerNorm(x, n, d, W(m, name + ".weight").data(), W(m, name + ".bias").data(), 1e-5f, y, team);
 }
 
 void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {
-  float* p = v->data();
-  ParallelRange(v->size() > 65536 ? team : nullptr, static_cast<int64_t>(v->size()), 65536,
-                [&](int64_t i0, int64_t i1) { engine::Gelu(p + i0, i1 - i0, Isa()); });
+  engine::nn::GeluParallel(v->data(), static_cast<int64_t>(v->size()), team, Isa());
+}
+
+// Encoder block `layer`'s weights as views into the model.
+engine::nn::WhisperBlockWeights EncoderBlock(const Model& m, int layer) {
+  const std::string p = "encoder.blocks." + std::to_string(layer);
+  auto vec = [&](const std::string& name) { return W(m, p + name).data(); };
+  auto mat = [&](const std::string& name) { return T(m, p + name).Matrix(); };
+  engine::nn::WhisperBlockWeights w;
+  w.attn_ln_weight = vec(".attn_ln.weight");
+  w.attn_ln_bias = vec(".attn_ln.bias");
+  w.query = mat(".attn.query.weight");
+  w.query_bias = vec(".attn.query.bias");
+  w.key = mat(".attn.key.weight");
+  w.value = mat(".attn.value.weight");
+  w.value_bias = vec(".attn.value.bias");
+  w.out = mat(".attn.out.weight");
+  w.out_bias = vec(".attn.out.bias");
+  w.mlp_ln_weight = vec(".mlp_ln.weight");
+  w.mlp_ln_bias = vec(".mlp_ln.bias");
+  w.mlp0 = mat(".mlp.0.weight");
+  w.mlp0_bias = vec(".mlp.0.bias");
+  w.mlp2 = mat(".mlp.2.weight");
+  w.mlp2_bias = vec(".mlp.2.bias");
+  return w;
 }
 
 void Mlp(const Model& m, const std::string& p, const float* x, int n, int d, float* y, WorkerTeam* team) {
@@ -138,23 +139,12 @@ Result<EncoderOutput> Encode(const Model& m, const LogMel& mel, WorkerTeam* team
   x.swap(c2);
   const std::vector<float>& pos = W(m, "encoder.positional_embedding");
   for (size_t i = 0; i < x.size(); ++i) x[i] += pos[i];
-  const int head_dim = d / h.n_audio_head;
-  const engine::AttentionShape heads{h.n_audio_head, h.n_audio_head, head_dim};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));  // Whisper's hd^-0.25 on q and on k
-  std::vector<float> norm(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()), proj(x.size());
+  engine::nn::WhisperBlockScratch scratch;
   for (int layer = 0; layer < h.n_audio_layer; ++layer) {
-    const std::string p = "encoder.blocks." + std::to_string(layer);
-    LayerNorm(m, p + ".attn_ln", x.data(), t2, d, norm.data(), team);
-    Linear(m, p + ".attn.query", norm.data(), t2, q.data(), team);
-    Linear(m, p + ".attn.key", norm.data(), t2, k.data(), team, /*bias=*/false);
-    Linear(m, p + ".attn.value", norm.data(), t2, v.data(), team);
-    engine::FullAttention(q.data(), t2, k.data(), v.data(), t2, heads, scale, att.data(), team, Isa());
-    Linear(m, p + ".attn.out", att.data(), t2, proj.data(), team);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
-    LayerNorm(m, p + ".mlp_ln", x.data(), t2, d, norm.data(), team);
-    Mlp(m, p, norm.data(), t2, d, proj.data(), team);
-    for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    engine::nn::WhisperBlockForward(EncoderBlock(m, layer), h.n_audio_head, x.data(), t2, /*n_keys=*/t2, &scratch,
+                                    team, Isa());
   }
+  std::vector<float> norm(x.size());
   LayerNorm(m, "encoder.ln_post", x.data(), t2, d, norm.data(), team);
   x.swap(norm);
   return out;
