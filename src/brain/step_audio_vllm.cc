@@ -129,8 +129,8 @@ void AudioTokenParser::Feed(std::string_view piece, std::vector<int>* out) {
     const size_t p = s.find('<', i);
     if (p == std::string::npos) return;
     const std::string_view rest = std::string_view(s).substr(p);
-    if (rest.size() < kTokenPrefix.size()) {
-      if (kTokenPrefix.substr(0, rest.size()) == rest) pending_ = std::string(rest);  // "<aud" at the end
+    if (rest.size() < kTokenPrefix.size() && kTokenPrefix.substr(0, rest.size()) == rest) {
+      pending_ = std::string(rest);  // "<aud" at the end: wait for the rest
       return;
     }
     if (rest.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
