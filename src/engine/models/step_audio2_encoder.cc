@@ -202,7 +202,7 @@ Result<std::vector<float>> StepAudio2Encoder::Encode(std::span<const float> mel,
     float* y = pooled.data() + static_cast<size_t>(t) * d;
     for (int i = 0; i < d; ++i) y[i] = (a[i] + b[i]) * 0.5f;
   }
-  nn::LayerNorm(pooled.data(), t3, d, after_norm_weight_.data(), after_norm_bias_.data(), 1e-5f, pooled.data(), team);
+  nn::LayerNorm(pooled.data(), t3, d, after_norm_weight_.data(), after_norm_bias_.data(), 1e-5, pooled.data(), team);
 
   // Adaptor, on the rows the caller takes.
   std::vector<float> a = adapter_conv_.Forward(pooled, team);

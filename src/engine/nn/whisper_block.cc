@@ -40,7 +40,7 @@ void Linear(const WeightMatrix& w, const float* bias, const float* x, int64_t n,
     for (int64_t r = 0; r < w.rows; ++r) y[t * w.rows + r] += bias[r];
 }
 
-void LayerNorm(const float* x, int64_t n, int64_t d, const float* g, const float* b, float eps, float* y,
+void LayerNorm(const float* x, int64_t n, int64_t d, const float* g, const float* b, double eps, float* y,
                WorkerTeam* team) {
   ParallelRange(n > 64 ? team : nullptr, n, 64, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -69,7 +69,7 @@ void WhisperBlockForward(const WhisperBlockWeights& w, int n_head, float* x, int
   const int head_dim = static_cast<int>(d / n_head);
   const AttentionShape heads{n_head, n_head, head_dim};
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));  // hd^-0.25 on q and on k
-  LayerNorm(x, rows, d, w.attn_ln_weight, w.attn_ln_bias, 1e-5f, s->norm.data(), team);
+  LayerNorm(x, rows, d, w.attn_ln_weight, w.attn_ln_bias, 1e-5, s->norm.data(), team);
   Linear(w.query, w.query_bias, s->norm.data(), rows, s->q.data(), team, isa);
   // Keys and values only of the rows attended to.
   Linear(w.key, nullptr, s->norm.data(), n_keys, s->k.data(), team, isa);
@@ -77,7 +77,7 @@ void WhisperBlockForward(const WhisperBlockWeights& w, int n_head, float* x, int
   FullAttention(s->q.data(), rows, s->k.data(), s->v.data(), n_keys, heads, scale, s->att.data(), team, isa);
   Linear(w.out, w.out_bias, s->att.data(), rows, s->proj.data(), team, isa);
   AddInPlace(x, s->proj.data(), static_cast<int64_t>(nd));
-  LayerNorm(x, rows, d, w.mlp_ln_weight, w.mlp_ln_bias, 1e-5f, s->norm.data(), team);
+  LayerNorm(x, rows, d, w.mlp_ln_weight, w.mlp_ln_bias, 1e-5, s->norm.data(), team);
   Linear(w.mlp0, w.mlp0_bias, s->norm.data(), rows, s->hidden.data(), team, isa);
   GeluParallel(s->hidden.data(), static_cast<int64_t>(s->hidden.size()), team, isa);
   Linear(w.mlp2, w.mlp2_bias, s->hidden.data(), rows, s->proj.data(), team, isa);

@@ -28,7 +28,7 @@ namespace cadence::engine::nn {
 void Linear(const WeightMatrix& w, const float* bias, const float* x, int64_t n, float* y, WorkerTeam* team, Isa isa);
 
 // y[t] = (x[t] - mean) / sqrt(var + eps) * gamma + beta over each of n rows of d values (y may be x).
-void LayerNorm(const float* x, int64_t n, int64_t d, const float* gamma, const float* beta, float eps, float* y,
+void LayerNorm(const float* x, int64_t n, int64_t d, const float* gamma, const float* beta, double eps, float* y,
                WorkerTeam* team);
 
 // engine::Gelu over n values, in blocks spread over the team.

@@ -84,6 +84,11 @@ double RelMaxError(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(StepAudio2EncoderTest, TokenCount) {
   EXPECT_EQ(StepAudio2AudioTokens(LoadGolden().n_frames), LoadGolden().n_tokens);
+  // The reference's split of a 26-s clip into 25-s pieces: frames and <audio_patch> counts per piece.
+  const nlohmann::json split = ReadJson(kDir + "golden.json")["split_26s"];
+  ASSERT_EQ(split["mel_frames"].size(), split["audio_patches"].size());
+  for (size_t i = 0; i < split["mel_frames"].size(); ++i)
+    EXPECT_EQ(StepAudio2AudioTokens(split["mel_frames"][i].get<int>()), split["audio_patches"][i].get<int>()) << i;
   // 30 s: 480000 samples + 479 -> 3002 frames -> 1500 encoder frames -> 375 tokens.
   EXPECT_EQ(StepAudio2AudioTokens((480000 + 479) / 160), 375);
   EXPECT_EQ(StepAudio2AudioTokens(2), 0);
@@ -217,7 +222,7 @@ TEST(StepAudio2EncoderTest, BadInputsAreRejected) {
 // Random F32 weights for a small config, written as a 2-shard checkpoint; `drop` is left out and
 // `reshape` gets a wrong first dimension.
 std::string WriteRandomCheckpoint(const std::string& name, const StepAudio2EncoderConfig& c, const std::string& drop = "",
-                                  const std::string& reshape = "") {
+                                  const std::string& reshape = "", bool bf16 = false, int64_t hidden = 6) {
   const std::string dir = (fs::temp_directory_path() / ("cadence_sa2_" + name)).string();
   fs::remove_all(dir);
   std::mt19937 rng(7);
@@ -228,8 +233,8 @@ std::string WriteRandomCheckpoint(const std::string& name, const StepAudio2Encod
     if (n == reshape) shape[0] += 1;
     int64_t elems = 1;
     for (int64_t d : shape) elems *= d;
-    testing::TestTensor t{n, shape, std::vector<float>(static_cast<size_t>(elems))};
-    for (float& v : t.values) v = normal(rng);
+    testing::TestTensor t{n, shape, std::vector<float>(static_cast<size_t>(elems)), bf16};
+    for (float& v : t.values) v = normal(rng) / std::sqrt(static_cast<float>(shape.size() > 1 ? shape[1] : 4));
     to->push_back(std::move(t));
   };
   const int64_t d = c.n_audio_state;
@@ -258,9 +263,9 @@ std::string WriteRandomCheckpoint(const std::string& name, const StepAudio2Encod
   add(&enc, "encoder.after_norm.bias", {d});
   add(&ada, "adapter.conv.weight", {d, d, c.kernel_size});
   add(&ada, "adapter.conv.bias", {d});
-  add(&ada, "adapter.linear1.weight", {6, d});
-  add(&ada, "adapter.linear1.bias", {6});
-  add(&ada, "adapter.linear2.weight", {c.llm_dim, 6});
+  add(&ada, "adapter.linear1.weight", {hidden, d});
+  add(&ada, "adapter.linear1.bias", {hidden});
+  add(&ada, "adapter.linear2.weight", {c.llm_dim, hidden});
   add(&ada, "adapter.linear2.bias", {c.llm_dim});
   testing::WriteShardedCheckpoint(dir, {{"model-00001-of-00002.safetensors", enc}, {"model-00002-of-00002.safetensors", ada}});
   return dir;
@@ -329,6 +334,36 @@ TEST(StepAudio2EncoderTest, WrongShapeIsNamed) {
   EXPECT_NE(e.status().message().find("tensor encoder.conv1.weight.shape: [64, 128, 3], expected [32, 128, 3]"),
             std::string::npos)
       << e.status().message();
+}
+
+// Timing at the published widths (1280 state, 20 heads, 3584 out, 2048 hidden) with one block of
+// the 32 (and three: the difference is one block's cost), random weights, a 10-s piece (1000
+// frames): BF16 as released vs the same weights in F32.
+// Run by hand: --gtest_also_run_disabled_tests --gtest_filter=*PublishedWidth*
+TEST(StepAudio2EncoderTest, DISABLED_PublishedWidthTiming) {
+  const int frames = 1000;
+  std::vector<float> mel(static_cast<size_t>(128) * frames);
+  for (size_t i = 0; i < mel.size(); ++i) mel[i] = std::sin(0.011f * i);
+  WorkerTeam team(2);
+  for (auto [bf16, layers] : {std::pair{true, 1}, std::pair{false, 1}, std::pair{true, 3}}) {
+    StepAudio2EncoderConfig c;
+    c.n_audio_layer = layers;
+    const std::string dir = WriteRandomCheckpoint(bf16 ? "bench_bf16" : "bench_f32", c, "", "", bf16, 2048);
+    auto w = SafetensorsShards::Open(dir);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    auto e = StepAudio2Encoder::Load(**w, c);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto start = std::chrono::steady_clock::now();
+      auto out = (*e)->Encode(mel, frames, &team);
+      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      ASSERT_TRUE(out.ok());
+    }
+    std::printf("published widths, %d block(s), %d frames, %s weights, 2 threads: %.1f ms\n", layers, frames,
+                bf16 ? "BF16" : "F32", best);
+    fs::remove_all(dir);
+  }
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ void Linear(const Model& m, const std::string& name, const float* x, int n, floa
 }
 
 void LayerNorm(const Model& m, const std::string& name, const float* x, int n, int d, float* y, WorkerTeam* team) {
-  engine::nn::LayerNorm(x, n, d, W(m, name + ".weight").data(), W(m, name + ".bias").data(), 1e-5f, y, team);
+  engine::nn::LayerNorm(x, n, d, W(m, name + ".weight").data(), W(m, name + ".bias").data(), 1e-5, y, team);
 }
 
 void GeluInPlace(std::vector<float>* v, WorkerTeam* team) {

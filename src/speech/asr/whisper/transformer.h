@@ -4,7 +4,8 @@
 //
 // Activations are float32. Products over many positions (the encoder's window, the cross-attention
 // keys and values, a prompt) run on the engine's GEMM (engine/gemm.h), the encoder's attention on
-// engine::FullAttention and its GELUs on engine::Gelu; a decoder step's few rows run on the dot
+// engine::FullAttention and its GELUs on engine::Gelu (the encoder block is engine/nn/whisper_block.h,
+// shared with Step-Audio 2's audio encoder); a decoder step's few rows run on the dot
 // kernels (engine/kernels.h) and attend on engine/attention.h's direct decode path, row by row.
 // Any stored weight type works (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K); the work spreads over an
 // optional engine::WorkerTeam (nullptr: the caller's thread only). A team runs
