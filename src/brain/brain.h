@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ struct Message {
   enum class Role { kSystem, kUser, kAssistant };
   Role role = Role::kUser;
   std::string text;
+  // A user turn's committed audio (16 kHz mono), for brains that hear it (hears_audio()); may be
+  // null. `text` is then its transcript, when there is one.
+  std::shared_ptr<const std::vector<float>> audio_16k;
 };
 
 struct ReplyRequest {
@@ -53,6 +57,9 @@ struct BrainStats {
 
 // Called with each piece of reply text; return false to stop generation early.
 using TextSink = std::function<bool(std::string_view text)>;
+// Called with speech tokens as a speaking brain generates them (CosyVoice 2 speech tokens,
+// 0..6560, 25 per second of speech); return false to stop generation early.
+using SpeechTokenSink = std::function<bool(std::span<const int> tokens)>;
 
 class Brain {
  public:
@@ -68,6 +75,16 @@ class Brain {
   // that the next Reply starts after it. Returns at once; the work is optional and may be dropped.
   virtual void Prepare(const ReplyRequest& request) const {}
   virtual BrainStats Stats() const { return {}; }
+
+  // End-to-end speech models (Step-Audio 2): the brain hears the user's audio itself (Message::
+  // audio_16k; no transcript needed) and speaks: ReplySpoken streams the reply's text and its
+  // speech tokens, which the session renders with a token2wav voice instead of a synthesizer.
+  virtual bool hears_audio() const { return false; }
+  virtual bool speaks() const { return false; }
+  virtual Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
+                             const SpeechTokenSink& on_speech) const {
+    return Status::Unimplemented("this brain does not speak; use Reply and a synthesizer");
+  }
 };
 
 }  // namespace cadence::brain

@@ -1,7 +1,10 @@
 #include "brain/factory.h"
 
+#include <algorithm>
+
 #include "brain/engine_brain.h"
 #include "brain/remote_brain.h"
+#include "brain/step_audio_brain.h"
 #include "core/log.h"
 
 namespace cadence::brain {
@@ -35,11 +38,22 @@ Result<std::unique_ptr<Brain>> CreateBrain(const BrainConfig& config, std::uniqu
     CADENCE_LOG(kInfo, "brain", "remote brain at %s model=%s", config.llm_url.c_str(), config.llm_model.c_str());
     return CreateRemoteBrain(std::move(options));
   }
+  if (kind == "step-audio-2") {
+    StepAudioBrainOptions options;
+    options.model_dir = config.model_path;
+    options.threads = config.threads;
+    options.slots = std::min(config.slots, 8);
+    options.vllm.url = config.llm_url;
+    if (!config.llm_model.empty()) options.vllm.model = config.llm_model;
+    options.vllm.api_key = config.api_key;
+    options.vllm.timeout_s = config.timeout_ms / 1000.0;
+    return CreateStepAudioBrain(options);
+  }
   if (kind == "scripted") {
     if (!scripted) return Status::FailedPrecondition("brain: no scripted brain was provided");
     return scripted;
   }
-  return Status::InvalidArgument("brain: unknown kind '" + kind + "' (scripted, engine, remote)");
+  return Status::InvalidArgument("brain: unknown kind '" + kind + "' (scripted, engine, remote, step-audio-2)");
 }
 
 }  // namespace cadence::brain

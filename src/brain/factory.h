@@ -16,8 +16,8 @@
 namespace cadence::brain {
 
 struct BrainConfig {
-  std::string kind{};        // "" | "scripted" | "engine" | "remote"
-  std::string model_path{};  // engine: .gguf
+  std::string kind{};        // "" | "scripted" | "engine" | "remote" | "step-audio-2"
+  std::string model_path{};  // engine: .gguf; step-audio-2: the checkpoint folder
   std::string llm_url{};     // remote: base URL ending in /v1
   std::string llm_model{};   // remote: model name the server knows
   std::string api_key{};     // remote: bearer token (may be empty)

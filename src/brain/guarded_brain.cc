@@ -40,6 +40,30 @@ class GuardedBrain : public Brain {
   std::string_view kind() const override { return inner_->kind(); }
   std::string Greeting(const ReplyRequest& request) const override { return inner_->Greeting(request); }
   void Prepare(const ReplyRequest& request) const override { inner_->Prepare(request); }
+  bool hears_audio() const override { return inner_->hears_audio(); }
+  bool speaks() const override { return inner_->speaks(); }
+  // A spoken reply's words and speech are one stream: a sentence cannot be repaired after its
+  // speech was generated, so a flagged sentence stops the reply instead (what was said stays).
+  Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
+                     const SpeechTokenSink& on_speech) const override {
+    const persona::Persona* p = request.persona != nullptr ? request.persona : fallback_;
+    GuardContext ctx{p, ExpectedReplyLanguage(request, p)};
+    speech::SentenceSplitter splitter({.max_bytes = 400, .cut_first_clause = false});
+    std::vector<std::string> sentences;
+    bool flagged = false;
+    Status st = inner_->ReplySpoken(
+        request, cancel,
+        [&](std::string_view text) {
+          splitter.Push(text, &sentences);
+          for (const std::string& s : sentences)
+            if (!guard_->Check(s, ctx).ok()) flagged = true;
+          sentences.clear();
+          return !flagged && on_text(text);
+        },
+        [&](std::span<const int> tokens) { return !flagged && on_speech(tokens); });
+    if (flagged) CADENCE_LOG(kWarn, "brain", "a spoken reply went out of character; it was stopped");
+    return st;
+  }
   BrainStats Stats() const override { return inner_->Stats(); }
 
   Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const override {

@@ -23,7 +23,12 @@ void AddEngineFlags(Flags* flags, const std::string& personas_default) {
                 {"q8_0", "f32"}, "q8_0");
   flags->Int("voice-steps", "N", "neural voice: flow Euler steps (fewer: faster, rougher; 0: the model's 10)", 0, 0,
              100);
-  flags->String("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain");
+  flags->Choice("brain", "which brain answers: auto (engine with --model, remote with --llm-url, else scripted), "
+                "scripted, engine, remote, or step-audio-2 (the end-to-end speech model: --model DIR, a download of "
+                "stepfun-ai/Step-Audio-2-mini, or StepFun's vLLM backend at --llm-url)",
+                {"auto", "scripted", "engine", "remote", "step-audio-2"}, "auto");
+  flags->String("model", "FILE.gguf", "run the engine brain on this GGUF model instead of the scripted brain "
+                "(--brain step-audio-2: the model folder)");
   flags->Int("model-slots", "N",
              "engine brain: conversations kept in KV-cache slots, whose replies are generated together in one batch",
              8, 1, 256);
@@ -66,6 +71,7 @@ server::EngineOptions EngineOptionsFromFlags(const Flags& flags) {
   options.voice_prompts = flags.Get("voice-prompts");
   options.voice_steps = flags.GetInt("voice-steps");
   options.voice_lm_f32 = flags.Get("voice-lm-weights") == "f32";
+  options.brain = flags.Get("brain") == "auto" ? "" : flags.Get("brain");
   options.llm_model = flags.Get("model");
   options.llm_slots = flags.GetInt("model-slots");
   options.llm_url = flags.Get("llm-url");

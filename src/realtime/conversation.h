@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct ContentPart {
   std::string transcript;    // input_audio / output_audio
   bool transcript_known = true;  // false: input_audio whose transcription is pending (sent as null)
   int64_t audio_ms = 0;      // output_audio: duration sent so far; input_audio: duration committed
+  // input_audio: the committed samples (16 kHz mono), kept when the brain hears audio itself.
+  std::shared_ptr<const std::vector<float>> audio_16k;
 };
 
 struct Item {

@@ -17,8 +17,8 @@ SessionImpl::SessionImpl(const Engines& engines, SessionOptions options, std::sh
           .count() +
       options_.limits.max_duration_s;
   if (engines_.asr != nullptr) config_.transcription.model = std::string(engines_.asr->name());
-  if (engines_.tts != nullptr) {
-    Result<std::string> id = engines_.tts->ResolveVoice(config_.voice);
+  if (HasVoices()) {
+    Result<std::string> id = ResolveVoice(config_.voice);
     if (id.ok()) config_.voice_id = *id;
   }
   if (engines_.vad != nullptr) vad_ = engines_.vad->CreateStream();
@@ -224,8 +224,8 @@ ProtocolError SessionImpl::HandleSessionUpdate(const nlohmann::json& j) {
   }
   SessionConfig next = config_;
   VoiceResolver resolve;
-  if (engines_.tts != nullptr) {
-    resolve = [this](std::string_view name) { return engines_.tts->ResolveVoice(name); };
+  if (HasVoices()) {
+    resolve = [this](std::string_view name) { return ResolveVoice(name); };
   }
   if (auto e = ApplySessionUpdate(*it, resolve, &next); !e.ok()) return e;
   if (next.instructions.size() > limits().max_instructions_bytes) {
@@ -255,8 +255,7 @@ ProtocolError SessionImpl::HandleSessionUpdate(const nlohmann::json& j) {
                               (*it)["audio"]["output"].contains("voice"));
     if (persona && !voice_given) {
       const std::string bound = PersonaVoice(*persona);
-      Result<std::string> id = engines_.tts != nullptr ? engines_.tts->ResolveVoice(bound)
-                                                       : Result<std::string>(bound);
+      Result<std::string> id = HasVoices() ? ResolveVoice(bound) : Result<std::string>(bound);
       if (!bound.empty() && id.ok()) {
         next.voice = bound;
         next.voice_id = *id;

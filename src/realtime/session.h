@@ -27,6 +27,10 @@ class VadModel;
 class Recognizer;
 class Synthesizer;
 }  // namespace cadence::speech
+namespace cadence::speech {
+class TokenVoices;
+}
+
 namespace cadence::brain {
 class Brain;
 }
@@ -51,6 +55,9 @@ struct Engines {
   ThreadPool* reply_workers = nullptr;  // replies: TTS (null: share `workers`)
   ThreadPool* brain_workers = nullptr;  // replies: the brain call, which may block on an upstream
                                         // for seconds (null: share `reply_workers`)
+  // The voices a speaking brain's speech tokens are rendered with (brain->speaks()); when set,
+  // they are the session's voices.
+  const speech::TokenVoices* token_voices = nullptr;
 };
 
 // What one session may hold or queue. Every limit is reported to the client, when it is hit, as

@@ -49,6 +49,7 @@
 #include "speech/asr/recognizer.h"
 #include "speech/tts/synthesizer.h"
 #include "speech/tts/text_split.h"
+#include "speech/tts/token_voices.h"
 #include "speech/vad/vad.h"
 
 namespace cadence::realtime::session_internal {
@@ -159,6 +160,7 @@ struct ResponseWork {
   std::shared_ptr<SerialExecutor> lane;
   const brain::Brain* brain = nullptr;
   const speech::Synthesizer* tts = nullptr;
+  const speech::TokenVoices* token_voices = nullptr;  // set: the brain speaks (ReplySpoken)
   Backchannel back;
   // TTS lane only.
   std::optional<audio::Resampler> to_wire;
@@ -167,6 +169,7 @@ struct ResponseWork {
   int64_t pending_samples_24k = 0;
   bool first_chunk_sent = false;
   Status synth_status;
+  std::unique_ptr<speech::TokenVoices::Speaker> speaker;  // a speaking brain's reply audio
 };
 
 class SessionImpl final : public Session {
@@ -221,6 +224,9 @@ class SessionImpl final : public Session {
   ProtocolError HandleAppend(const nlohmann::json& j);
   void ProcessInput16k(std::span<const float> chunk);
   void DropBufferFront(size_t samples);
+  // Before a new heard turn: drops the audio of user turns older than the newest kHeardTurns.
+  void KeepRecentAudio();
+  static constexpr int kHeardTurns = 8;
   void BeginUtterance(int64_t start_ms);
 
   // Audio reaches the recognizer in ~160 ms batches: one worker task per 20 ms append costs more
@@ -238,6 +244,13 @@ class SessionImpl final : public Session {
   void OnSpeechStarted(int64_t audio_start_ms);
   // The paralinguistic analyzer when the session asked for cues, else null.
   const paralinguistics::Analyzer* CueAnalyzer() const;
+  // The brain speaks itself (speech tokens rendered with engines_.token_voices), so replies need no
+  // synthesizer.
+  bool SpeakingBrain() const;
+  // Whether the session has voices to choose from, and a voice name mapped to one of them: the
+  // token voices of a speaking brain, else the synthesizer's.
+  bool HasVoices() const;
+  Result<std::string> ResolveVoice(std::string_view name) const;
   // Reads `lead` (the audio just before the new turn; empty: nothing to read) for nonverbal sounds
   // on the turn's lane.
   void AnalyzeLeadingSound(std::vector<float> lead);
@@ -299,6 +312,14 @@ class SessionImpl final : public Session {
   void StartResponseCompute();
   static void RunBrain(const std::shared_ptr<ResponseWork>& work);
   static void SynthesizeSentence(const std::shared_ptr<ResponseWork>& work, const std::string& sentence);
+  // A speaking brain's reply (Brain::ReplySpoken): its text as the transcript, its speech tokens
+  // rendered with the token voices on the reply lane (SpeakTokens).
+  static void RunSpeakingBrain(const std::shared_ptr<ResponseWork>& work);
+  static void SpeakTokens(const std::shared_ptr<ResponseWork>& work, const std::vector<int>& tokens);
+  // Reply audio (24 kHz) to the wire format, sent in ~100 ms deltas (the first at once); FlushAudio
+  // sends what is left.
+  static void DeliverAudio(const std::shared_ptr<ResponseWork>& work, std::span<const float> samples_24k);
+  static void FlushAudio(const std::shared_ptr<ResponseWork>& work);
 
   // Sends the first `bytes` of the pending wire audio as one delta.
   static void SendPending(const std::shared_ptr<ResponseWork>& work, size_t bytes);

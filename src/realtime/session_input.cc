@@ -104,6 +104,17 @@ void SessionImpl::DropBufferFront(size_t samples) {
     buffer_16k_.shrink_to_fit();
 }
 
+void SessionImpl::KeepRecentAudio() {
+  // The newest kHeardTurns - 1 user turns keep their audio (the new one makes kHeardTurns); older
+  // ones go to the brain as their transcripts.
+  int kept = 0;
+  for (auto it = conversation_.items().rbegin(); it != conversation_.items().rend(); ++it) {
+    if (it->content.empty() || !it->content[0].audio_16k) continue;
+    if (++kept < kHeardTurns) continue;
+    if (Item* item = conversation_.Find(it->id)) item->content[0].audio_16k.reset();
+  }
+}
+
 void SessionImpl::BeginUtterance(int64_t start_ms) {
   utterance_.emplace();
   utterance_->item_id = NewId("item");
@@ -113,7 +124,10 @@ void SessionImpl::BeginUtterance(int64_t start_ms) {
   job->item_id = utterance_->item_id;
   job->partials = config_.transcription.enabled && engines_.asr != nullptr;
   utterance_->job = job;
-  const speech::Recognizer* asr = engines_.asr;
+  // A brain that hears the audio needs no transcript: the recognizer runs only when the client
+  // asked for transcription events.
+  const bool brain_hears = engines_.brain != nullptr && engines_.brain->hears_audio();
+  const speech::Recognizer* asr = brain_hears && !config_.transcription.enabled ? nullptr : engines_.asr;
   const paralinguistics::Analyzer* analyzer = CueAnalyzer();
   job->lane->Submit([job, asr, analyzer] {
     if (job->cancel.cancelled()) return;
@@ -256,6 +270,13 @@ void SessionImpl::CommitUtterance(size_t samples) {
   Utterance u = std::move(*utterance_);
   utterance_.reset();
   const double audio_s = static_cast<double>(samples) / kRate16k;
+  std::shared_ptr<const std::vector<float>> heard;
+  if (engines_.brain != nullptr && engines_.brain->hears_audio()) {
+    const size_t n = std::min(samples, buffer_16k_.size());
+    heard = std::make_shared<const std::vector<float>>(buffer_16k_.begin(),
+                                                       buffer_16k_.begin() + static_cast<std::ptrdiff_t>(n));
+    KeepRecentAudio();
+  }
   DropBufferFront(samples);
   Item item;
   item.id = u.item_id;
@@ -264,6 +285,7 @@ void SessionImpl::CommitUtterance(size_t samples) {
   part.type = ContentPart::Type::kInputAudio;
   part.transcript_known = false;
   part.audio_ms = static_cast<int64_t>(audio_s * 1000);
+  part.audio_16k = std::move(heard);
   item.content.push_back(part);
   std::string previous;
   (void)InsertItem(item, "", &previous);

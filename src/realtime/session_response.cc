@@ -62,8 +62,8 @@ ProtocolError SessionImpl::ParseResponseParams(const nlohmann::json& r, Response
   auto voice_of = [&](const nlohmann::json& v, const std::string& param) -> ProtocolError {
     if (!v.is_string()) return ProtocolError::Invalid("invalid_type", "'" + param + "' must be a voice name", param);
     const std::string name = v.get<std::string>();
-    if (engines_.tts != nullptr) {
-      Result<std::string> id = engines_.tts->ResolveVoice(name);
+    if (HasVoices()) {
+      Result<std::string> id = ResolveVoice(name);
       if (!id.ok()) {
         return ProtocolError::Invalid("invalid_value",
                                       "unknown voice \"" + name + "\" in '" + param + "': " + id.status().message(),
@@ -310,8 +310,11 @@ std::vector<brain::Message> SessionImpl::HistoryOf(const std::vector<Item>& item
   for (const Item& item : items) {
     if (item.id == skip_id) continue;
     std::string text = ItemText(item);
-    if (text.empty()) continue;
+    std::shared_ptr<const std::vector<float>> audio;
+    if (!item.content.empty() && item.role == "user") audio = item.content[0].audio_16k;
+    if (text.empty() && !audio) continue;
     brain::Message m;
+    m.audio_16k = std::move(audio);
     m.role = item.role == "assistant" ? brain::Message::Role::kAssistant
              : item.role == "system"  ? brain::Message::Role::kSystem
                                       : brain::Message::Role::kUser;
@@ -341,6 +344,18 @@ void SessionImpl::PrepareBrain() {
   }
 }
 
+bool SessionImpl::SpeakingBrain() const {
+  return engines_.brain != nullptr && engines_.brain->speaks() && engines_.token_voices != nullptr;
+}
+
+bool SessionImpl::HasVoices() const { return SpeakingBrain() || engines_.tts != nullptr; }
+
+Result<std::string> SessionImpl::ResolveVoice(std::string_view name) const {
+  if (SpeakingBrain()) return engines_.token_voices->ResolveVoice(name);
+  if (engines_.tts != nullptr) return engines_.tts->ResolveVoice(name);
+  return std::string(name);
+}
+
 void SessionImpl::StartResponseCompute() {
   if (!response_ || response_->compute_started) return;
   Response& r = *response_;
@@ -351,11 +366,12 @@ void SessionImpl::StartResponseCompute() {
   }
   auto work = std::make_shared<ResponseWork>();
   work->response_id = r.id;
-  work->audio = r.audio && engines_.tts != nullptr;
+  work->audio = r.audio && (engines_.tts != nullptr || SpeakingBrain());
   work->format = r.format;
   work->cancel = r.cancel;
   work->brain = engines_.brain;
   work->tts = engines_.tts;
+  if (SpeakingBrain()) work->token_voices = engines_.token_voices;
   work->back = Back();
   ThreadPool* reply_pool = engines_.reply_workers != nullptr ? engines_.reply_workers : engines_.workers;
   ThreadPool* brain_pool = engines_.brain_workers != nullptr ? engines_.brain_workers : reply_pool;
@@ -372,7 +388,7 @@ void SessionImpl::StartResponseCompute() {
   work->synth.voice = r.voice_id;
   work->synth.speed = config_.speed;
   if (persona_) work->synth.tone = PersonaTone(*persona_);
-  if (r.audio && engines_.tts == nullptr) {
+  if (r.audio && !work->audio) {
     CADENCE_LOG(kWarn, "realtime", "response id=%s wants audio but no synthesizer is configured; text only",
                 r.id.c_str());
   }
@@ -397,6 +413,10 @@ void SessionImpl::StartResponseCompute() {
 }
 
 void SessionImpl::RunBrain(const std::shared_ptr<ResponseWork>& work) {
+  if (work->audio && work->token_voices != nullptr) {
+    RunSpeakingBrain(work);
+    return;
+  }
   // The first piece ends at its first comma, so first audio does not wait for a long sentence.
   speech::SentenceSplitter splitter({.max_bytes = 200, .cut_first_clause = true});
   std::vector<std::string> sentences;
@@ -432,39 +452,117 @@ void SessionImpl::RunBrain(const std::shared_ptr<ResponseWork>& work) {
   work->lane->Submit([work, status] { FinishAudio(work, status); });
 }
 
+void SessionImpl::RunSpeakingBrain(const std::shared_ptr<ResponseWork>& work) {
+  // The text goes out as the transcript a sentence at a time; the speech tokens are rendered on the
+  // reply lane while the brain goes on.
+  speech::SentenceSplitter splitter({.max_bytes = 200, .cut_first_clause = true});
+  std::vector<std::string> sentences;
+  bool sentence_open = false;
+  auto post_sentences = [&] {
+    for (std::string& s : sentences) {
+      std::string spoken = SpokenText(s);
+      work->back.Post([id = work->response_id, spoken = std::move(spoken), close = sentence_open](SessionImpl& session) {
+        if (close) session.OnResponseSentenceEnd(id);
+        session.OnResponseSentenceStart(id, spoken);
+      });
+      sentence_open = true;
+    }
+    sentences.clear();
+  };
+  Status status = work->brain->ReplySpoken(
+      work->request, work->cancel,
+      [&](std::string_view text) {
+        if (work->cancel.cancelled()) return false;
+        splitter.Push(text, &sentences);
+        post_sentences();
+        return !work->cancel.cancelled();
+      },
+      [&](std::span<const int> tokens) {
+        if (work->cancel.cancelled()) return false;
+        work->lane->Submit([work, tokens = std::vector<int>(tokens.begin(), tokens.end()), submitted = Clock::now()] {
+          RecordQueueWait(Stage::kTts, submitted);
+          StageScope scope(Stage::kTts);
+          SpeakTokens(work, tokens);
+        });
+        return !work->cancel.cancelled();
+      });
+  splitter.Flush(&sentences);
+  if (!work->cancel.cancelled()) post_sentences();
+  work->lane->Submit([work, status, sentence_open] {
+    if (work->speaker && !work->cancel.cancelled() && work->synth_status.ok()) {
+      StageScope scope(Stage::kTts);
+      Status st = work->speaker->Finish();
+      if (!st.ok()) work->synth_status = st;
+    }
+    FlushAudio(work);
+    if (sentence_open) work->back.Post([id = work->response_id](SessionImpl& s) { s.OnResponseSentenceEnd(id); });
+    FinishAudio(work, status);
+  });
+}
+
+void SessionImpl::SpeakTokens(const std::shared_ptr<ResponseWork>& work, const std::vector<int>& tokens) {
+  if (work->cancel.cancelled() || !work->synth_status.ok()) return;
+  try {
+    if (!work->speaker) {
+      auto speaker = work->token_voices->Start(work->synth.voice, [work](std::span<const float> samples_24k) {
+        if (work->cancel.cancelled()) return false;
+        DeliverAudio(work, samples_24k);
+        return !work->cancel.cancelled();
+      });
+      if (!speaker.ok()) {
+        work->synth_status = speaker.status();
+        return;
+      }
+      work->speaker = std::move(speaker).value();
+    }
+    auto pushed = work->speaker->Push(tokens);
+    if (!pushed.ok()) work->synth_status = pushed.status();
+  } catch (const std::exception& e) {
+    work->synth_status = Status::Internal(std::string("speech rendering failed: ") + e.what());
+  }
+}
+
+void SessionImpl::DeliverAudio(const std::shared_ptr<ResponseWork>& work, std::span<const float> samples_24k) {
+  StageScope scope(Stage::kAudioOut);
+  const int wire_rate = audio::SampleFormatRateHz(work->format);
+  if (wire_rate != kTtsRate && !work->to_wire) work->to_wire.emplace(kTtsRate, wire_rate);
+  const size_t chunk_bytes = static_cast<size_t>(wire_rate * kAudioChunkMs / 1000 *
+                                                 audio::SampleFormatBytes(work->format));
+  if (work->to_wire) {
+    work->scratch.clear();
+    work->to_wire->Process(samples_24k, &work->scratch);
+    audio::EncodeSamples(work->format, work->scratch, &work->pending);
+  } else {
+    audio::EncodeSamples(work->format, samples_24k, &work->pending);
+  }
+  work->pending_samples_24k += static_cast<int64_t>(samples_24k.size());
+  // The first chunk leaves at once (latency); later ones in ~100 ms pieces.
+  if (!work->first_chunk_sent && !work->pending.empty()) {
+    SendPending(work, work->pending.size());
+    work->first_chunk_sent = true;
+  }
+  while (work->pending.size() >= chunk_bytes) SendPending(work, chunk_bytes);
+}
+
+void SessionImpl::FlushAudio(const std::shared_ptr<ResponseWork>& work) {
+  if (!work->pending.empty() && !work->cancel.cancelled()) {
+    StageScope scope(Stage::kAudioOut);
+    SendPending(work, work->pending.size());
+  }
+}
+
 void SessionImpl::SynthesizeSentence(const std::shared_ptr<ResponseWork>& work, const std::string& sentence) {
   if (work->cancel.cancelled()) return;
   const std::string spoken = SpokenText(sentence);
   work->back.Post([id = work->response_id, spoken](SessionImpl& s) { s.OnResponseSentenceStart(id, spoken); });
   speech::SynthesisRequest req = work->synth;
   req.text = sentence;
-  const int wire_rate = audio::SampleFormatRateHz(work->format);
-  if (wire_rate != kTtsRate && !work->to_wire) work->to_wire.emplace(kTtsRate, wire_rate);
-  const size_t chunk_bytes = static_cast<size_t>(wire_rate * kAudioChunkMs / 1000 *
-                                                 audio::SampleFormatBytes(work->format));
   Status st = work->tts->Synthesize(req, work->cancel, [&](std::span<const float> samples_24k) {
     if (work->cancel.cancelled()) return false;
-    StageScope scope(Stage::kAudioOut);
-    if (work->to_wire) {
-      work->scratch.clear();
-      work->to_wire->Process(samples_24k, &work->scratch);
-      audio::EncodeSamples(work->format, work->scratch, &work->pending);
-    } else {
-      audio::EncodeSamples(work->format, samples_24k, &work->pending);
-    }
-    work->pending_samples_24k += static_cast<int64_t>(samples_24k.size());
-    // The first chunk leaves at once (latency); later ones in ~100 ms pieces.
-    if (!work->first_chunk_sent && !work->pending.empty()) {
-      SendPending(work, work->pending.size());
-      work->first_chunk_sent = true;
-    }
-    while (work->pending.size() >= chunk_bytes) SendPending(work, chunk_bytes);
+    DeliverAudio(work, samples_24k);
     return !work->cancel.cancelled();
   });
-  if (!work->pending.empty() && !work->cancel.cancelled()) {
-    StageScope scope(Stage::kAudioOut);
-    SendPending(work, work->pending.size());
-  }
+  FlushAudio(work);
   if (!st.ok() && st.code() != StatusCode::kCancelled) {
     CADENCE_LOG(kWarn, "realtime", "response id=%s synthesis failed: %s", work->response_id.c_str(),
                 st.ToString().c_str());

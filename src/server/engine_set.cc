@@ -1,6 +1,7 @@
 #include "server/engine_set.h"
 
 #include "speech/tts/neural_synthesizer.h"
+#include "speech/tts/token_voices.h"
 
 #include <filesystem>
 
@@ -19,6 +20,42 @@ EngineSet::~EngineSet() = default;
 
 namespace {
 
+// The voice prompts --voice-prompt and --voice-prompts give.
+Result<std::vector<speech::NeuralVoicePrompt>> VoicePrompts(const EngineOptions& options) {
+  std::vector<speech::NeuralVoicePrompt> out;
+  if (!options.voice_prompt.empty()) {
+    auto prompt = speech::ParseVoicePrompt(options.voice_prompt);
+    if (!prompt.ok()) return prompt.status();
+    out.push_back(std::move(prompt).value());
+  }
+  if (!options.voice_prompts.empty()) {
+    auto prompts = speech::ReadVoicePromptFolder(options.voice_prompts);
+    if (!prompts.ok()) return prompts.status();
+    out.insert(out.end(), prompts->begin(), prompts->end());
+  }
+  return out;
+}
+
+// A speaking brain's voices: Step-Audio 2's token2wav/ (in the model folder, or --voice-token2wav,
+// which the vLLM backend needs: the speech is rendered here).
+Result<std::unique_ptr<speech::TokenVoices>> CreateTokenVoices(const EngineOptions& options) {
+  speech::TokenVoicesConfig config;
+  config.token2wav_dir = options.voice_token2wav;
+  if (config.token2wav_dir.empty() && !options.llm_model.empty())
+    config.token2wav_dir = (std::filesystem::path(options.llm_model) / "token2wav").string();
+  if (config.token2wav_dir.empty())
+    return Status::InvalidArgument(
+        "--brain step-audio-2 --llm-url: the speech tokens are rendered here; give --voice-token2wav DIR (the "
+        "token2wav/ folder of the Step-Audio-2-mini download)");
+  config.n_timesteps = options.voice_steps;
+  config.default_voice = options.voice;
+  config.engine_name = "step-audio-2+token2wav";
+  CADENCE_ASSIGN_OR_RETURN(config.prompts, VoicePrompts(options));
+  auto voices = speech::TokenVoices::Create(config);
+  if (!voices.ok()) return voices.status().WithContext("token2wav " + config.token2wav_dir);
+  return voices;
+}
+
 Result<std::unique_ptr<speech::Synthesizer>> CreateNeuralVoice(const EngineOptions& options) {
   speech::NeuralVoiceConfig config;
   config.lm_dir = options.voice_model;
@@ -26,16 +63,7 @@ Result<std::unique_ptr<speech::Synthesizer>> CreateNeuralVoice(const EngineOptio
   config.n_timesteps = options.voice_steps;
   config.lm_q8_0 = !options.voice_lm_f32;
   config.default_voice = options.voice;
-  if (!options.voice_prompt.empty()) {
-    auto prompt = speech::ParseVoicePrompt(options.voice_prompt);
-    if (!prompt.ok()) return prompt.status();
-    config.prompts.push_back(std::move(prompt).value());
-  }
-  if (!options.voice_prompts.empty()) {
-    auto prompts = speech::ReadVoicePromptFolder(options.voice_prompts);
-    if (!prompts.ok()) return prompts.status();
-    config.prompts.insert(config.prompts.end(), prompts->begin(), prompts->end());
-  }
+  CADENCE_ASSIGN_OR_RETURN(config.prompts, VoicePrompts(options));
   return speech::CreateNeuralSynthesizer(config);
 }
 
@@ -92,9 +120,11 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
     set->tts_ = std::move(voiced).value();
   }
 
-  if (!options.llm_url.empty() && options.llm_name.empty())
+  const bool step_audio = options.brain == "step-audio-2";
+  if (!options.llm_url.empty() && options.llm_name.empty() && !step_audio)
     return Status::InvalidArgument("--llm-url needs --llm-model NAME (the model the endpoint serves)");
   brain::BrainConfig brain_config;
+  brain_config.kind = options.brain;
   brain_config.model_path = options.llm_model;
   brain_config.slots = options.llm_slots;
   brain_config.llm_url = options.llm_url;
@@ -102,6 +132,11 @@ Result<std::unique_ptr<EngineSet>> EngineSet::Build(const EngineOptions& options
   brain_config.api_key = options.llm_api_key;
   auto brain = brain::CreateBrain(brain_config, brain::CreateScriptedBrain(*set->personas_));
   if (!brain.ok()) return brain.status();
+  if ((*brain)->speaks()) {
+    auto voices = CreateTokenVoices(options);
+    if (!voices.ok()) return voices.status();
+    set->token_voices_ = std::move(voices).value();
+  }
   // Every brain speaks through the out-of-character guard, whichever produced the text.
   set->brain_ = brain::CreateGuardedBrain(std::move(brain).value(), nullptr, &set->personas_->Default());
 
@@ -118,6 +153,7 @@ realtime::Engines EngineSet::Engines(ThreadPool* workers, ThreadPool* reply_work
   e.asr = asr_.get();
   e.tts = tts_.get();
   e.brain = brain_.get();
+  e.token_voices = token_voices_.get();
   e.personas = personas_.get();
   e.analyzer = analyzer_.get();
   e.workers = workers;
@@ -130,7 +166,7 @@ realtime::HealthInfo EngineSet::Health() const {
   realtime::HealthInfo info;
   info.vad = std::string(vad_->name());
   info.asr = std::string(asr_->name());
-  info.tts = neural_voice_ ? "cosyvoice2+token2wav" : "flite+espeak-ng";
+  info.tts = token_voices_ ? "step-audio-2+token2wav" : neural_voice_ ? "cosyvoice2+token2wav" : "flite+espeak-ng";
   info.brain = std::string(brain_->kind());
   return info;
 }
@@ -140,6 +176,7 @@ std::string EngineSet::PersonasJson() const {
 }
 
 std::string EngineSet::VoicesJson() const {
+  if (token_voices_) return realtime::VoicesJson(token_voices_->Voices(), token_voices_->Voices().front().id);
   const auto voices = tts_->Voices();
   std::string default_id = voices.empty() ? "" : voices.front().id;
   if (auto resolved = tts_->ResolveVoice(default_voice_); !default_voice_.empty() && resolved.ok()) default_id = *resolved;

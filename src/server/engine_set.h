@@ -29,7 +29,8 @@ struct EngineOptions {
   int asr_max_decoders = 16; // PocketSphinx: decoders alive at most (0: no limit)
   double asr_temperature_inc = 0.2;  // Whisper: fallback temperature step (0: off)
   std::string asr_window = "full";  // Whisper: "full" (padded 30-s window) | "speech" (the utterance only)
-  std::string llm_model;     // GGUF for the engine brain ("" = scripted brain)
+  std::string brain;         // "" (auto) | scripted | engine | remote | step-audio-2
+  std::string llm_model;     // GGUF for the engine brain ("" = scripted brain); step-audio-2: its folder
   int llm_slots = 8;         // engine brain: conversations in KV slots, replies batched at once
   std::string llm_url, llm_name;  // remote OpenAI-compatible brain
   std::string llm_api_key;   // bearer token for --llm-url (from CADENCE_LLM_API_KEY)
@@ -71,6 +72,8 @@ class EngineSet {
   std::unique_ptr<speech::Recognizer> asr_;
   std::unique_ptr<speech::Synthesizer> tts_;
   std::unique_ptr<brain::Brain> brain_;
+  // A speaking brain's voices (step-audio-2): its speech tokens rendered by token2wav.
+  std::unique_ptr<speech::TokenVoices> token_voices_;
   std::unique_ptr<paralinguistics::Analyzer> analyzer_;
 };
 

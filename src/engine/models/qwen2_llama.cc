@@ -12,6 +12,7 @@
 
 #include "engine/activation.h"
 #include "engine/attention.h"
+#include "engine/formats/safetensors_shards.h"
 
 namespace cadence::engine {
 
@@ -133,23 +134,23 @@ Result<std::string> ReadText(const std::string& path) {
   return ss.str();
 }
 
-// Hyperparameters from a Hugging Face config.json (model_type qwen2 or llama).
-Status ConfigFromJson(const std::string& config_path, ModelConfig* out) {
+}  // namespace
+
+Status ModelConfigFromJson(const nlohmann::json& j, const std::string& source, const std::string& arch,
+                           ModelConfig* out) {
   ModelConfig& c = *out;
-  CADENCE_ASSIGN_OR_RETURN(std::string text, ReadText(config_path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(config_path + ": not a JSON object");
+  if (!j.is_object()) return Status::InvalidArgument(source + ": not a JSON object");
   auto get_int = [&](const char* key, int64_t fallback, bool required) -> Result<int64_t> {
     if (!j.contains(key)) {
-      if (required) return Status::InvalidArgument(config_path + ": field " + key + ": missing");
+      if (required) return Status::InvalidArgument(source + ": field " + key + ": missing");
       return fallback;
     }
-    if (!j[key].is_number_integer()) return Status::InvalidArgument(config_path + ": field " + key + ": not an integer");
+    if (!j[key].is_number_integer()) return Status::InvalidArgument(source + ": field " + key + ": not an integer");
     return j[key].get<int64_t>();
   };
-  const std::string type = j.value("model_type", "");
+  const std::string type = arch.empty() ? j.value("model_type", "") : arch;
   if (type != "qwen2" && type != "llama")
-    return Status::Unimplemented(config_path + ": field model_type: '" + type + "' is not supported (qwen2, llama are)");
+    return Status::Unimplemented(source + ": field model_type: '" + type + "' is not supported (qwen2, llama are)");
   c.arch = type;
   CADENCE_ASSIGN_OR_RETURN(int64_t embd, get_int("hidden_size", 0, true));
   CADENCE_ASSIGN_OR_RETURN(int64_t layers, get_int("num_hidden_layers", 0, true));
@@ -171,6 +172,16 @@ Status ConfigFromJson(const std::string& config_path, ModelConfig* out) {
   c.rms_eps = j.value("rms_norm_eps", 1e-6f);
   c.rope_neox = true;  // Hugging Face checkpoints rotate halves (rotate_half)
   return Status::Ok();
+}
+
+namespace {
+
+// Hyperparameters from a Hugging Face config.json (model_type qwen2 or llama).
+Status ConfigFromJson(const std::string& config_path, ModelConfig* out) {
+  CADENCE_ASSIGN_OR_RETURN(std::string text, ReadText(config_path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument(config_path + ": not a JSON object");
+  return ModelConfigFromJson(j, config_path, "", out);
 }
 
 // Hugging Face's tensor names of a Qwen2ForCausalLM / LlamaForCausalLM.
@@ -279,6 +290,23 @@ Result<std::unique_ptr<Model>> Model::FromTorch(std::shared_ptr<const TorchCheck
   model->torch_ = std::move(checkpoint);
   CADENCE_RETURN_IF_ERROR(LoadWeights(StoredTensorSource<TorchCheckpoint>(*model->torch_, prefix), HfNames(), model->torch_->path(), c,
                                       &model->token_embd_, &model->output_, &model->output_norm_, &model->layers_));
+  model->isa_ = options.isa;
+  model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
+  if (options.quantize_q8_0) model->QuantizeLayersQ8_0();
+  model->RepackWeights();
+  return model;
+}
+
+Result<std::unique_ptr<Model>> Model::FromShards(std::shared_ptr<const SafetensorsShards> weights, ModelConfig config,
+                                                const LoadOptions& options) {
+  if (!weights) return Status::InvalidArgument("Model::FromShards: no weights");
+  auto model = std::unique_ptr<Model>(new Model());
+  model->config_ = std::move(config);
+  CADENCE_RETURN_IF_ERROR(model->Validate(weights->path()));
+  model->shards_ = std::move(weights);
+  CADENCE_RETURN_IF_ERROR(LoadWeights(StoredTensorSource<SafetensorsShards>(*model->shards_, ""), HfNames(),
+                                      model->shards_->path(), model->config_, &model->token_embd_, &model->output_,
+                                      &model->output_norm_, &model->layers_));
   model->isa_ = options.isa;
   model->team_ = std::make_unique<WorkerTeam>(options.threads > 0 ? options.threads : DefaultThreads());
   if (options.quantize_q8_0) model->QuantizeLayersQ8_0();
@@ -436,10 +464,11 @@ void Sequence::CopyPrefix(const Sequence& other, int n) {
   }
 }
 
-Status Sequence::Check(const std::vector<TokenId>& tokens) const {
+Status Sequence::Check(const std::vector<TokenId>& tokens, bool check_ids) const {
   if (size() + static_cast<int>(tokens.size()) > capacity_)
     return Status::OutOfRange("sequence: " + std::to_string(size() + tokens.size()) + " tokens exceed the KV cache of " +
                               std::to_string(capacity_) + "; shorten the history or raise the context");
+  if (!check_ids) return Status::Ok();
   for (TokenId t : tokens)
     if (t < 0 || t >= model_.config().n_vocab)
       return Status::InvalidArgument("sequence: token id " + std::to_string(t) + " is outside the vocabulary (" +
@@ -451,6 +480,13 @@ Status Sequence::Append(const std::vector<TokenId>& tokens, std::vector<float>* 
                         std::vector<float>* all_logits) {
   if (tokens.empty()) return Status::Ok();
   BatchEntry entry{this, tokens, logits, all_logits};
+  return ForwardBatch(std::span<BatchEntry>(&entry, 1), cancel);
+}
+
+Status Sequence::AppendEmbeddings(const std::vector<TokenId>& ids, std::span<const float> embeddings,
+                                  std::vector<float>* logits, const CancelToken* cancel) {
+  if (ids.empty()) return Status::Ok();
+  BatchEntry entry{this, ids, logits, nullptr, embeddings};
   return ForwardBatch(std::span<BatchEntry>(&entry, 1), cancel);
 }
 
@@ -506,7 +542,12 @@ Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel) {
     if (&e.sequence->model() != &model) return Status::InvalidArgument("forward batch: sequences of different models");
     if (e.all_logits && entries.size() > 1) return Status::InvalidArgument("forward batch: all_logits needs one entry");
     if (e.tokens.empty()) return Status::InvalidArgument("forward batch: an entry has no tokens");
-    CADENCE_RETURN_IF_ERROR(e.sequence->Check(e.tokens));
+    if (!e.embeddings.empty() &&
+        e.embeddings.size() != e.tokens.size() * static_cast<size_t>(model.config().n_embd))
+      return Status::InvalidArgument("forward batch: " + std::to_string(e.embeddings.size()) +
+                                     " embedding values for " + std::to_string(e.tokens.size()) + " rows of " +
+                                     std::to_string(model.config().n_embd));
+    CADENCE_RETURN_IF_ERROR(e.sequence->Check(e.tokens, e.embeddings.empty()));
     for (const BatchEntry& other : entries)
       if (&other != &e && other.sequence == e.sequence)
         return Status::InvalidArgument("forward batch: one sequence appears twice");
@@ -536,7 +577,15 @@ Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel) {
   std::vector<float> rope_cos(static_cast<size_t>(T) * half_dim), rope_sin(rope_cos.size());
   for (int t = 0; t < T; ++t)
     RopeTable(row_pos[t], hd, c.rope_theta, rope_cos.data() + t * half_dim, rope_sin.data() + t * half_dim);
+  std::vector<const float*> row_embedding;  // a row given as an input embedding, else null
+  for (const BatchEntry& e : entries)
+    for (size_t i = 0; i < e.tokens.size(); ++i)
+      row_embedding.push_back(e.embeddings.empty() ? nullptr : e.embeddings.data() + i * static_cast<size_t>(c.n_embd));
   for (int t = 0; t < T; ++t) {
+    if (row_embedding[t] != nullptr) {
+      std::copy_n(row_embedding[t], c.n_embd, x.data() + static_cast<size_t>(t) * c.n_embd);
+      continue;
+    }
     // Rows past the vocabulary's live in the appended tables (AppendInputRows), in order.
     const WeightMatrix* embd = &model.token_embd_;
     int64_t row = row_token[t];

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/cancel.h"
 #include "core/status.h"
 #include "engine/formats/gguf.h"
@@ -34,6 +36,7 @@
 
 namespace cadence::engine {
 
+class SafetensorsShards;
 struct BatchEntry;
 // Defined below (after Sequence).
 Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel = nullptr);
@@ -49,6 +52,12 @@ struct ModelConfig {
   bool rope_neox = true;
   bool tied_embeddings = false;
 };
+
+// Hyperparameters from a Hugging Face config object (config.json, or a multimodal model's
+// "text_config"): hidden_size, num_hidden_layers, ... `arch` ("qwen2" | "llama") overrides the
+// object's model_type (a text_config may carry its own). Errors name `source` and the field.
+Status ModelConfigFromJson(const nlohmann::json& config, const std::string& source, const std::string& arch,
+                           ModelConfig* out);
 
 struct LoadOptions {
   int threads = 0;  // 0: DefaultThreads()
@@ -75,6 +84,11 @@ class Model {
   static Result<std::unique_ptr<Model>> FromTorch(std::shared_ptr<const TorchCheckpoint> checkpoint,
                                                   const std::string& prefix, const std::string& config_json,
                                                   const LoadOptions& options = {});
+  // The decoder held in a checkpoint folder's safetensors shards under Hugging Face names
+  // (model.layers.N..., lm_head.weight), hyperparameters given (a multimodal config's text_config:
+  // ModelConfigFromJson). The model keeps the shards alive.
+  static Result<std::unique_ptr<Model>> FromShards(std::shared_ptr<const SafetensorsShards> weights, ModelConfig config,
+                                                   const LoadOptions& options = {});
   // Assembles a model from parts (used by the benchmark's synthetic models). `storage` keeps the
   // weight bytes alive.
   static std::unique_ptr<Model> FromParts(ModelConfig config, WeightMatrix token_embd, WeightMatrix output,
@@ -119,6 +133,7 @@ class Model {
   std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<SafetensorsFile> safetensors_;
   std::shared_ptr<const TorchCheckpoint> torch_;
+  std::shared_ptr<const SafetensorsShards> shards_;
   std::unique_ptr<Tokenizer> tokenizer_;
   WeightMatrix token_embd_, output_;
   std::vector<WeightMatrix> extra_embd_;  // input rows after token_embd_'s, in order (AppendInputRows)
@@ -144,6 +159,10 @@ class Sequence {
   // Cancelled between layers if `cancel` fires; OutOfRange when the KV cache is full.
   Status Append(const std::vector<TokenId>& tokens, std::vector<float>* logits, const CancelToken* cancel = nullptr,
                 std::vector<float>* all_logits = nullptr);
+  // Appends rows given as input embeddings ([ids.size()][n_embd]) instead of token ids; `ids` are
+  // recorded for prefix matching only (see BatchEntry::embeddings).
+  Status AppendEmbeddings(const std::vector<TokenId>& ids, std::span<const float> embeddings,
+                          std::vector<float>* logits, const CancelToken* cancel = nullptr);
   // Makes the sequence equal `prompt`: keeps the longest common prefix already evaluated, drops
   // the rest, evaluates the remainder (at least the last token, for fresh logits). Returns the
   // number of reused tokens.
@@ -163,7 +182,7 @@ class Sequence {
 
  private:
   friend Status ForwardBatch(std::span<BatchEntry> entries, const CancelToken* cancel);
-  Status Check(const std::vector<TokenId>& tokens) const;
+  Status Check(const std::vector<TokenId>& tokens, bool check_ids = true) const;
   // Grows the KV memory to hold `tokens` positions (at most capacity()).
   void Reserve(int tokens);
   float* LayerKeys(int layer) { return k_cache_.data() + static_cast<size_t>(layer) * reserved_ * kv_dim_; }
@@ -180,11 +199,17 @@ class Sequence {
 // One sequence's share of a batched forward pass: `tokens` are appended to `sequence` (evaluated at
 // its next positions). `logits`, if set, receives the logits of the entry's last token; with
 // `all_logits` (one entry only) every new token's.
+//
+// `embeddings` (optional, tokens.size() rows of n_embd floats) replaces the embedding lookup: the
+// rows go into the body as they are (audio features projected into the model's input space), and
+// `tokens` are only recorded as the sequence's ids for prefix matching — any int32 values, e.g.
+// ids that name the audio the rows came from.
 struct BatchEntry {
   Sequence* sequence = nullptr;
   std::vector<TokenId> tokens;
   std::vector<float>* logits = nullptr;
   std::vector<float>* all_logits = nullptr;
+  std::span<const float> embeddings;
 };
 
 // Evaluates every entry's tokens in one pass over the weights: the projections and the FFN run on

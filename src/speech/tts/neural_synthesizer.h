@@ -20,9 +20,10 @@
 // instruction, not the transcript, as CosyVoice 2's inference_instruct2 does; the flow keeps the
 // voice's prompt).
 //
-// Each voice's token2wav stream is set up once with its prompt (the prompt's encoder and estimator
-// caches: ~1.3 MB per prompt frame at the published width, so ~200 MB for a 3-s prompt) and every
-// reply starts from a copy of it.
+// The voices and the streaming token2wav are TokenVoices (token_voices.h). Each voice's token2wav
+// stream is set up once with its prompt (the prompt's encoder and estimator caches: ~1.3 MB per
+// prompt frame at the published width, so ~200 MB for a 3-s prompt) and every reply starts from a
+// copy of it.
 //
 // Threading: created once, shared, const; each Synthesize call owns its LM sequence and token2wav
 // stream. `threads` compute threads per call.
@@ -34,14 +35,9 @@
 
 #include "core/status.h"
 #include "speech/tts/synthesizer.h"
+#include "speech/tts/token_voices.h"
 
 namespace cadence::speech {
-
-struct NeuralVoicePrompt {
-  std::string name;
-  std::string wav_path;
-  std::string transcript;
-};
 
 struct NeuralVoiceConfig {
   std::string lm_dir;
@@ -54,13 +50,6 @@ struct NeuralVoiceConfig {
   std::string default_voice;  // a prompt's name, put first; "" = the first prompt
   uint64_t seed = 1;
 };
-
-// Parses `NAME=FILE.wav:TEXT` (TEXT may hold ':'; FILE may not).
-Result<NeuralVoicePrompt> ParseVoicePrompt(const std::string& spec);
-
-// Every NAME.wav in `dir` with its transcript in NAME.txt (UTF-8); a .wav without its .txt is an
-// error naming it.
-Result<std::vector<NeuralVoicePrompt>> ReadVoicePromptFolder(const std::string& dir);
 
 // Loads the models and encodes every voice prompt; errors name the file at fault.
 Result<std::unique_ptr<Synthesizer>> CreateNeuralSynthesizer(const NeuralVoiceConfig& config);
