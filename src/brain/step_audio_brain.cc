@@ -26,10 +26,10 @@ uint64_t AudioKey(std::span<const float> samples) {
   return h ^ samples.size();
 }
 
-// One human turn's audio as the encoder takes it: 25-s pieces, each with 479 zeros appended,
-// Whisper's log-mel with the model's bins.
-Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> AudioPieces(const std::vector<float>& samples,
-                                                                                      int n_mels) {
+}  // namespace
+
+Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAudioPieces(const std::vector<float>& samples,
+                                                                                          int n_mels) {
   std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>> pieces;
   for (size_t at = 0; at < samples.size(); at += engine::kStepAudio2PieceSamples) {
     const size_t n = std::min(samples.size() - at, static_cast<size_t>(engine::kStepAudio2PieceSamples));
@@ -49,6 +49,8 @@ Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> AudioPi
   }
   return pieces;
 }
+
+namespace {
 
 // Runs one answer on a backend.
 class Backend {
@@ -94,7 +96,7 @@ class EngineBackend : public Backend {
         engine::StepAudio2Turn turn;
         turn.role = "human";
         turn.as_parts = true;
-        CADENCE_ASSIGN_OR_RETURN(auto pieces, AudioPieces(*t.audio_16k, model_->audio_config().n_mels));
+        CADENCE_ASSIGN_OR_RETURN(auto pieces, StepAudioPieces(*t.audio_16k, model_->audio_config().n_mels));
         for (auto& p : pieces) turn.parts.push_back({"", std::move(p), {}});
         if (!t.text.empty() && pieces.empty()) turn.parts.push_back({t.text, nullptr, {}});
         chat.push_back(std::move(turn));

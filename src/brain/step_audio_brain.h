@@ -23,6 +23,10 @@
 #include "brain/step_audio_vllm.h"
 #include "core/status.h"
 
+namespace cadence::engine {
+struct StepAudio2AudioPiece;
+}
+
 namespace cadence::brain {
 
 struct StepAudioBrainOptions {
@@ -37,6 +41,12 @@ struct StepAudioBrainOptions {
 };
 
 Result<std::unique_ptr<Brain>> CreateStepAudioBrain(const StepAudioBrainOptions& options);
+
+// One human turn's audio as Step-Audio 2's encoder takes it: 25-s pieces, each with 479 zeros
+// appended, Whisper's log-mel with `n_mels` bins; each piece keyed by a hash of its samples.
+// Pieces too short to give one audio token are left out.
+Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAudioPieces(const std::vector<float>& samples_16k,
+                                                                                          int n_mels);
 
 // The Step-Audio 2 turns of a request (before the answer's prefix): system messages, human turns
 // (audio when the message has it, else text), assistant turns as text.
