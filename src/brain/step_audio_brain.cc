@@ -59,6 +59,8 @@ class Backend {
   virtual Status Answer(const std::vector<StepAudioTurn>& turns, bool spoken, const StepAudioSampling& sampling,
                         const CancelToken& cancel, const TextSink& on_text, const SpeechTokenSink& on_speech) const = 0;
   virtual BrainStats Stats() const { return {}; }
+  // Evaluates the conversation so far ahead of the next turn (engine only).
+  virtual void Prepare(const std::vector<StepAudioTurn>& turns) const {}
 };
 
 class VllmBackend : public Backend {
@@ -90,23 +92,7 @@ class EngineBackend : public Backend {
 
   Status Answer(const std::vector<StepAudioTurn>& turns, bool spoken, const StepAudioSampling& sampling,
                 const CancelToken& cancel, const TextSink& on_text, const SpeechTokenSink& on_speech) const override {
-    std::vector<engine::StepAudio2Turn> chat;
-    for (const StepAudioTurn& t : turns) {
-      if (t.role == StepAudioTurn::Role::kHuman && t.audio_16k && !t.audio_16k->empty()) {
-        engine::StepAudio2Turn turn;
-        turn.role = "human";
-        turn.as_parts = true;
-        CADENCE_ASSIGN_OR_RETURN(auto pieces, StepAudioPieces(*t.audio_16k, model_->audio_config().n_mels));
-        for (auto& p : pieces) turn.parts.push_back({"", std::move(p), {}});
-        if (!t.text.empty() && pieces.empty()) turn.parts.push_back({t.text, nullptr, {}});
-        chat.push_back(std::move(turn));
-        continue;
-      }
-      const char* role = t.role == StepAudioTurn::Role::kSystem ? "system"
-                         : t.role == StepAudioTurn::Role::kHuman ? "human"
-                                                                 : "assistant";
-      chat.push_back(engine::StepAudio2Turn::Text(role, t.text));
-    }
+    CADENCE_ASSIGN_OR_RETURN(std::vector<engine::StepAudio2Turn> chat, Chat(turns));
     chat.push_back(spoken ? engine::StepAudio2Turn::Text("assistant", "<tts_start>", false)
                           : engine::StepAudio2Turn::Text("assistant", "", false));
     CADENCE_ASSIGN_OR_RETURN(engine::StepAudio2Prompt prompt, model_->BuildPrompt(chat));
@@ -131,12 +117,51 @@ class EngineBackend : public Backend {
     return Status::Ok();
   }
 
+  // The history's positions, computed while the user speaks: the next turn starts after them.
+  void Prepare(const std::vector<StepAudioTurn>& turns) const override {
+    auto chat = Chat(turns);
+    if (!chat.ok() || chat->empty()) return;
+    auto prompt = model_->BuildPrompt(*chat);
+    if (!prompt.ok() || prompt->ids.empty()) return;
+    Slot* slot = Acquire(*prompt);
+    std::vector<float> logits;
+    auto reused = model_->Prefill(slot->seq, *prompt, &logits);
+    if (reused.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.prompt_tokens += static_cast<int64_t>(prompt->ids.size()) - *reused;
+      stats_.reused_tokens += *reused;
+    }
+    ReleaseSlot(slot);
+  }
+
   BrainStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return stats_;
   }
 
  private:
+  // The turns in the engine's form: human audio as log-mel pieces.
+  Result<std::vector<engine::StepAudio2Turn>> Chat(const std::vector<StepAudioTurn>& turns) const {
+    std::vector<engine::StepAudio2Turn> chat;
+    for (const StepAudioTurn& t : turns) {
+      if (t.role == StepAudioTurn::Role::kHuman && t.audio_16k && !t.audio_16k->empty()) {
+        engine::StepAudio2Turn turn;
+        turn.role = "human";
+        turn.as_parts = true;
+        CADENCE_ASSIGN_OR_RETURN(auto pieces, StepAudioPieces(*t.audio_16k, model_->audio_config().n_mels));
+        for (auto& p : pieces) turn.parts.push_back({"", std::move(p), {}});
+        if (!t.text.empty() && pieces.empty()) turn.parts.push_back({t.text, nullptr, {}});
+        chat.push_back(std::move(turn));
+        continue;
+      }
+      const char* role = t.role == StepAudioTurn::Role::kSystem ? "system"
+                         : t.role == StepAudioTurn::Role::kHuman ? "human"
+                                                                 : "assistant";
+      chat.push_back(engine::StepAudio2Turn::Text(role, t.text));
+    }
+    return chat;
+  }
+
   struct Slot {
     Slot(const engine::Model& model, int kv_tokens) : seq(model, kv_tokens) {}
     engine::Sequence seq;
@@ -201,6 +226,7 @@ class StepAudioBrain : public Brain {
     return Run(request, true, cancel, on_text, on_speech);
   }
   BrainStats Stats() const override { return backend_->Stats(); }
+  void Prepare(const ReplyRequest& request) const override { backend_->Prepare(StepAudioTurns(request)); }
 
  private:
   Status Run(const ReplyRequest& request, bool spoken, const CancelToken& cancel, const TextSink& on_text,
