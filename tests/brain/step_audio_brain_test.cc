@@ -11,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -398,6 +399,41 @@ TEST(StepAudioBrainVllmTest, ACutStreamIsUnavailableAfterTheDeliveredTokens) {
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_EQ(text, "Half an answer");
   EXPECT_EQ(tokens, (std::vector<int>{1, 2, 3}));
+}
+
+// A barge-in while the model server is silent (busy, stalled) stops the stream at once, whenever
+// it comes: libcurl alone looks at the cancel token only about once a second while nothing
+// arrives.
+TEST(StepAudioBrainVllmTest, ACancelWhileTheServerIsSilentIsPromptWheneverItComes) {
+  for (int delay_ms : {120, 370, 620}) {
+    FakeServer server([](const std::string&, int, const auto& send) {
+      send(SseHeader());
+      send(Tts("Thinking", "<audio_1>"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // then nothing for a while
+    });
+    auto brain = VllmBrain(server.url());
+    ASSERT_NE(brain, nullptr);
+    CancelToken cancel;
+    std::chrono::steady_clock::time_point cancelled_at;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      cancelled_at = std::chrono::steady_clock::now();
+      cancel.Cancel();
+    });
+    std::string text;
+    Status st = brain->ReplySpoken(
+        OneHeardTurn(0), cancel,
+        [&](std::string_view t) {
+          text += t;
+          return true;
+        },
+        [](std::span<const int>) { return true; });
+    const auto returned_at = std::chrono::steady_clock::now();
+    canceller.join();
+    EXPECT_EQ(st.code(), StatusCode::kCancelled) << st.ToString();
+    EXPECT_EQ(text, "Thinking");
+    EXPECT_LT(returned_at - cancelled_at, std::chrono::milliseconds(150)) << "cancelled " << delay_ms << " ms in";
+  }
 }
 
 TEST(StepAudioBrainVllmTest, NeitherAModelNorAUrlIsAnErrorNamingBoth) {

@@ -294,6 +294,32 @@ TEST(StepAudioSessionTest, TheSessionsVoicesAreTheTokenVoices) {
   EXPECT_FALSE(plain.Last("error").is_null());
 }
 
+TEST(StepAudioSessionTest, TheNewestEightUserTurnsKeepTheirAudioOlderOnesTheirTranscript) {
+  FakeSpeakingBrain brain;
+  Harness h(false, 15u << 20, Speaking(&brain, /*with_asr=*/true));
+  h.Client({{"type", "session.update"}, {"session", {{"type", "realtime"}, {"audio", {{"input", {{"turn_detection", nullptr}}}}}}}});
+  ASSERT_TRUE(h.Last("error").is_null()) << h.Last("error").dump();
+  for (int turn = 0; turn < 9; ++turn) {
+    h.AppendPcm16(200 + 20 * turn, 0.3);
+    h.Client({{"type", "input_audio_buffer.commit"}});
+    h.io->Drain();
+  }
+  h.Client({{"type", "response.create"}});
+  h.io->Drain();
+  ASSERT_EQ(brain.Requests(), 1u);
+  const std::vector<brain::Message> history = brain.Request(0).history;
+  ASSERT_EQ(history.size(), 9u);
+  // The oldest turn goes as its transcript only.
+  EXPECT_EQ(history[0].audio_16k, nullptr);
+  EXPECT_EQ(history[0].text.rfind("heard 200 ms", 0), 0u) << history[0].text;
+  for (size_t i = 1; i < 9; ++i) {
+    ASSERT_NE(history[i].audio_16k, nullptr) << "turn " << i;
+    EXPECT_NEAR(static_cast<double>(history[i].audio_16k->size()), 16.0 * (200 + 20 * i), 16.0) << "turn " << i;
+    EXPECT_FALSE(history[i].text.empty()) << "turn " << i;
+  }
+  EXPECT_EQ(h.Last("response.done")["response"]["status"], "completed");
+}
+
 // ---- Threaded: the brain runs on a pool while the session goes on ------------------------------
 
 class ThreadedSession {
