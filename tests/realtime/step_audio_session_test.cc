@@ -41,6 +41,7 @@ const speech::TokenVoices& Voices() {
 class FakeSpeakingBrain : public brain::Brain {
  public:
   static constexpr const char* kText = "Hello from the model. It speaks for itself.";
+  static constexpr const char* kLongText = "Hello from the model. It speaks for itself. It is done.";
   static constexpr int kTokens = 60;
 
   std::string_view kind() const override { return "fake-speaking"; }
@@ -58,8 +59,12 @@ class FakeSpeakingBrain : public brain::Brain {
       std::lock_guard<std::mutex> lock(mu);
       requests.push_back(request);
     }
-    const std::string text = kText;
+    const std::string text = text_first ? kLongText : kText;
     size_t said = 0;
+    if (text_first) {
+      if (!on_text(text)) return Status::Cancelled("stopped");
+      said = text.size();
+    }
     for (int sent = 0; sent < kTokens;) {
       if (cancel.cancelled()) return Status::Cancelled("cancelled");
       if (fail_after > 0 && sent >= fail_after) return Status::Unavailable("step-audio backend: the stream was cut");
@@ -94,6 +99,7 @@ class FakeSpeakingBrain : public brain::Brain {
   }
 
   std::atomic<int> fail_after{0};
+  bool text_first = false;  // all of kLongText, then the tokens (Step-Audio 2's text leads its speech)
   std::atomic<int> block_call{-1}, block_after{30};
   mutable std::atomic<int> calls{0}, text_calls{0};
   mutable std::atomic<int64_t> saw_cancel_at{0};  // steady_clock ticks; 0: never
@@ -292,6 +298,37 @@ TEST(StepAudioSessionTest, TheSessionsVoicesAreTheTokenVoices) {
   Harness plain(false, 15u << 20, [&](Engines* e) { e->brain = &brain; });
   plain.Client({{"type", "session.update"}, {"session", {{"type", "realtime"}, {"audio", {{"output", {{"voice", "default"}}}}}}}});
   EXPECT_FALSE(plain.Last("error").is_null());
+}
+
+// Barge-in after part of the reply was sent: the item keeps the transcript of what was heard, not
+// the whole text the model had already written.
+TEST(StepAudioSessionTest, BargeInCutsTheTranscriptToTheAudioSentEvenWhenTheTextCameFirst) {
+  FakeSpeakingBrain brain;
+  brain.text_first = true;
+  Harness h(false, 15u << 20, Speaking(&brain, false));
+  h.Client({{"type", "conversation.item.create"},
+            {"item", {{"type", "message"}, {"role", "user"}, {"content", {{{"type", "input_text"}, {"text", "hi"}}}}}}});
+  h.Client({{"type", "response.create"}});
+  // Deliver the first few results only: the transcript and the first ~second of audio.
+  int delivered = 0;
+  while (h.Of("response.output_audio.delta").size() < 3 && h.io->Drain(1) == 1) ++delivered;
+  ASSERT_GE(h.Of("response.output_audio.delta").size(), 3u);
+  const size_t sent_bytes = DecodedBytes(h.Events(), "response.output_audio.delta");
+  ASSERT_LT(sent_bytes, kReplyBytes / 2);
+  h.AppendPcm16(300, 0.3);  // the user speaks over it
+  const Json resp = h.Last("response.done")["response"];
+  ASSERT_EQ(resp["status"], "cancelled") << resp.dump();
+  h.io->Drain();
+  const std::string item_id = resp["output"][0]["id"];
+  h.Client({{"type", "conversation.item.retrieve"}, {"item_id", item_id}});
+  const std::string transcript = h.Last("conversation.item.retrieved")["item"]["content"][0]["transcript"];
+  // Two sentences had gone out as transcript deltas before any audio; ~1 s of 2.4 s was heard.
+  const std::string two = "Hello from the model. It speaks for itself.";
+  EXPECT_EQ(Joined(h.Events(), "response.output_audio_transcript.delta"), two);
+  EXPECT_EQ(two.rfind(transcript, 0), 0u) << transcript;
+  EXPECT_GE(transcript.size(), std::string("Hello from the model.").size()) << transcript;
+  EXPECT_LT(transcript.size(), two.size())
+      << "the item claims both sentences after " << sent_bytes / 48 << " ms of " << kReplyBytes / 48 << " ms";
 }
 
 TEST(StepAudioSessionTest, TheNewestEightUserTurnsKeepTheirAudioOlderOnesTheirTranscript) {
