@@ -310,8 +310,8 @@ TEST(StepAudioSessionTest, BargeInCutsTheTranscriptToTheAudioSentEvenWhenTheText
             {"item", {{"type", "message"}, {"role", "user"}, {"content", {{{"type", "input_text"}, {"text", "hi"}}}}}}});
   h.Client({{"type", "response.create"}});
   // Deliver the first few results only: the transcript and the first ~second of audio.
-  int delivered = 0;
-  while (h.Of("response.output_audio.delta").size() < 3 && h.io->Drain(1) == 1) ++delivered;
+  while (h.Of("response.output_audio.delta").size() < 3 && h.io->Drain(1) == 1) {
+  }
   ASSERT_GE(h.Of("response.output_audio.delta").size(), 3u);
   const size_t sent_bytes = DecodedBytes(h.Events(), "response.output_audio.delta");
   ASSERT_LT(sent_bytes, kReplyBytes / 2);
