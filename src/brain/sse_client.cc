@@ -157,7 +157,39 @@ SseResult StreamSse(const SseRequest& request, const CancelToken& cancel, const 
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  const CURLcode rc = curl_easy_perform(curl);
+  // Driven through a multi handle rather than curl_easy_perform: while the server is silent (a
+  // stalled or busy model) libcurl calls OnProgress only about once a second, so a cancel (a
+  // barge-in) could wait that long. Polling at most kPollMs at a time checks it promptly.
+  constexpr int kPollMs = 20;
+  CURLcode rc = CURLE_OK;
+  CURLM* multi = curl_multi_init();
+  if (!multi) {
+    rc = CURLE_OUT_OF_MEMORY;
+  } else {
+    curl_multi_add_handle(multi, curl);
+    int running = 1;
+    while (running > 0) {
+      if (curl_multi_perform(multi, &running) != CURLM_OK) {
+        rc = CURLE_RECV_ERROR;
+        break;
+      }
+      if (running == 0) break;
+      if (cancel.cancelled()) {
+        rc = CURLE_ABORTED_BY_CALLBACK;
+        break;
+      }
+      if (curl_multi_poll(multi, nullptr, 0, kPollMs, nullptr) != CURLM_OK) {
+        rc = CURLE_RECV_ERROR;
+        break;
+      }
+    }
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl) rc = msg->data.result;
+    }
+    curl_multi_remove_handle(multi, curl);
+    curl_multi_cleanup(multi);
+  }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.http_status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);

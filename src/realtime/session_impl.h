@@ -13,6 +13,7 @@
 #include "realtime/session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -132,6 +133,9 @@ struct Response {
   std::string transcript;  // audio modality
   int64_t audio_samples_24k = 0;     // audio sent to the client
   int64_t produced_samples_24k = 0;  // audio synthesized (sent or held); sentence marks count this
+  // A speaking brain's speech tokens so far (set by its worker; null for other brains): how far
+  // its reply has got, which its text runs ahead of.
+  std::shared_ptr<std::atomic<int64_t>> brain_speech_tokens;
   std::vector<SentenceMark> marks;
   int audio_deltas = 0;
   // Pacing: audio beyond audio_lead_s ahead of real time waits here (strand only).
@@ -161,6 +165,7 @@ struct ResponseWork {
   const brain::Brain* brain = nullptr;
   const speech::Synthesizer* tts = nullptr;
   const speech::TokenVoices* token_voices = nullptr;  // set: the brain speaks (ReplySpoken)
+  std::shared_ptr<std::atomic<int64_t>> brain_speech_tokens;  // Response::brain_speech_tokens
   Backchannel back;
   // TTS lane only.
   std::optional<audio::Resampler> to_wire;

@@ -371,7 +371,10 @@ void SessionImpl::StartResponseCompute() {
   work->cancel = r.cancel;
   work->brain = engines_.brain;
   work->tts = engines_.tts;
-  if (SpeakingBrain()) work->token_voices = engines_.token_voices;
+  if (SpeakingBrain()) {
+    work->token_voices = engines_.token_voices;
+    r.brain_speech_tokens = work->brain_speech_tokens = std::make_shared<std::atomic<int64_t>>(0);
+  }
   work->back = Back();
   ThreadPool* reply_pool = engines_.reply_workers != nullptr ? engines_.reply_workers : engines_.workers;
   ThreadPool* brain_pool = engines_.brain_workers != nullptr ? engines_.brain_workers : reply_pool;
@@ -479,6 +482,7 @@ void SessionImpl::RunSpeakingBrain(const std::shared_ptr<ResponseWork>& work) {
       },
       [&](std::span<const int> tokens) {
         if (work->cancel.cancelled()) return false;
+        work->brain_speech_tokens->fetch_add(static_cast<int64_t>(tokens.size()));
         work->lane->Submit([work, tokens = std::vector<int>(tokens.begin(), tokens.end()), submitted = Clock::now()] {
           RecordQueueWait(Stage::kTts, submitted);
           StageScope scope(Stage::kTts);
@@ -614,7 +618,11 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
     // What was sent is what the item holds: cut the transcript to the audio already delivered.
     if (r.audio) {
       sentence_marks_[r.item_id] = r.marks;
-      r.transcript = TruncateTranscript(r.item_id, r.transcript, r.audio_ms(), r.audio_ms());
+      // A speaking brain's text runs ahead of its audio: the sentence still open at the cut runs
+      // to where the brain's speech has got (40 ms a token), not just to the audio sent.
+      int64_t total_ms = r.audio_ms();
+      if (r.brain_speech_tokens) total_ms = std::max(total_ms, r.brain_speech_tokens->load() * 40);
+      r.transcript = TruncateTranscript(r.item_id, r.transcript, total_ms, r.audio_ms());
     }
   } else if (status == "failed") {
     details = {{"type", "failed"},
