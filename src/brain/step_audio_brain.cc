@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -40,7 +41,6 @@ Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAud
     mel_options.n_mels = n_mels;
     auto mel = speech::whisper::ComputeLogMel(padded, mel_options);
     if (!mel.ok()) return mel.status().WithContext("step-audio-2: the user's audio");
-    if (engine::StepAudio2::AudioRows(mel->n_frames) <= 0) continue;  // a sliver too short to hear
     auto piece = std::make_shared<engine::StepAudio2AudioPiece>();
     piece->n_frames = mel->n_frames;
     piece->mel = std::move(mel->data);
@@ -96,7 +96,8 @@ class EngineBackend : public Backend {
     chat.push_back(spoken ? engine::StepAudio2Turn::Text("assistant", "<tts_start>", false)
                           : engine::StepAudio2Turn::Text("assistant", "", false));
     CADENCE_ASSIGN_OR_RETURN(engine::StepAudio2Prompt prompt, model_->BuildPrompt(chat));
-    Slot* slot = Acquire(prompt);
+    Slot* slot = Acquire(prompt, &cancel);
+    if (slot == nullptr) return Status::Cancelled("reply cancelled while waiting for a free slot");
     struct Release {
       const EngineBackend* self;
       Slot* slot;
@@ -124,6 +125,7 @@ class EngineBackend : public Backend {
     auto prompt = model_->BuildPrompt(*chat);
     if (!prompt.ok() || prompt->ids.empty()) return;
     Slot* slot = Acquire(*prompt);
+    if (slot == nullptr) return;
     std::vector<float> logits;
     auto reused = model_->Prefill(slot->seq, *prompt, &logits);
     if (reused.ok()) {
@@ -171,12 +173,15 @@ class EngineBackend : public Backend {
 
   // The free slot holding the longest part of `prompt` (a session's previous turn), else the
   // least recently used; waits while every slot is busy.
-  Slot* Acquire(const engine::StepAudio2Prompt& prompt) const {
+  // Null when `cancel` fires first.
+  Slot* Acquire(const engine::StepAudio2Prompt& prompt, const CancelToken* cancel = nullptr) const {
     const std::vector<engine::TokenId> ids = model_->PositionIds(prompt);
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
-      return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s->busy; });
-    });
+    auto any_free = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s->busy; }); };
+    while (!any_free()) {
+      if (cancel != nullptr && cancel->cancelled()) return nullptr;
+      cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
     Slot* best = nullptr;
     size_t best_common = 0;
     for (const auto& s : slots_) {

@@ -44,7 +44,6 @@ Result<std::unique_ptr<Brain>> CreateStepAudioBrain(const StepAudioBrainOptions&
 
 // One human turn's audio as Step-Audio 2's encoder takes it: 25-s pieces, each with 479 zeros
 // appended, Whisper's log-mel with `n_mels` bins; each piece keyed by a hash of its samples.
-// Pieces too short to give one audio token are left out.
 Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAudioPieces(const std::vector<float>& samples_16k,
                                                                                           int n_mels);
 

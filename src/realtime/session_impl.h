@@ -96,6 +96,9 @@ struct UtteranceJob {
   // Streaming transcript deltas (lane only); Partial() is asked at most every kPartialEverySamples.
   std::string item_id;
   bool partials = false;
+  // The brain hears the audio and nobody asked for a transcript: no recognizer runs, and the turn's
+  // transcript is empty rather than failed.
+  bool heard_only = false;
   int64_t samples_since_partial = 0;
   TranscriptDeltas deltas;
 };

@@ -127,7 +127,8 @@ void SessionImpl::BeginUtterance(int64_t start_ms) {
   // A brain that hears the audio needs no transcript: the recognizer runs only when the client
   // asked for transcription events.
   const bool brain_hears = engines_.brain != nullptr && engines_.brain->hears_audio();
-  const speech::Recognizer* asr = brain_hears && !config_.transcription.enabled ? nullptr : engines_.asr;
+  job->heard_only = brain_hears && !config_.transcription.enabled;
+  const speech::Recognizer* asr = job->heard_only ? nullptr : engines_.asr;
   const paralinguistics::Analyzer* analyzer = CueAnalyzer();
   job->lane->Submit([job, asr, analyzer] {
     if (job->cancel.cancelled()) return;
@@ -303,7 +304,8 @@ void SessionImpl::CommitUtterance(size_t samples) {
     // The session closed (or the turn was abandoned with it): its recognizer stream, and the
     // decoder it holds, go back to the pool without decoding for nobody.
     if (job->cancel.cancelled()) return;
-    Result<speech::Transcript> result = Status::Unavailable("no speech recognizer is configured");
+    Result<speech::Transcript> result = job->heard_only ? Result<speech::Transcript>(speech::Transcript{})
+                                                        : Status::Unavailable("no speech recognizer is configured");
     std::optional<paralinguistics::UtteranceCues> cues;
     try {
       if (job->asr) {
