@@ -17,14 +17,18 @@
 
 namespace cadence::bench {
 
-// VmRSS of this process in MiB (-1 when /proc is not there).
-inline long RssMiB() {
+// A kB field of /proc/self/status ("VmRSS:", "RssAnon:") in MiB (-1 when it is not there).
+inline long ProcStatusMiB(const std::string& key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) / 1024;
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size())) / 1024;
   return -1;
 }
+// Resident memory of this process in MiB: all of it, and the anonymous part (heap: not pages of
+// mapped files, which the kernel may drop and read again).
+inline long RssMiB() { return ProcStatusMiB("VmRSS:"); }
+inline long RssAnonMiB() { return ProcStatusMiB("RssAnon:"); }
 
 namespace probe_detail {
 

@@ -9,8 +9,8 @@
 //      user's audio, the assistant's "<tts_start>") evaluated from scratch (its audio already
 //      encoded): prompt tokens/s;
 //   4. decode: --tokens greedy steps after the longest turn's prompt: tokens/s against the
-//      memory-bandwidth bound (Model::DecodeBytes at the mid-decode context over the read bandwidth
-//      measured right after the decode, 1 GiB, best of 5, the same threads);
+//      memory-bandwidth bound (Model::DecodeBytes at the mid-decode context over the read bandwidth,
+//      measured with the same threads after every 16 steps, as `cadence bench engine` does);
 //   5. speech: a spoken answer interleaves 1 text token with 4 speech tokens and real time needs 25
 //      speech tokens/s (31.25 LLM tokens/s): the decode's speech real-time factor;
 //   6. speech_stopped -> first audio, estimated from the measured parts: log-mel + encoder (turn of
@@ -178,7 +178,6 @@ int RunStepAudio2Bench(int argc, char** argv) {
   StepAudio2Options options;
   options.llm.threads = threads;
   options.llm.quantize_q8_0 = q8_0;
-  const long rss0 = RssMiB();
   std::fprintf(stderr, "loading %s (LLM layers %s, %d threads) ...\n", flags.Get("model").c_str(),
                q8_0 ? "quantized to Q8_0" : "as stored", threads);
   const auto t_load = Clock::now();
@@ -197,9 +196,10 @@ int RunStepAudio2Bench(int argc, char** argv) {
               "%d threads, kernels %s\n",
               flags.Get("model").c_str(), c.n_layer, c.n_embd, c.n_ff, c.n_head, c.n_head_kv, c.n_vocab,
               ac.n_audio_layer, ac.n_audio_state, threads, std::string(IsaName(BestIsa())).c_str());
-  std::printf("  load: %.1f s (LLM layers %s); LLM weights %.2f GB; RSS %.2f GiB after load\n", load_s,
-              q8_0 ? "quantized to Q8_0" : "BF16 as stored", static_cast<double>(llm.WeightBytes()) / 1e9,
-              (RssMiB() - rss0) / 1024.0);
+  std::printf("  load: %.1f s (LLM layers %s); LLM weights %.2f GB; RSS %.2f GiB after load, of which anonymous "
+              "%.2f GiB (the rest: pages of the mapped checkpoint)\n",
+              load_s, q8_0 ? "quantized to Q8_0" : "BF16 as stored", static_cast<double>(llm.WeightBytes()) / 1e9,
+              RssMiB() / 1024.0, RssAnonMiB() / 1024.0);
   std::fflush(stdout);
 
   // Warm-up: the first calls touch every weight page (mapped shards, fresh allocations).
@@ -287,25 +287,47 @@ int RunStepAudio2Bench(int argc, char** argv) {
 
   // 4. Decode after the longest turn's prompt.
   std::fprintf(stderr, "decode: %d greedy steps after a %d-token prompt ...\n", decode_tokens, longest_prompt);
+  // In segments of 16 steps, each followed by a read-bandwidth measurement (256 MiB, best of 3, as
+  // `cadence bench engine` does): on a shared VM the bandwidth drifts by half within a minute, so
+  // each segment's GB/s is divided by the bandwidth measured right after it and the fraction is the
+  // median over the segments. Decode times count the decode steps only.
+  constexpr int kSegmentSteps = 16;
   std::vector<float> logits = std::move(longest_logits);
-  const auto t_dec = Clock::now();
-  double first_chunk_s = -1;
-  for (int i = 0; i < decode_tokens; ++i) {
-    auto s = longest->Append({Argmax(logits)}, &logits);
-    if (!s.ok()) return Fail(s);
-    if (i + 1 == kFirstChunkSteps) first_chunk_s = Since(t_dec);
+  BandwidthProbe probe(threads, size_t{256} << 20);
+  double decode_s = 0, first_chunk_s = -1;
+  std::vector<double> fractions, bandwidths;
+  for (int done = 0; done < decode_tokens;) {
+    const int n = std::min(kSegmentSteps, decode_tokens - done);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto s = longest->Append({Argmax(logits)}, &logits);
+      if (!s.ok()) return Fail(s);
+      if (done + i + 1 == kFirstChunkSteps) first_chunk_s = decode_s + Since(t0);
+    }
+    const double segment_s = Since(t0);
+    decode_s += segment_s;
+    const double segment_bytes = n * static_cast<double>(llm.DecodeBytes(longest_prompt + done + n / 2));
+    bandwidths.push_back(probe.MeasureGBs(3));
+    fractions.push_back(segment_bytes / segment_s / 1e9 / bandwidths.back());
+    done += n;
   }
-  const double decode_s = Since(t_dec);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
   const double decode_tps = decode_tokens / decode_s;
   if (first_chunk_s < 0) first_chunk_s = kFirstChunkSteps / decode_tps;  // fewer steps than the chunk: scaled
-  std::fprintf(stderr, "measuring the read bandwidth (1 GiB, %d threads, best of 5) ...\n", threads);
-  const double bandwidth_gbs = BandwidthProbe(threads, size_t{1} << 30).MeasureGBs(5);
+  const double bandwidth_gbs = median(bandwidths);
   const double step_bytes = static_cast<double>(llm.DecodeBytes(longest_prompt + decode_tokens / 2));
   const double bound_tps = bandwidth_gbs * 1e9 / step_bytes;
   std::printf("decode (%s layers): %d steps after %d prompt tokens: %.2f tokens/s (%.0f ms/token); %.2f GB/step; "
-              "read bandwidth %.1f GB/s (measured right after) -> bound %.2f tokens/s; %.0f %% of the bound\n",
+              "%.0f %% of the bandwidth bound [%.0f-%.0f over %zu segments; read bandwidth %.1f GB/s, %.1f-%.1f] "
+              "(bound %.2f tokens/s)\n",
               q8_0 ? "Q8_0" : "BF16", decode_tokens, longest_prompt, decode_tps, 1e3 / decode_tps, step_bytes / 1e9,
-              bandwidth_gbs, bound_tps, 100.0 * decode_tps / bound_tps);
+              100.0 * median(fractions), 100.0 * *std::min_element(fractions.begin(), fractions.end()),
+              100.0 * *std::max_element(fractions.begin(), fractions.end()), fractions.size(), bandwidth_gbs,
+              *std::min_element(bandwidths.begin(), bandwidths.end()),
+              *std::max_element(bandwidths.begin(), bandwidths.end()), bound_tps);
 
   // 5. Speech.
   const double speech_tps = decode_tps * kSpeechPerText / (kSpeechPerText + 1);
@@ -354,7 +376,7 @@ int RunStepAudio2Bench(int argc, char** argv) {
     if (!flags.Get("token2wav").empty()) std::printf(" + token2wav chunk %5.0f ms", t2w_first_s * 1e3);
     std::printf(" = %.2f s\n", total);
   }
-  std::printf("  RSS at the end %.2f GiB\n", RssMiB() / 1024.0);
+  std::printf("RSS at the end %.2f GiB, of which anonymous %.2f GiB\n", RssMiB() / 1024.0, RssAnonMiB() / 1024.0);
   return 0;
 }
 
