@@ -7,6 +7,7 @@
 // the audio is noise).
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "cli/command.h"
 #include "engine/models/token2wav.h"
 #include "engine/parallel.h"
+#include "token2wav_timing.h"
 
 namespace cadence::bench {
 namespace {
@@ -53,21 +55,12 @@ int RunToken2WavBench(int argc, char** argv) {
   const int threads = flags.GetInt("threads");
   WorkerTeam team(threads);
   std::mt19937 rng(3);
-  std::uniform_int_distribution<int32_t> id(0, t2w.config().encoder.vocab_size - 1);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  VoicePrompt prompt;
-  prompt.tokens.resize(static_cast<size_t>(flags.GetDouble("prompt-seconds") * 25));
-  for (auto& t : prompt.tokens) t = id(rng);
-  prompt.mel.resize(static_cast<size_t>(prompt.frames() * t2w.config().mel_dim));
-  for (auto& v : prompt.mel) v = -5.0f + 2.0f * normal(rng);
-  prompt.speaker_embedding.resize(static_cast<size_t>(t2w.config().spk_embed_dim));
-  for (auto& v : prompt.speaker_embedding) v = normal(rng);
-  std::vector<int32_t> tokens(static_cast<size_t>(flags.GetDouble("seconds") * 25));
-  for (auto& t : tokens) t = id(rng);
+  const VoicePrompt prompt = RandomVoicePrompt(t2w, flags.GetDouble("prompt-seconds"), rng);
+  const std::vector<int32_t> tokens = RandomSpeechTokens(t2w, static_cast<size_t>(flags.GetDouble("seconds") * 25), rng);
   const double audio_s = static_cast<double>(tokens.size()) / 25.0;
 
   double mel_s = 1e30, whole_s = 1e30, setup_s = 1e30, first_s = 1e30, stream_s = 1e30;
-  const int chunk = flags.GetInt("chunk"), look = t2w.config().encoder.pre_lookahead_len;
+  const int chunk = flags.GetInt("chunk");
   for (int run = 0; run < flags.GetInt("runs"); ++run) {
     auto t0 = Clock::now();
     auto mel = t2w.Mel(tokens, prompt, &team);
@@ -85,34 +78,14 @@ int RunToken2WavBench(int argc, char** argv) {
     }
     whole_s = std::min(whole_s, Since(t0));
 
-    t0 = Clock::now();
-    auto stream = t2w.Start(prompt, 1, &team);
-    if (!stream.ok()) {
-      std::fprintf(stderr, "error: %s\n", stream.status().ToString().c_str());
+    auto timing = TimeStream(t2w, prompt, tokens, chunk, &team);
+    if (!timing.ok()) {
+      std::fprintf(stderr, "error: %s\n", timing.status().ToString().c_str());
       return 1;
     }
-    setup_s = std::min(setup_s, Since(t0));
-    t0 = Clock::now();
-    size_t start = 0;
-    bool first = true;
-    while (start + static_cast<size_t>(chunk + look) <= tokens.size()) {
-      const auto c0 = Clock::now();
-      auto out = (*stream)->Push(std::span<const int32_t>(tokens).subspan(start, static_cast<size_t>(chunk + look)),
-                                 &team);
-      if (!out.ok()) {
-        std::fprintf(stderr, "error: %s\n", out.status().ToString().c_str());
-        return 1;
-      }
-      if (first) first_s = std::min(first_s, Since(c0));
-      first = false;
-      start += static_cast<size_t>(chunk);
-    }
-    auto tail = (*stream)->Finish(std::span<const int32_t>(tokens).subspan(start), &team);
-    if (!tail.ok()) {
-      std::fprintf(stderr, "error: %s\n", tail.status().ToString().c_str());
-      return 1;
-    }
-    stream_s = std::min(stream_s, Since(t0));
+    setup_s = std::min(setup_s, timing->setup_s);
+    first_s = std::min(first_s, timing->first_s);
+    stream_s = std::min(stream_s, timing->stream_s);
   }
   std::printf("token2wav %s: %.1f s of audio, %.1f s prompt, %d Euler steps, %d thread(s), chunk %d tokens\n",
               flags.Get("model").c_str(), audio_s, flags.GetDouble("prompt-seconds"), flags.GetInt("steps"), threads,

@@ -2,12 +2,17 @@
 """Writes GGUF files with random weights in the exact shape of Qwen2.5-0.5B-Instruct and
 Qwen2.5-1.5B-Instruct: the same tensors, types, metadata and vocabulary size as the published F16 /
 Q8_0 files, so that Cadence and llama.cpp can be measured side by side (speed, and the fidelity of a
-quantized file against its F16 original) without downloading a model.
+quantized file against its F16 original) without downloading a model. Size "sa2-llm" is the LLM of
+Step-Audio 2 mini as a Qwen2 GGUF (the shape llama.cpp's converter gives its text part): vocabulary
+158720 (Qwen2's 151936 tokens, then "[PADn]" filler where Step-Audio 2 has its audio tokens), hidden
+3584, 28 layers, FFN 18944, 28 / 4 heads, rope theta 1e6, q/k/v biases, an untied output matrix
+(~15.2 GB in F16: quantize it with llama.cpp's llama-quantize, see docs/engine.md).
 
-  /usr/bin/python3 tools/engine/make_shaped_gguf.py [--out /tmp/shaped] [--sizes 0.5b,1.5b]
+  /usr/bin/python3 tools/engine/make_shaped_gguf.py [--out /tmp/shaped] [--sizes 0.5b,1.5b,sa2-llm]
                                                     [--types f16,q8_0] [--seed 1]
 
-Output: OUT/qwen2.5-SIZE-shaped-TYPE.gguf (hundreds of MB each: keep them out of the repository).
+Output: OUT/qwen2.5-SIZE-shaped-TYPE.gguf (hundreds of MB each, GBs for sa2-llm: keep them out of
+the repository).
 Deterministic: each tensor's values come from its own generator, seeded by (--seed, its index), so
 the F16 and Q8_0 files of one size hold the same weights (Q8_0 quantizes the F16 values, as
 llama.cpp's quantizer does from an F16 file). About a minute per size.
@@ -43,6 +48,9 @@ SPECIALS = {151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>
 SHAPES = {
     "0.5b": dict(n_embd=896, n_layer=24, n_head=14, n_head_kv=2, n_ff=4864, name="Qwen2.5-0.5B-Instruct"),
     "1.5b": dict(n_embd=1536, n_layer=28, n_head=12, n_head_kv=2, n_ff=8960, name="Qwen2.5-1.5B-Instruct"),
+    # Step-Audio 2 mini's LLM (Qwen2.5-7B-shaped, larger vocabulary, untied output).
+    "sa2-llm": dict(n_embd=3584, n_layer=28, n_head=28, n_head_kv=4, n_ff=18944, n_vocab=158720, tied=False,
+                    name="Step-Audio-2-mini LLM"),
 }
 FILE_TYPE = {"F16": 1, "Q8_0": 7}  # llama_ftype: MOSTLY_F16, MOSTLY_Q8_0
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -121,7 +129,8 @@ def tensor_specs(shape):
     E, F = shape["n_embd"], shape["n_ff"]
     hd = E // shape["n_head"]
     qd, kd = shape["n_head"] * hd, shape["n_head_kv"] * hd
-    specs = [("token_embd.weight", [E, N_VOCAB], "embd", E)]
+    V = shape.get("n_vocab", N_VOCAB)
+    specs = [("token_embd.weight", [E, V], "embd", E)]
     for i in range(shape["n_layer"]):
         p = "blk.%d." % i
         specs += [(p + "attn_norm.weight", [E], "norm", 0),
@@ -133,6 +142,8 @@ def tensor_specs(shape):
                   (p + "ffn_gate.weight", [E, F], "mat", E), (p + "ffn_up.weight", [E, F], "mat", E),
                   (p + "ffn_down.weight", [F, E], "mat", F)]
     specs.append(("output_norm.weight", [E], "norm", 0))
+    if not shape.get("tied", True):  # llama.cpp's converter writes an untied lm_head as output.weight
+        specs.append(("output.weight", [E, V], "embd", E))
     return specs
 
 
@@ -165,6 +176,10 @@ def encoder(seed, index, ggml_shape, kind, fan_in, qtype):
 def write(size, qtype, seed, out_dir, vocab):
     shape = SHAPES[size]
     tokens, types, merges, _ = vocab
+    V = shape.get("n_vocab", N_VOCAB)
+    if V > len(tokens):  # filler rows up to the model's vocabulary (unused by the tokenizer's merges)
+        tokens = list(tokens) + ["[PAD%d]" % i for i in range(len(tokens), V)]
+        types = list(types) + [4] * (V - len(types))
     E = shape["n_embd"]
     a = "qwen2."
     kv = {"general.architecture": "qwen2", "general.type": "model",
@@ -204,7 +219,7 @@ def main():
     print("tokenizer: " + vocab[3])
     for size in args.sizes.split(","):
         if size not in SHAPES:
-            ap.error("unknown size %r (0.5b, 1.5b)" % size)
+            ap.error("unknown size %r (%s)" % (size, ", ".join(SHAPES)))
         for qtype in args.types.upper().split(","):
             if qtype not in FILE_TYPE:
                 ap.error("unknown type %r (f16, q8_0)" % qtype)

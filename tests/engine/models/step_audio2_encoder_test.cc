@@ -336,35 +336,5 @@ TEST(StepAudio2EncoderTest, WrongShapeIsNamed) {
       << e.status().message();
 }
 
-// Timing at the published widths (1280 state, 20 heads, 3584 out, 2048 hidden) with one block of
-// the 32 (and three: the difference is one block's cost), random weights, a 10-s piece (1000
-// frames): BF16 as released vs the same weights in F32.
-// Run by hand: --gtest_also_run_disabled_tests --gtest_filter=*PublishedWidth*
-TEST(StepAudio2EncoderTest, DISABLED_PublishedWidthTiming) {
-  const int frames = 1000;
-  std::vector<float> mel(static_cast<size_t>(128) * frames);
-  for (size_t i = 0; i < mel.size(); ++i) mel[i] = std::sin(0.011f * i);
-  WorkerTeam team(2);
-  for (auto [bf16, layers] : {std::pair{true, 1}, std::pair{false, 1}, std::pair{true, 3}}) {
-    StepAudio2EncoderConfig c;
-    c.n_audio_layer = layers;
-    const std::string dir = WriteRandomCheckpoint(bf16 ? "bench_bf16" : "bench_f32", c, "", "", bf16, 2048);
-    auto w = SafetensorsShards::Open(dir);
-    ASSERT_TRUE(w.ok()) << w.status().ToString();
-    auto e = StepAudio2Encoder::Load(**w, c);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    double best = 1e30;
-    for (int rep = 0; rep < 3; ++rep) {
-      const auto start = std::chrono::steady_clock::now();
-      auto out = (*e)->Encode(mel, frames, &team);
-      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      ASSERT_TRUE(out.ok());
-    }
-    std::printf("published widths, %d block(s), %d frames, %s weights, 2 threads: %.1f ms\n", layers, frames,
-                bf16 ? "BF16" : "F32", best);
-    fs::remove_all(dir);
-  }
-}
-
 }  // namespace
 }  // namespace cadence::engine
