@@ -79,11 +79,17 @@ class Brain {
   // End-to-end speech models (Step-Audio 2): the brain hears the user's audio itself (Message::
   // audio_16k; no transcript needed) and speaks: ReplySpoken streams the reply's text and its
   // speech tokens, which the session renders with a token2wav voice instead of a synthesizer.
+  // A reasoning model's thinking (Step-Audio 2 mini Think's "<think>...</think>") goes to
+  // `on_thinking` (may be empty: dropped), never to `on_text` or into the speech.
   virtual bool hears_audio() const { return false; }
   virtual bool speaks() const { return false; }
   virtual Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
-                             const SpeechTokenSink& on_speech) const {
+                             const SpeechTokenSink& on_speech, const TextSink& on_thinking) const {
     return Status::Unimplemented("this brain does not speak; use Reply and a synthesizer");
+  }
+  Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
+                     const SpeechTokenSink& on_speech) const {
+    return ReplySpoken(request, cancel, on_text, on_speech, TextSink());
   }
 };
 

@@ -44,8 +44,9 @@ class GuardedBrain : public Brain {
   bool speaks() const override { return inner_->speaks(); }
   // A spoken reply's words and speech are one stream: a sentence cannot be repaired after its
   // speech was generated, so a flagged sentence stops the reply instead (what was said stays).
+  using Brain::ReplySpoken;
   Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
-                     const SpeechTokenSink& on_speech) const override {
+                     const SpeechTokenSink& on_speech, const TextSink& on_thinking) const override {
     const persona::Persona* p = request.persona != nullptr ? request.persona : fallback_;
     GuardContext ctx{p, ExpectedReplyLanguage(request, p)};
     speech::SentenceSplitter splitter({.max_bytes = 400, .cut_first_clause = false});
@@ -60,7 +61,7 @@ class GuardedBrain : public Brain {
           sentences.clear();
           return !flagged && on_text(text);
         },
-        [&](std::span<const int> tokens) { return !flagged && on_speech(tokens); });
+        [&](std::span<const int> tokens) { return !flagged && on_speech(tokens); }, on_thinking);
     if (flagged) CADENCE_LOG(kWarn, "brain", "a spoken reply went out of character; it was stopped");
     return st;
   }

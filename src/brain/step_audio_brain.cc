@@ -29,6 +29,36 @@ uint64_t AudioKey(std::span<const float> samples) {
 
 }  // namespace
 
+void ThinkSplitter::Feed(std::string_view piece, const Sink& sink) {
+  held_.append(piece);
+  while (!held_.empty()) {
+    const std::string_view tag = thinking_ ? "</think>" : "<think>";
+    const size_t at = held_.find(tag);
+    if (at != std::string::npos) {
+      sink(std::string_view(held_).substr(0, at), thinking_);
+      held_.erase(0, at + tag.size());
+      thinking_ = !thinking_;
+      continue;
+    }
+    // Keep back a tail that may be the start of the tag.
+    size_t keep = 0;
+    for (size_t n = std::min(tag.size() - 1, held_.size()); n > 0; --n) {
+      if (std::string_view(held_).substr(held_.size() - n) == tag.substr(0, n)) {
+        keep = n;
+        break;
+      }
+    }
+    sink(std::string_view(held_).substr(0, held_.size() - keep), thinking_);
+    held_.erase(0, held_.size() - keep);
+    break;
+  }
+}
+
+void ThinkSplitter::Finish(const Sink& sink) {
+  if (!held_.empty()) sink(held_, thinking_);
+  held_.clear();
+}
+
 Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAudioPieces(const std::vector<float>& samples,
                                                                                           int n_mels) {
   std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>> pieces;
@@ -224,22 +254,43 @@ class StepAudioBrain : public Brain {
   bool hears_audio() const override { return true; }
   bool speaks() const override { return true; }
   Status Reply(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text) const override {
-    return Run(request, false, cancel, on_text, {});
+    return Run(request, false, cancel, on_text, {}, {});
   }
+  using Brain::ReplySpoken;
   Status ReplySpoken(const ReplyRequest& request, const CancelToken& cancel, const TextSink& on_text,
-                     const SpeechTokenSink& on_speech) const override {
-    return Run(request, true, cancel, on_text, on_speech);
+                     const SpeechTokenSink& on_speech, const TextSink& on_thinking) const override {
+    return Run(request, true, cancel, on_text, on_speech, on_thinking);
   }
   BrainStats Stats() const override { return backend_->Stats(); }
   void Prepare(const ReplyRequest& request) const override { backend_->Prepare(StepAudioTurns(request)); }
 
  private:
   Status Run(const ReplyRequest& request, bool spoken, const CancelToken& cancel, const TextSink& on_text,
-             const SpeechTokenSink& on_speech) const {
+             const SpeechTokenSink& on_speech, const TextSink& on_thinking) const {
     StepAudioSampling sampling;
     sampling.max_tokens = request.max_output_tokens > 0 ? request.max_output_tokens : max_output_tokens_;
     sampling.temperature = request.temperature;
-    Status st = backend_->Answer(StepAudioTurns(request), spoken, sampling, cancel, on_text, on_speech);
+    ThinkSplitter split;
+    bool go_on = true;
+    auto text = [&](std::string_view piece) {
+      split.Feed(piece, [&](std::string_view t, bool thinking) {
+        if (!go_on || t.empty()) return;
+        if (thinking) {
+          if (on_thinking) go_on = on_thinking(t);
+        } else if (on_text) {
+          go_on = on_text(t);
+        }
+      });
+      return go_on;
+    };
+    Status st = backend_->Answer(StepAudioTurns(request), spoken, sampling, cancel, text, on_speech);
+    if (st.ok() && go_on) split.Finish([&](std::string_view t, bool thinking) {
+      if (thinking) {
+        if (on_thinking) on_thinking(t);
+      } else if (on_text) {
+        on_text(t);
+      }
+    });
     if (!st.ok() && cancel.cancelled()) return Status::Cancelled("reply cancelled");
     return st;
   }

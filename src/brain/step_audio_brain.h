@@ -15,8 +15,10 @@
 // Thread-safe; cancellation is checked every token (engine) or every streamed chunk (vLLM).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "brain/brain.h"
@@ -46,6 +48,21 @@ Result<std::unique_ptr<Brain>> CreateStepAudioBrain(const StepAudioBrainOptions&
 // appended, Whisper's log-mel with `n_mels` bins; each piece keyed by a hash of its samples.
 Result<std::vector<std::shared_ptr<const engine::StepAudio2AudioPiece>>> StepAudioPieces(const std::vector<float>& samples_16k,
                                                                                           int n_mels);
+
+// Splits a streamed answer into its thinking ("<think>...</think>", Step-Audio 2 mini Think) and
+// its reply, tags dropped, a tag split across pieces included: each piece goes to the sink with
+// whether it is thinking. Empty pieces may be passed.
+class ThinkSplitter {
+ public:
+  using Sink = std::function<void(std::string_view text, bool thinking)>;
+  void Feed(std::string_view piece, const Sink& sink);
+  void Finish(const Sink& sink);  // what is held back (an unfinished tag is text)
+  bool thinking() const { return thinking_; }
+
+ private:
+  std::string held_;
+  bool thinking_ = false;
+};
 
 // The Step-Audio 2 turns of a request (before the answer's prefix): system messages, human turns
 // (audio when the message has it, else text), assistant turns as text.

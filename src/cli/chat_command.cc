@@ -152,6 +152,9 @@ int RunChat(int argc, char** argv) {
       if (!pushed.ok()) render = pushed.status();
       if (first_audio_ms < 0 && wave.samples.size() > before) first_audio_ms = MsSince(start);
       return render.ok();
+    }, [&](std::string_view thinking) {  // a Think model's reasoning: shown, never spoken
+      std::fwrite(thinking.data(), 1, thinking.size(), stderr);
+      return true;
     });
     if (status.ok() && render.ok()) render = speaker->Finish();
   } else {

@@ -133,6 +133,7 @@ struct Response {
   bool compute_started = false;
   // Output sent so far (strand only).
   std::string text;        // text modality
+  std::string thinking;    // a reasoning brain's thinking (response.thinking.*), never spoken
   std::string transcript;  // audio modality
   int64_t audio_samples_24k = 0;     // audio sent to the client
   int64_t produced_samples_24k = 0;  // audio synthesized (sent or held); sentence marks count this
@@ -196,6 +197,8 @@ class SessionImpl final : public Session {
   // conversation.item.input_audio_paralinguistics.completed for `item_id`.
   void SendCues(const std::string& item_id, const paralinguistics::UtteranceCues& cues);
   void OnResponseText(const std::string& response_id, const std::string& spoken);
+  // A reasoning brain's thinking: response.thinking.delta (and .done when the response ends).
+  void OnResponseThinking(const std::string& response_id, const std::string& delta);
   void OnResponseSentenceStart(const std::string& response_id, const std::string& spoken);
   void OnResponseAudio(const std::string& response_id, std::string b64, int64_t samples_24k);
   void OnResponseSentenceEnd(const std::string& response_id);

@@ -489,6 +489,13 @@ void SessionImpl::RunSpeakingBrain(const std::shared_ptr<ResponseWork>& work) {
           SpeakTokens(work, tokens);
         });
         return !work->cancel.cancelled();
+      },
+      [&](std::string_view thinking) {
+        if (work->cancel.cancelled()) return false;
+        work->back.Post([id = work->response_id, delta = std::string(thinking)](SessionImpl& s) {
+          s.OnResponseThinking(id, delta);
+        });
+        return !work->cancel.cancelled();
       });
   splitter.Flush(&sentences);
   if (!work->cancel.cancelled()) post_sentences();
@@ -636,6 +643,10 @@ void SessionImpl::FinishResponse(const std::string& status, const Status& why) {
   }
   if (r.audio) sentence_marks_[r.item_id] = r.marks;
   const nlohmann::json part = PartJson(r);
+  if (!r.thinking.empty()) {
+    Send({{"type", "response.thinking.done"}, {"response_id", r.id}, {"item_id", r.item_id}, {"output_index", 0},
+          {"text", r.thinking}});
+  }
   if (r.audio) {
     Send({{"type", names_.audio_done}, {"response_id", r.id}, {"item_id", r.item_id}, {"output_index", 0},
           {"content_index", 0}});
@@ -674,6 +685,14 @@ void SessionImpl::OnResponseText(const std::string& response_id, const std::stri
   r.text += delta;
   Send({{"type", names_.text_delta}, {"response_id", r.id}, {"item_id", r.item_id}, {"output_index", 0},
         {"content_index", 0}, {"delta", delta}});
+}
+
+void SessionImpl::OnResponseThinking(const std::string& response_id, const std::string& delta) {
+  if (!IsActive(response_id) || delta.empty()) return;
+  Response& r = *response_;
+  r.thinking += delta;
+  Send({{"type", "response.thinking.delta"}, {"response_id", r.id}, {"item_id", r.item_id}, {"output_index", 0},
+        {"delta", delta}});
 }
 
 void SessionImpl::OnResponseSentenceStart(const std::string& response_id, const std::string& spoken) {

@@ -376,6 +376,54 @@ TEST(StepAudioBrainVllmTest, ASpokenAnswersTextAndTokensReachTheSinks) {
   EXPECT_EQ(m.back(), (nlohmann::json{{"role", "assistant"}, {"content", "<tts_start>"}, {"eot", false}}));
 }
 
+TEST(ThinkSplitterTest, SplitsThinkingFromTheReplyWhereverTheTagsAreCut) {
+  const std::string whole = "<think>The user says hi.</think>Hello there. <think>x</think>Bye <thin";
+  // Every way of cutting the stream in two gives the same thinking and reply.
+  for (size_t cut = 0; cut <= whole.size(); ++cut) {
+    ThinkSplitter split;
+    std::string thinking, reply;
+    auto sink = [&](std::string_view t, bool is_thinking) { (is_thinking ? thinking : reply) += t; };
+    split.Feed(std::string_view(whole).substr(0, cut), sink);
+    split.Feed(std::string_view(whole).substr(cut), sink);
+    split.Finish(sink);
+    EXPECT_EQ(thinking, "The user says hi.x") << "cut at " << cut;
+    EXPECT_EQ(reply, "Hello there. Bye <thin") << "cut at " << cut;
+  }
+}
+
+TEST(StepAudioBrainVllmTest, AThinkingModelsReasoningGoesToTheThinkingSinkNeverToTheSpeech) {
+  FakeServer server([](const std::string&, int, const auto& send) {
+    send(SseHeader());
+    send(Tts("<think>They want", ""));
+    send(Tts(" a greeting.</th", ""));
+    send(Tts("ink>Hi!", "<audio_5><audio_6>"));
+    send(Chunk(nlohmann::json::object(), "stop"));
+    send("data: [DONE]\n\n");
+  });
+  auto brain = VllmBrain(server.url());
+  ASSERT_NE(brain, nullptr);
+  std::string text, thinking;
+  std::vector<int> tokens;
+  Status st = brain->ReplySpoken(
+      OneHeardTurn(0.3), CancelToken(),
+      [&](std::string_view t) {
+        text += t;
+        return true;
+      },
+      [&](std::span<const int> s) {
+        tokens.insert(tokens.end(), s.begin(), s.end());
+        return true;
+      },
+      [&](std::string_view t) {
+        thinking += t;
+        return true;
+      });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(thinking, "They want a greeting.");
+  EXPECT_EQ(text, "Hi!");
+  EXPECT_EQ(tokens, (std::vector<int>{5, 6}));
+}
+
 TEST(StepAudioBrainVllmTest, ACutStreamIsUnavailableAfterTheDeliveredTokens) {
   FakeServer server([](const std::string&, int, const auto& send) {
     send(SseHeader());

@@ -52,12 +52,17 @@ class FakeSpeakingBrain : public brain::Brain {
     ++text_calls;
     return on_text(kText) ? Status::Ok() : Status::Cancelled("stopped");
   }
+  using brain::Brain::ReplySpoken;
   Status ReplySpoken(const brain::ReplyRequest& request, const CancelToken& cancel, const brain::TextSink& on_text,
-                     const brain::SpeechTokenSink& on_speech) const override {
+                     const brain::SpeechTokenSink& on_speech, const brain::TextSink& on_thinking) const override {
     const int call = calls++;
     {
       std::lock_guard<std::mutex> lock(mu);
       requests.push_back(request);
+    }
+    if (!thinking.empty() && on_thinking) {
+      for (size_t at = 0; at < thinking.size(); at += 5)
+        if (!on_thinking(std::string_view(thinking).substr(at, 5))) return Status::Cancelled("stopped");
     }
     const std::string text = text_first ? kLongText : kText;
     size_t said = 0;
@@ -99,6 +104,7 @@ class FakeSpeakingBrain : public brain::Brain {
   }
 
   std::atomic<int> fail_after{0};
+  std::string thinking;  // said first, to on_thinking, 5 bytes at a time (a reasoning model)
   bool text_first = false;  // all of kLongText, then the tokens (Step-Audio 2's text leads its speech)
   std::atomic<int> block_call{-1}, block_after{30};
   mutable std::atomic<int> calls{0}, text_calls{0};
@@ -460,6 +466,45 @@ TEST(StepAudioSessionTest, BargeInAndResponseCancelFireTheBrainsCancelToken) {
   for (int i = 0; i < 200 && brain.saw_cancel_at == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_NE(brain.saw_cancel_at, 0) << "response.cancel did not reach the brain";
   for (const auto& f : t.io->Frames()) EXPECT_NE(f["type"], "error") << f.dump();
+}
+
+}  // namespace
+}  // namespace cadence::realtime::testing
+
+namespace cadence::realtime::testing {
+namespace {
+
+TEST(StepAudioSessionTest, AReasoningBrainsThinkingGoesToThinkingEventsNotTheSpeech) {
+  FakeSpeakingBrain brain;
+  brain.thinking = "The user greets me; greet back briefly.";
+  Harness h(false, 15u << 20, Speaking(&brain, /*with_asr=*/false));
+  h.Client({{"type", "session.update"},
+            {"session", {{"type", "realtime"}, {"audio", {{"input", {{"transcription", nullptr}}}}}}}});
+  h.Clear();
+  h.AppendPcm16(400, 0.0);
+  h.AppendPcm16(1000, 0.3);
+  h.AppendPcm16(800, 0.0);
+  h.io->Drain();
+  const Json done = h.Last("response.done");
+  ASSERT_FALSE(done.is_null());
+  EXPECT_EQ(done["response"]["status"], "completed") << done.dump();
+  EXPECT_EQ(Joined(h.Events(), "response.thinking.delta"), brain.thinking);
+  EXPECT_GE(h.Of("response.thinking.delta").size(), 2u) << "streamed";
+  const Json thinking_done = h.Last("response.thinking.done");
+  ASSERT_FALSE(thinking_done.is_null());
+  EXPECT_EQ(thinking_done["text"], brain.thinking);
+  EXPECT_EQ(thinking_done["response_id"], done["response"]["id"]);
+  // Never spoken, never in the transcript or the item.
+  EXPECT_EQ(h.Last("response.output_audio_transcript.done")["transcript"], FakeSpeakingBrain::kText);
+  EXPECT_EQ(DecodedBytes(h.Events(), "response.output_audio.delta"), kReplyBytes);
+  // thinking.done comes before the response's own done events.
+  int thinking_at = -1, audio_done_at = -1, i = 0;
+  for (const auto& e : h.Events()) {
+    if (e["type"] == "response.thinking.done") thinking_at = i;
+    if (e["type"] == "response.output_audio.done") audio_done_at = i;
+    ++i;
+  }
+  EXPECT_LT(thinking_at, audio_done_at);
 }
 
 }  // namespace

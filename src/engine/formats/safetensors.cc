@@ -56,6 +56,13 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
     if (tensor.bytes != static_cast<size_t>(elems) * BlockBytes(tensor.type))
       return Status::DataLoss(where + ": " + std::to_string(tensor.bytes) + " bytes do not match shape and dtype");
     tensor.data = data + begin;
+    const size_t align = tensor.type == DType::kF32 ? 4 : 2;
+    if (reinterpret_cast<uintptr_t>(tensor.data) % align != 0 && tensor.bytes > 0) {
+      auto copy = std::make_unique<uint64_t[]>((tensor.bytes + 7) / 8);
+      std::memcpy(copy.get(), tensor.data, tensor.bytes);
+      tensor.data = reinterpret_cast<const uint8_t*>(copy.get());
+      f->realigned_.push_back(std::move(copy));
+    }
     f->tensors_[tensor.name] = std::move(tensor);
   }
   return f;

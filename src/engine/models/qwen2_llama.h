@@ -209,7 +209,7 @@ struct BatchEntry {
   std::vector<TokenId> tokens;
   std::vector<float>* logits = nullptr;
   std::vector<float>* all_logits = nullptr;
-  std::span<const float> embeddings;
+  std::span<const float> embeddings{};
 };
 
 // Evaluates every entry's tokens in one pass over the weights: the projections and the FFN run on

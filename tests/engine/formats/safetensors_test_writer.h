@@ -43,7 +43,8 @@ inline void WriteSafetensors(const std::string& path, const std::vector<TestTens
     }
     header[t.name] = {{"dtype", t.bf16 ? "BF16" : "F32"}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
   }
-  const std::string h = header.dump();
+  std::string h = header.dump();
+  while ((8 + h.size()) % 8 != 0) h += ' ';  // as Hugging Face pads it: the data starts 8-aligned
   const uint64_t n = h.size();
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(&n), 8);
