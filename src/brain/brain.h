@@ -32,7 +32,7 @@ struct Message {
   std::string text;
   // A user turn's committed audio (16 kHz mono), for brains that hear it (hears_audio()); may be
   // null. `text` is then its transcript, when there is one.
-  std::shared_ptr<const std::vector<float>> audio_16k;
+  std::shared_ptr<const std::vector<float>> audio_16k{};
 };
 
 struct ReplyRequest {

@@ -32,7 +32,7 @@ struct StepAudioTurn {
   enum class Role { kSystem, kHuman, kAssistant };
   Role role = Role::kHuman;
   std::string text;                                     // system text, human text part, assistant text
-  std::shared_ptr<const std::vector<float>> audio_16k;  // human audio (16 kHz mono float), may be null
+  std::shared_ptr<const std::vector<float>> audio_16k{};  // human audio (16 kHz mono float), may be null
   std::vector<int> speech_tokens;                       // assistant: the speech tokens it spoke, may be empty
 };
 

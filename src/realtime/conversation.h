@@ -24,7 +24,7 @@ struct ContentPart {
   bool transcript_known = true;  // false: input_audio whose transcription is pending (sent as null)
   int64_t audio_ms = 0;      // output_audio: duration sent so far; input_audio: duration committed
   // input_audio: the committed samples (16 kHz mono), kept when the brain hears audio itself.
-  std::shared_ptr<const std::vector<float>> audio_16k;
+  std::shared_ptr<const std::vector<float>> audio_16k{};
 };
 
 struct Item {
