@@ -19,6 +19,7 @@
 // condition variable gets the scheduler's wake-up preference.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -66,6 +67,19 @@ class WorkerTeam {
   const std::function<void(int64_t)>* fn_ = nullptr;
   std::vector<Range> ranges_;
 };
+
+// Runs fn(begin, end) over [0, n) in blocks of `block` spread over the team (the caller's thread
+// alone when `team` is null or there is one block).
+template <typename Fn>
+void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
+  const int64_t chunks = (n + block - 1) / block;
+  auto run = [&](int64_t c) { fn(c * block, std::min(n, (c + 1) * block)); };
+  if (team != nullptr && chunks > 1) {
+    team->ParallelFor(chunks, run);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  }
+}
 
 // Threads to use by default: the hardware concurrency (at least 1).
 int DefaultThreads();

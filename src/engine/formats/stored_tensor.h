@@ -12,6 +12,13 @@
 
 namespace cadence::engine {
 
+// "[2, 1, 128]": a shape as error messages name it.
+inline std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 struct StoredTensor {
   std::string name;
   DType type = DType::kF32;

@@ -1,4 +1,5 @@
 #include "engine/models/flow_encoder.h"
+#include "engine/formats/stored_tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,12 +18,6 @@ namespace {
 constexpr int64_t kQueryBlock = 64;
 constexpr float kLeakySlope = 0.01f;  // F.leaky_relu's default
 constexpr float kEmbedNormEps = 1e-5f, kBlockNormEps = 1e-12f, kAfterNormEps = 1e-5f;
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 // y[t] = LayerNorm(x[t]) for t < n (x and y may alias).
 void LayerNormRows(const std::vector<float>& weight, const std::vector<float>& bias, float eps, const float* x,

@@ -18,12 +18,6 @@ namespace cadence::engine {
 
 namespace {
 
-std::string Shape(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // Reads tensors from either container with the expected logical shape [rows, cols].
 class TensorSource {
  public:
@@ -48,7 +42,7 @@ class GgufSource : public TensorSource {
     if (!t) return Status::NotFound(f_.path() + ": tensor " + name + ": missing; the file is not a complete model");
     const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
     if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != cols || t->shape[1] != rows))
-      return Status::InvalidArgument(f_.path() + ": tensor " + name + ".shape: " + Shape(t->shape) + ", expected [" +
+      return Status::InvalidArgument(f_.path() + ": tensor " + name + ".shape: " + ShapeString(t->shape) + ", expected [" +
                                      std::to_string(cols) + ", " + std::to_string(rows) + "] from the metadata");
     return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
   }
@@ -70,7 +64,7 @@ class StoredTensorSource : public TensorSource {
     if (!t) return Status::NotFound(f_.path() + ": tensor " + full + ": missing; the file is not a complete model");
     const bool vector_ok = rows == 1 && t->shape.size() == 1 && t->shape[0] == cols;
     if (!vector_ok && (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols))
-      return Status::InvalidArgument(f_.path() + ": tensor " + full + ".shape: " + Shape(t->shape) + ", expected [" +
+      return Status::InvalidArgument(f_.path() + ": tensor " + full + ".shape: " + ShapeString(t->shape) + ", expected [" +
                                      std::to_string(rows) + ", " + std::to_string(cols) + "] from config.json");
     return WeightMatrix{t->type, rows, cols, t->data, RowBytes(t->type, cols)};
   }

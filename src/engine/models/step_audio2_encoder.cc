@@ -1,4 +1,5 @@
 #include "engine/models/step_audio2_encoder.h"
+#include "engine/formats/stored_tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,12 +12,6 @@
 namespace cadence::engine {
 namespace {
 
-std::string Shape(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // The tensor `name` with exactly `shape` (-1: any size, read by the caller).
 Result<const StoredTensor*> Tensor(const SafetensorsShards& f, const std::string& name, std::vector<int64_t> shape) {
   const StoredTensor* t = f.Find(name);
@@ -25,8 +20,8 @@ Result<const StoredTensor*> Tensor(const SafetensorsShards& f, const std::string
   for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == t->shape[i];
   if (!ok) {
     for (int64_t& d : shape) d = d < 0 ? 0 : d;
-    std::string want = Shape(shape);
-    return Status::InvalidArgument(f.path() + ": tensor " + name + ".shape: " + Shape(t->shape) + ", expected " + want +
+    std::string want = ShapeString(shape);
+    return Status::InvalidArgument(f.path() + ": tensor " + name + ".shape: " + ShapeString(t->shape) + ", expected " + want +
                                    " from audio_encoder_config");
   }
   if (t->type != DType::kF32 && t->type != DType::kF16 && t->type != DType::kBF16)
@@ -147,7 +142,7 @@ Result<std::unique_ptr<StepAudio2Encoder>> StepAudio2Encoder::Load(const Safeten
   // The hidden width (2048 in the published code) is the tensor's.
   CADENCE_ASSIGN_OR_RETURN(const StoredTensor* l1, Tensor(f, "adapter.linear1.weight", {-1, d}));
   if (l1->shape[0] <= 0)
-    return Status::InvalidArgument(f.path() + ": tensor adapter.linear1.weight.shape: " + Shape(l1->shape) +
+    return Status::InvalidArgument(f.path() + ": tensor adapter.linear1.weight.shape: " + ShapeString(l1->shape) +
                                    ", expected [hidden > 0, " + std::to_string(d) + "]");
   const int64_t hidden = l1->shape[0];
   CADENCE_ASSIGN_OR_RETURN(e->linear1_, Matrix(f, "adapter.linear1.weight", hidden, d));

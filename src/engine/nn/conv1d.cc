@@ -1,4 +1,5 @@
 #include "engine/nn/conv1d.h"
+#include "engine/formats/stored_tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -41,18 +42,12 @@ PackedMatrix Pack(const std::vector<float>& rows, int64_t n_rows, int64_t n_cols
   return packed;
 }
 
-std::string Shape(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
 // The weight holds want[0] x want[1] x want[2] values and the bias none or `out_channels`.
 Status CheckWeights(const std::vector<int64_t>& want, const std::vector<float>& weight, const std::vector<float>& bias,
                     int64_t out_channels, const std::string& what) {
   if (static_cast<int64_t>(weight.size()) != want[0] * want[1] * want[2])
     return Status::InvalidArgument(what + ": weight has " + std::to_string(weight.size()) + " values, expected " +
-                                   Shape(want));
+                                   ShapeString(want));
   if (!bias.empty() && static_cast<int64_t>(bias.size()) != out_channels)
     return Status::InvalidArgument(what + ": bias has " + std::to_string(bias.size()) + " values, expected [" +
                                    std::to_string(out_channels) + "]");

@@ -10,18 +10,6 @@
 namespace cadence::engine::nn {
 namespace {
 
-// Runs fn(begin, end) over [0, n) in blocks spread over the team.
-template <typename Fn>
-void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
-  const int64_t chunks = (n + block - 1) / block;
-  auto run = [&](int64_t c) { fn(c * block, std::min(n, (c + 1) * block)); };
-  if (team != nullptr && chunks > 1) {
-    team->ParallelFor(chunks, run);
-  } else {
-    for (int64_t c = 0; c < chunks; ++c) run(c);
-  }
-}
-
 void AddInPlace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }

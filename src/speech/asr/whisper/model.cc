@@ -1,4 +1,5 @@
 #include "speech/asr/whisper/model.h"
+#include "engine/formats/stored_tensor.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,12 +7,6 @@
 
 namespace cadence::speech::whisper {
 namespace {
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 bool ReplaceOnce(std::string* s, const std::string& from, const std::string& to) {
   const size_t at = s->find(from);
@@ -140,7 +135,7 @@ Status ValidateModel(const Model& m) {
     const Tensor* t = m.Find(name);
     if (t == nullptr) return fail("tensor " + name + " is missing");
     if (t->shape != shape) {
-      return fail("tensor " + name + " has shape " + ShapeString(t->shape) + ", expected " + ShapeString(shape));
+      return fail("tensor " + name + " has shape " + engine::ShapeString(t->shape) + ", expected " + engine::ShapeString(shape));
     }
   }
   if (m.specials.start_of_transcript < 0 || m.specials.end_of_text < 0) {

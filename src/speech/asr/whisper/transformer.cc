@@ -16,6 +16,7 @@ namespace cadence::speech::whisper {
 namespace {
 
 using engine::WeightMatrix;
+using engine::ParallelRange;
 using engine::WorkerTeam;
 
 const Tensor& T(const Model& m, const std::string& name) { return *m.Find(name); }
@@ -24,18 +25,6 @@ const std::vector<float>& W(const Model& m, const std::string& name) { return m.
 engine::Isa Isa() {
   static const engine::Isa isa = engine::BestIsa();
   return isa;
-}
-
-// Runs fn(begin, end) over [0, n) in blocks spread over the team.
-template <typename Fn>
-void ParallelRange(WorkerTeam* team, int64_t n, int64_t block, const Fn& fn) {
-  const int64_t chunks = (n + block - 1) / block;
-  auto run = [&](int64_t c) { fn(c * block, std::min(n, (c + 1) * block)); };
-  if (team != nullptr && chunks > 1) {
-    team->ParallelFor(chunks, run);
-  } else {
-    for (int64_t c = 0; c < chunks; ++c) run(c);
-  }
 }
 
 // The layers' pieces are the engine's (engine/nn/whisper_block.h), shared with Step-Audio 2's
