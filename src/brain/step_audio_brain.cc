@@ -272,25 +272,21 @@ class StepAudioBrain : public Brain {
     sampling.temperature = request.temperature;
     ThinkSplitter split;
     bool go_on = true;
+    // Each piece to its sink: thinking to on_thinking (dropped when there is none), the rest to on_text.
+    const ThinkSplitter::Sink route = [&](std::string_view t, bool thinking) {
+      if (!go_on || t.empty()) return;
+      if (thinking) {
+        if (on_thinking) go_on = on_thinking(t);
+      } else if (on_text) {
+        go_on = on_text(t);
+      }
+    };
     auto text = [&](std::string_view piece) {
-      split.Feed(piece, [&](std::string_view t, bool thinking) {
-        if (!go_on || t.empty()) return;
-        if (thinking) {
-          if (on_thinking) go_on = on_thinking(t);
-        } else if (on_text) {
-          go_on = on_text(t);
-        }
-      });
+      split.Feed(piece, route);
       return go_on;
     };
     Status st = backend_->Answer(StepAudioTurns(request), spoken, sampling, cancel, text, on_speech);
-    if (st.ok() && go_on) split.Finish([&](std::string_view t, bool thinking) {
-      if (thinking) {
-        if (on_thinking) on_thinking(t);
-      } else if (on_text) {
-        on_text(t);
-      }
-    });
+    if (st.ok()) split.Finish(route);
     if (!st.ok() && cancel.cancelled()) return Status::Cancelled("reply cancelled");
     return st;
   }
